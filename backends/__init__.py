@@ -1,0 +1,1 @@
+"""Backends: where a jaxpr runs. ``registry`` picks one; each backend maps primitives to code."""

@@ -1,0 +1,181 @@
+"""The NumPy backend (the default, CPU): one implementation per primitive."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from functrace import primitives as P
+
+from backends.base import Backend
+
+
+def _quiet(f):
+    """NumPy warns on log(0), 0/0, ...; functrace returns inf/nan silently, as JAX and torch do."""
+
+    def g(*args, **kw):
+        with np.errstate(all="ignore"):
+            return f(*args, **kw)
+
+    return g
+
+
+def _int_div(x, y):
+    """Integer division truncating toward zero (C semantics, as in lax.div)."""
+    q = np.abs(x) // np.abs(y)
+    return np.where((x < 0) != (y < 0), -q, q).astype(np.result_type(x, y))
+
+
+def _div(x, y):
+    if np.issubdtype(np.result_type(x, y), np.integer):
+        return _int_div(x, y)
+    return np.true_divide(x, y)
+
+
+def _logistic(x):
+    return 0.5 * (1 + np.tanh(0.5 * x))
+
+
+def _integer_pow(x, *, y):
+    if y < 0 and np.issubdtype(np.result_type(x), np.integer):
+        raise ValueError("integers cannot be raised to negative integer powers")
+    return np.power(x, np.asarray(y, dtype=np.result_type(x)))
+
+
+def _reduce(fn):
+    def impl(x, *, axes):
+        return fn(x, axis=axes, dtype=x.dtype) if fn in (np.sum, np.prod) else fn(x, axis=axes)
+
+    return impl
+
+
+def _cumsum(x, *, axis, reverse):
+    if reverse:
+        return np.flip(np.cumsum(np.flip(x, axis), axis=axis, dtype=x.dtype), axis)
+    return np.cumsum(x, axis=axis, dtype=x.dtype)
+
+
+def _broadcast_in_dim(x, *, shape, broadcast_dimensions):
+    expanded = [1] * len(shape)
+    for i, d in enumerate(broadcast_dimensions):
+        expanded[d] = np.shape(x)[i]
+    return np.broadcast_to(np.reshape(x, expanded), shape)
+
+
+def _slice(x, *, start_indices, limit_indices, strides):
+    return x[tuple(slice(s, e, st) for s, e, st in zip(start_indices, limit_indices, strides))]
+
+
+def _pad(x, padval, *, padding_config):
+    x = np.asarray(x)
+    lows = [max(lo, 0) for lo, _, _ in padding_config]
+    highs = [max(hi, 0) for _, hi, _ in padding_config]
+    shape = [lo + hi + d + max(0, d - 1) * i for (lo, hi), d, (_, _, i)
+             in zip(zip(lows, highs), x.shape, padding_config)]
+    out = np.full(shape, padval, dtype=x.dtype)
+    out[tuple(slice(lo, lo + (d - 1) * (i + 1) + 1 if d else lo, i + 1)
+              for lo, d, (_, _, i) in zip(lows, x.shape, padding_config))] = x
+    # Negative low/high padding crops.
+    crop = tuple(slice(-min(lo, 0), n + min(hi, 0)) for (lo, hi, _), n in zip(padding_config, shape))
+    return out[crop]
+
+
+def _scatter_add(x, idx, upd, *, axis):
+    out = np.array(x, copy=True)
+    np.add.at(out, (slice(None),) * axis + (idx,), upd)
+    return out
+
+
+def _dot_general(lhs, rhs, *, dimension_numbers):
+    (lc, rc), (lb, rb) = dimension_numbers
+    lhs, rhs = np.asarray(lhs), np.asarray(rhs)
+    lfree = [i for i in range(lhs.ndim) if i not in lc and i not in lb]
+    rfree = [i for i in range(rhs.ndim) if i not in rc and i not in rb]
+    bshape = [lhs.shape[i] for i in lb]
+    mshape = [lhs.shape[i] for i in lfree]
+    nshape = [rhs.shape[i] for i in rfree]
+    k = int(np.prod([lhs.shape[i] for i in lc], dtype=np.int64))
+    m = int(np.prod(mshape, dtype=np.int64))
+    n = int(np.prod(nshape, dtype=np.int64))
+    L = np.transpose(lhs, list(lb) + lfree + list(lc))
+    R = np.transpose(rhs, list(rb) + list(rc) + rfree)
+    if lb:
+        b = int(np.prod(bshape, dtype=np.int64))
+        out = np.matmul(L.reshape(b, m, k), R.reshape(b, k, n))
+    else:
+        out = np.dot(L.reshape(m, k), R.reshape(k, n))
+    return out.reshape(bshape + mshape + nshape).astype(lhs.dtype, copy=False)
+
+
+def _iota(*, dtype, shape, dimension):
+    r = np.arange(shape[dimension], dtype=dtype)
+    return np.broadcast_to(r.reshape([-1 if i == dimension else 1 for i in range(len(shape))]), shape)
+
+
+_UNARY = {
+    P.neg_p: np.negative, P.sign_p: np.sign, P.abs_p: np.abs, P.floor_p: np.floor,
+    P.ceil_p: np.ceil, P.round_p: np.round, P.sin_p: np.sin, P.cos_p: np.cos, P.tan_p: np.tan,
+    P.asin_p: _quiet(np.arcsin), P.acos_p: _quiet(np.arccos), P.atan_p: np.arctan,
+    P.sinh_p: _quiet(np.sinh), P.cosh_p: _quiet(np.cosh), P.tanh_p: np.tanh,
+    P.asinh_p: np.arcsinh, P.acosh_p: _quiet(np.arccosh), P.atanh_p: _quiet(np.arctanh),
+    P.exp_p: _quiet(np.exp), P.exp2_p: _quiet(np.exp2), P.expm1_p: _quiet(np.expm1),
+    P.log_p: _quiet(np.log), P.log1p_p: _quiet(np.log1p), P.sqrt_p: _quiet(np.sqrt),
+    P.logistic_p: _quiet(_logistic), P.not_p: np.invert, P.is_finite_p: np.isfinite,
+    P.stop_gradient_p: lambda x: x,
+}
+_BINARY = {
+    P.add_p: np.add, P.sub_p: np.subtract, P.mul_p: np.multiply, P.div_p: _quiet(_div),
+    P.rem_p: _quiet(np.fmod), P.pow_p: _quiet(np.power), P.max_p: np.maximum, P.min_p: np.minimum,
+    P.atan2_p: np.arctan2, P.and_p: np.bitwise_and, P.or_p: np.bitwise_or, P.xor_p: np.bitwise_xor,
+    P.eq_p: np.equal, P.ne_p: np.not_equal, P.lt_p: np.less, P.le_p: np.less_equal,
+    P.gt_p: np.greater, P.ge_p: np.greater_equal,
+}
+_OTHER = {
+    P.integer_pow_p: _quiet(_integer_pow),
+    P.select_p: np.where,
+    P.convert_element_type_p: _quiet(lambda x, *, new_dtype: np.asarray(x).astype(new_dtype)),
+    P.reduce_sum_p: _reduce(np.sum), P.reduce_prod_p: _reduce(np.prod),
+    P.reduce_max_p: _reduce(np.max), P.reduce_min_p: _reduce(np.min),
+    P.reduce_and_p: _reduce(np.all), P.reduce_or_p: _reduce(np.any),
+    P.argmax_p: lambda x, *, axis, index_dtype: np.argmax(x, axis=axis).astype(index_dtype),
+    P.argmin_p: lambda x, *, axis, index_dtype: np.argmin(x, axis=axis).astype(index_dtype),
+    P.cumsum_p: _cumsum,
+    P.broadcast_in_dim_p: _broadcast_in_dim,
+    P.reshape_p: lambda x, *, new_sizes: np.reshape(x, new_sizes),
+    P.transpose_p: lambda x, *, permutation: np.transpose(x, permutation),
+    P.slice_p: _slice,
+    P.rev_p: lambda x, *, dimensions: np.flip(x, dimensions),
+    P.pad_p: _pad,
+    P.concatenate_p: lambda *xs, dimension: np.concatenate(xs, axis=dimension),
+    P.gather_p: lambda x, idx, *, axis: np.take(x, idx, axis=axis),
+    P.scatter_add_p: _scatter_add,
+    P.dot_general_p: _dot_general,
+    P.iota_p: _iota,
+}
+
+
+class NumpyBackend(Backend):
+    name = "numpy"
+    array_types = (np.ndarray, np.generic)
+
+    def asarray(self, x: Any) -> Any:
+        if isinstance(x, (np.ndarray, np.generic)):
+            return x
+        if hasattr(x, "detach") and hasattr(x, "cpu"):  # a torch tensor
+            return x.detach().cpu().numpy()
+        return np.asarray(x)
+
+    def to_numpy(self, x: Any) -> Any:
+        return self.asarray(x)
+
+
+def make_backend() -> NumpyBackend:
+    b = NumpyBackend()
+    for table in (_UNARY, _BINARY, _OTHER):
+        for prim, impl in table.items():
+            b.register(prim, impl)
+    missing = [p.name for p in P.all_primitives.values() if p not in b.impls]
+    if missing:
+        raise NotImplementedError(f"numpy backend lacks implementations of {missing}")
+    return b

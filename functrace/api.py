@@ -1,0 +1,141 @@
+"""The core's public entry points: make_jaxpr, eval_jaxpr, device_get, and the helpers every
+transform uses to trace a Python function over pytrees into a jaxpr."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+from functrace.avals import concrete_aval
+from functrace.ir import ClosedJaxpr, Jaxpr
+from functrace.tracing import Tracer, current_backend, eval_jaxpr as _eval_jaxpr, get_aval, new_trace
+from functrace.tree_util import PyTreeDef, tree_flatten, tree_map, tree_unflatten
+
+
+class Store:
+    """A write-once box for a value produced while tracing (the output tree structure)."""
+
+    __slots__ = ("val",)
+
+    def __init__(self) -> None:
+        self.val: Any = None
+
+
+def to_backend(x: Any) -> Any:
+    """Inputs at a transform boundary: tracers pass; arrays/scalars move to the backend once."""
+    if isinstance(x, Tracer):
+        return x
+    b = current_backend()
+    if b.is_native(x):
+        return x
+    concrete_aval(x)  # raises a clear TypeError for non-arrays
+    return b.asarray(x)
+
+
+def flatten_fun(f: Callable, in_tree: PyTreeDef) -> tuple[Callable[[list], list], Store]:
+    """``f`` over pytrees as a function of a flat list of leaves; the output tree goes to the Store."""
+    store = Store()
+
+    def f_flat(flat_args: list) -> list:
+        out = f(*tree_unflatten(in_tree, flat_args))
+        out_flat, out_tree = tree_flatten(out)
+        store.val = out_tree
+        return out_flat
+
+    return f_flat, store
+
+
+def trace_flat(f_flat: Callable[[list], list], in_vals: Sequence[Any], concrete: bool = True
+               ) -> tuple[Jaxpr, list, list]:
+    """Trace ``f_flat`` at the abstract values of ``in_vals``.
+
+    With ``concrete``, inputs carry their values when known, so every intermediate is computed
+    too and Python control flow on values works. Returns the jaxpr, its constants, and the
+    output tracers' concrete values (None where abstract).
+    """
+    with new_trace() as trace:
+        args = [trace.new_arg(get_aval(v), (v.val if isinstance(v, Tracer) else v) if concrete else None)
+                for v in in_vals]
+        outs = f_flat(args)
+        jaxpr, consts = trace.to_jaxpr(outs)
+    return jaxpr, consts, outs
+
+
+def split_static(args: tuple, static_argnums: Sequence[int]) -> tuple[list, dict]:
+    n = len(args)
+    static = {}
+    for i in static_argnums:
+        j = i % n if -n <= i < n else None
+        if j is None:
+            raise ValueError(f"static_argnums {i} is out of range for {n} positional arguments")
+        static[j] = args[j]
+    return [a for i, a in enumerate(args) if i not in static], static
+
+
+def merge_static(dyn: Sequence[Any], static: dict, n: int) -> list:
+    it = iter(dyn)
+    return [static[i] if i in static else next(it) for i in range(n)]
+
+
+def make_jaxpr(f: Callable, static_argnums: int | Sequence[int] = ()) -> Callable[..., ClosedJaxpr]:
+    """Trace ``f`` into a ``ClosedJaxpr`` at the shapes and dtypes of the given arguments.
+
+    >>> import functrace as ft, functrace.numpy as fnp, numpy as np
+    >>> print(ft.make_jaxpr(lambda x: fnp.sum(fnp.sin(x) * 2.0))(np.ones(3, np.float32)))
+    { lambda ; a:f32[3]. let
+        b:f32[3] = sin a
+        c:f32[3] = mul b 2.0
+        d:f32[] = reduce_sum[axes=(0,)] c
+      in (d,) }
+    """
+    static_argnums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
+
+    def traced(*args: Any) -> ClosedJaxpr:
+        dyn, static = split_static(args, static_argnums)
+        flat, in_tree = tree_flatten(tuple(dyn))
+        flat = [to_backend(x) for x in flat]
+
+        def f_dyn(*dyn_args):
+            return f(*merge_static(dyn_args, static, len(args)))
+
+        f_flat, out_tree = flatten_fun(f_dyn, in_tree)
+        jaxpr, consts, _ = trace_flat(f_flat, flat, concrete=False)
+        return ClosedJaxpr(jaxpr, consts, in_tree, out_tree.val)
+
+    traced.__name__ = f"make_jaxpr({getattr(f, '__name__', 'f')})"
+    return traced
+
+
+def eval_jaxpr(closed_jaxpr: ClosedJaxpr, *args: Any) -> Any:
+    """Run a ``ClosedJaxpr`` on the active backend. Arguments are the traced function's
+    (pytrees allowed); the result has the structure the traced function returned."""
+    flat, _ = tree_flatten(args)
+    if len(flat) != len(closed_jaxpr.jaxpr.invars):
+        raise TypeError(f"eval_jaxpr: the jaxpr takes {len(closed_jaxpr.jaxpr.invars)} array arguments, "
+                        f"got {len(flat)}")
+    flat = [to_backend(x) for x in flat]
+    for v, x in zip(closed_jaxpr.jaxpr.invars, flat):
+        a = get_aval(x)
+        if a != v.aval:
+            raise TypeError(f"eval_jaxpr: argument of type {a.str_short()} where the jaxpr expects "
+                            f"{v.aval.str_short()}")
+    consts = [to_backend(c) for c in closed_jaxpr.consts]
+    outs = _eval_jaxpr(closed_jaxpr.jaxpr, consts, flat)
+    if closed_jaxpr.out_tree is not None:
+        return tree_unflatten(closed_jaxpr.out_tree, outs)
+    return outs
+
+
+def device_get(tree: Any) -> Any:
+    """Every array leaf of ``tree`` as a NumPy array on the host (from any backend)."""
+    import numpy as np
+
+    def get(x: Any) -> Any:
+        if isinstance(x, Tracer):
+            return np.asarray(x)
+        if isinstance(x, (np.ndarray, np.generic)):
+            return x
+        if hasattr(x, "detach"):
+            return x.detach().cpu().numpy()
+        return np.asarray(x)
+
+    return tree_map(get, tree)

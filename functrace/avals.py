@@ -1,0 +1,114 @@
+"""Abstract values (shape + dtype), dtype promotion (NumPy 2 / NEP 50) and broadcasting."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from functrace.errors import ShapeError
+
+_SHORT = {
+    "float16": "f16", "float32": "f32", "float64": "f64",
+    "int8": "i8", "int16": "i16", "int32": "i32", "int64": "i64",
+    "uint8": "u8", "uint16": "u16", "uint32": "u32", "uint64": "u64",
+    "bool": "bool", "complex64": "c64", "complex128": "c128",
+}
+
+
+class ShapedArray:
+    """The abstract value of an array: its shape and dtype, nothing about its contents."""
+
+    __slots__ = ("shape", "dtype")
+
+    def __init__(self, shape: tuple[int, ...], dtype: Any):
+        self.shape = tuple(int(d) for d in shape)
+        self.dtype = np.dtype(dtype)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+    def str_short(self) -> str:
+        return f"{_SHORT.get(self.dtype.name, self.dtype.name)}[{','.join(map(str, self.shape))}]"
+
+    def update(self, shape=None, dtype=None) -> "ShapedArray":
+        return ShapedArray(self.shape if shape is None else shape, self.dtype if dtype is None else dtype)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ShapedArray) and self.shape == other.shape and self.dtype == other.dtype
+
+    def __hash__(self) -> int:
+        return hash((self.shape, self.dtype))
+
+    def __repr__(self) -> str:
+        return f"ShapedArray({self.str_short()})"
+
+
+def is_float(dtype: Any) -> bool:
+    return np.issubdtype(dtype, np.floating) or np.issubdtype(dtype, np.complexfloating)
+
+
+def is_int(dtype: Any) -> bool:
+    return np.issubdtype(dtype, np.integer)
+
+
+def is_bool(dtype: Any) -> bool:
+    return np.dtype(dtype) == np.bool_
+
+
+# Non-NumPy array types (torch tensors) register how to read their abstract value.
+_aval_handlers: dict[type, Callable[[Any], ShapedArray]] = {}
+
+
+def register_aval_handler(cls: type, handler: Callable[[Any], ShapedArray]) -> None:
+    _aval_handlers[cls] = handler
+
+
+_PY_SCALAR_DTYPE = {bool: np.dtype(bool), int: np.dtype(np.int64), float: np.dtype(np.float64),
+                    complex: np.dtype(np.complex128)}
+
+
+def concrete_aval(x: Any) -> ShapedArray:
+    """The abstract value of a concrete (non-traced) value; raises TypeError for non-arrays."""
+    if isinstance(x, (np.ndarray, np.generic)):
+        return ShapedArray(x.shape, x.dtype)
+    t = type(x)
+    if t in _PY_SCALAR_DTYPE:
+        return ShapedArray((), _PY_SCALAR_DTYPE[t])
+    handler = _aval_handlers.get(t)
+    if handler is not None:
+        return handler(x)
+    for cls, h in _aval_handlers.items():
+        if isinstance(x, cls):
+            return h(x)
+    raise TypeError(
+        f"functrace cannot use a value of type {t.__name__} as an array: pass NumPy arrays, "
+        "Python scalars, torch tensors, or pytrees (tuples, lists, dicts) of them"
+    )
+
+
+def broadcast_shapes(*shapes: tuple[int, ...]) -> tuple[int, ...]:
+    """NumPy's broadcasting rule; incompatible shapes raise a ShapeError naming them."""
+    ndim = max((len(s) for s in shapes), default=0)
+    out = []
+    for i in range(ndim):
+        size = 1
+        for s in shapes:
+            d = s[i - ndim + len(s)] if i - ndim + len(s) >= 0 else 1
+            if d != 1:
+                if size not in (1, d):
+                    raise ShapeError(
+                        "shapes " + " and ".join(str(tuple(s)) for s in shapes)
+                        + " cannot be broadcast together (NumPy broadcasting rules)"
+                    )
+                size = d
+        out.append(size)
+    return tuple(out)

@@ -1,0 +1,46 @@
+"""The exceptions functrace raises. Each message names the user's line and what to do."""
+
+from __future__ import annotations
+
+
+class FunctraceError(Exception):
+    """Base class; ``add_location`` prefixes the message with the user's file:line once."""
+
+    located = False
+
+    def add_location(self, where: str) -> None:
+        if not self.located and self.args:
+            self.args = (f"{where}: {self.args[0]}",) + tuple(self.args[1:])
+            self.located = True
+
+
+class ShapeError(FunctraceError, ValueError):
+    """Operands whose shapes do not fit the operation."""
+
+
+class AxisError(FunctraceError, ValueError, IndexError):
+    """An axis out of range for the array (also an IndexError, as in NumPy)."""
+
+
+class DTypeError(FunctraceError, TypeError):
+    """Operands whose dtypes do not fit the operation."""
+
+
+class ConcretizationError(FunctraceError, TypeError):
+    """A traced value with no concrete value was used where Python needs one (``if``, ``float``)."""
+
+
+class UnexpectedTracerError(FunctraceError, RuntimeError):
+    """A traced value escaped the function being transformed and was used afterwards."""
+
+
+class UnsupportedNumpyFunctionError(FunctraceError, NotImplementedError):
+    """A NumPy function was called on a traced value but has no traced equivalent."""
+
+
+class BackendError(FunctraceError, ValueError):
+    """An unknown or unavailable backend."""
+
+
+class GradError(FunctraceError, TypeError):
+    """Misuse of grad / vjp: non-scalar output, integer input, bad argnums, bad cotangent."""

@@ -1,0 +1,169 @@
+"""The IR: variables, literals, equations, jaxprs. Immutable data that prints as a program."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from functrace.avals import ShapedArray
+
+
+class Var:
+    """A value defined once in a jaxpr (an input, a constant or an equation's output)."""
+
+    __slots__ = ("aval",)
+
+    def __init__(self, aval: ShapedArray):
+        self.aval = aval
+
+    def __repr__(self) -> str:
+        return f"Var({self.aval.str_short()})"
+
+
+class Literal:
+    """A scalar constant written inline in the IR, e.g. the ``2.0`` of ``mul b 2.0``."""
+
+    __slots__ = ("val", "aval")
+
+    def __init__(self, val: Any, aval: ShapedArray):
+        self.val = val
+        self.aval = aval
+
+    def __repr__(self) -> str:
+        return f"Literal({self.val!r})"
+
+
+Atom = Var | Literal
+
+
+class JaxprEqn:
+    """``outvars = primitive[params] invars``, with the user's (file, line) that produced it."""
+
+    __slots__ = ("primitive", "invars", "outvars", "params", "source_info")
+
+    def __init__(self, primitive, invars: list, outvars: list, params: dict, source_info=None):
+        self.primitive = primitive
+        self.invars = invars
+        self.outvars = outvars
+        self.params = params
+        self.source_info = source_info
+
+    def replace(self, **kw) -> "JaxprEqn":
+        d = {s: getattr(self, s) for s in self.__slots__}
+        d.update(kw)
+        return JaxprEqn(**d)
+
+    def __repr__(self) -> str:
+        return f"JaxprEqn({self.primitive.name})"
+
+
+class Jaxpr:
+    """A closed-over-nothing program: constvars and invars in, a list of equations, outvars out."""
+
+    __slots__ = ("constvars", "invars", "outvars", "eqns")
+
+    def __init__(self, constvars: list, invars: list, outvars: list, eqns: list):
+        self.constvars = list(constvars)
+        self.invars = list(invars)
+        self.outvars = list(outvars)
+        self.eqns = list(eqns)
+
+    @property
+    def in_avals(self) -> list[ShapedArray]:
+        return [v.aval for v in self.invars]
+
+    @property
+    def out_avals(self) -> list[ShapedArray]:
+        return [v.aval for v in self.outvars]
+
+    def __str__(self) -> str:
+        from functrace.pretty import pp_jaxpr
+
+        return pp_jaxpr(self)
+
+    __repr__ = __str__
+
+
+class ClosedJaxpr:
+    """A jaxpr together with the values of its constvars."""
+
+    __slots__ = ("jaxpr", "consts", "in_tree", "out_tree")
+
+    def __init__(self, jaxpr: Jaxpr, consts: list, in_tree=None, out_tree=None):
+        if len(jaxpr.constvars) != len(consts):
+            raise ValueError("ClosedJaxpr: one const value per constvar is required")
+        self.jaxpr = jaxpr
+        self.consts = list(consts)
+        self.in_tree = in_tree
+        self.out_tree = out_tree
+
+    @property
+    def in_avals(self) -> list[ShapedArray]:
+        return self.jaxpr.in_avals
+
+    @property
+    def out_avals(self) -> list[ShapedArray]:
+        return self.jaxpr.out_avals
+
+    @property
+    def eqns(self) -> list[JaxprEqn]:
+        return self.jaxpr.eqns
+
+    def to_dot(self, name: str = "jaxpr") -> str:
+        from functrace.pretty import jaxpr_to_dot
+
+        return jaxpr_to_dot(self.jaxpr, name)
+
+    def __str__(self) -> str:
+        return str(self.jaxpr)
+
+    __repr__ = __str__
+
+
+def literal(val: Any) -> Literal:
+    arr = np.asarray(val)
+    return Literal(arr[()], ShapedArray((), arr.dtype))
+
+
+class JaxprTypeError(TypeError):
+    pass
+
+
+def typecheck_jaxpr(jaxpr: Jaxpr) -> None:
+    """Check every variable is defined once before use and every equation's types follow its rule.
+
+    Run on the output of every pass in the tests.
+    """
+    from functrace.primitives import abstract_eval_rules
+
+    defined: set[int] = set()
+
+    def define(v: Var) -> None:
+        if not isinstance(v, Var):
+            raise JaxprTypeError(f"binder {v!r} is not a Var")
+        if id(v) in defined:
+            raise JaxprTypeError(f"variable {v!r} defined twice")
+        defined.add(id(v))
+
+    def read(x) -> ShapedArray:
+        if isinstance(x, Literal):
+            return x.aval
+        if id(x) not in defined:
+            raise JaxprTypeError(f"variable {x!r} used before it is defined")
+        return x.aval
+
+    for v in jaxpr.constvars + jaxpr.invars:
+        define(v)
+    for eqn in jaxpr.eqns:
+        in_avals = [read(x) for x in eqn.invars]
+        rule = abstract_eval_rules[eqn.primitive]
+        out = rule(*in_avals, **eqn.params)
+        outs = out if eqn.primitive.multiple_results else [out]
+        got = [v.aval for v in eqn.outvars]
+        if list(outs) != got:
+            raise JaxprTypeError(f"{eqn.primitive.name}: rule says {outs}, equation has {got}")
+        for v in eqn.outvars:
+            define(v)
+    for x in jaxpr.outvars:
+        read(x)

@@ -1,0 +1,101 @@
+"""``functrace.nn``: neural-network functions composed from ``functrace.numpy``.
+
+Each is a composition (no derivative rules of its own); the max-shift in the softmax family
+goes through ``stop_gradient``, which is exact because those functions are shift-invariant.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from functrace import lax
+from functrace import numpy as fnp
+from functrace.numpy._core import _as_operand, _cast, _float_dtype
+from functrace.tracing import get_aval
+
+Array = Any
+
+
+def _float(x: Any) -> Any:
+    x = fnp.asarray(_as_operand(x)) if isinstance(x, (int, float, bool, list, tuple)) else _as_operand(x)
+    dt = _float_dtype(get_aval(x).dtype)
+    return lax.convert_element_type(x, dt)
+
+
+def relu(x: Array) -> Array:
+    """max(x, 0); its derivative at 0 is 0 (as in JAX)."""
+    x = _as_operand(x)
+    return fnp.where(fnp.greater(x, 0), x, fnp.zeros_like(x))
+
+
+def sigmoid(x: Array) -> Array:
+    """The logistic function 1 / (1 + exp(-x)), computed stably."""
+    return lax.logistic(_float(x))
+
+
+def softplus(x: Array) -> Array:
+    """log(1 + exp(x)) without overflow: max(x, 0) + log1p(exp(-|x|))."""
+    x = _float(x)
+    return fnp.logaddexp(x, _cast(0.0, get_aval(x).dtype))
+
+
+def gelu(x: Array, approximate: bool = True) -> Array:
+    """Gaussian error linear unit, tanh approximation (JAX's default ``approximate=True``)."""
+    if not approximate:
+        raise NotImplementedError("gelu(approximate=False) needs erf, which functrace does not provide yet")
+    x = _float(x)
+    c = float(np.sqrt(2.0 / np.pi))
+    return 0.5 * x * (1.0 + fnp.tanh(c * (x + 0.044715 * x ** 3)))
+
+
+def silu(x: Array) -> Array:
+    """x * sigmoid(x) (also called swish)."""
+    x = _float(x)
+    return x * sigmoid(x)
+
+
+swish = silu
+
+
+def tanh(x: Array) -> Array:
+    """Hyperbolic tangent."""
+    return fnp.tanh(x)
+
+
+def logsumexp(x: Array, axis: Any = None, keepdims: bool = False) -> Array:
+    """log(sum(exp(x))) along ``axis``, shifted by the maximum so it cannot overflow."""
+    x = _float(x)
+    m = lax.stop_gradient(fnp.max(x, axis=axis, keepdims=True))
+    m = fnp.where(fnp.isfinite(m), m, fnp.zeros_like(m))
+    out = fnp.log(fnp.sum(fnp.exp(x - m), axis=axis, keepdims=True)) + m
+    return out if keepdims else fnp.squeeze(out, axis=axis) if axis is not None else fnp.reshape(out, ())
+
+
+def softmax(x: Array, axis: int = -1) -> Array:
+    """exp(x) / sum(exp(x)) along ``axis``."""
+    x = _float(x)
+    unnormalized = fnp.exp(x - lax.stop_gradient(fnp.max(x, axis=axis, keepdims=True)))
+    return unnormalized / fnp.sum(unnormalized, axis=axis, keepdims=True)
+
+
+def log_softmax(x: Array, axis: int = -1) -> Array:
+    """x - logsumexp(x) along ``axis``."""
+    x = _float(x)
+    shifted = x - lax.stop_gradient(fnp.max(x, axis=axis, keepdims=True))
+    return shifted - fnp.log(fnp.sum(fnp.exp(shifted), axis=axis, keepdims=True))
+
+
+def one_hot(x: Array, num_classes: int, dtype: Any = np.float64, axis: int = -1) -> Array:
+    """A one-hot encoding of integer labels ``x``: ``(x[..., None] == arange(num_classes))``."""
+    x = fnp.asarray(_as_operand(x)) if not hasattr(x, "shape") else x
+    classes = np.arange(num_classes)
+    out = fnp.equal(fnp.expand_dims(x, -1), classes)
+    if axis != -1:
+        out = fnp.moveaxis(out, -1, axis)
+    return fnp.astype(out, dtype)
+
+
+__all__ = ["relu", "sigmoid", "softplus", "gelu", "silu", "swish", "tanh", "logsumexp", "softmax",
+           "log_softmax", "one_hot"]

@@ -1,0 +1,434 @@
+"""NumPy-style promotion (NEP 50), broadcasting and the elementwise functions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from functrace import lax
+from functrace.avals import broadcast_shapes, concrete_aval, is_bool, is_float, is_int
+from functrace.errors import DTypeError, FunctraceError
+from functrace.tracing import Tracer, current_backend, get_aval, located
+
+Array = Any
+_PY_SCALARS = (bool, int, float, complex)
+
+
+def asarray(x: Any, dtype: Any = None) -> Array:
+    """``numpy.asarray``: traced values pass through (cast if ``dtype``); others become backend arrays."""
+    if isinstance(x, Tracer):
+        return x if dtype is None else lax.convert_element_type(x, dtype)
+    if isinstance(x, (list, tuple)) and any(isinstance(e, Tracer) for e in _flat(x)):
+        from functrace.numpy._shape import stack
+
+        return stack([asarray(e, dtype) for e in x])
+    backend = current_backend()
+    if backend.is_native(x) and dtype is None:
+        return x
+    if backend.is_native(x):
+        return lax.convert_element_type(x, dtype)
+    arr = np.asarray(backend.to_numpy(x) if hasattr(x, "detach") else x, dtype=dtype)
+    if arr.dtype == object:
+        raise DTypeError(f"cannot make an array from {type(x).__name__} (it holds non-numeric objects)")
+    return backend.asarray(arr)
+
+
+array = asarray
+
+
+def _flat(xs):
+    stack, out = [xs], []
+    while stack:
+        e = stack.pop()
+        if isinstance(e, (list, tuple)):
+            stack.extend(e)
+        else:
+            out.append(e)
+    return out
+
+
+def _as_operand(x: Any) -> Any:
+    """Python scalars stay weak (they adapt to the other operand's dtype); lists become arrays."""
+    if isinstance(x, (Tracer, np.ndarray, np.generic) + _PY_SCALARS):
+        return x
+    if current_backend().is_native(x):
+        return x
+    return asarray(x)
+
+
+def _dtype_key(x: Any) -> Any:
+    return x if isinstance(x, _PY_SCALARS) else get_aval(x).dtype
+
+
+def result_type(*args: Any) -> np.dtype:
+    """NumPy 2 promotion: Python scalars are weak and do not widen arrays."""
+    return np.result_type(*[_dtype_key(_as_operand(a)) for a in args])
+
+
+def _cast(x: Any, dtype: np.dtype) -> Any:
+    if isinstance(x, _PY_SCALARS):
+        try:
+            return np.asarray(x, dtype=dtype)[()]
+        except OverflowError as e:
+            raise located(DTypeError(f"Python integer {x} does not fit in {dtype.name}")) from e
+    return lax.convert_element_type(x, dtype)
+
+
+def _broadcast_to_shape(x: Any, shape: tuple[int, ...]) -> Any:
+    a = get_aval(x)
+    if a.shape == shape or a.ndim == 0:
+        return x
+    nd = len(shape)
+    return lax.broadcast_in_dim(x, shape, tuple(range(nd - a.ndim, nd)))
+
+
+def promote(name: str, *args: Any, dtype: Any = None) -> tuple[list, np.dtype]:
+    """Cast ``args`` to one dtype (``dtype`` or the NEP 50 result) and broadcast to one shape.
+
+    Rank-0 operands are left unbroadcast: primitives accept scalars alongside arrays.
+    """
+    args = [_as_operand(a) for a in args]
+    dt = np.dtype(dtype) if dtype is not None else np.result_type(*[_dtype_key(a) for a in args])
+    shapes = [() if isinstance(a, _PY_SCALARS) else get_aval(a).shape for a in args]
+    try:
+        shape = broadcast_shapes(*shapes)
+    except FunctraceError as e:
+        e.args = (f"{name}: {e.args[0]}",)
+        raise located(e) from None
+    return [_broadcast_to_shape(_cast(a, dt), shape) for a in args], dt
+
+
+def _float_dtype(dt: np.dtype) -> np.dtype:
+    """The float type NumPy computes a transcendental of ``dt`` in (int8 -> float16, int32 -> float64)."""
+    return dt if is_float(dt) else np.result_type(dt, np.float16)
+
+
+def _unary_float(name: str, op, doc: str):
+    def f(x: Array) -> Array:
+        x = _as_operand(x)
+        dt = _float_dtype(np.result_type(_dtype_key(x)))
+        return op(_cast(x, dt))
+
+    f.__name__ = name
+    f.__doc__ = doc
+    return f
+
+
+sin = _unary_float("sin", lax.sin, "Elementwise sine. ``fnp.sin(x)`` as ``np.sin(x)``.")
+cos = _unary_float("cos", lax.cos, "Elementwise cosine.")
+tan = _unary_float("tan", lax.tan, "Elementwise tangent.")
+arcsin = _unary_float("arcsin", lax.asin, "Elementwise inverse sine.")
+arccos = _unary_float("arccos", lax.acos, "Elementwise inverse cosine.")
+arctan = _unary_float("arctan", lax.atan, "Elementwise inverse tangent.")
+sinh = _unary_float("sinh", lax.sinh, "Elementwise hyperbolic sine.")
+cosh = _unary_float("cosh", lax.cosh, "Elementwise hyperbolic cosine.")
+tanh = _unary_float("tanh", lax.tanh, "Elementwise hyperbolic tangent.")
+arcsinh = _unary_float("arcsinh", lax.asinh, "Elementwise inverse hyperbolic sine.")
+arccosh = _unary_float("arccosh", lax.acosh, "Elementwise inverse hyperbolic cosine.")
+arctanh = _unary_float("arctanh", lax.atanh, "Elementwise inverse hyperbolic tangent.")
+exp = _unary_float("exp", lax.exp, "Elementwise e**x.")
+exp2 = _unary_float("exp2", lax.exp2, "Elementwise 2**x.")
+expm1 = _unary_float("expm1", lax.expm1, "Elementwise e**x - 1, accurate for small x.")
+log = _unary_float("log", lax.log, "Elementwise natural logarithm.")
+log1p = _unary_float("log1p", lax.log1p, "Elementwise log(1 + x), accurate for small x.")
+sqrt = _unary_float("sqrt", lax.sqrt, "Elementwise square root.")
+log2 = _unary_float("log2", lambda x: lax.div(lax.log(x), _cast(float(np.log(2)), get_aval(x).dtype)),
+                    "Elementwise base-2 logarithm (log(x) / log(2)).")
+log10 = _unary_float("log10", lambda x: lax.div(lax.log(x), _cast(float(np.log(10)), get_aval(x).dtype)),
+                     "Elementwise base-10 logarithm (log(x) / log(10)).")
+
+
+def _rounding(name: str, op):
+    def f(x: Array) -> Array:
+        x = _as_operand(x)
+        return op(x) if is_float(_dtype_key(x) if not isinstance(x, _PY_SCALARS) else np.result_type(x)) \
+            else asarray(x) if not isinstance(x, Tracer) else x
+
+    f.__name__ = name
+    f.__doc__ = f"Elementwise {name}; integers are returned unchanged."
+    return f
+
+
+floor = _rounding("floor", lax.floor)
+ceil = _rounding("ceil", lax.ceil)
+rint = _rounding("rint", lax.round)
+
+
+def trunc(x: Array) -> Array:
+    """Elementwise rounding toward zero."""
+    x = _as_operand(x)
+    return where(x < 0, ceil(x), floor(x))
+
+
+def round(x: Array, decimals: int = 0) -> Array:  # noqa: A001
+    """Round half to even, to ``decimals`` places (as ``numpy.round``)."""
+    if decimals == 0:
+        return rint(x)
+    scale = 10.0 ** decimals
+    return rint(multiply(x, scale)) / scale
+
+
+around = round
+
+
+def negative(x: Array) -> Array:
+    """Elementwise -x."""
+    (x,), _ = promote("negative", x)
+    return lax.neg(x)
+
+
+def positive(x: Array) -> Array:
+    """Elementwise +x (a copy)."""
+    return asarray(_as_operand(x)) if not isinstance(x, Tracer) else x
+
+
+def abs(x: Array) -> Array:  # noqa: A001
+    """Elementwise absolute value."""
+    (x,), dt = promote("abs", x)
+    return x if is_bool(dt) else lax.abs(x)
+
+
+absolute = abs
+
+
+def sign(x: Array) -> Array:
+    """Elementwise sign: -1, 0 or +1 (nan for nan)."""
+    (x,), _ = promote("sign", x)
+    return lax.sign(x)
+
+
+def square(x: Array) -> Array:
+    """Elementwise x * x."""
+    (x,), _ = promote("square", x)
+    return lax.integer_pow(x, 2)
+
+
+def reciprocal(x: Array) -> Array:
+    """Elementwise 1 / x."""
+    return true_divide(1.0, x) if not is_int(result_type(x)) else floor_divide(1, x)
+
+
+def _binary(name: str, op, doc: str):
+    def f(x: Array, y: Array) -> Array:
+        (x, y), _ = promote(name, x, y)
+        return op(x, y)
+
+    f.__name__ = name
+    f.__doc__ = doc
+    return f
+
+
+add = _binary("add", lax.add, "Elementwise x + y with NumPy broadcasting and promotion.")
+subtract = _binary("subtract", lax.sub, "Elementwise x - y.")
+multiply = _binary("multiply", lax.mul, "Elementwise x * y.")
+maximum = _binary("maximum", lax.max, "Elementwise maximum (nan propagates).")
+minimum = _binary("minimum", lax.min, "Elementwise minimum (nan propagates).")
+equal = _binary("equal", lax.eq, "Elementwise x == y.")
+not_equal = _binary("not_equal", lax.ne, "Elementwise x != y.")
+less = _binary("less", lax.lt, "Elementwise x < y.")
+less_equal = _binary("less_equal", lax.le, "Elementwise x <= y.")
+greater = _binary("greater", lax.gt, "Elementwise x > y.")
+greater_equal = _binary("greater_equal", lax.ge, "Elementwise x >= y.")
+
+
+def _bool_or_int_binary(name: str, op):
+    def f(x: Array, y: Array) -> Array:
+        (x, y), dt = promote(name, x, y)
+        if is_float(dt):
+            raise located(DTypeError(f"{name} is not defined for floating arrays ({dt.name})"))
+        return op(x, y)
+
+    f.__name__ = name
+    f.__doc__ = f"Elementwise {name} of boolean or integer arrays."
+    return f
+
+
+bitwise_and = _bool_or_int_binary("bitwise_and", lax.bitwise_and)
+bitwise_or = _bool_or_int_binary("bitwise_or", lax.bitwise_or)
+bitwise_xor = _bool_or_int_binary("bitwise_xor", lax.bitwise_xor)
+
+
+def _to_bool(x: Array) -> Array:
+    x = _as_operand(x)
+    if isinstance(x, _PY_SCALARS):
+        return np.bool_(x)
+    return x if is_bool(get_aval(x).dtype) else not_equal(x, 0)
+
+
+def logical_and(x: Array, y: Array) -> Array:
+    """Elementwise truth of x and y."""
+    return bitwise_and(_to_bool(x), _to_bool(y))
+
+
+def logical_or(x: Array, y: Array) -> Array:
+    """Elementwise truth of x or y."""
+    return bitwise_or(_to_bool(x), _to_bool(y))
+
+
+def logical_xor(x: Array, y: Array) -> Array:
+    """Elementwise truth of x xor y."""
+    return bitwise_xor(_to_bool(x), _to_bool(y))
+
+
+def logical_not(x: Array) -> Array:
+    """Elementwise not x."""
+    return lax.bitwise_not(_to_bool(x))
+
+
+def invert(x: Array) -> Array:
+    """Elementwise bitwise not (logical not for booleans)."""
+    (x,), dt = promote("invert", x)
+    if is_float(dt):
+        raise located(DTypeError(f"invert is not defined for floating arrays ({dt.name})"))
+    return lax.bitwise_not(x)
+
+
+def true_divide(x: Array, y: Array) -> Array:
+    """Elementwise x / y; integer inputs give floats, as in NumPy."""
+    dt = result_type(x, y)
+    (x, y), _ = promote("divide", x, y, dtype=_float_dtype(dt) if not is_float(dt) else None)
+    return lax.div(x, y)
+
+
+divide = true_divide
+
+
+def floor_divide(x: Array, y: Array) -> Array:
+    """Elementwise floor(x / y) (``x // y``)."""
+    (x, y), dt = promote("floor_divide", x, y)
+    if is_float(dt):
+        return lax.floor(lax.div(x, y))
+    if is_bool(dt):
+        raise located(DTypeError("floor_divide is not defined for booleans"))
+    q = lax.div(x, y)
+    adjust = lax.bitwise_and(lax.ne(lax.rem(x, y), _cast(0, dt)), lax.ne(lax.lt(x, _cast(0, dt)),
+                                                                          lax.lt(y, _cast(0, dt))))
+    return lax.sub(q, lax.convert_element_type(adjust, dt))
+
+
+def remainder(x: Array, y: Array) -> Array:
+    """Elementwise x - floor(x / y) * y, with the sign of y (``x % y``)."""
+    (x, y), dt = promote("remainder", x, y)
+    r = lax.rem(x, y)
+    zero = _cast(0, dt)
+    fix = lax.bitwise_and(lax.ne(r, zero), lax.ne(lax.lt(r, zero), lax.lt(y, zero)))
+    return lax.select(fix, lax.add(r, y), r)
+
+
+mod = remainder
+
+
+def fmod(x: Array, y: Array) -> Array:
+    """Elementwise C remainder, with the sign of x."""
+    (x, y), _ = promote("fmod", x, y)
+    return lax.rem(x, y)
+
+
+def arctan2(y: Array, x: Array) -> Array:
+    """Elementwise angle of the point (x, y)."""
+    dt = result_type(y, x)
+    (y, x), _ = promote("arctan2", y, x, dtype=_float_dtype(dt))
+    return lax.atan2(y, x)
+
+
+def _is_integral_scalar(y: Any) -> bool:
+    if isinstance(y, bool):
+        return False
+    if isinstance(y, (int, np.integer)):
+        return True
+    return isinstance(y, float) and y.is_integer() and abs(y) <= 64
+
+
+def power(x: Array, y: Array) -> Array:
+    """Elementwise x ** y. Integer exponents known at trace time use ``integer_pow``."""
+    if _is_integral_scalar(y) and not isinstance(x, _PY_SCALARS):
+        (x,), dt = promote("power", x, dtype=result_type(x, y))
+        if is_int(dt) and int(y) < 0:
+            raise located(ValueError("Integers to negative integer powers are not allowed."))
+        return lax.integer_pow(x, int(y))
+    (x, y), dt = promote("power", x, y)
+    if not is_float(dt):
+        raise located(DTypeError(
+            f"power with a traced integer exponent is not supported ({dt.name}); cast to float"))
+    return lax.pow(x, y)
+
+
+def float_power(x: Array, y: Array) -> Array:
+    """x ** y computed in float64."""
+    return power(asarray(x, np.float64) if not isinstance(x, _PY_SCALARS) else float(x),
+                 asarray(y, np.float64) if not isinstance(y, _PY_SCALARS) else float(y))
+
+
+def clip(a: Array, a_min: Array | None = None, a_max: Array | None = None) -> Array:
+    """Limit values to [a_min, a_max] (either may be None): ``minimum(maximum(a, a_min), a_max)``."""
+    if a_min is not None:
+        a = maximum(a, a_min)
+    if a_max is not None:
+        a = minimum(a, a_max)
+    return a
+
+
+def where(condition: Array, x: Array | None = None, y: Array | None = None) -> Array:
+    """Elementwise ``x if condition else y`` with broadcasting (the three-argument form)."""
+    if x is None or y is None:
+        raise located(TypeError(
+            "functrace.numpy.where needs three arguments (condition, x, y); the one-argument form "
+            "has a data-dependent shape: use numpy.nonzero on a concrete array instead"))
+    c = _to_bool(condition)
+    (x, y), dt = promote("where", x, y)
+    shape = broadcast_shapes(*(get_aval(a).shape for a in (c, x, y)))
+    c, x, y = (_broadcast_to_shape(a, shape) for a in (c, x, y))
+    return lax.select(c, x, y)
+
+
+def isfinite(x: Array) -> Array:
+    """Elementwise test for finite values (integers are always finite)."""
+    x = _as_operand(x)
+    dt = np.result_type(_dtype_key(x))
+    if not is_float(dt):
+        return equal(x, x)  # all True (traced when x is)
+    return lax.is_finite(asarray(x) if isinstance(x, _PY_SCALARS) else x)
+
+
+def isnan(x: Array) -> Array:
+    """Elementwise test for nan."""
+    return not_equal(x, x)
+
+
+def isinf(x: Array) -> Array:
+    """Elementwise test for +-inf."""
+    return logical_and(logical_not(isfinite(x)), equal(x, x))
+
+
+def logaddexp(x: Array, y: Array) -> Array:
+    """log(exp(x) + exp(y)) without overflow."""
+    (x, y), dt = promote("logaddexp", x, y, dtype=_float_dtype(result_type(x, y)))
+    m = maximum(x, y)
+    return add(m, log1p(exp(negative(abs(subtract(x, y))))))
+
+
+def copy(x: Array) -> Array:
+    """A copy (traced values are immutable, so this is the identity on them)."""
+    return x if isinstance(x, Tracer) else asarray(np.array(current_backend().to_numpy(x)))
+
+
+def shape(x: Array) -> tuple[int, ...]:
+    return get_aval(_as_operand(x)).shape
+
+
+def ndim(x: Array) -> int:
+    return get_aval(_as_operand(x)).ndim
+
+
+def size(x: Array) -> int:
+    return get_aval(_as_operand(x)).size
+
+
+def astype(x: Array, dtype: Any) -> Array:
+    """Cast to ``dtype``."""
+    return lax.convert_element_type(asarray(x) if not isinstance(x, Tracer) else x, dtype)
+
+
+def concrete_aval_of(x: Any):
+    return concrete_aval(x)

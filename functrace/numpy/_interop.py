@@ -1,0 +1,128 @@
+"""Operators and methods on traced values, and NumPy's dispatch protocols.
+
+``np.sin(x)`` on a tracer reaches ``Tracer.__array_ufunc__``; ``np.sum(x)`` reaches
+``Tracer.__array_function__``. Both route to the ``functrace.numpy`` function of the same name,
+so plain NumPy code traces exactly as ``fnp`` code does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from functrace.errors import UnsupportedNumpyFunctionError
+from functrace.tracing import Tracer, located
+
+
+def install(fnp: Any) -> None:
+    """Give ``Tracer`` NumPy's operators and methods, implemented by the ``fnp`` namespace."""
+    from functrace.numpy import _indexing
+
+    def swap(f):
+        return lambda self, other: f(other, self)
+
+    ops = {
+        "__add__": fnp.add, "__radd__": swap(fnp.add),
+        "__sub__": fnp.subtract, "__rsub__": swap(fnp.subtract),
+        "__mul__": fnp.multiply, "__rmul__": swap(fnp.multiply),
+        "__truediv__": fnp.true_divide, "__rtruediv__": swap(fnp.true_divide),
+        "__floordiv__": fnp.floor_divide, "__rfloordiv__": swap(fnp.floor_divide),
+        "__mod__": fnp.remainder, "__rmod__": swap(fnp.remainder),
+        "__pow__": fnp.power, "__rpow__": swap(fnp.power),
+        "__matmul__": fnp.matmul, "__rmatmul__": swap(fnp.matmul),
+        "__and__": fnp.bitwise_and, "__rand__": swap(fnp.bitwise_and),
+        "__or__": fnp.bitwise_or, "__ror__": swap(fnp.bitwise_or),
+        "__xor__": fnp.bitwise_xor, "__rxor__": swap(fnp.bitwise_xor),
+        "__eq__": fnp.equal, "__ne__": fnp.not_equal, "__lt__": fnp.less, "__le__": fnp.less_equal,
+        "__gt__": fnp.greater, "__ge__": fnp.greater_equal,
+        "__neg__": fnp.negative, "__pos__": fnp.positive, "__abs__": fnp.abs, "__invert__": fnp.invert,
+        "__getitem__": _indexing.getitem, "__setitem__": _indexing.setitem_error,
+    }
+    for name, f in ops.items():
+        setattr(Tracer, name, f)
+    Tracer.__hash__ = object.__hash__
+
+    methods = {
+        "sum": fnp.sum, "mean": fnp.mean, "prod": fnp.prod, "max": fnp.max, "min": fnp.min,
+        "var": fnp.var, "std": fnp.std, "argmax": fnp.argmax, "argmin": fnp.argmin, "all": fnp.all,
+        "any": fnp.any, "cumsum": fnp.cumsum, "ravel": fnp.ravel, "flatten": fnp.ravel,
+        "squeeze": fnp.squeeze, "swapaxes": fnp.swapaxes, "dot": fnp.dot, "clip": fnp.clip,
+        "astype": fnp.astype, "round": fnp.round, "copy": fnp.copy, "take": fnp.take,
+        "repeat": fnp.repeat, "trace": fnp.trace, "diagonal": lambda self, offset=0: fnp.diag(self, offset),
+        "conj": lambda self: self, "conjugate": lambda self: self,
+    }
+    for name, f in methods.items():
+        setattr(Tracer, name, f)
+
+    def reshape(self, *shape, order="C"):
+        return fnp.reshape(self, shape[0] if len(shape) == 1 else shape, order=order)
+
+    def transpose(self, *axes):
+        return fnp.transpose(self, axes[0] if len(axes) == 1 and not isinstance(axes[0], int) else (axes or None))
+
+    Tracer.reshape = reshape
+    Tracer.transpose = transpose
+    Tracer.T = property(lambda self: fnp.transpose(self))
+    Tracer.mT = property(lambda self: fnp.swapaxes(self, -1, -2))
+    Tracer.real = property(lambda self: self)
+
+    ufuncs, functions = _dispatch_tables(fnp)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if kwargs.get("out") is not None:
+            raise located(TypeError(f"numpy.{ufunc.__name__}(..., out=...) cannot write into a traced array"))
+        kwargs.pop("out", None)
+        if method == "__call__":
+            f = ufuncs.get(ufunc)
+            if f is not None and not kwargs:
+                return f(*inputs)
+            if f is not None and set(kwargs) <= {"dtype"}:
+                return fnp.astype(f(*inputs), kwargs["dtype"]) if kwargs.get("dtype") else f(*inputs)
+        elif method == "reduce":
+            red = {np.add: fnp.sum, np.multiply: fnp.prod, np.maximum: fnp.max, np.minimum: fnp.min,
+                   np.logical_and: fnp.all, np.logical_or: fnp.any}.get(ufunc)
+            if red is not None:
+                kw = {k: v for k, v in kwargs.items() if k in ("axis", "keepdims")}
+                kw.setdefault("axis", 0)
+                return red(*inputs, **kw)
+        raise located(UnsupportedNumpyFunctionError(
+            f"numpy.{ufunc.__name__}{'' if method == '__call__' else '.' + method} has no traced equivalent "
+            f"in functrace.numpy{' with arguments ' + str(sorted(kwargs)) if kwargs else ''}; "
+            "rewrite it with functrace.numpy functions"))
+
+    def __array_function__(self, func, types, args, kwargs):
+        f = functions.get(func)
+        if f is None:
+            mod = getattr(func, "__module__", "numpy") or "numpy"
+            mod = "numpy" if mod.startswith("numpy._core") or mod == "numpy.core" else mod
+            raise located(UnsupportedNumpyFunctionError(
+                f"{mod}.{func.__name__} has no traced equivalent in functrace.numpy; rewrite this line "
+                "with functrace.numpy operations (or compute it outside the transformed function)"))
+        return f(*args, **kwargs)
+
+    Tracer.__array_ufunc__ = __array_ufunc__
+    Tracer.__array_function__ = __array_function__
+
+
+_UFUNC_ALIASES = {
+    "absolute": "abs", "divide": "true_divide", "conjugate": None,
+}
+
+
+def _dispatch_tables(fnp: Any) -> tuple[dict, dict]:
+    ufuncs: dict = {}
+    functions: dict = {}
+    for name in fnp.__all__:
+        target = getattr(fnp, name)
+        np_obj = getattr(np, name, None)
+        if isinstance(np_obj, np.ufunc):
+            ufuncs[np_obj] = target
+        elif callable(np_obj):
+            functions[np_obj] = target
+    for np_name, fnp_name in _UFUNC_ALIASES.items():
+        if fnp_name is not None:
+            ufuncs[getattr(np, np_name)] = getattr(fnp, fnp_name)
+    for name in getattr(fnp.linalg, "__all__", ["norm"]):
+        functions[getattr(np.linalg, name)] = getattr(fnp.linalg, name)
+    return ufuncs, functions

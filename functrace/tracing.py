@@ -1,0 +1,370 @@
+"""Tracing: the tracer type, the thread-local trace stack, ``bind``, and the jaxpr interpreter.
+
+Every traced value is a ``Tracer`` of exactly one ``Trace``. A trace records each primitive
+applied to its tracers as an equation. Traces nest: each has a level, and ``bind`` records an
+operation in the innermost trace among its arguments, lifting values of outer traces in as
+constants. So a closure over an outer traced value is an (undifferentiated) constant of the
+inner program, which is what rules out perturbation confusion.
+
+When a trace's inputs carry concrete values (the eager path of grad/jvp/vjp), every
+operation also computes its value on the active backend, so Python control flow on values
+works; under ``make_jaxpr``/``jit`` values are abstract and such a use raises
+``ConcretizationError``.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from functrace.avals import ShapedArray, concrete_aval
+from functrace.errors import ConcretizationError, FunctraceError, UnexpectedTracerError
+from functrace.ir import Jaxpr, JaxprEqn, Literal, Var
+from functrace.primitives import Primitive, abstract_eval_rules
+from functrace.util import format_frame, user_frame
+
+
+class _TraceState(threading.local):
+    def __init__(self) -> None:
+        self.stack: list[Trace] = []
+        self.source: tuple[str, int] | None = None  # set by interpreters re-binding an eqn
+
+
+_state = _TraceState()
+
+# The backend is chosen by backends/registry.py; the facade installs this resolver so the core
+# never imports a backend.
+_backend_resolver: Callable[[], Any] | None = None
+
+
+def set_backend_resolver(fn: Callable[[], Any]) -> None:
+    global _backend_resolver
+    _backend_resolver = fn
+
+
+def current_backend():
+    if _backend_resolver is None:
+        raise RuntimeError("no backend resolver installed; import functrace rather than its submodules")
+    return _backend_resolver()
+
+
+def located(e: FunctraceError) -> FunctraceError:
+    e.add_location(format_frame(_state.source or user_frame()))
+    return e
+
+
+class Tracer:
+    """A value inside a traced function: an abstract value, its trace, maybe its concrete value.
+
+    Operators and methods (``+``, ``@``, ``x.T``, ``x.sum()``, indexing) are installed by
+    ``functrace.numpy``; NumPy functions reach it through ``__array_ufunc__``/``__array_function__``.
+    """
+
+    __slots__ = ("aval", "_trace", "val", "_var", "__weakref__")
+    __array_priority__ = 1000
+
+    def __init__(self, trace: "Trace", aval: ShapedArray, var: Var, val: Any = None):
+        self._trace = trace
+        self.aval = aval
+        self._var = var
+        self.val = val
+
+    shape = property(lambda self: self.aval.shape)
+    dtype = property(lambda self: self.aval.dtype)
+    ndim = property(lambda self: self.aval.ndim)
+    size = property(lambda self: self.aval.size)
+
+    def __len__(self) -> int:
+        if not self.aval.shape:
+            raise TypeError("len() of a 0-d traced array")
+        return self.aval.shape[0]
+
+    def __iter__(self):
+        if not self.aval.shape:
+            raise TypeError("iteration over a 0-d traced array")
+        return (self[i] for i in range(self.aval.shape[0]))
+
+    def concrete_value(self, what: str) -> Any:
+        if self.val is None:
+            raise located(ConcretizationError(
+                f"{what} needs a concrete value, but this traced {self.aval.str_short()} is abstract "
+                "(inside jit or make_jaxpr). Mark the argument static with static_argnums, or write "
+                "the choice with functrace.numpy.where or functrace.lax.cond instead of Python control flow"
+            ))
+        return self.val
+
+    def _host(self, what: str):
+        v = self.concrete_value(what)
+        return v if isinstance(v, (np.ndarray, np.generic)) else current_backend().to_numpy(v)
+
+    def __bool__(self) -> bool:
+        return bool(self._host("Python control flow on a traced value (bool())"))
+
+    def __float__(self) -> float:
+        return float(self._host("float()"))
+
+    def __int__(self) -> int:
+        return int(self._host("int()"))
+
+    def __index__(self) -> int:
+        return int(self._host("using a traced value as an index"))
+
+    def __complex__(self) -> complex:
+        return complex(self._host("complex()"))
+
+    def __array__(self, dtype=None, copy=None):
+        v = np.asarray(self._host("converting a traced value to a NumPy array"))
+        return v.astype(dtype) if dtype is not None else v
+
+    def item(self):
+        return self._host("item()").item()
+
+    def tolist(self):
+        return np.asarray(self._host("tolist()")).tolist()
+
+    def __repr__(self) -> str:
+        if self.val is not None:
+            return f"Tracer<{self.aval.str_short()}>({self.val!r})"
+        return f"Tracer<{self.aval.str_short()}>"
+
+    __hash__ = object.__hash__
+
+
+def _literal_for(x: Any) -> Literal | None:
+    """A rank-0 NumPy/Python scalar is written inline as a Literal; anything else is a constant."""
+    if isinstance(x, np.generic):
+        return Literal(x, ShapedArray((), x.dtype))
+    if isinstance(x, np.ndarray) and x.ndim == 0:
+        return Literal(x[()], ShapedArray((), x.dtype))
+    if isinstance(x, (bool, int, float)):
+        arr = np.asarray(x)
+        return Literal(arr[()], ShapedArray((), arr.dtype))
+    return None
+
+
+def _atom_key(x: Var | Literal):
+    if isinstance(x, Literal):
+        return (x.val, x.aval.dtype)
+    return id(x)
+
+
+class Trace:
+    """One level of tracing: records equations over its tracers, and lifts outer values in."""
+
+    def __init__(self, level: int):
+        self.level = level
+        self.active = True
+        self.invars: list[Var] = []
+        self.eqns: list[JaxprEqn] = []
+        self.constvars: list[Var] = []
+        self.const_vals: list[Any] = []
+        self._const_by_id: dict[int, Tracer] = {}
+        self._keepalive: list[Any] = []
+        self._cse: dict[Any, Any] = {}
+
+    # -- inputs and constants
+    def new_arg(self, aval: ShapedArray, val: Any = None) -> Tracer:
+        v = Var(aval)
+        self.invars.append(v)
+        return Tracer(self, aval, v, val)
+
+    def const(self, x: Any) -> Tracer:
+        """A constant of this trace: an outer tracer or a concrete array, once per object."""
+        t = self._const_by_id.get(id(x))
+        if t is not None:
+            return t
+        if isinstance(x, Tracer):
+            aval, val = x.aval, x.val
+        else:
+            aval = concrete_aval(x)
+            backend = current_backend()
+            val = x if backend.is_native(x) else backend.asarray(x)
+        v = Var(aval)
+        self.constvars.append(v)
+        self.const_vals.append(x)
+        t = Tracer(self, aval, v, val)
+        self._const_by_id[id(x)] = t
+        self._keepalive.append(x)
+        return t
+
+    def _atom(self, x: Any) -> tuple[Var | Literal, Any]:
+        if isinstance(x, Tracer):
+            if x._trace is not self:
+                if not x._trace.active:
+                    raise leaked_tracer_error(x)
+                x = self.const(x)
+            return x._var, x.val
+        lit = _literal_for(x)
+        if lit is not None:
+            return lit, x
+        t = self.const(x)
+        return t._var, t.val
+
+    def full_raise(self, x: Any) -> Tracer:
+        """Make ``x`` a tracer of this trace (used for outputs)."""
+        if isinstance(x, Tracer) and x._trace is self:
+            return x
+        if isinstance(x, Tracer) and not x._trace.active:
+            raise leaked_tracer_error(x)
+        return self.const(x)
+
+    # -- recording
+    def process(self, prim: Primitive, args: tuple, params: dict):
+        invars = []
+        vals = []
+        concrete = True
+        for a in args:
+            var, val = self._atom(a)
+            invars.append(var)
+            vals.append(val)
+            if val is None:
+                concrete = False
+        try:
+            out_aval = abstract_eval_rules[prim](*[v.aval for v in invars], **params)
+        except FunctraceError as e:
+            raise located(e) from None
+        try:
+            key = (prim, tuple([_atom_key(x) for x in invars]), tuple(params.items()))
+            hit = self._cse.get(key)
+        except TypeError:  # unhashable params: no CSE for this equation
+            key, hit = None, None
+        if hit is not None:
+            return hit
+        out_val = eval_impl(prim, vals, params) if concrete else None
+        if prim.multiple_results:
+            outvars = [Var(a) for a in out_aval]
+            vals_out = out_val if concrete else [None] * len(outvars)
+            out = [Tracer(self, v.aval, v, ov) for v, ov in zip(outvars, vals_out)]
+        else:
+            outvars = [Var(out_aval)]
+            out = Tracer(self, out_aval, outvars[0], out_val)
+        self.eqns.append(JaxprEqn(prim, invars, outvars, params, _state.source or user_frame()))
+        if key is not None:
+            self._cse[key] = out
+        return out
+
+    def to_jaxpr(self, outs: list[Any]) -> tuple[Jaxpr, list[Any]]:
+        """Close the trace over ``outs``: a dead-code-free Jaxpr and its constant values."""
+        outvars: list[Var | Literal] = []
+        for x in outs:
+            if isinstance(x, Tracer) and x._trace is self:
+                outvars.append(x._var)
+            else:
+                lit = None if isinstance(x, Tracer) else _literal_for(x)
+                outvars.append(lit if lit is not None else self.full_raise(x)._var)
+        jaxpr = Jaxpr(self.constvars, self.invars, outvars, self.eqns)
+        from functrace.dce import dce_jaxpr
+
+        jaxpr, used_consts = dce_jaxpr(jaxpr, prune_consts=True)
+        consts = [c for c, keep in zip(self.const_vals, used_consts) if keep]
+        return jaxpr, consts
+
+
+def leaked_tracer_error(x: Tracer) -> UnexpectedTracerError:
+    return located(UnexpectedTracerError(
+        f"a traced value {x.aval.str_short()} escaped the function that was being transformed "
+        "and was used after that transformation finished (for example, stored in a global or a "
+        "list). Return it from the function instead, or pass it in as an argument"
+    ))
+
+
+@contextmanager
+def new_trace() -> Iterator[Trace]:
+    """Open a trace one level inside every active one; it is closed (and marked dead) on exit."""
+    stack = _state.stack
+    trace = Trace(stack[-1].level + 1 if stack else 1)
+    stack.append(trace)
+    try:
+        yield trace
+    finally:
+        trace.active = False
+        stack.pop()
+
+
+def eval_impl(prim: Primitive, vals: list, params: dict):
+    impls = current_backend().impls
+    try:
+        impl = impls[prim]
+    except KeyError:
+        raise NotImplementedError(
+            f"primitive {prim.name!r} has no implementation on the {current_backend().name} backend"
+        ) from None
+    return impl(*vals, **params)
+
+
+def bind(prim: Primitive, *args: Any, **params: Any):
+    """Apply a primitive: record it in the innermost trace among ``args``, or compute it eagerly."""
+    top = None
+    for a in args:
+        if isinstance(a, Tracer):
+            t = a._trace
+            if top is None or t.level > top.level:
+                top = t
+    if top is None:
+        try:
+            abstract_eval_rules[prim](*[concrete_aval(a) for a in args], **params)
+        except FunctraceError as e:
+            raise located(e) from None
+        backend = current_backend()
+        native = backend.array_types
+        vals = [a if isinstance(a, native) else backend.asarray(a) for a in args]
+        return eval_impl(prim, vals, params)
+    if not top.active:
+        raise leaked_tracer_error(next(a for a in args if isinstance(a, Tracer) and a._trace is top))
+    return top.process(prim, args, params)
+
+
+def get_aval(x: Any) -> ShapedArray:
+    return x.aval if isinstance(x, Tracer) else concrete_aval(x)
+
+
+def concrete_or_none(x: Any) -> Any:
+    """The concrete value of ``x`` when it is known (a plain array, or a tracer with a value)."""
+    return x.val if isinstance(x, Tracer) else x
+
+
+def eval_jaxpr(jaxpr: Jaxpr, consts: list, args: list) -> list:
+    """Run a jaxpr by binding each equation: eagerly on concrete values, or into an outer trace.
+
+    Iterative, so a chain of any length runs without recursion.
+    """
+    env: dict[int, Any] = {}
+    for v, x in zip(jaxpr.constvars, consts):
+        env[id(v)] = x
+    for v, x in zip(jaxpr.invars, args):
+        env[id(v)] = x
+
+    def read(x):
+        return x.val if isinstance(x, Literal) else env[id(x)]
+
+    saved = _state.source
+    try:
+        for eqn in jaxpr.eqns:
+            _state.source = eqn.source_info
+            out = bind(eqn.primitive, *[read(x) for x in eqn.invars], **eqn.params)
+            if eqn.primitive.multiple_results:
+                for v, o in zip(eqn.outvars, out):
+                    env[id(v)] = o
+            else:
+                env[id(eqn.outvars[0])] = out
+    finally:
+        _state.source = saved
+    return [read(x) for x in jaxpr.outvars]
+
+
+@contextmanager
+def source_info(info: tuple[str, int] | None) -> Iterator[None]:
+    """Attribute equations recorded inside to ``info`` (the user's line that caused them)."""
+    saved = _state.source
+    _state.source = info
+    try:
+        yield
+    finally:
+        _state.source = saved
+
+
+def current_source() -> tuple[str, int] | None:
+    return _state.source or user_frame()
