@@ -10,7 +10,9 @@ from typing import Iterator
 
 from functrace.errors import BackendError
 
-from backends.base import Backend
+from functrace.primitives import all_primitives
+
+from backends.base import Backend, generic_impls
 
 _MODULES = {"numpy": "backends.numpy_backend", "torch": "backends.torch_backend"}
 _instances: dict[str, Backend] = {}
@@ -41,6 +43,13 @@ def load_backend(name: str) -> Backend:
         )
     module = importlib.import_module(_MODULES[name])
     b = module.make_backend()
+    # Primitives whose implementation is backend-neutral (e.g. control flow interpreting
+    # sub-jaxprs) are registered once in base.generic_impls and shared by every backend.
+    for prim, impl in generic_impls.items():
+        b.impls.setdefault(prim, impl)
+    missing = sorted(p.name for p in all_primitives.values() if p not in b.impls)
+    if missing:
+        raise NotImplementedError(f"the {name} backend lacks implementations of {missing}")
     _instances[name] = b
     return b
 

@@ -61,9 +61,13 @@ def _dtype_key(x: Any) -> Any:
     return x if isinstance(x, _PY_SCALARS) else get_aval(x).dtype
 
 
+def _is_dtype_like(x: Any) -> bool:
+    return isinstance(x, (np.dtype, str)) or (isinstance(x, type) and issubclass(x, np.generic))
+
+
 def result_type(*args: Any) -> np.dtype:
-    """NumPy 2 promotion: Python scalars are weak and do not widen arrays."""
-    return np.result_type(*[_dtype_key(_as_operand(a)) for a in args])
+    """NumPy 2 promotion: Python scalars are weak and do not widen arrays; dtypes may be given."""
+    return np.result_type(*[np.dtype(a) if _is_dtype_like(a) else _dtype_key(_as_operand(a)) for a in args])
 
 
 def _cast(x: Any, dtype: np.dtype) -> Any:
@@ -152,7 +156,13 @@ def _rounding(name: str, op):
 
 floor = _rounding("floor", lax.floor)
 ceil = _rounding("ceil", lax.ceil)
-rint = _rounding("rint", lax.round)
+_round_keep_int = _rounding("rint", lax.round)
+
+
+def rint(x: Array) -> Array:
+    """Elementwise round half to even; integers give floats, as ``numpy.rint`` does."""
+    x = _as_operand(x)
+    return lax.round(_cast(x, _float_dtype(np.result_type(_dtype_key(x)))))
 
 
 def trunc(x: Array) -> Array:
@@ -164,9 +174,9 @@ def trunc(x: Array) -> Array:
 def round(x: Array, decimals: int = 0) -> Array:  # noqa: A001
     """Round half to even, to ``decimals`` places (as ``numpy.round``)."""
     if decimals == 0:
-        return rint(x)
+        return _round_keep_int(x)
     scale = 10.0 ** decimals
-    return rint(multiply(x, scale)) / scale
+    return true_divide(_round_keep_int(multiply(x, scale)), scale)
 
 
 around = round
@@ -206,7 +216,10 @@ def square(x: Array) -> Array:
 
 def reciprocal(x: Array) -> Array:
     """Elementwise 1 / x."""
-    return true_divide(1.0, x) if not is_int(result_type(x)) else floor_divide(1, x)
+    if not is_int(result_type(x)):
+        return true_divide(1.0, x)
+    (x,), dt = promote("reciprocal", x)
+    return lax.div(_cast(1, dt), x)  # integer division truncating toward zero, as NumPy's
 
 
 def _binary(name: str, op, doc: str):

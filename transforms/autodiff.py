@@ -1,0 +1,343 @@
+"""The autodiff API: jvp, linearize, vjp, grad, value_and_grad, jacfwd, jacrev, hessian.
+
+All are compositions of three pieces: tracing a function into a jaxpr, the JVP interpreter
+(forward mode), and the backward pass over the linear part (reverse mode = linearize + transpose).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from functrace import lax
+from functrace import numpy as fnp
+from functrace.api import flatten_fun, to_backend, trace_flat
+from functrace.avals import ShapedArray, is_float
+from functrace.errors import GradError
+from functrace.ir import Jaxpr
+from functrace.tracing import get_aval, located, new_trace
+from functrace.tree_util import tree_flatten, tree_map, tree_structure, tree_unflatten
+
+from transforms.jvp import jvp_jaxpr
+from transforms.rules import Zero, instantiate, is_differentiable
+from transforms.transpose import backward_pass
+
+
+# ---------------------------------------------------------------------------- forward mode
+def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
+    """Forward mode: ``(fun(*primals), J(primals) @ tangents)``.
+
+    >>> ft.jvp(fnp.sin, (0.5,), (1.0,))   # (sin(0.5), cos(0.5))
+    """
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise located(TypeError("jvp: primals and tangents must be tuples (one entry per argument)"))
+    p_flat, in_tree = tree_flatten(tuple(primals))
+    t_flat, t_tree = tree_flatten(tuple(tangents))
+    if in_tree != t_tree:
+        raise located(GradError(f"jvp: tangents have structure {t_tree}, primals have {in_tree}"))
+    p_flat = [to_backend(x) for x in p_flat]
+    t_flat = [to_backend(x) for x in t_flat]
+    for p, t in zip(p_flat, t_flat):
+        pa, ta = get_aval(p), get_aval(t)
+        if pa.shape != ta.shape or (is_float(pa.dtype) and pa.dtype != ta.dtype):
+            raise located(GradError(f"jvp: tangent {ta.str_short()} does not match primal {pa.str_short()}; "
+                                    "each tangent must have its primal's shape and dtype"))
+    f_flat, out_tree = flatten_fun(fun, in_tree)
+    jaxpr, consts, _ = trace_flat(f_flat, p_flat)
+    tangents_in = [t if is_differentiable(get_aval(p)) else Zero(get_aval(p)) for p, t in zip(p_flat, t_flat)]
+    outs, touts = jvp_jaxpr(jaxpr, consts, p_flat, tangents_in)
+    touts = [instantiate(t) for t in touts]
+    return tree_unflatten(out_tree.val, outs), tree_unflatten(out_tree.val, touts)
+
+
+def _linearize_flat(f_flat: Callable, p_flat: list) -> tuple[list, Jaxpr, list]:
+    """Trace ``f_flat`` at ``p_flat``, push symbolic tangents through it, and keep the linear part.
+
+    Returns the primal outputs, and the linear jaxpr (tangents in -> tangents out, residuals as
+    constants).
+    """
+    jaxpr, consts, _ = trace_flat(f_flat, p_flat)
+    with new_trace() as lin:
+        tangents_in = [lin.new_arg(get_aval(p)) if is_differentiable(get_aval(p)) else Zero(get_aval(p))
+                       for p in p_flat]
+        outs, touts = jvp_jaxpr(jaxpr, consts, p_flat, tangents_in)
+        touts = [instantiate(t) for t in touts]
+        lin_jaxpr, lin_consts = lin.to_jaxpr(touts)
+    # Integer inputs have no tangent argument in ``lin``; keep only the differentiable ones.
+    return outs, lin_jaxpr, lin_consts
+
+
+def linearize(fun: Callable, *primals: Any) -> tuple[Any, Callable]:
+    """``(fun(*primals), f_jvp)`` where ``f_jvp(*tangents)`` applies the Jacobian at ``primals``."""
+    p_flat, in_tree = tree_flatten(primals)
+    p_flat = [to_backend(x) for x in p_flat]
+    f_flat, out_tree = flatten_fun(fun, in_tree)
+    outs, lin_jaxpr, lin_consts = _linearize_flat(f_flat, p_flat)
+    diff = [is_differentiable(get_aval(p)) for p in p_flat]
+
+    def f_jvp(*tangents: Any) -> Any:
+        t_flat, t_tree = tree_flatten(tangents)
+        if t_tree != in_tree:
+            raise located(GradError(f"linearize: tangents have structure {t_tree}, primals have {in_tree}"))
+        from functrace.tracing import eval_jaxpr
+
+        t_in = [to_backend(t) for t, d in zip(t_flat, diff) if d]
+        return tree_unflatten(out_tree.val, eval_jaxpr(lin_jaxpr, lin_consts, t_in))
+
+    return tree_unflatten(out_tree.val, outs), f_jvp
+
+
+# ---------------------------------------------------------------------------- reverse mode
+def _check_cotangent(ct_flat: list, out_avals: list[ShapedArray], where: str) -> list:
+    fixed = []
+    for ct, a in zip(ct_flat, out_avals):
+        ct = to_backend(ct)
+        ca = get_aval(ct)
+        if ca.shape != a.shape or (is_float(a.dtype) and ca.dtype != a.dtype):
+            raise located(GradError(
+                f"{where}: the cotangent has type {ca.str_short()} but the function's output is "
+                f"{a.str_short()}; pass a cotangent of the output's shape and dtype"))
+        fixed.append(ct)
+    return fixed
+
+
+def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
+    """Reverse mode: ``(fun(*primals), vjp_fn)``; ``vjp_fn(ct)`` returns one cotangent per primal.
+
+    With ``has_aux``, ``fun`` returns ``(out, aux)`` and vjp returns ``(out, vjp_fn, aux)``.
+    """
+    p_flat, in_tree = tree_flatten(primals)
+    p_flat = [to_backend(x) for x in p_flat]
+    aux_store: dict[str, Any] = {}
+
+    def f_out(*args):
+        res = fun(*args)
+        if has_aux:
+            if not (isinstance(res, (tuple, list)) and len(res) == 2):
+                raise located(GradError("has_aux=True: the function must return a pair (output, auxiliary data)"))
+            out, aux = res
+            aux_flat, aux_tree = tree_flatten(aux)
+            aux_store["tree"] = aux_tree
+            aux_store["n"] = len(aux_flat)
+            return (out, aux)
+        return res
+
+    f_flat, out_tree = flatten_fun(f_out, in_tree)
+    if has_aux:
+        # f_flat returns out leaves followed by aux leaves; only the former are differentiated.
+        outs_all, lin_jaxpr, lin_consts = _linearize_flat(f_flat, p_flat)
+        pair_tree = out_tree.val
+        out_tree_real = pair_tree.children[0]
+        n_out = out_tree_real.num_leaves
+        outs, aux_leaves = outs_all[:n_out], outs_all[n_out:]
+        lin_jaxpr = Jaxpr(lin_jaxpr.constvars, lin_jaxpr.invars, lin_jaxpr.outvars[:n_out], lin_jaxpr.eqns)
+        from functrace.dce import dce_jaxpr
+
+        lin_jaxpr, used = dce_jaxpr(lin_jaxpr, prune_consts=True)
+        lin_consts = [c for c, u in zip(lin_consts, used) if u]
+        aux = tree_unflatten(aux_store["tree"], aux_leaves)
+    else:
+        outs, lin_jaxpr, lin_consts = _linearize_flat(f_flat, p_flat)
+        out_tree_real = out_tree.val
+    out_avals = [get_aval(o) for o in outs]
+    diff = [is_differentiable(get_aval(p)) for p in p_flat]
+
+    def vjp_fn(ct: Any) -> tuple:
+        ct_flat, ct_tree = tree_flatten(ct)
+        if ct_tree != out_tree_real:
+            raise located(GradError(f"vjp_fn: the cotangent has structure {ct_tree}, the output has {out_tree_real}"))
+        ct_flat = _check_cotangent(ct_flat, out_avals, "vjp_fn")
+        cts = backward_pass(lin_jaxpr, lin_consts, ct_flat)
+        it = iter(cts)
+        grads = [instantiate(next(it)) if d else _int_zeros(p) for p, d in zip(p_flat, diff)]
+        return tuple(tree_unflatten(in_tree, grads))
+
+    out = tree_unflatten(out_tree_real, outs)
+    return (out, vjp_fn, aux) if has_aux else (out, vjp_fn)
+
+
+def _int_zeros(p: Any) -> Any:
+    a = get_aval(p)
+    return lax.full(a.shape, 0, a.dtype) if a.shape else np.zeros((), a.dtype)[()]
+
+
+def _argnums_tuple(argnums: int | Sequence[int], nargs: int, name: str) -> tuple[int, ...]:
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    for a in nums:
+        if not isinstance(a, int) or not -nargs <= a < nargs:
+            raise located(GradError(
+                f"{name}: argnums={argnums!r} is out of range for a function called with {nargs} "
+                f"positional argument{'s' if nargs != 1 else ''}; pass argnums between 0 and {nargs - 1}"))
+    return tuple(a % nargs for a in nums)
+
+
+def _check_differentiable_inputs(args: Sequence[Any], argnums: Sequence[int], name: str) -> None:
+    for i in argnums:
+        for leaf in tree_flatten(args[i])[0]:
+            a = get_aval(to_backend(leaf))
+            if not is_float(a.dtype):
+                raise located(GradError(
+                    f"{name} requires floating-point inputs, but argument {i} has dtype {a.dtype.name}; "
+                    "convert it (e.g. x.astype(float) or 1.0 instead of 1), or differentiate with "
+                    "respect to another argument via argnums"))
+
+
+def _partial_args(fun: Callable, args: tuple, argnums: tuple[int, ...], kwargs: dict) -> Callable:
+    def f_diff(*diff_args):
+        full = list(args)
+        for i, a in zip(argnums, diff_args):
+            full[i] = a
+        return fun(*full, **kwargs)
+
+    return f_diff
+
+
+def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
+    """A function returning ``(fun(*args), gradient)``; the gradient of a scalar output with
+    respect to ``args[argnums]`` (a tuple of gradients when ``argnums`` is a tuple).
+
+    >>> ft.value_and_grad(lambda x: x ** 2)(3.0)    # (9.0, 6.0)
+    """
+
+    @functools.wraps(fun)
+    def value_and_grad_f(*args: Any, **kwargs: Any):
+        nums = _argnums_tuple(argnums, len(args), "grad")
+        _check_differentiable_inputs(args, nums, "grad")
+        f_diff = _partial_args(fun, args, nums, kwargs)
+        res = vjp(f_diff, *[args[i] for i in nums], has_aux=has_aux)
+        out, vjp_fn = res[0], res[1]
+        leaves = tree_flatten(out)[0]
+        if len(leaves) != 1 or get_aval(leaves[0]).shape != ():
+            shapes = [get_aval(x).shape for x in leaves]
+            raise located(GradError(
+                f"grad requires a function with a scalar output, but it returned shape(s) {shapes}; "
+                "use ft.vjp for non-scalar outputs or ft.jacrev for the full Jacobian "
+                "(or reduce the output, e.g. with fnp.sum)"))
+        if not is_float(get_aval(leaves[0]).dtype):
+            raise located(GradError(f"grad requires a floating-point output, got {get_aval(leaves[0]).dtype.name}"))
+        a = get_aval(leaves[0])
+        g = vjp_fn(tree_unflatten(tree_structure(out), [np.ones((), a.dtype)[()]]))
+        g = g[0] if isinstance(argnums, int) else g
+        return ((out, res[2]), g) if has_aux else (out, g)
+
+    return value_and_grad_f
+
+
+def grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
+    """The gradient of a scalar-valued ``fun`` with respect to ``args[argnums]``.
+
+    Nest freely: ``ft.grad(ft.grad(f))`` is the second derivative.
+
+    >>> ft.grad(fnp.sin)(0.0)    # 1.0
+    """
+    vg = value_and_grad(fun, argnums, has_aux)
+
+    @functools.wraps(fun)
+    def grad_f(*args: Any, **kwargs: Any):
+        if has_aux:
+            (_, aux), g = vg(*args, **kwargs)
+            return g, aux
+        return vg(*args, **kwargs)[1]
+
+    return grad_f
+
+
+# ---------------------------------------------------------------------------- Jacobians
+def _basis(aval: ShapedArray) -> list:
+    """The standard basis of arrays of ``aval``'s shape and dtype."""
+    n = aval.size
+    eye = np.eye(n, dtype=aval.dtype)
+    return [to_backend(eye[i].reshape(aval.shape)) for i in range(n)]
+
+
+def _stack_rows(rows: list, lead_shape: tuple, aval: ShapedArray) -> Any:
+    """Stack per-basis-vector results (each of ``aval``'s shape) into ``lead_shape + aval.shape``."""
+    if not rows:
+        return to_backend(np.zeros(lead_shape + aval.shape, aval.dtype))
+    stacked = fnp.stack(rows)
+    return fnp.reshape(stacked, lead_shape + aval.shape)
+
+
+def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+    """The Jacobian by forward mode, one JVP per input element; shape ``out.shape + in.shape``."""
+
+    @functools.wraps(fun)
+    def jac_f(*args: Any) -> Any:
+        nums = _argnums_tuple(argnums, len(args), "jacfwd")
+        _check_differentiable_inputs(args, nums, "jacfwd")
+        f_diff = _partial_args(fun, args, nums, {})
+        dargs = tuple(args[i] for i in nums)
+        out, f_jvp = linearize(f_diff, *dargs)
+        in_flat, in_tree = tree_flatten(dargs)
+        in_avals = [get_aval(to_backend(x)) for x in in_flat]
+        out_flat, out_tree = tree_flatten(out)
+        # per input leaf: list over its basis of output-leaf lists
+        per_input = []
+        for k, a in enumerate(in_avals):
+            cols = []
+            for e in _basis(a):
+                t = [e if j == k else to_backend(np.zeros(b.shape, b.dtype)) for j, b in enumerate(in_avals)]
+                cols.append(tree_flatten(f_jvp(*tree_unflatten(in_tree, t)))[0])
+            per_input.append(cols)
+        # jac[out_leaf][in_leaf] has shape out.shape + in.shape
+        result = []
+        for o_i, o in enumerate(out_flat):
+            oa = get_aval(o)
+            row = []
+            for a, cols in zip(in_avals, per_input):
+                m = _stack_rows([c[o_i] for c in cols], a.shape, oa)  # in.shape + out.shape
+                nd_in, nd_out = len(a.shape), len(oa.shape)
+                row.append(fnp.transpose(m, tuple(range(nd_in, nd_in + nd_out)) + tuple(range(nd_in))))
+            result.append(_in_tree_value(row, in_tree, argnums))
+        return tree_unflatten(out_tree, result)
+
+    return jac_f
+
+
+def _in_tree_value(row: list, in_tree, argnums: Any) -> Any:
+    """Jacobian blocks for one output leaf, arranged like the differentiated arguments."""
+    tree = tree_unflatten(in_tree, row)
+    return tree[0] if isinstance(argnums, int) else tree
+
+
+def jacrev(fun: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+    """The Jacobian by reverse mode, one VJP per output element; shape ``out.shape + in.shape``."""
+
+    @functools.wraps(fun)
+    def jac_f(*args: Any) -> Any:
+        nums = _argnums_tuple(argnums, len(args), "jacrev")
+        _check_differentiable_inputs(args, nums, "jacrev")
+        f_diff = _partial_args(fun, args, nums, {})
+        dargs = tuple(args[i] for i in nums)
+        out, vjp_fn = vjp(f_diff, *dargs)
+        out_flat, out_tree = tree_flatten(out)
+        out_avals = [get_aval(o) for o in out_flat]
+        in_flat, in_tree = tree_flatten(dargs)
+        in_avals = [get_aval(to_backend(x)) for x in in_flat]
+        result = []
+        for k, oa in enumerate(out_avals):
+            rows = []
+            for e in _basis(oa):
+                ct = [e if j == k else to_backend(np.zeros(b.shape, b.dtype)) for j, b in enumerate(out_avals)]
+                rows.append(tree_flatten(vjp_fn(tree_unflatten(out_tree, ct)))[0])
+            row = [_stack_rows([r[i] for r in rows], oa.shape, a) for i, a in enumerate(in_avals)]
+            result.append(_in_tree_value(row, in_tree, argnums))
+        return tree_unflatten(out_tree, result)
+
+    return jac_f
+
+
+def hessian(fun: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+    """The Hessian, ``jacfwd(jacrev(fun))``: shape ``out.shape + in.shape + in.shape``."""
+    return jacfwd(jacrev(fun, argnums), argnums)
+
+
+def stop_gradient(x: Any) -> Any:
+    """The identity on values; derivatives do not flow through it (any pytree)."""
+    return tree_map(lambda leaf: lax.stop_gradient(leaf) if not isinstance(leaf, (int, float)) else leaf, x)
+
+
+__all__ = ["jvp", "linearize", "vjp", "grad", "value_and_grad", "jacfwd", "jacrev", "hessian",
+           "stop_gradient"]

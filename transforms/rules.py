@@ -1,0 +1,162 @@
+"""Shared pieces of the derivative rules: symbolic zeros, registrars, un-broadcasting.
+
+A tangent or cotangent that is known to be zero is the symbol ``Zero(aval)`` rather than an
+array, so derivatives of integer outputs and untouched inputs cost nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from functrace import lax
+from functrace.avals import ShapedArray, is_float
+from functrace.primitives import Primitive
+from functrace.tracing import get_aval
+
+
+class Zero:
+    """A symbolic zero (co)tangent with the abstract value of the array it stands for."""
+
+    __slots__ = ("aval",)
+
+    def __init__(self, aval: ShapedArray):
+        self.aval = aval
+
+    def __repr__(self) -> str:
+        return f"Zero({self.aval.str_short()})"
+
+
+def tangent_aval(aval: ShapedArray) -> ShapedArray:
+    return aval
+
+
+def instantiate(t: Any, aval: ShapedArray | None = None) -> Any:
+    """Turn a symbolic Zero into an array of zeros (broadcast from a scalar literal)."""
+    if isinstance(t, Zero):
+        a = t.aval if aval is None else aval
+        return lax.full(a.shape, 0, a.dtype)
+    return t
+
+
+def is_differentiable(aval: ShapedArray) -> bool:
+    return is_float(aval.dtype)
+
+
+def broadcast_to_aval(t: Any, aval: ShapedArray) -> Any:
+    """A rank-0 (co)tangent of an elementwise op stands for every position: broadcast it."""
+    ta = get_aval(t)
+    if ta.shape == aval.shape:
+        return t
+    return lax.broadcast_in_dim(t, aval.shape, ())
+
+
+def unbroadcast(ct: Any, aval: ShapedArray) -> Any:
+    """The cotangent of a rank-0 operand that was used at every position: the sum of ``ct``."""
+    if isinstance(ct, Zero):
+        return Zero(aval)
+    cta = get_aval(ct)
+    if cta.shape == aval.shape:
+        return ct
+    return lax.reduce_sum(ct, tuple(range(cta.ndim)))
+
+
+def add_tangents(x: Any, y: Any) -> Any:
+    if isinstance(x, Zero):
+        return y
+    if isinstance(y, Zero):
+        return x
+    return lax.add(x, y)
+
+
+def zeros_scalar(dtype: Any) -> Any:
+    return np.zeros((), dtype=dtype)[()]
+
+
+# ---------------------------------------------------------------------------- rule tables
+JvpRule = Callable[..., tuple[Any, Any]]
+jvp_rules: dict[Primitive, JvpRule] = {}
+transpose_rules: dict[Primitive, Callable[..., list]] = {}
+
+
+def _register(table: dict, prim: Primitive, rule: Callable, kind: str) -> None:
+    if prim in table:
+        raise ValueError(f"{kind} rule for {prim.name} is already registered")
+    table[prim] = rule
+
+
+def def_jvp_rule(prim: Primitive, rule: JvpRule) -> None:
+    """``rule(primals, tangents, **params) -> (primal_out, tangent_out)``; tangents may be Zero."""
+    _register(jvp_rules, prim, rule, "jvp")
+
+
+def def_transpose_rule(prim: Primitive, rule: Callable[..., list]) -> None:
+    """``rule(ct, *args, **params) -> [ct per arg]``; linear args arrive as ``UndefinedPrimal``."""
+    _register(transpose_rules, prim, rule, "transpose")
+
+
+def defjvp(prim: Primitive, *per_arg: Callable | None) -> None:
+    """JVP as a sum over arguments of ``per_arg[i](t_i, ans, *primals)``; None: not differentiable."""
+
+    def rule(primals, tangents, **params):
+        ans = prim_bind(prim, primals, params)
+        out_aval = get_aval(ans)
+        total = Zero(out_aval)
+        for f, t in zip(per_arg, tangents):
+            if f is None or isinstance(t, Zero):
+                continue
+            total = add_tangents(total, f(t, ans, *primals, **params))
+        if not isinstance(total, Zero):
+            total = broadcast_to_aval(total, out_aval)
+        return ans, total
+
+    def_jvp_rule(prim, rule)
+
+
+def defzero(prim: Primitive) -> None:
+    """A primitive whose outputs carry no derivative (comparisons, integer results, ...)."""
+
+    def rule(primals, tangents, **params):
+        ans = prim_bind(prim, primals, params)
+        if prim.multiple_results:
+            return ans, [Zero(get_aval(a)) for a in ans]
+        return ans, Zero(get_aval(ans))
+
+    def_jvp_rule(prim, rule)
+
+
+def deflinear(prim: Primitive, transpose: Callable[..., list]) -> None:
+    """A primitive linear in all its array arguments: its JVP applies it to the tangents."""
+
+    def rule(primals, tangents, **params):
+        ans = prim_bind(prim, primals, params)
+        if all(isinstance(t, Zero) for t in tangents):
+            return ans, Zero(get_aval(ans))
+        ts = [instantiate(t) for t in tangents]
+        return ans, prim_bind(prim, ts, params)
+
+    def_jvp_rule(prim, rule)
+    def_transpose_rule(prim, transpose)
+
+
+def prim_bind(prim: Primitive, args: list, params: dict) -> Any:
+    from functrace.tracing import bind
+
+    return bind(prim, *args, **params)
+
+
+class UndefinedPrimal:
+    """Stands for a linear input of an equation while transposing it."""
+
+    __slots__ = ("aval",)
+
+    def __init__(self, aval: ShapedArray):
+        self.aval = aval
+
+    def __repr__(self) -> str:
+        return f"UndefinedPrimal({self.aval.str_short()})"
+
+
+def is_undefined(x: Any) -> bool:
+    return isinstance(x, UndefinedPrimal)

@@ -1,0 +1,119 @@
+"""``ft.test_util.check_grads``: derivatives against central differences, and forward mode
+against reverse mode, to any order (as JAX's ``check_grads``)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from functrace.api import device_get
+from functrace.tree_util import tree_flatten, tree_unflatten
+
+from transforms.autodiff import jvp, vjp
+
+_DEFAULT_EPS = {np.dtype(np.float16): 1e-1, np.dtype(np.float32): 1e-3, np.dtype(np.float64): 1e-6}
+_DEFAULT_TOL = {np.dtype(np.float16): 1e-1, np.dtype(np.float32): 2e-2, np.dtype(np.float64): 1e-5}
+
+
+def _np(x: Any) -> np.ndarray:
+    return np.asarray(device_get(x))
+
+
+def _leaves(tree: Any) -> list[np.ndarray]:
+    return [_np(x) for x in tree_flatten(tree)[0]]
+
+
+def _dtype_of(args: Sequence[Any]) -> np.dtype:
+    dts = [np.asarray(_np(x)).dtype for x in tree_flatten(tuple(args))[0]]
+    floats = [d for d in dts if np.issubdtype(d, np.floating)]
+    return min(floats, key=lambda d: d.itemsize) if floats else np.dtype(np.float64)
+
+
+def _rand_like(rng: np.random.Generator, tree: Any) -> Any:
+    leaves, td = tree_flatten(tree)
+    out = []
+    for x in leaves:
+        a = _np(x)
+        out.append(rng.standard_normal(a.shape).astype(a.dtype) if np.issubdtype(a.dtype, np.floating)
+                   else np.zeros(a.shape, a.dtype))
+    return tree_unflatten(td, out)
+
+
+def _add(tree: Any, delta: Any, scale: float) -> Any:
+    xs, td = tree_flatten(tree)
+    ds = tree_flatten(delta)[0]
+    return tree_unflatten(td, [(_np(x) + scale * d).astype(_np(x).dtype) if np.issubdtype(_np(x).dtype, np.floating)
+                               else _np(x) for x, d in zip(xs, ds)])
+
+
+def _inner(a: Any, b: Any) -> float:
+    return float(sum(np.sum(x.astype(np.float64) * y.astype(np.float64)) for x, y in zip(_leaves(a), _leaves(b))))
+
+
+def _close(name: str, got: Any, want: Any, atol: float, rtol: float) -> None:
+    for g, w in zip(_leaves(got), _leaves(want)):
+        np.testing.assert_allclose(g.astype(np.float64), w.astype(np.float64), atol=atol, rtol=rtol,
+                                   err_msg=f"check_grads: {name} mismatch")
+
+
+def check_jvp(f: Callable, args: Sequence[Any], atol: float, rtol: float, eps: float,
+              rng: np.random.Generator) -> None:
+    """ft.jvp against a central difference in a random direction."""
+    tangent = _rand_like(rng, tuple(args))
+    _, t_out = jvp(f, tuple(args), tangent)
+    plus = f(*_add(tuple(args), tangent, eps))
+    minus = f(*_add(tuple(args), tangent, -eps))
+    numeric = [(p.astype(np.float64) - m.astype(np.float64)) / (2 * eps) for p, m in zip(_leaves(plus), _leaves(minus))]
+    for g, w in zip(_leaves(t_out), numeric):
+        np.testing.assert_allclose(g.astype(np.float64), w, atol=atol, rtol=rtol,
+                                   err_msg="check_grads: jvp does not match finite differences")
+
+
+def check_vjp(f: Callable, args: Sequence[Any], atol: float, rtol: float, rng: np.random.Generator) -> None:
+    """<ct, J t> (forward mode) against <J^T ct, t> (reverse mode)."""
+    tangent = _rand_like(rng, tuple(args))
+    out, vjp_fn = vjp(f, *args)
+    ct = _rand_like(rng, out)
+    _, t_out = jvp(f, tuple(args), tangent)
+    ct_in = vjp_fn(ct)
+    lhs = _inner(ct, t_out)
+    rhs = _inner(ct_in, tangent)
+    scale = max(1.0, abs(lhs), abs(rhs))
+    if abs(lhs - rhs) > atol * scale + rtol * scale:
+        raise AssertionError(f"check_grads: vjp and jvp disagree: <ct, J t> = {lhs} but <J^T ct, t> = {rhs}")
+
+
+def check_grads(f: Callable, args: Sequence[Any], order: int, modes: Sequence[str] = ("fwd", "rev"),
+                atol: float | None = None, rtol: float | None = None, eps: float | None = None,
+                seed: int = 0) -> None:
+    """Check ``f``'s derivatives at ``args`` up to ``order``; raises AssertionError on a mismatch.
+
+    ``"fwd"`` compares ``ft.jvp`` with central differences; ``"rev"`` compares ``ft.vjp`` with
+    ``ft.jvp``. Higher orders check the derivative functions themselves the same way.
+
+    >>> ft.test_util.check_grads(fnp.sin, (np.array([0.3, 1.2]),), order=2)
+    """
+    args = tuple(args)
+    dt = _dtype_of(args)
+    eps = eps if eps is not None else _DEFAULT_EPS.get(dt, 1e-6)
+    atol = atol if atol is not None else _DEFAULT_TOL.get(dt, 1e-5)
+    rtol = rtol if rtol is not None else _DEFAULT_TOL.get(dt, 1e-5)
+    rng = np.random.default_rng(seed)
+    args = tuple(tree_unflatten(tree_flatten(a)[1], [_np(x) for x in tree_flatten(a)[0]]) for a in args)
+
+    def check(fun: Callable, level: int) -> None:
+        if "fwd" in modes:
+            check_jvp(fun, args, atol, rtol, eps, rng)
+        if "rev" in modes:
+            check_vjp(fun, args, atol, rtol, rng)
+        if level > 1:
+            if "fwd" in modes:
+                t = _rand_like(rng, args)
+                check(lambda *a: jvp(fun, a, t)[1], level - 1)
+            if "rev" in modes:
+                out = fun(*args)
+                ct = _rand_like(rng, out)
+                check(lambda *a: vjp(fun, *a)[1](ct), level - 1)
+
+    check(f, order)
