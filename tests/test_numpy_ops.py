@@ -283,7 +283,7 @@ def _check(o: Op, got: Any, want: Any) -> None:
     got_leaves, got_tree = ft.tree_util.tree_flatten(got)
     want_leaves = want if isinstance(want, (list, tuple)) else [want]
     assert len(got_leaves) == len(want_leaves), f"{o.name}: {len(got_leaves)} results, NumPy gave {len(want_leaves)}"
-    for g, w in zip(got_leaves, want_leaves):
+    for g, w in zip(got_leaves, want_leaves, strict=True):
         assert_close(g, np.asarray(w), rtol=o.rtol, what=f"{o.name}: ")
 
 
@@ -319,8 +319,10 @@ CREATION = [
     ("zeros", lambda m: m.zeros((2, 3))), ("zeros(int)", lambda m: m.zeros(4, dtype=np.int32)),
     ("ones", lambda m: m.ones((3,), dtype=np.float32)), ("full", lambda m: m.full((2, 2), 7)),
     ("full(float32)", lambda m: m.full(3, 1.5, dtype=np.float32)), ("arange", lambda m: m.arange(5)),
-    ("arange(float)", lambda m: m.arange(0.5, 3.0, 0.5)), ("arange(dtype)", lambda m: m.arange(1, 10, 3, dtype=np.float32)),
-    ("linspace", lambda m: m.linspace(0.0, 1.0, 7)), ("linspace(no end)", lambda m: m.linspace(-1, 1, 4, endpoint=False)),
+    ("arange(float)", lambda m: m.arange(0.5, 3.0, 0.5)),
+    ("arange(dtype)", lambda m: m.arange(1, 10, 3, dtype=np.float32)),
+    ("linspace", lambda m: m.linspace(0.0, 1.0, 7)),
+    ("linspace(no end)", lambda m: m.linspace(-1, 1, 4, endpoint=False)),
     ("eye", lambda m: m.eye(3)), ("eye(rect,k)", lambda m: m.eye(3, 4, k=1, dtype=np.int32)),
     ("identity", lambda m: m.identity(2)), ("tri", lambda m: m.tri(3, 4, k=-1)),
     ("empty.shape", lambda m: m.empty((2, 3)).shape),
@@ -416,7 +418,7 @@ def test_broadcasting_pairs_property(shapes, op_index, dtypes):
     f = BROADCAST_OPS[op_index]
     ref = getattr(np, f.__name__)
     rng = np.random.default_rng(1)
-    x, y = (random_array(rng, s, d) for s, d in zip(shapes, dtypes))
+    x, y = (random_array(rng, s, d) for s, d in zip(shapes, dtypes, strict=True))
     want = ref(x, y)
     assert_close(f(x, y), want)
     got, _ = traced_call(f, x, y)
@@ -446,3 +448,33 @@ def test_eager_results_are_native_and_match_traced():
     assert_close(out, np.sin(x))
     assert_close(operator.add(fnp.asarray(x), 1.0), x + 1.0)
     assert isinstance(host(out), np.ndarray)
+
+
+# ------------------------------------------------------------------------------ special values
+SPECIALS = np.array([0.0, -0.0, 1.0, -2.5, np.inf, -np.inf, np.nan, 1e300, -1e300, 5e-324])
+UNARY_SPECIAL = [n for n, _ in UNARY_FLOAT + UNARY_NUMERIC]
+BINARY_SPECIAL = [n for n, _ in BINARY_NUMERIC + BINARY_FLOAT]
+
+
+@pytest.mark.parametrize("dtype", [f32, f64])
+@pytest.mark.parametrize("name", UNARY_SPECIAL)
+def test_unary_special_values(name, dtype):
+    """inf, nan, signed zeros and extremes give what NumPy gives (eager and traced)."""
+    with np.errstate(all="ignore"):
+        x = SPECIALS.astype(dtype)
+        want = getattr(np, name)(x)
+    assert_close(getattr(fnp, name)(x), want, what=f"{name}: ")
+    got, _ = traced_call(getattr(fnp, name), x)
+    assert_close(got, want, what=f"{name}: ")
+
+
+@pytest.mark.parametrize("dtype", [f32, f64])
+@pytest.mark.parametrize("name", BINARY_SPECIAL)
+def test_binary_special_values(name, dtype):
+    """Every pair of special values, compared with NumPy."""
+    with np.errstate(all="ignore"):
+        x, y = (a.astype(dtype) for a in np.meshgrid(SPECIALS, SPECIALS))
+        want = getattr(np, name)(x, y)
+    assert_close(getattr(fnp, name)(x, y), want, what=f"{name}: ")
+    got, _ = traced_call(getattr(fnp, name), x, y)
+    assert_close(got, want, what=f"{name}: ")

@@ -5,6 +5,7 @@ promotion) and is composed from the primitives of ``functrace.lax``; none has de
 of its own. On concrete inputs they compute eagerly on the active backend.
 """
 
+# ruff: noqa: I001 -- the names are imported in a compact grid, like the __all__ below
 from numpy import (  # noqa: F401 -- dtypes and constants, re-exported as in NumPy
     bool_, complex64, complex128, dtype, e, float16, float32, float64, inf, int8, int16, int32, int64,
     nan, newaxis, pi, uint8, uint16, uint32, uint64,

@@ -173,7 +173,7 @@ def trunc(x: Array) -> Array:
 
 def round(x: Array, decimals: int = 0) -> Array:  # noqa: A001
     """Round half to even, to ``decimals`` places (as ``numpy.round``)."""
-    if decimals == 0:
+    if decimals == 0 or (decimals > 0 and not is_float(result_type(x))):
         return _round_keep_int(x)
     scale = 10.0 ** decimals
     return true_divide(_round_keep_int(multiply(x, scale)), scale)
@@ -311,13 +311,31 @@ def floor_divide(x: Array, y: Array) -> Array:
     """Elementwise floor(x / y) (``x // y``)."""
     (x, y), dt = promote("floor_divide", x, y)
     if is_float(dt):
-        return lax.floor(lax.div(x, y))
+        return _float_floor_divide(x, y, dt)
     if is_bool(dt):
         raise located(DTypeError("floor_divide is not defined for booleans"))
     q = lax.div(x, y)
     adjust = lax.bitwise_and(lax.ne(lax.rem(x, y), _cast(0, dt)), lax.ne(lax.lt(x, _cast(0, dt)),
                                                                           lax.lt(y, _cast(0, dt))))
     return lax.sub(q, lax.convert_element_type(adjust, dt))
+
+
+def _float_floor_divide(x: Array, y: Array, dt: np.dtype) -> Array:
+    """NumPy's float ``x // y``: ``(x - fmod(x, y)) / y``, corrected to the floor, so that
+    ``x // y`` and ``x % y`` agree (``-2.5 // inf`` is -1, ``inf // 1`` is nan). Piecewise
+    constant, so its derivative is zero: the result goes through ``stop_gradient``."""
+    zero, one = _cast(0, dt), _cast(1, dt)
+    mod = lax.rem(x, y)
+    div = lax.div(lax.sub(x, mod), y)
+    # The remainder must take the sign of y; when it does not, the quotient is one too big.
+    wrong_sign = lax.bitwise_and(lax.ne(mod, zero), lax.ne(lax.lt(y, zero), lax.lt(mod, zero)))
+    div = lax.select(wrong_sign, lax.sub(div, one), div)
+    floored = lax.floor(div)
+    floored = lax.select(lax.gt(lax.sub(div, floored), _cast(0.5, dt)), lax.add(floored, one), floored)
+    quotient = lax.div(x, y)
+    signed_zero = lax.mul(quotient, zero)  # 0 with the sign of x / y
+    floored = lax.select(lax.eq(div, zero), signed_zero, floored)
+    return lax.stop_gradient(lax.select(lax.eq(y, zero), quotient, floored))
 
 
 def remainder(x: Array, y: Array) -> Array:
@@ -418,7 +436,9 @@ def logaddexp(x: Array, y: Array) -> Array:
     """log(exp(x) + exp(y)) without overflow."""
     (x, y), dt = promote("logaddexp", x, y, dtype=_float_dtype(result_type(x, y)))
     m = maximum(x, y)
-    return add(m, log1p(exp(negative(abs(subtract(x, y))))))
+    # Where x == y the difference is 0; said explicitly, so that inf - inf gives no nan.
+    delta = where(equal(x, y), _cast(0, dt), subtract(x, y))
+    return add(m, log1p(exp(negative(abs(delta)))))
 
 
 def copy(x: Array) -> Array:

@@ -82,9 +82,10 @@ def arange(start: Any, stop: Any = None, step: Any = None, dtype: Any = None) ->
 def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, dtype: Any = None) -> Array:
     """``num`` evenly spaced values from start to stop (traced endpoints are allowed)."""
     if isinstance(start, Tracer) or isinstance(stop, Tracer):
-        from functrace.numpy._core import add, multiply, subtract
+        from functrace.numpy._core import add, multiply, result_type, subtract
 
-        steps = np.linspace(0.0, 1.0, num, endpoint=endpoint)
+        dt = result_type(start, stop, float(num))  # NumPy's rule: a float of the inputs' kind
+        steps = np.linspace(0.0, 1.0, num, endpoint=endpoint).astype(dt)
         out = add(start, multiply(subtract(stop, start), steps))
         return out if dtype is None else lax.convert_element_type(out, dtype)
     return _native(np.linspace(start, stop, num, endpoint=endpoint, dtype=dtype))

@@ -178,7 +178,7 @@ def _advanced(y: Any, adv: list, layout: list) -> Any:
     # Linear index = sum_k idx_k * stride_k.
     linear = None
     stride = 1
-    for (a, idx), n in reversed(list(zip(adv, sizes))):
+    for (_, idx), n in reversed(list(zip(adv, sizes, strict=True))):
         term = idx if stride == 1 else idx * stride
         linear = term if linear is None else linear + term
         stride *= n

@@ -83,7 +83,9 @@ def tensordot(a: Array, b: Array, axes: int | Sequence = 2) -> Array:
         ax_b = [ax_b] if isinstance(ax_b, (int, np.integer)) else list(ax_b)
     ax_a = [x % na for x in ax_a]
     ax_b = [x % nb for x in ax_b]
-    for x, y in zip(ax_a, ax_b):
+    if len(ax_a) != len(ax_b):
+        raise located(ShapeError(f"tensordot: axes {axes} must name as many axes of each operand"))
+    for x, y in zip(ax_a, ax_b, strict=True):
         if get_aval(a).shape[x] != get_aval(b).shape[y]:
             raise _mismatch("tensordot", a, b, x, y)
     return lax.dot_general(a, b, ((tuple(ax_a), tuple(ax_b)), ((), ())))
@@ -156,14 +158,14 @@ def einsum(subscripts: str, *operands: Array) -> Array:
     from functrace.numpy._reductions import sum as _sum
 
     sizes: dict[str, int] = {}
-    for o, spec in zip(ops, ins):
+    for o, spec in zip(ops, ins, strict=True):
         shape = get_aval(o).shape
         if len(shape) != len(spec):
             raise located(ShapeError(f"einsum: operand of shape {shape} does not match subscripts '{spec}'"))
-        for c, d in zip(spec, shape):
+        for c, d in zip(spec, shape, strict=True):
             if sizes.setdefault(c, d) != d:
                 raise located(ShapeError(f"einsum: index '{c}' has sizes {sizes[c]} and {d}"))
-    items = [_einsum_diagonal(o, spec) for o, spec in zip(ops, ins)]
+    items = [_einsum_diagonal(o, spec) for o, spec in zip(ops, ins, strict=True)]
     # Sum out indices that appear in only one operand and not in the output.
     def reduce_private(k: int) -> None:
         x, spec = items[k]
@@ -186,7 +188,8 @@ def einsum(subscripts: str, *operands: Array) -> Array:
         dn = ((tuple(spec.index(c) for c in contract), tuple(yspec.index(c) for c in contract)),
               (tuple(spec.index(c) for c in batch), tuple(yspec.index(c) for c in batch)))
         x = lax.dot_general(x, y, dn)
-        spec = "".join(batch) + "".join(c for c in spec if c not in common) + "".join(c for c in yspec if c not in common)
+        spec = ("".join(batch) + "".join(c for c in spec if c not in common)
+                + "".join(c for c in yspec if c not in common))
         items[k] = (x, spec)
         items[k - 1] = (None, "")
     for c in out:

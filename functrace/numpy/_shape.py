@@ -27,12 +27,16 @@ def _axis(axis: int, ndim: int) -> int:
         raise located(e) from None
 
 
-def reshape(a: Array, newshape: int | Sequence[int], order: str = "C") -> Array:
-    """Reshape (row-major); one entry may be -1."""
+def reshape(a: Array, shape: int | Sequence[int] | None = None, order: str = "C", *,
+            newshape: int | Sequence[int] | None = None, copy: bool | None = None) -> Array:
+    """Reshape (row-major); one entry may be -1. ``newshape`` is NumPy's older name for ``shape``."""
     if order != "C":
         raise located(ShapeError("functrace.numpy.reshape supports only order='C'"))
+    if (shape is None) == (newshape is None):
+        raise located(TypeError("reshape needs exactly one of shape= and newshape="))
+    shape = shape if newshape is None else newshape
     a = _arr(a)
-    shape = (newshape,) if isinstance(newshape, (int, np.integer)) else tuple(newshape)
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(int(d) for d in shape)
     size = get_aval(a).size
     if sum(1 for d in shape if d == -1) > 1:
         raise located(ShapeError(f"can only specify one unknown dimension in reshape to {shape}"))
@@ -83,7 +87,7 @@ def moveaxis(a: Array, source: int | Sequence[int], destination: int | Sequence[
     if len(src) != len(dst):
         raise located(ShapeError("moveaxis: source and destination must have the same number of elements"))
     order = [i for i in range(nd) if i not in src]
-    for d, s in sorted(zip(dst, src)):
+    for d, s in sorted(zip(dst, src, strict=True)):
         order.insert(d, s)
     return lax.transpose(a, order)
 
@@ -121,7 +125,7 @@ def broadcast_to(a: Array, shape: int | Sequence[int]) -> Array:
     a = _arr(a)
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
     ashape = get_aval(a).shape
-    if len(ashape) > len(shape) or any(d not in (1, s) for d, s in zip(ashape[::-1], shape[::-1])):
+    if len(ashape) > len(shape) or any(d not in (1, s) for d, s in zip(ashape[::-1], shape[::-1], strict=False)):
         raise located(ShapeError(f"cannot broadcast an array of shape {ashape} to shape {shape}"))
     if ashape == shape:
         return a
@@ -207,7 +211,7 @@ def split(a: Array, indices_or_sections: int | Sequence[int], axis: int = 0) -> 
     else:
         bounds = [0] + [min(max(int(i), 0), n) for i in indices_or_sections] + [n]
     out = []
-    for lo, hi in zip(bounds[:-1], bounds[1:]):
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
         start = [0] * len(shape)
         limit = list(shape)
         start[ax], limit[ax] = lo, max(lo, hi)
@@ -215,8 +219,14 @@ def split(a: Array, indices_or_sections: int | Sequence[int], axis: int = 0) -> 
     return out
 
 
-def array_split(a: Array, sections: int, axis: int = 0) -> list:
+def array_split(a: Array, indices_or_sections: int | Sequence[int], axis: int = 0) -> list:
+    """Split into ``indices_or_sections`` nearly equal parts (the first ones one longer), or at indices."""
     a = _arr(a)
+    if not isinstance(indices_or_sections, (int, np.integer)):
+        return split(a, indices_or_sections, axis)
+    sections = int(indices_or_sections)
+    if sections <= 0:
+        raise located(ValueError("number sections must be larger than 0"))
     n = get_aval(a).shape[_axis(axis, get_aval(a).ndim)]
     q, r = divmod(n, sections)
     bounds, acc = [], 0
@@ -236,9 +246,9 @@ def tile(a: Array, reps: int | Sequence[int]) -> Array:
     reps = (1,) * (nd - len(reps)) + reps
     a = lax.reshape(a, shape)
     # Broadcast to (r0, d0, r1, d1, ...) and merge each pair.
-    expanded = tuple(x for r, d in zip(reps, shape) for x in (r, d))
+    expanded = tuple(x for r, d in zip(reps, shape, strict=True) for x in (r, d))
     b = lax.broadcast_in_dim(a, expanded, tuple(range(1, 2 * nd, 2)))
-    return lax.reshape(b, tuple(r * d for r, d in zip(reps, shape)))
+    return lax.reshape(b, tuple(r * d for r, d in zip(reps, shape, strict=True)))
 
 
 def repeat(a: Array, repeats: int | Sequence[int], axis: int | None = None) -> Array:
@@ -266,7 +276,7 @@ def pad(array: Array, pad_width: Any, mode: str = "constant", constant_values: A
     """Pad with a constant (``mode="constant"``) or the edge values (``mode="edge"``)."""
     a = _arr(array)
     shape = get_aval(a).shape
-    pw = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (len(shape), 2)) if len(shape) else np.zeros((0, 2), int)
+    pw = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (len(shape), 2)) if shape else np.zeros((0, 2), int)
     if (pw < 0).any():
         raise located(ValueError("index can't contain negative values (pad_width)"))
     if mode == "constant":
@@ -323,7 +333,9 @@ def roll(a: Array, shift: int | Sequence[int], axis: int | Sequence[int] | None 
     axes = [axis] if isinstance(axis, (int, np.integer)) else list(axis)
     if len(shifts) == 1 and len(axes) > 1:
         shifts = shifts * len(axes)
-    for s, ax in zip(shifts, axes):
+    if len(shifts) != len(axes):
+        raise located(ValueError(f"roll: {len(shifts)} shifts for {len(axes)} axes"))
+    for s, ax in zip(shifts, axes, strict=True):
         ax = _axis(ax, get_aval(a).ndim)
         n = get_aval(a).shape[ax]
         if n == 0:
@@ -335,27 +347,22 @@ def roll(a: Array, shift: int | Sequence[int], axis: int | Sequence[int] | None 
 
 
 def diag(v: Array, k: int = 0) -> Array:
-    """The diagonal of a 2-D array, or a 2-D array with ``v`` on its diagonal."""
-    from functrace.numpy._creation import eye
-    from functrace.numpy._core import multiply
-    from functrace.numpy._reductions import sum as _sum
-
+    """The k-th diagonal of a 2-D array, or a 2-D array with the 1-D ``v`` on its k-th diagonal."""
     v = _arr(v)
     shape = get_aval(v).shape
+    dt = get_aval(v).dtype
     if len(shape) == 1:
-        # result[i, i + k] = v[i]: pad v by |k| on the left, spread it along the rows (k >= 0)
-        # or the columns (k < 0), and keep only the k-th diagonal.
+        # result[i, i + k] = v[i]: pad v by |k| on the left, spread it along the rows (k >= 0) or
+        # the columns (k < 0), and keep it only on the k-th diagonal (a select, so inf stays inf).
         n = shape[0] + abs(k)
-        vv = lax.pad(v, _cast(0, get_aval(v).dtype), [(abs(k), 0, 0)])
+        vv = lax.pad(v, _cast(0, dt), [(abs(k), 0, 0)])
         spread = lax.broadcast_in_dim(vv, (n, n), (1,) if k >= 0 else (0,))
-        return multiply(eye(n, k=k, dtype=get_aval(v).dtype), spread)
+        return lax.select(np.eye(n, k=k, dtype=bool), spread, lax.full((n, n), 0, dt))
     if len(shape) == 2:
-        e = eye(shape[0], shape[1], k=k, dtype=get_aval(v).dtype)
-        d = _sum(multiply(v, e), axis=1 if k >= 0 else 0)
-        length = max(0, min(shape[0], shape[1] - k) if k >= 0 else min(shape[0] + k, shape[1]))
-        start = max(-k, 0) if k < 0 else 0
-        return lax.slice(d, [start], [start + length])
-    raise located(ShapeError("diag requires a 1-D or 2-D array"))
+        # Gather the flat positions (i, i + k) of the row-major array.
+        rows = np.arange(max(0, -k), min(shape[0], shape[1] - k))
+        return lax.gather(lax.reshape(v, (get_aval(v).size,)), rows * shape[1] + rows + k, 0)
+    raise located(ShapeError(f"diag requires a 1-D or 2-D array, got shape {shape}"))
 
 
 def trace(a: Array, offset: int = 0) -> Array:
