@@ -7,7 +7,7 @@ NumPy or PyTorch. This module is the facade: it ties the core (``functrace``), t
 
 import sys as _sys
 
-from functrace import lax, nn, tree_util  # noqa: F401
+from functrace import lax, nn, peephole, tree_util  # noqa: F401
 from functrace import numpy  # noqa: F401
 from functrace.api import device_get, eval_jaxpr, make_jaxpr
 from functrace.errors import (  # noqa: F401

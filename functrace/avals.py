@@ -16,14 +16,21 @@ _SHORT = {
 }
 
 
+# The concrete classes of NumPy dtype objects (np.dtype(np.float32) is a Float32DType instance).
+_DTYPE_TYPES = frozenset(type(np.dtype(t)) for t in (np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8,
+                                                     np.uint16, np.uint32, np.uint64, np.float16, np.float32,
+                                                     np.float64, np.complex64, np.complex128))
+
+
 class ShapedArray:
     """The abstract value of an array: its shape and dtype, nothing about its contents."""
 
     __slots__ = ("shape", "dtype")
 
     def __init__(self, shape: tuple[int, ...], dtype: Any):
-        self.shape = tuple(int(d) for d in shape)
-        self.dtype = np.dtype(dtype)
+        self.shape = shape if type(shape) is tuple and all(type(d) is int for d in shape) \
+            else tuple(int(d) for d in shape)
+        self.dtype = dtype if type(dtype) in _DTYPE_TYPES else np.dtype(dtype)
 
     @property
     def ndim(self) -> int:
@@ -53,15 +60,16 @@ class ShapedArray:
 
 
 def is_float(dtype: Any) -> bool:
-    return np.issubdtype(dtype, np.floating) or np.issubdtype(dtype, np.complexfloating)
+    """Floating or complex (the dtypes that carry derivatives)."""
+    return np.dtype(dtype).kind in "fc"
 
 
 def is_int(dtype: Any) -> bool:
-    return np.issubdtype(dtype, np.integer)
+    return np.dtype(dtype).kind in "iu"
 
 
 def is_bool(dtype: Any) -> bool:
-    return np.dtype(dtype) == np.bool_
+    return np.dtype(dtype).kind == "b"
 
 
 # Non-NumPy array types (torch tensors) register how to read their abstract value.
@@ -78,9 +86,11 @@ _PY_SCALAR_DTYPE = {bool: np.dtype(bool), int: np.dtype(np.int64), float: np.dty
 
 def concrete_aval(x: Any) -> ShapedArray:
     """The abstract value of a concrete (non-traced) value; raises TypeError for non-arrays."""
-    if isinstance(x, (np.ndarray, np.generic)):
-        return ShapedArray(x.shape, x.dtype)
     t = type(x)
+    if t is np.ndarray or isinstance(x, np.generic):
+        return ShapedArray(x.shape, x.dtype)
+    if isinstance(x, np.ndarray):
+        return ShapedArray(x.shape, x.dtype)
     if t in _PY_SCALAR_DTYPE:
         return ShapedArray((), _PY_SCALAR_DTYPE[t])
     handler = _aval_handlers.get(t)

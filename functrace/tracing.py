@@ -23,7 +23,12 @@ import numpy as np
 from functrace.avals import ShapedArray, concrete_aval
 from functrace.errors import ConcretizationError, FunctraceError, UnexpectedTracerError
 from functrace.ir import Jaxpr, JaxprEqn, Literal, Var
-from functrace.primitives import Primitive, abstract_eval_rules
+from functrace.primitives import Primitive, abstract_eval_rules, all_primitives
+
+# Peephole simplifications applied as equations are recorded; filled in by functrace.peephole.
+peephole_rules: dict[Primitive, Callable[..., Any]] = {}
+commutative_primitives = frozenset(all_primitives[n] for n in ("add", "mul", "max", "min", "eq", "ne", "and",
+                                                               "or", "xor"))
 from functrace.util import format_frame, user_frame
 
 
@@ -63,7 +68,7 @@ class Tracer:
     ``functrace.numpy``; NumPy functions reach it through ``__array_ufunc__``/``__array_function__``.
     """
 
-    __slots__ = ("aval", "_trace", "val", "_var", "__weakref__")
+    __slots__ = ("aval", "_trace", "val", "_var", "producer", "__weakref__")
     __array_priority__ = 1000
 
     def __init__(self, trace: "Trace", aval: ShapedArray, var: Var, val: Any = None):
@@ -71,6 +76,7 @@ class Tracer:
         self.aval = aval
         self._var = var
         self.val = val
+        self.producer = None  # (primitive, operands) of the equation that made it, for peepholes
 
     shape = property(lambda self: self.aval.shape)
     dtype = property(lambda self: self.aval.dtype)
@@ -145,12 +151,6 @@ def _literal_for(x: Any) -> Literal | None:
     return None
 
 
-def _atom_key(x: Var | Literal):
-    if isinstance(x, Literal):
-        return (x.val, x.aval.dtype)
-    return id(x)
-
-
 class Trace:
     """One level of tracing: records equations over its tracers, and lifts outer values in."""
 
@@ -190,18 +190,16 @@ class Trace:
         self._keepalive.append(x)
         return t
 
-    def _atom(self, x: Any) -> tuple[Var | Literal, Any]:
+    def _atom(self, x: Any) -> "Tracer | Literal":
+        """``x`` as an operand of this trace: its own tracer, a lifted constant, or a Literal."""
         if isinstance(x, Tracer):
-            if x._trace is not self:
-                if not x._trace.active:
-                    raise leaked_tracer_error(x)
-                x = self.const(x)
-            return x._var, x.val
+            if x._trace is self:
+                return x
+            if not x._trace.active:
+                raise leaked_tracer_error(x)
+            return self.const(x)
         lit = _literal_for(x)
-        if lit is not None:
-            return lit, x
-        t = self.const(x)
-        return t._var, t.val
+        return lit if lit is not None else self.const(x)
 
     def full_raise(self, x: Any) -> Tracer:
         """Make ``x`` a tracer of this trace (used for outputs)."""
@@ -213,26 +211,29 @@ class Trace:
 
     # -- recording
     def process(self, prim: Primitive, args: tuple, params: dict):
-        invars = []
-        vals = []
-        concrete = True
-        for a in args:
-            var, val = self._atom(a)
-            invars.append(var)
-            vals.append(val)
-            if val is None:
-                concrete = False
+        ins = [a if type(a) is Tracer and a._trace is self else self._atom(a) for a in args]
+        rule = peephole_rules.get(prim)
+        if rule is not None:
+            simpler = rule(self, ins, params)
+            if simpler is not None:
+                return simpler
+        invars = [x._var if type(x) is Tracer else x for x in ins]
         try:
-            out_aval = abstract_eval_rules[prim](*[v.aval for v in invars], **params)
-        except FunctraceError as e:
-            raise located(e) from None
-        try:
-            key = (prim, tuple([_atom_key(x) for x in invars]), tuple(params.items()))
+            operand_keys = [id(x) if type(x) is Var else (x.val, x.aval.dtype) for x in invars]
+            if prim in commutative_primitives:  # a * b and b * a are one subexpression
+                operand_keys.sort(key=repr)
+            key = (prim, tuple(operand_keys), tuple(params.items()) if params else ())
             hit = self._cse.get(key)
         except TypeError:  # unhashable params: no CSE for this equation
             key, hit = None, None
         if hit is not None:
             return hit
+        try:
+            out_aval = abstract_eval_rules[prim](*[v.aval for v in invars], **params)
+        except FunctraceError as e:
+            raise located(e) from None
+        vals = [x.val for x in ins]
+        concrete = all(v is not None for v in vals)
         out_val = eval_impl(prim, vals, params) if concrete else None
         if prim.multiple_results:
             outvars = [Var(a) for a in out_aval]
@@ -241,6 +242,7 @@ class Trace:
         else:
             outvars = [Var(out_aval)]
             out = Tracer(self, out_aval, outvars[0], out_val)
+            out.producer = (prim, ins)
         self.eqns.append(JaxprEqn(prim, invars, outvars, params, _state.source or user_frame()))
         if key is not None:
             self._cse[key] = out
@@ -285,14 +287,35 @@ def new_trace() -> Iterator[Trace]:
 
 
 def eval_impl(prim: Primitive, vals: list, params: dict):
-    impls = current_backend().impls
     try:
-        impl = impls[prim]
+        impl = current_backend().impls[prim]
     except KeyError:
         raise NotImplementedError(
             f"primitive {prim.name!r} has no implementation on the {current_backend().name} backend"
         ) from None
     return impl(*vals, **params)
+
+
+def _eager(prim: Primitive, args: tuple, params: dict):
+    """Compute a primitive on concrete arrays.
+
+    The shape/dtype rule runs only when the backend refuses the inputs, to turn the backend's
+    error into functrace's own (which names the user's line); skipping it on the happy path
+    keeps eager overhead low. The numpy layer checks shapes before it binds.
+    """
+    backend = current_backend()
+    native = backend.array_types
+    vals = [a if isinstance(a, native) else backend.asarray(a) for a in args]
+    try:
+        return eval_impl(prim, vals, params)
+    except (FunctraceError, NotImplementedError):
+        raise
+    except Exception:
+        try:
+            abstract_eval_rules[prim](*[concrete_aval(a) for a in args], **params)
+        except FunctraceError as e:
+            raise located(e) from None
+        raise
 
 
 def bind(prim: Primitive, *args: Any, **params: Any):
@@ -304,14 +327,7 @@ def bind(prim: Primitive, *args: Any, **params: Any):
             if top is None or t.level > top.level:
                 top = t
     if top is None:
-        try:
-            abstract_eval_rules[prim](*[concrete_aval(a) for a in args], **params)
-        except FunctraceError as e:
-            raise located(e) from None
-        backend = current_backend()
-        native = backend.array_types
-        vals = [a if isinstance(a, native) else backend.asarray(a) for a in args]
-        return eval_impl(prim, vals, params)
+        return _eager(prim, args, params)
     if not top.active:
         raise leaked_tracer_error(next(a for a in args if isinstance(a, Tracer) and a._trace is top))
     return top.process(prim, args, params)

@@ -1,0 +1,127 @@
+"""Peephole simplifications applied while equations are recorded.
+
+Derivative rules multiply by literal ones, negate negations and scale by constants; folding
+these as they are traced keeps every level of a nested derivative small before the next level
+differentiates it (the n-th derivative of tanh stays polynomial in size). Each rule returns an
+equivalent tracer, or None to record the equation as written. Only rewrites that are exact in
+floating point for every input are made, except constant re-association (c1 * (c2 * x) ->
+(c1 * c2) * x), which may differ in the last bit. ``x * 0`` is *not* rewritten: it is nan for
+x = inf or nan.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from functrace import primitives as P
+from functrace.ir import Literal
+from functrace.tracing import Tracer, Trace, peephole_rules
+
+
+def _lit_equals(x: Any, value: float) -> bool:
+    return type(x) is Literal and x.aval.dtype.kind in "fiuc" and x.val == value
+
+
+def _same_shape_as_result(x: Any, other: Any) -> bool:
+    """``x`` can stand for ``op(x, other)``: the other operand does not broadcast it."""
+    return type(x) is Tracer and (other.aval.shape == () or other.aval.shape == x.aval.shape)
+
+
+def _scaled(x: Any) -> tuple[Any, Any] | None:
+    """(c, y) when the tracer ``x`` was recorded as ``c * y`` or ``y * c`` with a literal c."""
+    prod = getattr(x, "producer", None) if type(x) is Tracer else None
+    if prod is None:
+        return None
+    prim, ins = prod
+    if prim is P.mul_p:
+        a, b = ins
+        if type(a) is Literal and type(b) is Tracer and b.aval == x.aval:
+            return a.val, b
+        if type(b) is Literal and type(a) is Tracer and a.aval == x.aval:
+            return b.val, a
+    if prim is P.neg_p and type(ins[0]) is Tracer:
+        return np.asarray(-1, dtype=x.aval.dtype)[()], ins[0]
+    return None
+
+
+def _mul(trace: Trace, c: Any, y: Tracer) -> Tracer:
+    c = np.asarray(c, dtype=y.aval.dtype)[()]
+    if c == 1:
+        return y
+    if c == -1:
+        return trace.process(P.neg_p, (y,), {})
+    return trace.process(P.mul_p, (c, y), {})
+
+
+def _mul_rule(trace: Trace, ins: list, params: dict) -> Tracer | None:
+    a, b = ins
+    if type(b) is Literal and type(a) is not Literal:
+        a, b = b, a  # the literal first
+    if type(a) is Literal and type(b) is Tracer and a.aval.shape == ():
+        if _lit_equals(a, 1) or _lit_equals(a, -1):
+            return _mul(trace, a.val, b)
+        inner = _scaled(b)
+        if inner is not None:
+            c, y = inner
+            return _mul(trace, a.val * c, y)
+    return None
+
+
+def _neg_rule(trace: Trace, ins: list, params: dict) -> Tracer | None:
+    inner = _scaled(ins[0])
+    if inner is not None:
+        c, y = inner
+        return _mul(trace, -c, y)
+    return None
+
+
+def _negated(x: Any) -> Tracer | None:
+    """y when the tracer ``x`` was recorded as ``neg y``."""
+    prod = getattr(x, "producer", None) if type(x) is Tracer else None
+    if prod is not None and prod[0] is P.neg_p and type(prod[1][0]) is Tracer:
+        return prod[1][0]
+    return None
+
+
+def _add_rule(trace: Trace, ins: list, params: dict) -> Tracer | None:
+    a, b = ins
+    if _lit_equals(b, 0) and _same_shape_as_result(a, b):
+        return a
+    if _lit_equals(a, 0) and _same_shape_as_result(b, a):
+        return b
+    if a is b and type(a) is Tracer:  # x + x = 2 * x, which may fold into a scaling of x
+        return _mul(trace, 2, a)
+    nb, na = _negated(b), _negated(a)
+    if nb is not None and nb.aval == b.aval:  # a + (-y) = a - y
+        return trace.process(P.sub_p, (a, nb), {})
+    if na is not None and na.aval == a.aval:  # (-y) + b = b - y
+        return trace.process(P.sub_p, (b, na), {})
+    return None
+
+
+def _sub_rule(trace: Trace, ins: list, params: dict) -> Tracer | None:
+    a, b = ins
+    if _lit_equals(b, 0) and _same_shape_as_result(a, b):
+        return a
+    if _lit_equals(a, 0) and _same_shape_as_result(b, a):
+        return trace.process(P.neg_p, (b,), {})
+    nb = _negated(b)
+    if nb is not None and nb.aval == b.aval:  # a - (-y) = a + y
+        return trace.process(P.add_p, (a, nb), {})
+    return None
+
+
+def _div_rule(trace: Trace, ins: list, params: dict) -> Tracer | None:
+    a, b = ins
+    if _lit_equals(b, 1) and _same_shape_as_result(a, b):
+        return a
+    return None
+
+
+peephole_rules[P.mul_p] = _mul_rule
+peephole_rules[P.neg_p] = _neg_rule
+peephole_rules[P.add_p] = _add_rule
+peephole_rules[P.sub_p] = _sub_rule
+peephole_rules[P.div_p] = _div_rule
