@@ -115,6 +115,15 @@ class ClosedJaxpr:
 
         return jaxpr_to_dot(self.jaxpr, name)
 
+    def render(self, path: Any, format: str = "svg", name: str = "jaxpr") -> Any:
+        """Draw this jaxpr with Graphviz's ``dot`` into ``path`` (svg, png, pdf, ...); returns the path.
+
+        >>> ft.make_jaxpr(ft.grad(f))(1.0).render("grad_f.svg")   # needs Graphviz installed
+        """
+        from functrace.pretty import render_dot
+
+        return render_dot(self.to_dot(name), path, format)
+
     def __str__(self) -> str:
         return str(self.jaxpr)
 

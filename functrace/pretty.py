@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
 import numpy as np
 
+from functrace.errors import FunctraceError
 from functrace.ir import Jaxpr, Literal
 
 
@@ -79,43 +86,194 @@ def pp_jaxpr(jaxpr: Jaxpr, indent: str = "") -> str:
     return "\n".join(lines)
 
 
-def jaxpr_to_dot(jaxpr: Jaxpr, graph_name: str = "jaxpr") -> str:
-    """Graphviz DOT text of a jaxpr: inputs as ellipses, equations as boxes, data as edges."""
-    gen = _names()
-    names: dict[int, str] = {}
+# ---------------------------------------------------------------------------- Graphviz DOT
+# Node styles: inputs and constants are ellipses at the top, each equation is one box that reads
+# like its line of the text form, results are double octagons at the bottom.
+_DOT_STYLE = {
+    "input": 'shape=ellipse, style=filled, fillcolor="#dbe9f6"',
+    "const": 'shape=ellipse, style="filled,dashed", fillcolor="#eeeeee"',
+    "undefined": 'shape=ellipse, style=filled, fillcolor="#f4cccc"',
+    "eqn": 'shape=box, style="rounded,filled", fillcolor="#fff6dd"',
+    "output": 'shape=doubleoctagon, style=filled, fillcolor="#d9ead3"',
+    "empty": "shape=plaintext",
+}
 
-    def name(v) -> str:
-        if id(v) not in names:
-            names[id(v)] = next(gen)
-        return names[id(v)]
 
-    out = [f'digraph "{graph_name}" {{', "  rankdir=TB;", '  node [fontname="monospace"];']
-    for kind, vs in (("const", jaxpr.constvars), ("input", jaxpr.invars)):
-        for v in vs:
-            out.append(f'  v_{name(v)} [shape=ellipse, label="{name(v)}:{v.aval.str_short()}\\n({kind})"];')
-    for i, eqn in enumerate(jaxpr.eqns):
-        outs = ", ".join(f"{name(v)}:{v.aval.str_short()}" for v in eqn.outvars)
-        out.append(f'  e{i} [shape=box, label="{eqn.primitive.name}\\n{outs}"];')
-        for x in eqn.invars:
+def _dot_str(text: str) -> str:
+    r"""``text`` as a DOT quoted string. Multi-line text is left-justified (each line ends in ``\l``)."""
+    esc = text.replace("\\", "\\\\").replace('"', '\\"')
+    lines = esc.split("\n")
+    return '"' + ("".join(line + "\\l" for line in lines) if len(lines) > 1 else esc) + '"'
+
+
+def _dot_param(v) -> str:
+    """A parameter value as in the text form, with sub-jaxprs (drawn as clusters) shown as ``{...}``."""
+    from functrace.ir import ClosedJaxpr
+
+    if isinstance(v, (Jaxpr, ClosedJaxpr)):
+        return "{...}"
+    if isinstance(v, (tuple, list)):
+        inner = ", ".join(_dot_param(x) for x in v)
+        if isinstance(v, list):
+            return f"[{inner}]"
+        return f"({inner},)" if len(v) == 1 else f"({inner})"
+    return _fmt_param(v, "")
+
+
+def _sub_jaxprs(params: dict) -> list[tuple[str, Jaxpr]]:
+    """The jaxprs inside an equation's params (``body=...``, ``branches=(...)``), with a label each."""
+    from functrace.ir import ClosedJaxpr
+
+    def as_jaxpr(x):
+        return x.jaxpr if isinstance(x, ClosedJaxpr) else x if isinstance(x, Jaxpr) else None
+
+    found = []
+    for k, v in params.items():
+        if as_jaxpr(v) is not None:
+            found.append((k, as_jaxpr(v)))
+        elif isinstance(v, (tuple, list)):
+            found.extend((f"{k}[{i}]", as_jaxpr(x)) for i, x in enumerate(v) if as_jaxpr(x) is not None)
+    return found
+
+
+class _DotWriter:
+    """Writes one jaxpr (and, as clusters, the jaxprs in its equations' params) as DOT statements.
+
+    Variable names follow ``pp_jaxpr``'s order (constvars, invars, then each equation's outputs),
+    so the picture and the printed text use the same letters. Node ids are derived from those
+    names and equation positions, never from ``id()``, so the output is deterministic.
+    """
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.n_clusters = 0
+
+    def emit(self, depth: int, stmt: str) -> None:
+        self.lines.append("  " * depth + stmt)
+
+    def jaxpr(self, jaxpr: Jaxpr, prefix: str, depth: int) -> str:
+        """Emit ``jaxpr``'s nodes and edges with ids starting with ``prefix``; return its first node id."""
+        gen = _names()
+        names: dict[int, str] = {}
+        node_of: dict[int, str] = {}  # id(var) -> the DOT node that defines it
+        declared: list[str] = []
+
+        def declare(node: str, label: str, style: str) -> None:
+            self.emit(depth, f"{node} [label={_dot_str(label)}, {_DOT_STYLE[style]}];")
+            declared.append(node)
+
+        def name(x) -> str:
             if isinstance(x, Literal):
-                out.append(f'  l{i}_{id(x)} [shape=plaintext, label="{_fmt_literal(x)}"];')
-                out.append(f"  l{i}_{id(x)} -> e{i};")
+                return _fmt_literal(x)
+            if id(x) not in names:
+                names[id(x)] = next(gen)
+            return names[id(x)]
+
+        def source(x) -> str:
+            """The node an edge carrying ``x`` starts from (a used-but-undefined var gets a red node)."""
+            if id(x) not in node_of:
+                node_of[id(x)] = f"{prefix}u_{name(x)}"
+                declare(node_of[id(x)], f"{name(x)}:{x.aval.str_short()}\n(undefined)", "undefined")
+            return node_of[id(x)]
+
+        sources = []
+        for kind, vs in (("const", jaxpr.constvars), ("input", jaxpr.invars)):
+            for v in vs:
+                node_of[id(v)] = f"{prefix}v_{name(v)}"
+                declare(node_of[id(v)], f"{name(v)}:{v.aval.str_short()}" + ("\n(const)" if kind == "const" else ""),
+                        kind)
+                sources.append(node_of[id(v)])
+        for i, eqn in enumerate(jaxpr.eqns):
+            node = f"{prefix}e{i}"
+            outs = " ".join(f"{name(v)}:{v.aval.str_short()}" for v in eqn.outvars)
+            args = " ".join(name(x) for x in eqn.invars)
+            label = (f"{outs} = " if outs else "") + eqn.primitive.name + (f" {args}" if args else "")
+            if eqn.params:
+                label += "\n[" + ", ".join(f"{k}={_dot_param(v)}" for k, v in eqn.params.items()) + "]"
+            operands = []
+            for x in eqn.invars:
+                if not isinstance(x, Literal) and x not in operands:
+                    operands.append(x)
+            edges = [f"{source(x)} -> {node};" for x in operands]
+            declare(node, label, "eqn")
+            for e in edges:
+                self.emit(depth, e)
+            for v in eqn.outvars:
+                node_of[id(v)] = node
+            for key, sub in _sub_jaxprs(eqn.params):
+                self.n_clusters += 1
+                cluster = f"cluster_{self.n_clusters}"
+                self.emit(depth, f"subgraph {cluster} {{")
+                self.emit(depth + 1, f"label={_dot_str(f'{eqn.primitive.name}: {key}')};")
+                self.emit(depth + 1, 'style="dashed"; color="#999999";')
+                anchor = self.jaxpr(sub, f"c{self.n_clusters}_", depth + 1)
+                self.emit(depth, "}")
+                self.emit(depth, f"{node} -> {anchor} [style=dashed, arrowhead=odot, lhead={cluster}];")
+        sinks = []
+        for j, x in enumerate(jaxpr.outvars):
+            node = f"{prefix}out{j}"
+            if isinstance(x, Literal):
+                declare(node, f"out {j} = {_fmt_literal(x)}", "output")
             else:
-                out.append(f"  {_src(x, names)} -> e{i};")
-        for v in eqn.outvars:
-            names.setdefault(id(v), name(v))
-            out.append(f'  v_{name(v)} [shape=point, label=""];')
-            out.append(f"  e{i} -> v_{name(v)} [arrowhead=none];")
-    for j, x in enumerate(jaxpr.outvars):
-        out.append(f'  out{j} [shape=doubleoctagon, label="out {j}"];')
-        if isinstance(x, Literal):
-            out.append(f'  lo{j} [shape=plaintext, label="{_fmt_literal(x)}"];')
-            out.append(f"  lo{j} -> out{j};")
-        else:
-            out.append(f"  {_src(x, names)} -> out{j};")
-    out.append("}")
-    return "\n".join(out)
+                src = source(x)
+                declare(node, f"out {j}", "output")
+                self.emit(depth, f"{src} -> {node};")
+            sinks.append(node)
+        if not declared:
+            declare(f"{prefix}empty", "(empty)", "empty")
+        if depth == 1:  # rank constraints only at the top level (Graphviz ignores them in clusters)
+            for rank, nodes in (("source", sources), ("sink", sinks)):
+                if nodes:
+                    self.emit(depth, f"{{ rank={rank}; {'; '.join(nodes)}; }}")
+        return declared[0]
 
 
-def _src(v, names) -> str:
-    return f"v_{names[id(v)]}"
+def jaxpr_to_dot(jaxpr: Jaxpr, graph_name: str = "jaxpr") -> str:
+    """Graphviz DOT text of a jaxpr: inputs as ellipses, one box per equation, data flow as edges.
+
+    Each box reads like the equation's line in ``pp_jaxpr`` (same variable names), with its
+    params on a second line; jaxprs inside params (control flow bodies) are drawn as dashed
+    clusters. Render it with ``ClosedJaxpr.render(path)`` or ``dot -Tsvg``.
+
+    >>> print(ft.make_jaxpr(lambda x: fnp.sin(x) * 2.0)(1.0).to_dot())   # doctest: +SKIP
+    digraph "jaxpr" {
+      ...
+      e0 [label="b:f64[] = sin a", shape=box, ...];
+      v_a -> e0;
+      ...
+    """
+    w = _DotWriter()
+    w.emit(0, f"digraph {_dot_str(graph_name)} {{")
+    w.emit(1, 'rankdir=TB; compound=true; fontname="monospace"; fontsize=10;')
+    w.emit(1, 'node [fontname="monospace", fontsize=10];')
+    w.emit(1, 'edge [color="#555555"];')
+    w.jaxpr(jaxpr, "", 1)
+    w.emit(0, "}")
+    return "\n".join(w.lines)
+
+
+# ---------------------------------------------------------------------------- rendering
+class GraphvizNotFoundError(FunctraceError, RuntimeError):
+    """Rendering a picture needs Graphviz's ``dot`` program, which is not installed."""
+
+
+def render_dot(dot: str, path: str | os.PathLike, format: str = "svg") -> Path:
+    """Run Graphviz's ``dot`` on DOT text, writing a ``format`` picture (svg, png, pdf, ...) to ``path``.
+
+    Only the ``dot`` program is needed (the ``graphviz`` Python package is a wrapper around it).
+    """
+    if not re.fullmatch(r"[a-z0-9_:]+", format):
+        raise ValueError(f"render: format must be a Graphviz output format such as 'svg' or 'png', got {format!r}")
+    exe = shutil.which("dot")
+    if exe is None:
+        raise GraphvizNotFoundError(
+            "rendering a jaxpr needs Graphviz's `dot` program, which is not on PATH. Install Graphviz "
+            "(Debian/Ubuntu: `apt-get install graphviz`; macOS: `brew install graphviz`; conda: "
+            "`conda install graphviz`), or save ClosedJaxpr.to_dot() to a .dot file and render it elsewhere")
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run([exe, f"-T{format}", "-o", str(out)], input=dot.encode(), capture_output=True,
+                          timeout=120)
+    if proc.returncode != 0:
+        raise RuntimeError(f"Graphviz `dot -T{format}` failed: {proc.stderr.decode(errors='replace').strip()}")
+    return out
