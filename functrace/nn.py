@@ -27,7 +27,7 @@ def _float(x: Any) -> Any:
 def relu(x: Array) -> Array:
     """max(x, 0); its derivative at 0 is 0 (as in JAX)."""
     x = _as_operand(x)
-    return fnp.where(fnp.greater(x, 0), x, fnp.zeros_like(x))
+    return fnp.where(fnp.greater(x, 0), x, 0)  # a scalar 0, not an array constant
 
 
 def sigmoid(x: Array) -> Array:
@@ -68,7 +68,7 @@ def logsumexp(x: Array, axis: Any = None, keepdims: bool = False) -> Array:
     """log(sum(exp(x))) along ``axis``, shifted by the maximum so it cannot overflow."""
     x = _float(x)
     m = lax.stop_gradient(fnp.max(x, axis=axis, keepdims=True))
-    m = fnp.where(fnp.isfinite(m), m, fnp.zeros_like(m))
+    m = fnp.where(fnp.isfinite(m), m, 0.0)  # all -inf (or an inf) along the axis: no shift
     out = fnp.log(fnp.sum(fnp.exp(x - m), axis=axis, keepdims=True)) + m
     return out if keepdims else fnp.squeeze(out, axis=axis) if axis is not None else fnp.reshape(out, ())
 

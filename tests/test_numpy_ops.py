@@ -145,6 +145,8 @@ OPS += [
 # Reductions, each with every axis/keepdims variant, plus scalar and 1-D inputs.
 OPS += [op(n, R3, NUM1, **kw) for n in REDUCTIONS for kw in REDUCE_KWARGS]
 OPS += [op(n, [((),), ((7,),)], NUM1) for n in REDUCTIONS]
+OPS += [op(n, [((),)], NUM1, **kw) for n in ("sum", "prod", "max", "min", "all", "any")
+        for kw in ({"axis": 0}, {"axis": -1, "keepdims": True})]  # NumPy accepts these axes of 0-d arrays
 OPS += [
     op("var", R3, FLOAT1, axis=1, ddof=1), op("std", R3, FLOAT1, ddof=1),
     op("sum", R3, same(1, f32, i32), dtype=f64), op("mean", R3, FLOAT1, axis=2, dtype=f64),

@@ -27,6 +27,8 @@ def _axes(x: Any, axis: int | Sequence[int] | None) -> tuple[int, ...]:
     if axis is None:
         return tuple(range(nd))
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    if nd == 0 and axes and set(axes) <= {0, -1} and not isinstance(axes[0], bool):
+        return ()  # NumPy accepts axis 0 / -1 of a 0-d array: a reduction over nothing
     try:
         out = tuple(normalize_axis(a, nd) for a in axes)
     except FunctraceError as e:
