@@ -14,11 +14,17 @@ from functrace import lax
 from functrace import primitives as P
 from functrace.ir import Jaxpr, Literal
 from functrace.tracing import _state, bind, get_aval
-
-from transforms.rules import (
-    Zero, def_jvp_rule, defjvp, deflinear, defzero, instantiate, jvp_rules, prim_bind,
-)
 from transforms import transpose as T
+from transforms.rules import (
+    Zero,
+    def_jvp_rule,
+    defjvp,
+    deflinear,
+    defzero,
+    instantiate,
+    jvp_rules,
+    prim_bind,
+)
 
 
 def _c(value: float, like: Any) -> Any:
@@ -193,27 +199,35 @@ def_jvp_rule(P.reduce_min_p, lambda p, t, *, axes: _reduce_chooser_jvp(p, t, axe
 
 
 def _reduce_prod_jvp(primals, tangents, *, axes):
-    """d prod(x) = sum_i t_i * prod_{j != i} x_j, exact with zeros among the x_j."""
+    """The product as a balanced tree of pairwise ``mul``s, differentiated by the product rule.
+
+    Division-free, so exact where some x_j are zero, and built only from differentiable
+    primitives, so every higher derivative is exact too (a quotient ``prod / x_i`` is neither).
+    """
     (x,), (t,) = primals, tangents
     ans = lax.reduce_prod(x, axes)
     if isinstance(t, Zero):
         return ans, Zero(get_aval(ans))
     xa = get_aval(x)
     kept = tuple(i for i in range(xa.ndim) if i not in axes)
-    zero, one = _c(0, x), _c(1, x)
-    is_zero = lax.eq(x, zero)
-    n_zeros = lax.reduce_sum(lax.convert_element_type(is_zero, xa.dtype), axes)
-    prod_nonzero = lax.reduce_prod(lax.select(is_zero, lax.full_like_aval(xa, 1), x), axes)
+    n = int(np.prod([xa.shape[a] for a in axes], dtype=np.int64))
+    m = int(np.prod([xa.shape[a] for a in kept], dtype=np.int64))
+    if n == 0:
+        return ans, lax.full(get_aval(ans).shape, 0, xa.dtype)
 
-    def spread(v):
-        return lax.broadcast_in_dim(v, xa.shape, kept)
+    def rows(v):  # reduced axes first, flattened: shape (n, m)
+        return lax.reshape(lax.transpose(v, tuple(axes) + kept), (n, m))
 
-    safe_x = lax.select(is_zero, lax.full_like_aval(xa, 1), x)
-    others_if_nonzero = lax.select(lax.eq(spread(n_zeros), zero), lax.div(spread(prod_nonzero), safe_x),
-                                   lax.full_like_aval(xa, 0))
-    others_if_zero = lax.select(lax.eq(spread(n_zeros), one), spread(prod_nonzero), lax.full_like_aval(xa, 0))
-    others = lax.select(is_zero, others_if_zero, others_if_nonzero)
-    return ans, lax.reduce_sum(lax.mul(t, others), axes)
+    p, dp = rows(x), rows(t)
+    while n > 1:
+        if n % 2:  # pad with one factor 1 (tangent 0) to pair every row
+            p, dp = lax.pad(p, _c(1, x), ((0, 1, 0), (0, 0, 0))), lax.pad(dp, _c(0, x), ((0, 1, 0), (0, 0, 0)))
+            n += 1
+        a, b = lax.slice(p, (0, 0), (n, m), (2, 1)), lax.slice(p, (1, 0), (n, m), (2, 1))
+        da, db = lax.slice(dp, (0, 0), (n, m), (2, 1)), lax.slice(dp, (1, 0), (n, m), (2, 1))
+        p, dp = lax.mul(a, b), lax.add(lax.mul(da, b), lax.mul(a, db))
+        n //= 2
+    return ans, lax.reshape(dp, get_aval(ans).shape)
 
 
 def_jvp_rule(P.reduce_prod_p, _reduce_prod_jvp)
@@ -227,9 +241,9 @@ def jvp_jaxpr(jaxpr: Jaxpr, consts: list, primals: list, tangents: list) -> tupl
     """
     penv: dict[int, Any] = {}
     tenv: dict[int, Any] = {}
-    for v, c in zip(jaxpr.constvars, consts):
+    for v, c in zip(jaxpr.constvars, consts, strict=True):
         penv[id(v)] = c
-    for v, p, t in zip(jaxpr.invars, primals, tangents):
+    for v, p, t in zip(jaxpr.invars, primals, tangents, strict=True):
         penv[id(v)] = p
         if not isinstance(t, Zero):
             tenv[id(v)] = t
@@ -252,7 +266,7 @@ def jvp_jaxpr(jaxpr: Jaxpr, consts: list, primals: list, tangents: list) -> tupl
             if all(isinstance(t, Zero) for t in ts):
                 out = bind(eqn.primitive, *ps, **eqn.params)
                 outs = out if eqn.primitive.multiple_results else [out]
-                for v, o in zip(eqn.outvars, outs):
+                for v, o in zip(eqn.outvars, outs, strict=True):
                     penv[id(v)] = o
                 continue
             rule = jvp_rules.get(eqn.primitive)
@@ -262,7 +276,7 @@ def jvp_jaxpr(jaxpr: Jaxpr, consts: list, primals: list, tangents: list) -> tupl
             po, to = rule(ps, ts, **eqn.params)
             if not eqn.primitive.multiple_results:
                 po, to = [po], [to]
-            for v, p, t in zip(eqn.outvars, po, to):
+            for v, p, t in zip(eqn.outvars, po, to, strict=True):
                 penv[id(v)] = p
                 if not isinstance(t, Zero):
                     tenv[id(v)] = t

@@ -103,7 +103,7 @@ def defjvp(prim: Primitive, *per_arg: Callable | None) -> None:
         ans = prim_bind(prim, primals, params)
         out_aval = get_aval(ans)
         total = Zero(out_aval)
-        for f, t in zip(per_arg, tangents):
+        for f, t in zip(per_arg, tangents, strict=True):
             if f is None or isinstance(t, Zero):
                 continue
             total = add_tangents(total, f(t, ans, *primals, **params))

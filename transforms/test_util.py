@@ -9,7 +9,6 @@ import numpy as np
 
 from functrace.api import device_get
 from functrace.tree_util import tree_flatten, tree_unflatten
-
 from transforms.autodiff import jvp, vjp
 
 _DEFAULT_EPS = {np.dtype(np.float16): 1e-1, np.dtype(np.float32): 1e-3, np.dtype(np.float64): 1e-6}
@@ -44,15 +43,16 @@ def _add(tree: Any, delta: Any, scale: float) -> Any:
     xs, td = tree_flatten(tree)
     ds = tree_flatten(delta)[0]
     return tree_unflatten(td, [(_np(x) + scale * d).astype(_np(x).dtype) if np.issubdtype(_np(x).dtype, np.floating)
-                               else _np(x) for x, d in zip(xs, ds)])
+                               else _np(x) for x, d in zip(xs, ds, strict=True)])
 
 
 def _inner(a: Any, b: Any) -> float:
-    return float(sum(np.sum(x.astype(np.float64) * y.astype(np.float64)) for x, y in zip(_leaves(a), _leaves(b))))
+    pairs = zip(_leaves(a), _leaves(b), strict=True)
+    return float(sum(np.sum(x.astype(np.float64) * y.astype(np.float64)) for x, y in pairs))
 
 
 def _close(name: str, got: Any, want: Any, atol: float, rtol: float) -> None:
-    for g, w in zip(_leaves(got), _leaves(want)):
+    for g, w in zip(_leaves(got), _leaves(want), strict=True):
         np.testing.assert_allclose(g.astype(np.float64), w.astype(np.float64), atol=atol, rtol=rtol,
                                    err_msg=f"check_grads: {name} mismatch")
 
@@ -64,8 +64,9 @@ def check_jvp(f: Callable, args: Sequence[Any], atol: float, rtol: float, eps: f
     _, t_out = jvp(f, tuple(args), tangent)
     plus = f(*_add(tuple(args), tangent, eps))
     minus = f(*_add(tuple(args), tangent, -eps))
-    numeric = [(p.astype(np.float64) - m.astype(np.float64)) / (2 * eps) for p, m in zip(_leaves(plus), _leaves(minus))]
-    for g, w in zip(_leaves(t_out), numeric):
+    numeric = [(p.astype(np.float64) - m.astype(np.float64)) / (2 * eps)
+               for p, m in zip(_leaves(plus), _leaves(minus), strict=True)]
+    for g, w in zip(_leaves(t_out), numeric, strict=True):
         np.testing.assert_allclose(g.astype(np.float64), w, atol=atol, rtol=rtol,
                                    err_msg="check_grads: jvp does not match finite differences")
 

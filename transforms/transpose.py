@@ -15,9 +15,14 @@ from functrace import lax
 from functrace import primitives as P
 from functrace.ir import Jaxpr, Literal, Var
 from functrace.tracing import _state, bind, get_aval
-
 from transforms.rules import (
-    UndefinedPrimal, Zero, add_tangents, def_transpose_rule, instantiate, is_undefined, transpose_rules,
+    UndefinedPrimal,
+    Zero,
+    add_tangents,
+    def_transpose_rule,
+    instantiate,
+    is_undefined,
+    transpose_rules,
     unbroadcast,
 )
 
@@ -111,7 +116,7 @@ def slice_transpose(ct, x, *, start_indices, limit_indices, strides):
     shape = x.aval.shape
     out_shape = get_aval(ct).shape
     config = []
-    for d, s, st, n in zip(shape, start_indices, strides, out_shape):
+    for d, s, st, n in zip(shape, start_indices, strides, out_shape, strict=True):
         real_limit = s + (n - 1) * st + 1 if n else s
         config.append((s, d - real_limit, st - 1))
     return [lax.pad(ct, np.zeros((), get_aval(ct).dtype)[()], config)]
@@ -201,7 +206,7 @@ def backward_pass(jaxpr: Jaxpr, consts: list, cts_out: list) -> list:
     Returns one cotangent per invar (``Zero`` where nothing flowed). Iterative.
     """
     linear: set[int] = {id(v) for v in jaxpr.invars}
-    env: dict[int, Any] = {id(v): c for v, c in zip(jaxpr.constvars, consts)}
+    env: dict[int, Any] = {id(v): c for v, c in zip(jaxpr.constvars, consts, strict=True)}
     linear_eqns = []
     saved = _state.source
     try:
@@ -214,7 +219,7 @@ def backward_pass(jaxpr: Jaxpr, consts: list, cts_out: list) -> list:
                 _state.source = eqn.source_info
                 vals = [x.val if isinstance(x, Literal) else env[id(x)] for x in eqn.invars]
                 out = bind(eqn.primitive, *vals, **eqn.params)
-                for v, o in zip(eqn.outvars, out if eqn.primitive.multiple_results else [out]):
+                for v, o in zip(eqn.outvars, out if eqn.primitive.multiple_results else [out], strict=True):
                     env[id(v)] = o
         ct_env: dict[int, Any] = {}
 
@@ -223,7 +228,7 @@ def backward_pass(jaxpr: Jaxpr, consts: list, cts_out: list) -> list:
                 prev = ct_env.get(id(v))
                 ct_env[id(v)] = ct if prev is None else add_tangents(prev, ct)
 
-        for v, ct in zip(jaxpr.outvars, cts_out):
+        for v, ct in zip(jaxpr.outvars, cts_out, strict=True):
             add_ct(v, ct)
         for eqn in reversed(linear_eqns):
             cts = [ct_env.pop(id(v), None) for v in eqn.outvars]
@@ -237,11 +242,11 @@ def backward_pass(jaxpr: Jaxpr, consts: list, cts_out: list) -> list:
                 raise NotImplementedError(f"transpose rule for '{eqn.primitive.name}' is not implemented "
                                           "(reverse mode)")
             if eqn.primitive.multiple_results:
-                ct_in = rule([instantiate(Zero(v.aval)) if c is None else c for c, v in zip(cts, eqn.outvars)],
-                             *args, **eqn.params)
+                cts = [instantiate(Zero(v.aval)) if c is None else c for c, v in zip(cts, eqn.outvars, strict=True)]
+                ct_in = rule(cts, *args, **eqn.params)
             else:
                 ct_in = rule(cts[0], *args, **eqn.params)
-            for x, c in zip(eqn.invars, ct_in):
+            for x, c in zip(eqn.invars, ct_in, strict=True):
                 add_ct(x, c)
     finally:
         _state.source = saved
