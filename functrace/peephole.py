@@ -66,6 +66,31 @@ def _mul_rule(trace: Trace, ins: list, params: dict) -> Tracer | None:
         if inner is not None:
             c, y = inner
             return _mul(trace, a.val * c, y)
+        return None
+    if type(a) is Tracer and type(b) is Tracer:
+        # (c1 * x) * (c2 * y) = (c1 * c2) * (x * y): constants move outward, so the products of
+        # the same factors meet in CSE and sums of multiples of them can be collected.
+        sa, sb = _scaled(a), _scaled(b)
+        if sa is not None or sb is not None:
+            ca, xa = sa if sa is not None else (1, a)
+            cb, xb = sb if sb is not None else (1, b)
+            return _mul(trace, ca * cb, trace.process(P.mul_p, (xa, xb), {}))
+    return None
+
+
+def _as_multiple(x: Any) -> tuple[Any, Any]:
+    """(c, y) with x = c * y (c = 1 when x is not a recorded scaling)."""
+    s = _scaled(x)
+    return s if s is not None else (np.asarray(1, dtype=x.aval.dtype)[()], x)
+
+
+def _collect(trace: Trace, a: Any, b: Any, sign: int) -> Tracer | None:
+    """c1 * y + c2 * y = (c1 + c2) * y (and the same for a difference) when both scale one y."""
+    if type(a) is not Tracer or type(b) is not Tracer or a.aval != b.aval:
+        return None
+    (ca, ya), (cb, yb) = _as_multiple(a), _as_multiple(b)
+    if ya is yb:
+        return _mul(trace, ca + sign * cb, ya)
     return None
 
 
@@ -91,8 +116,9 @@ def _add_rule(trace: Trace, ins: list, params: dict) -> Tracer | None:
         return a
     if _lit_equals(a, 0) and _same_shape_as_result(b, a):
         return b
-    if a is b and type(a) is Tracer:  # x + x = 2 * x, which may fold into a scaling of x
-        return _mul(trace, 2, a)
+    collected = _collect(trace, a, b, 1)  # also x + x = 2 * x
+    if collected is not None:
+        return collected
     nb, na = _negated(b), _negated(a)
     if nb is not None and nb.aval == b.aval:  # a + (-y) = a - y
         return trace.process(P.sub_p, (a, nb), {})
@@ -107,6 +133,9 @@ def _sub_rule(trace: Trace, ins: list, params: dict) -> Tracer | None:
         return a
     if _lit_equals(a, 0) and _same_shape_as_result(b, a):
         return trace.process(P.neg_p, (b,), {})
+    collected = _collect(trace, a, b, -1)
+    if collected is not None:
+        return collected
     nb = _negated(b)
     if nb is not None and nb.aval == b.aval:  # a - (-y) = a + y
         return trace.process(P.add_p, (a, nb), {})

@@ -94,13 +94,14 @@ class Tracer:
         return (self[i] for i in range(self.aval.shape[0]))
 
     def concrete_value(self, what: str) -> Any:
-        if self.val is None:
+        v = self.val
+        if v is None:
             raise located(ConcretizationError(
                 f"{what} needs a concrete value, but this traced {self.aval.str_short()} is abstract "
                 "(inside jit or make_jaxpr). Mark the argument static with static_argnums, or write "
                 "the choice with functrace.numpy.where or functrace.lax.cond instead of Python control flow"
             ))
-        return self.val
+        return v
 
     def _host(self, what: str):
         v = self.concrete_value(what)

@@ -32,7 +32,7 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple
     >>> ft.jvp(fnp.sin, (0.5,), (1.0,))   # (sin(0.5), cos(0.5))
     """
     if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
-        raise located(TypeError("jvp: primals and tangents must be tuples (one entry per argument)"))
+        raise located(GradError("jvp: primals and tangents must be tuples (one entry per argument)"))
     p_flat, in_tree = tree_flatten(tuple(primals))
     t_flat, t_tree = tree_flatten(tuple(tangents))
     if in_tree != t_tree:
@@ -53,19 +53,19 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple
 
 
 def _linearize_flat(f_flat: Callable, p_flat: list) -> tuple[list, Jaxpr, list]:
-    """Trace ``f_flat`` at ``p_flat``, push symbolic tangents through it, and keep the linear part.
+    """Trace ``f_flat`` at ``p_flat``, push symbolic tangents through its jaxpr, keep the linear part.
 
-    Returns the primal outputs, and the linear jaxpr (tangents in -> tangents out, residuals as
-    constants).
+    Returns the primal outputs, and the linear jaxpr (tangents of the differentiable inputs in
+    -> tangents out), whose constants are the residuals the tangent computation needs. Tracing
+    first and differentiating the (simplified, dead-code-free) jaxpr keeps nested derivatives
+    small: each level differentiates the cleaned-up program of the level below.
     """
     jaxpr, consts, _ = trace_flat(f_flat, p_flat)
     with new_trace() as lin:
         tangents_in = [lin.new_arg(get_aval(p)) if is_differentiable(get_aval(p)) else Zero(get_aval(p))
                        for p in p_flat]
         outs, touts = jvp_jaxpr(jaxpr, consts, p_flat, tangents_in)
-        touts = [instantiate(t) for t in touts]
-        lin_jaxpr, lin_consts = lin.to_jaxpr(touts)
-    # Integer inputs have no tangent argument in ``lin``; keep only the differentiable ones.
+        lin_jaxpr, lin_consts = lin.to_jaxpr([instantiate(t) for t in touts])
     return outs, lin_jaxpr, lin_consts
 
 
