@@ -6,9 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from functrace import primitives as P
-
 from backends.base import Backend
+from functrace import primitives as P
 
 
 def _quiet(f):

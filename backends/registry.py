@@ -8,11 +8,9 @@ import threading
 from contextlib import contextmanager
 from typing import Iterator
 
-from functrace.errors import BackendError
-
-from functrace.primitives import all_primitives
-
 from backends.base import Backend, generic_impls
+from functrace.errors import BackendError
+from functrace.primitives import all_primitives
 
 _MODULES = {"numpy": "backends.numpy_backend", "torch": "backends.torch_backend"}
 _instances: dict[str, Backend] = {}

@@ -1,33 +1,74 @@
 """functrace: a small JAX-like functional transformation framework.
 
 Trace pure functions into a jaxpr-style IR, transform it (grad, jvp, vjp, ...), and run it on
-NumPy or PyTorch. This module is the facade: it ties the core (``functrace``), the transforms
-(``transforms``) and the backends (``backends``) together and re-exports the public API.
+NumPy or PyTorch. This module is the facade: it re-exports the core (``functrace``), the
+transforms (``transforms``) and the backends (``backends``). Names from the last two are
+loaded on first use (PEP 562), so importing any module of the three packages first never
+runs into an import cycle through this facade.
 """
 
-import sys as _sys
+import importlib as _importlib
+from typing import Any as _Any
 
-from functrace import lax, nn, peephole, tree_util  # noqa: F401
-from functrace import numpy  # noqa: F401
+from functrace import lax, nn, numpy, peephole, tree_util  # noqa: F401
 from functrace.api import device_get, eval_jaxpr, make_jaxpr
 from functrace.errors import (  # noqa: F401
-    AxisError, BackendError, ConcretizationError, DTypeError, FunctraceError, GradError, ShapeError,
-    UnexpectedTracerError, UnsupportedNumpyFunctionError,
+    AxisError,
+    BackendError,
+    ConcretizationError,
+    DTypeError,
+    FunctraceError,
+    GradError,
+    ShapeError,
+    UnexpectedTracerError,
+    UnsupportedNumpyFunctionError,
 )
 from functrace.ir import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Var  # noqa: F401
 from functrace.tracing import set_backend_resolver as _set_backend_resolver
 
-from backends import registry as _registry
-from transforms import test_util  # noqa: F401
-from transforms.autodiff import (  # noqa: F401
-    grad, hessian, jacfwd, jacrev, jvp, linearize, stop_gradient, value_and_grad, vjp,
-)
 
-_set_backend_resolver(_registry.active_backend)
-_sys.modules[__name__ + ".test_util"] = test_util  # so `from functrace.test_util import check_grads` works
-get_backend = _registry.get_backend
-use_backend = _registry.use_backend
-backend_names = _registry.backend_names
+def _first_backend_lookup() -> _Any:
+    """Install the registry's resolver on first use (the core never imports a backend)."""
+    from backends import registry
+
+    _set_backend_resolver(registry.active_backend)
+    return registry.active_backend()
+
+
+_set_backend_resolver(_first_backend_lookup)
+
+# Public name -> (module, attribute or None for the module itself), imported on first access.
+_LAZY: dict[str, tuple[str, str | None]] = {
+    "grad": ("transforms.autodiff", "grad"),
+    "value_and_grad": ("transforms.autodiff", "value_and_grad"),
+    "vjp": ("transforms.autodiff", "vjp"),
+    "jvp": ("transforms.autodiff", "jvp"),
+    "linearize": ("transforms.autodiff", "linearize"),
+    "jacfwd": ("transforms.autodiff", "jacfwd"),
+    "jacrev": ("transforms.autodiff", "jacrev"),
+    "hessian": ("transforms.autodiff", "hessian"),
+    "stop_gradient": ("transforms.autodiff", "stop_gradient"),
+    "test_util": ("functrace.test_util", None),
+    "get_backend": ("backends.registry", "get_backend"),
+    "use_backend": ("backends.registry", "use_backend"),
+    "backend_names": ("backends.registry", "backend_names"),
+}
+
+
+def __getattr__(name: str) -> _Any:
+    try:
+        module, attr = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'functrace' has no attribute {name!r}") from None
+    mod = _importlib.import_module(module)
+    value = mod if attr is None else getattr(mod, attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __version__ = "0.1.0"
 

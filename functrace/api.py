@@ -7,7 +7,8 @@ from typing import Any, Callable, Sequence
 
 from functrace.avals import concrete_aval
 from functrace.ir import ClosedJaxpr, Jaxpr
-from functrace.tracing import Tracer, current_backend, eval_jaxpr as _eval_jaxpr, get_aval, new_trace
+from functrace.tracing import Tracer, current_backend, get_aval, new_trace
+from functrace.tracing import eval_jaxpr as _eval_jaxpr
 from functrace.tree_util import PyTreeDef, tree_flatten, tree_map, tree_unflatten
 
 

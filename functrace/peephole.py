@@ -17,7 +17,7 @@ import numpy as np
 
 from functrace import primitives as P
 from functrace.ir import Literal
-from functrace.tracing import Tracer, Trace, peephole_rules
+from functrace.tracing import Trace, Tracer, peephole_rules
 
 
 def _lit_equals(x: Any, value: float) -> bool:

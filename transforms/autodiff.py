@@ -19,7 +19,6 @@ from functrace.errors import GradError
 from functrace.ir import Jaxpr
 from functrace.tracing import get_aval, located, new_trace
 from functrace.tree_util import tree_flatten, tree_map, tree_structure, tree_unflatten
-
 from transforms.jvp import jvp_jaxpr
 from transforms.rules import Zero, instantiate, is_differentiable
 from transforms.transpose import backward_pass
