@@ -12,7 +12,7 @@ import numpy as np
 
 from functrace import lax
 from functrace import numpy as fnp
-from functrace.numpy._core import _as_operand, _cast, _float_dtype
+from functrace.numpy._core import _as_operand, _cast, _float_dtype, user_error
 from functrace.tracing import get_aval
 
 Array = Any
@@ -44,7 +44,8 @@ def softplus(x: Array) -> Array:
 def gelu(x: Array, approximate: bool = True) -> Array:
     """Gaussian error linear unit, tanh approximation (JAX's default ``approximate=True``)."""
     if not approximate:
-        raise NotImplementedError("gelu(approximate=False) needs erf, which functrace does not provide yet")
+        raise user_error(NotImplementedError(
+            "gelu(approximate=False) needs erf, which functrace does not provide yet; use approximate=True"))
     x = _float(x)
     c = float(np.sqrt(2.0 / np.pi))
     return 0.5 * x * (1.0 + fnp.tanh(c * (x + 0.044715 * x ** 3)))

@@ -9,7 +9,8 @@ import numpy as np
 from functrace import lax
 from functrace.avals import broadcast_shapes, concrete_aval, is_bool, is_float, is_int
 from functrace.errors import DTypeError, FunctraceError
-from functrace.tracing import Tracer, current_backend, get_aval, located
+from functrace.tracing import Tracer, current_backend, current_source, get_aval, located
+from functrace.util import format_frame
 
 Array = Any
 _PY_SCALARS = (bool, int, float, complex)
@@ -35,6 +36,20 @@ def asarray(x: Any, dtype: Any = None) -> Array:
 
 
 array = asarray
+
+
+def user_error(e: Exception) -> Exception:
+    """``e`` with the user's file:line in front of its message.
+
+    ``located`` does this for functrace's own exceptions; this also accepts the built-in types
+    (``TypeError``, ``ValueError``, ...) that NumPy raises for the same misuse, so the type a
+    user catches stays NumPy's.
+    """
+    if isinstance(e, FunctraceError):
+        return located(e)
+    if e.args:
+        e.args = (f"{format_frame(current_source())}: {e.args[0]}",) + tuple(e.args[1:])
+    return e
 
 
 def _flat(xs):
@@ -376,7 +391,7 @@ def power(x: Array, y: Array) -> Array:
     if _is_integral_scalar(y) and not isinstance(x, _PY_SCALARS):
         (x,), dt = promote("power", x, dtype=result_type(x, y))
         if is_int(dt) and int(y) < 0:
-            raise located(ValueError("Integers to negative integer powers are not allowed."))
+            raise user_error(ValueError("Integers to negative integer powers are not allowed."))
         return lax.integer_pow(x, int(y))
     (x, y), dt = promote("power", x, y)
     if not is_float(dt):
@@ -403,7 +418,7 @@ def clip(a: Array, a_min: Array | None = None, a_max: Array | None = None) -> Ar
 def where(condition: Array, x: Array | None = None, y: Array | None = None) -> Array:
     """Elementwise ``x if condition else y`` with broadcasting (the three-argument form)."""
     if x is None or y is None:
-        raise located(TypeError(
+        raise user_error(TypeError(
             "functrace.numpy.where needs three arguments (condition, x, y); the one-argument form "
             "has a data-dependent shape: use numpy.nonzero on a concrete array instead"))
     c = _to_bool(condition)

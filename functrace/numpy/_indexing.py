@@ -13,7 +13,7 @@ import numpy as np
 from functrace import lax
 from functrace.avals import broadcast_shapes, is_bool, is_int
 from functrace.errors import AxisError, DTypeError, ShapeError
-from functrace.numpy._core import _as_operand, _cast, asarray, promote
+from functrace.numpy._core import _as_operand, _cast, asarray, promote, user_error
 from functrace.tracing import Tracer, get_aval, located
 
 Array = Any
@@ -82,7 +82,7 @@ def getitem(x: Array, key: Any) -> Array:
             arrs = _to_index_array(k)
             items.extend(("arr", a) for a in arrs) if len(arrs) > 1 else items.append(("arr", arrs[0]))
         elif isinstance(k, (bool, np.bool_)):
-            raise located(TypeError("indexing with a Python bool is not supported; use an array"))
+            raise user_error(TypeError("indexing with a Python bool is not supported; use an array"))
         elif _is_int_scalar(k):
             items.append(("int", int(k)))
         elif isinstance(k, slice):
@@ -92,13 +92,13 @@ def getitem(x: Array, key: Any) -> Array:
         elif k is Ellipsis:
             items.append(("ellipsis", None))
         else:
-            raise located(TypeError(
+            raise user_error(TypeError(
                 f"index of type {type(k).__name__} is not supported; use ints, slices, None, "
                 "Ellipsis or integer arrays"))
     shape = get_aval(x).shape
     n_consuming = sum(1 for kind, _ in items if kind in ("arr", "int", "slice"))
     if sum(1 for kind, _ in items if kind == "ellipsis") > 1:
-        raise located(IndexError("an index can only have a single ellipsis ('...')"))
+        raise user_error(IndexError("an index can only have a single ellipsis ('...')"))
     if n_consuming > len(shape):
         raise located(AxisError(f"too many indices for array: array is {len(shape)}-dimensional, "
                                 f"but {n_consuming} were indexed"))
@@ -111,6 +111,15 @@ def getitem(x: Array, key: Any) -> Array:
     if not any(kind == "ellipsis" for kind, _ in items):
         expanded.extend(("slice", slice(None)) for _ in range(len(shape) - n_consuming))
     has_arrays = any(kind == "arr" for kind, _ in expanded)
+    if has_arrays and any(kind == "new" for kind, _ in expanded):
+        # As NumPy does: each None is a new size-1 axis indexed by a full slice (so it also
+        # separates the index arrays around it).
+        new_shape, it = [], iter(shape)
+        for kind, _ in expanded:
+            new_shape.append(1 if kind == "new" else next(it))
+        x = lax.reshape(x, tuple(new_shape))
+        shape = tuple(new_shape)
+        expanded = [("slice", slice(None)) if kind == "new" else (kind, v) for kind, v in expanded]
 
     # 1. Basic indexing: slices and ints (ints become arrays when arrays are present, as in NumPy).
     start, limit, strides, rev_axes, squeeze_axes = [], [], [], [], []
@@ -158,10 +167,10 @@ def getitem(x: Array, key: Any) -> Array:
                     out_shape.append(sliced[i])
                 i += 1
         return lax.reshape(y, tuple(out_shape))
-    return _advanced(y, adv, layout)
+    return _advanced(y, adv)
 
 
-def _advanced(y: Any, adv: list, layout: list) -> Any:
+def _advanced(y: Any, adv: list) -> Any:
     """Integer-array indexing of axes ``adv`` of ``y``, placed as NumPy places them."""
     yshape = get_aval(y).shape
     adv_axes = [a for a, _ in adv]
@@ -188,15 +197,7 @@ def _advanced(y: Any, adv: list, layout: list) -> Any:
         from functrace.numpy._shape import broadcast_to
 
         linear = broadcast_to(linear, idx_shape)
-    out = lax.gather(y, linear, pos)
-    # None entries (rare together with arrays) are inserted where they appear among basic axes.
-    if "new" in layout:
-        oshape = list(get_aval(out).shape)
-        for i, kind in enumerate(layout):
-            if kind == "new":
-                oshape.insert(min(i, len(oshape)), 1)
-        out = lax.reshape(out, tuple(oshape))
-    return out
+    return lax.gather(y, linear, pos)
 
 
 def take(a: Array, indices: Array, axis: int | None = None) -> Array:
@@ -229,6 +230,6 @@ def take_along_axis(arr: Array, indices: Array, axis: int) -> Array:
 
 
 def setitem_error(*_: Any) -> None:
-    raise located(TypeError(
+    raise user_error(TypeError(
         "traced arrays are immutable: instead of x[idx] = y, build a new array "
         "(functrace.numpy.where(mask, y, x), or functrace.numpy.concatenate)"))

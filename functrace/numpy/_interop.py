@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from functrace.errors import UnsupportedNumpyFunctionError
+from functrace.numpy._core import user_error
 from functrace.tracing import Tracer, located
 
 
@@ -71,7 +72,7 @@ def install(fnp: Any) -> None:
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         if kwargs.get("out") is not None:
-            raise located(TypeError(f"numpy.{ufunc.__name__}(..., out=...) cannot write into a traced array"))
+            raise user_error(TypeError(f"numpy.{ufunc.__name__}(..., out=...) cannot write into a traced array"))
         kwargs.pop("out", None)
         if method == "__call__":
             f = ufuncs.get(ufunc)

@@ -9,7 +9,7 @@ import numpy as np
 from functrace import lax
 from functrace.avals import broadcast_shapes
 from functrace.errors import FunctraceError, ShapeError
-from functrace.numpy._core import _as_operand, asarray, multiply
+from functrace.numpy._core import _as_operand, asarray, multiply, user_error
 from functrace.tracing import get_aval, located
 
 Array = Any
@@ -121,7 +121,7 @@ def vdot(a: Array, b: Array) -> Array:
 def _parse_einsum(subscripts: str, n: int) -> tuple[list[str], str]:
     s = subscripts.replace(" ", "")
     if "." in s:
-        raise located(NotImplementedError("functrace.numpy.einsum does not support '...' yet"))
+        raise user_error(NotImplementedError("functrace.numpy.einsum does not support '...' yet"))
     if "->" in s:
         lhs, out = s.split("->")
     else:
@@ -130,7 +130,7 @@ def _parse_einsum(subscripts: str, n: int) -> tuple[list[str], str]:
         out = "".join(sorted(c for c, k in counts.items() if k == 1))
     ins = lhs.split(",")
     if len(ins) != n:
-        raise located(ValueError(f"einsum: {len(ins)} operand subscripts but {n} operands"))
+        raise user_error(ValueError(f"einsum: {len(ins)} operand subscripts but {n} operands"))
     return ins, out
 
 
@@ -194,7 +194,7 @@ def einsum(subscripts: str, *operands: Array) -> Array:
         items[k - 1] = (None, "")
     for c in out:
         if c not in spec:
-            raise located(ValueError(f"einsum: output index '{c}' does not appear in the inputs"))
+            raise user_error(ValueError(f"einsum: output index '{c}' does not appear in the inputs"))
     leftover = [i for i, c in enumerate(spec) if c not in out]
     if leftover:
         x = _sum(x, axis=tuple(leftover))

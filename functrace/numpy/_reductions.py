@@ -10,7 +10,7 @@ import numpy as np
 from functrace import lax
 from functrace.avals import is_bool, is_float
 from functrace.errors import FunctraceError
-from functrace.numpy._core import _as_operand, _cast, _float_dtype, _to_bool, asarray, sqrt, subtract
+from functrace.numpy._core import _as_operand, _cast, _float_dtype, _to_bool, asarray, sqrt, subtract, user_error
 from functrace.tracing import get_aval, located
 from functrace.util import normalize_axis
 
@@ -34,7 +34,7 @@ def _axes(x: Any, axis: int | Sequence[int] | None) -> tuple[int, ...]:
     except FunctraceError as e:
         raise located(e) from None
     if len(set(out)) != len(out):
-        raise located(ValueError(f"duplicate value in 'axis': {axis}"))
+        raise user_error(ValueError(f"duplicate value in 'axis': {axis}"))
     return out
 
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from functrace import lax
 from functrace.errors import FunctraceError, ShapeError
-from functrace.numpy._core import _as_operand, _cast, asarray, promote
+from functrace.numpy._core import _as_operand, _cast, asarray, promote, user_error
 from functrace.tracing import get_aval, located
 from functrace.util import normalize_axis
 
@@ -33,7 +33,7 @@ def reshape(a: Array, shape: int | Sequence[int] | None = None, order: str = "C"
     if order != "C":
         raise located(ShapeError("functrace.numpy.reshape supports only order='C'"))
     if (shape is None) == (newshape is None):
-        raise located(TypeError("reshape needs exactly one of shape= and newshape="))
+        raise user_error(TypeError("reshape needs exactly one of shape= and newshape="))
     shape = shape if newshape is None else newshape
     a = _arr(a)
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(int(d) for d in shape)
@@ -151,7 +151,7 @@ def concatenate(arrays: Sequence[Array], axis: int | None = 0) -> Array:
     """Join arrays along an existing axis (flattened first when ``axis`` is None)."""
     arrays = [_arr(a) for a in arrays]
     if not arrays:
-        raise located(ValueError("need at least one array to concatenate"))
+        raise user_error(ValueError("need at least one array to concatenate"))
     if axis is None:
         arrays = [ravel(a) for a in arrays]
         axis = 0
@@ -178,7 +178,7 @@ def stack(arrays: Sequence[Array], axis: int = 0) -> Array:
     """Join arrays along a new axis."""
     arrays = [_arr(a) for a in arrays]
     if not arrays:
-        raise located(ValueError("need at least one array to stack"))
+        raise user_error(ValueError("need at least one array to stack"))
     shapes = {get_aval(a).shape for a in arrays}
     if len(shapes) != 1:
         raise located(ShapeError(f"all input arrays must have the same shape to stack, got {sorted(shapes)}"))
@@ -226,7 +226,7 @@ def array_split(a: Array, indices_or_sections: int | Sequence[int], axis: int = 
         return split(a, indices_or_sections, axis)
     sections = int(indices_or_sections)
     if sections <= 0:
-        raise located(ValueError("number sections must be larger than 0"))
+        raise user_error(ValueError("number sections must be larger than 0"))
     n = get_aval(a).shape[_axis(axis, get_aval(a).ndim)]
     q, r = divmod(n, sections)
     bounds, acc = [], 0
@@ -278,12 +278,12 @@ def pad(array: Array, pad_width: Any, mode: str = "constant", constant_values: A
     shape = get_aval(a).shape
     pw = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (len(shape), 2)) if shape else np.zeros((0, 2), int)
     if (pw < 0).any():
-        raise located(ValueError("index can't contain negative values (pad_width)"))
+        raise user_error(ValueError("index can't contain negative values (pad_width)"))
     if mode == "constant":
         value = _cast(constant_values, get_aval(a).dtype) if isinstance(constant_values, (int, float, bool)) \
             else lax.convert_element_type(_arr(constant_values), get_aval(a).dtype)
         if get_aval(value).shape != ():
-            raise located(ValueError("functrace.numpy.pad supports a scalar constant_values"))
+            raise user_error(ValueError("functrace.numpy.pad supports a scalar constant_values"))
         return lax.pad(a, value, [(int(lo), int(hi), 0) for lo, hi in pw])
     if mode == "edge":
         for ax, (lo, hi) in enumerate(pw):
@@ -296,7 +296,7 @@ def pad(array: Array, pad_width: Any, mode: str = "constant", constant_values: A
                 parts.append(repeat(_take_slice(a, ax, n - 1, n), int(hi), axis=ax))
             a = concatenate(parts, axis=ax) if len(parts) > 1 else a
         return a
-    raise located(NotImplementedError(f"functrace.numpy.pad supports mode='constant' and 'edge', not {mode!r}"))
+    raise user_error(NotImplementedError(f"functrace.numpy.pad supports mode='constant' and 'edge', not {mode!r}"))
 
 
 def _take_slice(a: Any, ax: int, lo: int, hi: int) -> Any:
@@ -334,7 +334,7 @@ def roll(a: Array, shift: int | Sequence[int], axis: int | Sequence[int] | None 
     if len(shifts) == 1 and len(axes) > 1:
         shifts = shifts * len(axes)
     if len(shifts) != len(axes):
-        raise located(ValueError(f"roll: {len(shifts)} shifts for {len(axes)} axes"))
+        raise user_error(ValueError(f"roll: {len(shifts)} shifts for {len(axes)} axes"))
     for s, ax in zip(shifts, axes, strict=True):
         ax = _axis(ax, get_aval(a).ndim)
         n = get_aval(a).shape[ax]

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from functrace.errors import FunctraceError
-from functrace.numpy._core import _as_operand, abs, asarray, power, sqrt
+from functrace.numpy._core import _as_operand, abs, asarray, power, sqrt, user_error
 from functrace.numpy._reductions import max, min, sum
 from functrace.tracing import get_aval, located
 
@@ -31,7 +31,7 @@ def norm(x: Array, ord: Any = None, axis: Any = None, keepdims: bool = False) ->
     if isinstance(axis, tuple) and len(axis) == 2:
         if ord in (None, "fro"):
             return sqrt(sum(x * x, axis=axis, keepdims=keepdims))
-        raise located(NotImplementedError(f"matrix norm ord={ord!r} is not supported (only 'fro')"))
+        raise user_error(NotImplementedError(f"matrix norm ord={ord!r} is not supported (only 'fro')"))
     if isinstance(axis, tuple) and len(axis) == 1:
         axis = axis[0]
     if ord is None or ord == 2:
