@@ -588,3 +588,78 @@ def test_check_grads_catches_a_wrong_transpose(monkeypatch):
     monkeypatch.setitem(transpose_rules, P.neg_p, lambda ct, x: [ct])
     with pytest.raises(AssertionError, match="vjp and jvp disagree"):
         ft.test_util.check_grads(lax.neg, (X,), order=1, modes=("rev",))
+
+
+# ---------------------------------------------------------------------------- edge cases
+def test_grad_of_constant_and_identity():
+    g = ft.grad(lambda x: 3.0)(1.0)
+    close(g, 0.0)
+    close(ft.grad(lambda x: x)(2.0), 1.0)
+    close(ft.grad(lambda x, y: y, argnums=0)(np.ones(2), 1.0), np.zeros(2))
+    close(ft.jacrev(lambda x: np.ones(2))(X), np.zeros((2, 3)))
+    close(ft.jacfwd(lambda x: np.ones(2))(X), np.zeros((2, 3)))
+
+
+def test_output_is_an_input():
+    out, vjp_fn = ft.vjp(lambda x, y: (x, y * 2.0), X, 1.0)
+    gx, gy = vjp_fn((np.ones(3), 3.0))
+    close(gx, np.ones(3))
+    close(gy, 6.0)
+
+
+def test_fan_out_accumulates():
+    close(ft.grad(lambda x: x * x * x + fnp.sin(x) * x)(2.0), 12.0 + np.sin(2.0) + 2.0 * np.cos(2.0))
+
+
+def test_nested_control_flow_and_float():
+    def f(x):
+        k = float(x)
+        n = 0
+        while x * n < 3.0:
+            n += 1
+        return k * x ** n if x > 0.5 else fnp.sin(x)
+
+    # x = 1.0: n = 3, k = 1 is a constant: f = k x^3, f'' = 6 k x
+    close(ft.grad(ft.grad(f))(1.0), 6.0)
+    close(ft.jvp(ft.grad(f), (1.0,), (1.0,))[1], 6.0)
+    close(ft.grad(lambda x: ft.jvp(f, (x,), (1.0,))[1])(1.0), 6.0)
+
+
+def test_newton_sqrt_second_derivative():
+    def my_sqrt(a):
+        x = a
+        for _ in range(100):
+            new = 0.5 * (x + a / x)
+            if abs(float(new - x)) < 1e-14:
+                break
+            x = new
+        return x
+
+    close(ft.grad(ft.grad(my_sqrt))(4.0), -0.25 * 4.0 ** -1.5, rtol=1e-6)
+
+
+def test_long_chain_is_not_recursive():
+    """4,800 equations in a chain, several times Python's recursion limit: every walk is iterative."""
+    def f(x):
+        for _ in range(1200):
+            x = fnp.sin(x) * 0.5 + x * 0.5
+        return x
+
+    y, g = ft.value_and_grad(f)(0.3)
+    assert np.isfinite(host(g)) and 0 < host(g) < 1
+    closed = ft.make_jaxpr(ft.grad(f))(0.3)
+    typecheck_jaxpr(closed.jaxpr)
+    close(ft.eval_jaxpr(closed, 0.3), host(g), rtol=1e-12)
+
+
+def test_linearize_under_grad():
+    def f(x):
+        _, f_jvp = ft.linearize(lambda y: fnp.sin(x * y), 1.0)
+        return f_jvp(1.0)  # x cos(x)
+
+    close(ft.grad(f)(0.5), np.cos(0.5) - 0.5 * np.sin(0.5))
+
+
+def test_hessian_of_pytree_output():
+    h = ft.hessian(lambda x: {"s": fnp.sum(x ** 3), "p": x[0] * x[1]})(np.array([1.0, 2.0]))
+    assert_tree_close(h, {"s": np.diag([6.0, 12.0]), "p": np.array([[0.0, 1.0], [1.0, 0.0]])})
