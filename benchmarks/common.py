@@ -1,0 +1,134 @@
+"""What every workload shares: the run settings, a case (one implementation of a workload), and
+running a case into a result row.
+
+A row is a plain dict (so the JSON result is just the rows): ``impl``, ``family``, ``status``
+(``ok``, ``mismatch`` — it ran but disagrees with the reference —, ``n/a``, ``error``), ``note``,
+``median_s``/``best_s`` (seconds per call) and whatever a workload adds. Every implementation's
+first result is checked against the reference before it is timed, because a fast wrong answer
+is not a result.
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from benchmarks.frameworks import FAMILIES, Unavailable, to_numpy
+from benchmarks.timing import Timing, measure
+
+Step = Callable[[], Any]
+
+
+@dataclass(frozen=True)
+class Ctx:
+    """Settings of one run."""
+
+    quick: bool = False
+    repeat: int = 7
+    min_time: float = 0.05  # seconds one timed repeat should last at least
+    families: frozenset[str] = frozenset(FAMILIES)
+
+    def wants(self, family: str) -> bool:
+        return family in self.families
+
+    @property
+    def fresh_repeat(self) -> int:
+        """Repeats of cold-start measurements (each costs a whole trace/compile)."""
+        return max(1, min(self.repeat, 5))
+
+
+@dataclass
+class Case:
+    """One implementation of a workload: ``build()`` returns the zero-argument step to time."""
+
+    impl: str
+    family: str
+    build: Callable[[], Step]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def short_error(e: BaseException) -> str:
+    """``Type: message`` on one line, at most 160 characters, plus the innermost frame."""
+    msg = " ".join(str(e).split())
+    tb = traceback.extract_tb(e.__traceback__)
+    where = f" [{tb[-1].filename.rsplit('/', 1)[-1]}:{tb[-1].lineno}]" if tb else ""
+    text = f"{type(e).__name__}: {msg}"
+    return (text[:157] + "...") if len(text) > 160 else text + where
+
+
+def assert_allclose_tree(got: Any, want: Any, rtol: float, atol: float) -> None:
+    """Every leaf of ``got`` (any framework) equals the NumPy reference ``want`` within tolerance."""
+    got = to_numpy(got)
+    if isinstance(want, (tuple, list)):
+        if not isinstance(got, (tuple, list)) or len(got) != len(want):
+            raise AssertionError(f"expected {len(want)} results, got {type(got).__name__}")
+        for g, w in zip(got, want, strict=True):
+            assert_allclose_tree(g, w, rtol, atol)
+        return
+    g = np.asarray(got, dtype=np.float64)
+    w = np.asarray(want, dtype=np.float64)
+    if g.shape != w.shape:
+        raise AssertionError(f"shape {g.shape} != reference {w.shape}")
+    if not np.allclose(g, w, rtol=rtol, atol=atol):
+        err = np.max(np.abs(g - w) / (atol + rtol * np.abs(w)))
+        raise AssertionError(f"differs from the reference ({err:.1f}x the tolerance)")
+
+
+def timing_fields(t: Timing) -> dict[str, Any]:
+    return {"median_s": t.median, "best_s": t.best, "repeats": t.repeats, "number": t.number}
+
+
+def run_case(ctx: Ctx, case: Case, check: Callable[[Any], None] | None = None) -> dict[str, Any]:
+    """Build, check and time one case; never raises (a failure becomes the row's status)."""
+    row: dict[str, Any] = {"impl": case.impl, "family": case.family, "status": "ok", "note": "", **case.extra}
+    try:
+        step = case.build()
+        out = step()
+    except Unavailable as e:
+        row.update(status="n/a", note=str(e))
+        return row
+    except Exception as e:  # a framework bug must not end the whole run
+        row.update(status="error", note=short_error(e))
+        return row
+    if check is not None:
+        try:
+            check(out)
+        except AssertionError as e:
+            row.update(status="mismatch", note=str(e))
+        except Exception as e:
+            row.update(status="mismatch", note=short_error(e))
+    try:
+        # The checked first call was the warm-up (for jit: the compile); calibration warms it again.
+        row.update(timing_fields(measure(step, repeat=ctx.repeat, min_time=ctx.min_time, warmup=0)))
+    except Exception as e:
+        row.update(status="error", note=short_error(e))
+    return row
+
+
+def run_cases(ctx: Ctx, cases: list[Case], check: Callable[[Any], None] | None = None) -> list[dict[str, Any]]:
+    """Run the selected cases, then add each row's ratio to the hand-written NumPy row."""
+    rows = [run_case(ctx, c, check) for c in cases if ctx.wants(c.family)]
+    add_ratios(rows)
+    return rows
+
+
+def add_ratios(rows: list[dict[str, Any]], key: str = "median_s") -> None:
+    """``ratio_vs_numpy``: each row's ``key`` over the NumPy row's (when both were measured)."""
+    base = next((r.get(key) for r in rows if r["family"] == "numpy"), None)
+    for r in rows:
+        if base and r.get(key) is not None:
+            r["ratio_vs_numpy"] = r[key] / base
+
+
+def find(rows: list[dict[str, Any]], impl: str) -> dict[str, Any] | None:
+    """The row of implementation ``impl``, if it ran."""
+    return next((r for r in rows if r["impl"] == impl), None)
+
+
+def value(rows: list[dict[str, Any]], impl: str, key: str = "median_s") -> float | None:
+    """``key`` of the row ``impl`` when that row ran successfully, else None."""
+    r = find(rows, impl)
+    return r.get(key) if r is not None and r["status"] == "ok" else None
