@@ -199,6 +199,8 @@ class Trace:
             if not x._trace.active:
                 raise leaked_tracer_error(x)
             return self.const(x)
+        if type(x) is Literal:  # already an operand (peephole rewrites pass them on)
+            return x
         lit = _literal_for(x)
         return lit if lit is not None else self.const(x)
 
