@@ -1,0 +1,137 @@
+"""Smoke tests of examples/: each runs in-process through its ``main(argv)`` with small sizes.
+
+Every example returns the numbers it prints, so these tests check results (accuracies,
+derivative errors, convergence), not just that nothing raised. PNGs go to pytest's tmp_path.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import functrace as ft
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+OURS = ["quickstart", "logistic_regression", "mlp_digits", "tanh_derivatives", "newton_rosenbrock",
+        "numpy_interop"]
+
+
+def load(name: str):
+    """Import examples/NAME.py as a module (examples/ is not a package)."""
+    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def assert_png(path: Path) -> None:
+    data = Path(path).read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000, f"{path} is not a real PNG"
+
+
+@pytest.mark.parametrize("name", OURS)
+def test_every_example_has_a_docstring_and_main(name):
+    mod = load(name)
+    assert mod.__doc__ and f"python examples/{name}.py" in mod.__doc__
+    assert callable(mod.main)
+    with pytest.raises(SystemExit) as e:  # --help works and exits cleanly
+        mod.main(["--help"])
+    assert e.value.code == 0
+
+
+def test_quickstart(capsys):
+    res = load("quickstart").main([])
+    x = 1.0
+    assert res["grad"] == pytest.approx(2 * x * math.sin(x) + x ** 2 * math.cos(x), rel=1e-12)
+    assert res["grad2"] == pytest.approx(2 * math.sin(x) + 4 * x * math.cos(x) - x ** 2 * math.sin(x), rel=1e-12)
+    assert res["value_and_grad"] == pytest.approx((math.sin(1.0), res["grad"]), rel=1e-12)
+    assert res["jvp"] == pytest.approx(res["value_and_grad"], rel=1e-12)
+    assert res["vjp"] == pytest.approx(res["grad"], rel=1e-12)
+    assert res["pytree_grad"] == pytest.approx({"w": -7.0, "b": -5.0}, rel=1e-12)
+    for key in ("jaxpr_grad", "jaxpr_grad2"):
+        assert res[key].startswith("{ lambda") and " sin " in res[key] and " cos " in res[key]
+    out = capsys.readouterr().out
+    assert f"backend: {ft.get_backend()}" in out
+    assert res["jaxpr_grad"] in out and res["jaxpr_grad2"] in out
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_quickstart_as_a_script_names_its_backend(backend):
+    """``FUNCTRACE_BACKEND=torch python examples/quickstart.py`` visibly swaps the backend."""
+    env = dict(os.environ, FUNCTRACE_BACKEND=backend)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in [env.get("PYTHONPATH")] if p])
+    proc = subprocess.run([sys.executable, str(EXAMPLES / "quickstart.py")], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    last = proc.stdout.strip().splitlines()[-1]
+    assert last.startswith(f"backend: {backend} (results are ")
+    assert ("torch.Tensor" in last) == (backend == "torch")
+
+
+def test_logistic_regression():
+    res = load("logistic_regression").main(["--quick"])
+    assert res["test_accuracy"] >= 0.93 and res["train_accuracy"] >= 0.95
+    losses = res["loss_history"]
+    assert losses[0] == pytest.approx(math.log(2.0))  # zero weights: p = 1/2 everywhere
+    assert all(b <= a for a, b in itertools.pairwise(losses)), "gradient descent must decrease the loss here"
+
+
+def test_mlp_digits(tmp_path):
+    res = load("mlp_digits").main(["--quick", "--out", str(tmp_path)])
+    assert len(res["losses"]) == 3
+    assert res["losses"][-1] < 0.6 * res["losses"][0]
+    assert res["test_accuracy"] >= 0.88
+    assert_png(tmp_path / "mlp_digits.png")
+
+
+def test_mlp_digits_reaches_95_percent(tmp_path):
+    """The issue asks for >= 95% test accuracy; 8 epochs already get there (the default runs 20)."""
+    res = load("mlp_digits").main(["--epochs", "8", "--out", str(tmp_path)])
+    assert res["test_accuracy"] >= 0.95
+
+
+def test_tanh_derivatives(tmp_path):
+    res = load("tanh_derivatives").main(["--quick", "--out", str(tmp_path)])
+    assert len(res["errors"]) == 6 and len(res["curves"]) == 7
+    for k, (err, y) in enumerate(zip(res["errors"], res["curves"][1:], strict=True), start=1):
+        assert err <= 1e-10 * max(1.0, np.abs(y).max()), f"derivative {k} is off by {err}"
+    assert_png(tmp_path / "tanh_derivatives.png")
+
+
+def test_output_directory_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("FUNCTRACE_EXAMPLES_OUT", str(tmp_path / "from_env"))
+    res = load("tanh_derivatives").main(["--quick", "--order", "1"])
+    assert res["png"] == tmp_path / "from_env" / "tanh_derivatives.png"
+    assert_png(res["png"])
+
+
+def test_newton_rosenbrock():
+    res = load("newton_rosenbrock").main([])
+    its = res["iterates"]
+    assert its[-1]["grad_norm"] < 1e-10 and len(its) <= 10
+    np.testing.assert_allclose(its[-1]["x"], [1.0, 1.0], atol=1e-10)
+    assert res["hessian_eigenvalues"].min() > 0
+    # Quadratic convergence: once close, the gradient norm roughly squares each step.
+    close = [(a["grad_norm"], b["grad_norm"]) for a, b in itertools.pairwise(its) if 0 < a["grad_norm"] < 1e-3]
+    assert close and all(g1 <= 1e3 * g0 ** 2 for g0, g1 in close)
+
+
+def test_numpy_interop():
+    mod = load("numpy_interop")
+    res = mod.main(["--quick"])
+    assert res["fd_error"] < 1e-6
+    np.testing.assert_allclose(res["forces"].sum(axis=0), 0.0, atol=1e-10)
+    assert res["energies"][-1] < res["energies"][0]
+    assert "numpy.fft.fft" in res["unsupported"]
+    assert " gather" in res["jaxpr"]  # the pair indexing r2[i, j] traced to a gather
+    # The function is still plain NumPy: called on arrays, it returns a NumPy float.
+    assert isinstance(mod.lennard_jones_energy(np.eye(3)), np.floating)
