@@ -29,11 +29,11 @@ def _dict_flatten(d: dict):
     return [d[k] for k in keys], tuple(keys)
 
 
-register_pytree_node(dict, _dict_flatten, lambda keys, c: dict(zip(keys, c)))
+register_pytree_node(dict, _dict_flatten, lambda keys, c: dict(zip(keys, c, strict=True)))
 register_pytree_node(
     OrderedDict,
     lambda d: (list(d.values()), tuple(d.keys())),
-    lambda keys, c: OrderedDict(zip(keys, c)),
+    lambda keys, c: OrderedDict(zip(keys, c, strict=True)),
 )
 
 
@@ -45,30 +45,58 @@ def _node_handlers(x: Any):
 
 
 class PyTreeDef:
-    """The structure of a pytree: node type, auxiliary data and children's structures."""
+    """The structure of a pytree: node type, auxiliary data and children's structures.
 
-    __slots__ = ("node_type", "aux", "children", "num_leaves")
+    Equality, hashing and printing walk the structure with an explicit stack, so a tree
+    nested thousands of levels deep compares and prints without hitting the recursion limit.
+    """
+
+    __slots__ = ("node_type", "aux", "children", "num_leaves", "_flat")
 
     def __init__(self, node_type, aux, children: tuple, num_leaves: int):
         self.node_type = node_type
         self.aux = aux
         self.children = children
         self.num_leaves = num_leaves
+        self._flat: tuple | None = None
 
-    def _key(self):
-        return (self.node_type, self.aux, self.children)
+    def _key(self) -> tuple:
+        """The structure in preorder as one flat tuple of (node_type, aux, number of children)."""
+        if self._flat is None:
+            out: list = []
+            stack = [self]
+            while stack:
+                node = stack.pop()
+                out.append((node.node_type, node.aux, len(node.children)))
+                stack.extend(reversed(node.children))
+            self._flat = tuple(out)
+        return self._flat
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, PyTreeDef) and self._key() == other._key()
+        return isinstance(other, PyTreeDef) and (self is other or self._key() == other._key())
 
     def __hash__(self) -> int:
         return hash(self._key())
 
     def __repr__(self) -> str:
-        if self.node_type is None:
-            return "*"
-        name = getattr(self.node_type, "__name__", str(self.node_type))
-        return f"PyTreeDef({name}, [{', '.join(map(repr, self.children))}])"
+        parts: list[str] = []
+        stack: list = [self]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, str):
+                parts.append(item)
+            elif item.node_type is None:
+                parts.append("*")
+            else:
+                nt = item.node_type
+                name = nt[1].__name__ if isinstance(nt, tuple) else getattr(nt, "__name__", str(nt))
+                parts.append(f"PyTreeDef({name}, [")
+                stack.append("])")
+                for i, child in reversed(list(enumerate(item.children))):
+                    stack.append(child)
+                    if i:
+                        stack.append(", ")
+        return "".join(parts)
 
 
 LEAF = PyTreeDef(None, None, (), 1)
@@ -150,7 +178,7 @@ def tree_map(f: Callable, tree: Any, *rest: Any, is_leaf: Callable[[Any], bool] 
         if rd != treedef:
             raise ValueError(f"tree_map: tree structures differ: {treedef} and {rd}")
         others.append(rl)
-    return tree_unflatten(treedef, [f(*xs) for xs in zip(leaves, *others)])
+    return tree_unflatten(treedef, [f(*xs) for xs in zip(leaves, *others, strict=True)])
 
 
 __all__ = ["register_pytree_node", "tree_flatten", "tree_unflatten", "tree_leaves", "tree_map",

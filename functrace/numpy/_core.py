@@ -105,17 +105,35 @@ def _broadcast_to_shape(x: Any, shape: tuple[int, ...]) -> Any:
 def promote(name: str, *args: Any, dtype: Any = None) -> tuple[list, np.dtype]:
     """Cast ``args`` to one dtype (``dtype`` or the NEP 50 result) and broadcast to one shape.
 
-    Rank-0 operands are left unbroadcast: primitives accept scalars alongside arrays.
+    Rank-0 operands are left unbroadcast: primitives accept scalars alongside arrays. This runs
+    for every operator on a traced value, so it reads each abstract value once.
     """
     args = [_as_operand(a) for a in args]
-    dt = np.dtype(dtype) if dtype is not None else np.result_type(*[_dtype_key(a) for a in args])
-    shapes = [() if isinstance(a, _PY_SCALARS) else get_aval(a).shape for a in args]
-    try:
-        shape = broadcast_shapes(*shapes)
-    except FunctraceError as e:
-        e.args = (f"{name}: {e.args[0]}",)
-        raise located(e) from None
-    return [_broadcast_to_shape(_cast(a, dt), shape) for a in args], dt
+    avals = [None if isinstance(a, _PY_SCALARS) else get_aval(a) for a in args]
+    if dtype is not None:
+        dt = np.dtype(dtype)
+    else:
+        dt = np.result_type(*[a if av is None else av.dtype for a, av in zip(args, avals, strict=True)])
+    shapes = {av.shape for av in avals if av is not None and av.shape}
+    if len(shapes) <= 1:
+        shape = shapes.pop() if shapes else ()
+    else:
+        try:
+            shape = broadcast_shapes(*(() if av is None else av.shape for av in avals))
+        except FunctraceError as e:
+            e.args = (f"{name}: {e.args[0]}",)
+            raise located(e) from None
+    out = []
+    for a, av in zip(args, avals, strict=True):
+        if av is None:
+            out.append(_cast(a, dt))
+            continue
+        if av.dtype != dt:
+            a = lax.convert_element_type(a, dt)
+        if av.ndim and av.shape != shape:
+            a = lax.broadcast_in_dim(a, shape, tuple(range(len(shape) - av.ndim, len(shape))))
+        out.append(a)
+    return out, dt
 
 
 def _float_dtype(dt: np.dtype) -> np.dtype:
