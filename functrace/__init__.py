@@ -48,6 +48,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "jacrev": ("transforms.autodiff", "jacrev"),
     "hessian": ("transforms.autodiff", "hessian"),
     "stop_gradient": ("transforms.autodiff", "stop_gradient"),
+    "jit": ("transforms.jit", "jit"),
     "test_util": ("functrace.test_util", None),
     "get_backend": ("backends.registry", "get_backend"),
     "use_backend": ("backends.registry", "use_backend"),
@@ -74,6 +75,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "grad", "value_and_grad", "vjp", "jvp", "linearize", "jacfwd", "jacrev", "hessian", "stop_gradient",
-    "test_util", "make_jaxpr", "eval_jaxpr", "device_get", "get_backend", "use_backend", "backend_names",
+    "jit", "test_util", "make_jaxpr", "eval_jaxpr", "device_get", "get_backend", "use_backend", "backend_names",
     "lax", "nn", "numpy", "tree_util", "ClosedJaxpr", "Jaxpr",
 ]

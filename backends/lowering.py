@@ -1,0 +1,201 @@
+"""Lowering a jaxpr to straight-line Python source, compiled once (shared by the backends).
+
+The generated code has one line per equation: each primitive's backend implementation,
+constants, literal operands and non-trivial params are bound once as locals of an enclosing
+factory, so a call does no interpretation, no dict lookups per operation and no conversion
+of constants. Each intermediate is released with ``del`` right after its last use, so peak
+memory is what the program needs, not the sum of all its values.
+
+For ``{ lambda ; a:f32[3]. let b:f32[3] = sin a; c:f32[3] = mul b 2.0;
+d:f32[] = reduce_sum[axes=(0,)] c in (d,) }`` the source reads::
+
+    def _make(_env):
+        _sin = _env['_sin']
+        _mul = _env['_mul']
+        _reduce_sum = _env['_reduce_sum']
+        _l0 = _env['_l0']  # 2.0:f32
+        def f(a):
+            b = _sin(a)
+            c = _mul(b, _l0)
+            del b
+            d = _reduce_sum(c, axes=(0,))
+            del c
+            return (d,)
+        return f
+"""
+
+from __future__ import annotations
+
+import keyword
+import linecache
+import math
+import re
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from functrace.ir import Jaxpr, Literal, Var
+from functrace.pretty import _fmt_literal, _fmt_param
+
+_counter = [0]
+
+
+def _var_names():
+    """a, b, ..., z, ba, bb, ... (the printer's scheme), skipping Python keywords."""
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    n = 0
+    while True:
+        s, k = "", n
+        while True:
+            s = letters[k % 26] + s
+            k //= 26
+            if k == 0:
+                break
+        n += 1
+        if not keyword.iskeyword(s):
+            yield s
+
+
+def _plain(v: Any) -> bool:
+    """Params that ``repr`` writes as valid, exact Python source: written inline."""
+    if v is None or type(v) in (bool, int, str):
+        return True
+    if type(v) is float:
+        return math.isfinite(v)
+    if type(v) is tuple:
+        return all(_plain(x) for x in v)
+    return False
+
+
+class _Source:
+    """Builds the factory's header (one line per bound value) and the values it binds (``_env``)."""
+
+    def __init__(self, backend: Any) -> None:
+        self.backend = backend
+        self.env: dict[str, Any] = {}
+        self.header: list[str] = []
+        self._by_key: dict[Any, str] = {}
+        self._count = {"_l": 0, "_p": 0}
+
+    def _bind(self, key: Any, name: str, value: Any, comment: str = "") -> str:
+        self.env[name] = value
+        self._by_key[key] = name
+        self.header.append(f"    {name} = _env[{name!r}]" + (f"  # {comment}" if comment else ""))
+        return name
+
+    def _numbered(self, stem: str) -> str:
+        n = self._count[stem]
+        self._count[stem] = n + 1
+        return f"{stem}{n}"
+
+    def impl(self, prim: Any) -> str:
+        name = self._by_key.get(("impl", prim))
+        if name is not None:
+            return name
+        try:
+            fn = self.backend.impls[prim]
+        except KeyError:
+            raise NotImplementedError(
+                f"primitive {prim.name!r} has no implementation on the {self.backend.name} backend") from None
+        name = "_" + re.sub(r"\W", "_", prim.name)
+        while name in self.env:
+            name += "_"
+        return self._bind(("impl", prim), name, fn)
+
+    def const(self, i: int, value: Any, aval: Any) -> str:
+        return self._bind(("const", i), f"_c{i}", self.backend.asarray(value), aval.str_short())
+
+    def literal(self, lit: Literal) -> str:
+        key = ("lit", lit.aval.dtype.str, np.asarray(lit.val, dtype=lit.aval.dtype).tobytes())
+        name = self._by_key.get(key)
+        if name is not None:
+            return name
+        return self._bind(key, self._numbered("_l"), self.backend.asarray(lit.val),
+                          f"{_fmt_literal(lit)}:{lit.aval.str_short()}")
+
+    def param(self, value: Any) -> str:
+        if _plain(value):
+            return repr(value)
+        key: Any = ("param", type(value), value)
+        try:
+            name = self._by_key.get(key)
+        except TypeError:  # unhashable: bind each occurrence
+            key, name = ("param", id(value)), None
+        if name is not None:
+            return name
+        comment = " ".join(_fmt_param(value, "").split())
+        return self._bind(key, self._numbered("_p"), value, comment if len(comment) <= 60 else comment[:57] + "...")
+
+
+def jaxpr_to_source(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, name: str = "f"
+                    ) -> tuple[str, dict[str, Any]]:
+    """The factory's source text and the environment it reads its bound values from."""
+    src = _Source(backend)
+    names: dict[int, str] = {}
+    for i, (v, c) in enumerate(zip(jaxpr.constvars, consts, strict=True)):
+        names[id(v)] = src.const(i, c, v.aval)
+    gen = _var_names()
+
+    def new_name(v: Var) -> str:
+        names[id(v)] = next(gen)
+        return names[id(v)]
+
+    def ref(x: Any) -> str:
+        return src.literal(x) if isinstance(x, Literal) else names[id(x)]
+
+    args = [new_name(v) for v in jaxpr.invars]
+
+    # Last use of each equation result: release it right after that equation.
+    last_use: dict[int, int] = {}
+    for i, eqn in enumerate(jaxpr.eqns):
+        for x in eqn.invars:
+            if isinstance(x, Var):
+                last_use[id(x)] = i
+    for x in jaxpr.outvars:
+        if isinstance(x, Var):
+            last_use[id(x)] = len(jaxpr.eqns)  # returned: never released
+    dead_after: dict[int, list[str]] = {}
+
+    body: list[str] = []
+    for i, eqn in enumerate(jaxpr.eqns):
+        fn = src.impl(eqn.primitive)
+        operands = [ref(x) for x in eqn.invars]
+        operands += [f"{k}={src.param(v)}" for k, v in eqn.params.items()]
+        outs = []
+        for v in eqn.outvars:
+            if id(v) in last_use:
+                outs.append(new_name(v))
+                dead_after.setdefault(last_use[id(v)], []).append(names[id(v)])
+            else:
+                outs.append("_")
+        target = outs[0] if not eqn.primitive.multiple_results else ", ".join(outs) + ("," if len(outs) == 1 else "")
+        body.append(f"        {target} = {fn}({', '.join(operands)})")
+        dead = dead_after.pop(i, []) + (["_"] if "_" in outs else [])
+        if dead:
+            body.append(f"        del {', '.join(dead)}")
+    rets = [ref(x) for x in jaxpr.outvars]
+    ret = "(" + ", ".join(rets) + ("," if len(rets) == 1 else "") + ")"
+    lines = ["def _make(_env):", *src.header, f"    def {name}({', '.join(args)}):", *body,
+             f"        return {ret}", f"    return {name}", ""]
+    return "\n".join(lines), src.env
+
+
+def lower_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, name: str = "f"
+                ) -> tuple[Callable[..., tuple], str]:
+    """Compile ``jaxpr`` for ``backend``: a function from the flat input arrays to the tuple of
+    flat outputs, and its source text. Constants are converted to the backend's arrays here,
+    once."""
+    name = re.sub(r"\W", "_", name) or "f"
+    if not name.isidentifier() or keyword.iskeyword(name):
+        name = "f_" + name
+    source, env = jaxpr_to_source(jaxpr, consts, backend, name)
+    _counter[0] += 1
+    filename = f"<functrace-lowered-{_counter[0]}:{name}>"
+    # Registered with linecache so tracebacks through the generated code show its lines.
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace: dict[str, Any] = {}
+    exec(compile(source, filename, "exec"), namespace)
+    return namespace["_make"](env), source
+
+
+__all__ = ["lower_jaxpr", "jaxpr_to_source"]

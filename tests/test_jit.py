@@ -1,0 +1,372 @@
+"""ft.jit: caching per signature, static arguments, composition with grad, lowering to source."""
+
+from __future__ import annotations
+
+import inspect
+import re
+import time
+from collections import namedtuple
+
+import numpy as np
+import pytest
+from helpers import assert_close, host
+
+import functrace as ft
+import functrace.numpy as fnp
+from functrace.ir import typecheck_jaxpr
+
+f32 = np.float32
+
+
+class Counter:
+    """Wraps a function and counts how often Python runs it (= how often jit traces it)."""
+
+    def __init__(self, fun):
+        self.fun = fun
+        self.calls = 0
+        self.__name__ = getattr(fun, "__name__", "f")
+
+    def __call__(self, *args, **kwargs):
+        self.calls += 1
+        return self.fun(*args, **kwargs)
+
+
+def same(a, b, rtol=1e-5):
+    """Two result trees are equal leaf by leaf (structure, shape, dtype, value)."""
+    la, ta = ft.tree_util.tree_flatten(a)
+    lb, tb = ft.tree_util.tree_flatten(b)
+    assert ta == tb
+    for x, y in zip(la, lb, strict=True):
+        assert_close(x, np.asarray(ft.device_get(y)), rtol=rtol)
+
+
+# ---------------------------------------------------------------------------- values
+FUNS = [
+    (lambda x: fnp.sum(fnp.sin(x) ** 2), (np.linspace(-1, 1, 5, dtype=f32),)),
+    (lambda x, y: x @ y + 1.0, (np.ones((2, 3), f32), np.arange(6, dtype=f32).reshape(3, 2))),
+    (lambda x: (x, x * 2, {"m": fnp.max(x), "none": None}), (np.arange(4.0),)),
+    (lambda d: d["a"] * d["b"][0] - d["b"][1], ({"a": np.ones(3), "b": [np.arange(3.0), 2.0]},)),
+    (lambda n: n * 3 + 1, (np.arange(5, dtype=np.int32),)),
+    (lambda x: fnp.where(x > 0, x, -x) + fnp.ones(3), (np.array([-1.0, 0.5, 2.0]),)),
+    (lambda x: (1.0, np.arange(3.0), x), (np.ones(2),)),  # literal and constant outputs
+    (lambda x: fnp.mean(fnp.tanh(x), axis=0) * fnp.zeros(3) + x[0], (np.ones((2, 3), f32),)),
+]
+
+
+@pytest.mark.parametrize("fun, args", FUNS)
+def test_jit_values_equal_eager(fun, args):
+    same(ft.jit(fun)(*args), fun(*args))
+
+
+def test_jit_accepts_python_scalars_and_kwargs():
+    f = ft.jit(lambda x, y=1.0, *, scale: x * y * scale)
+    same(f(2.0, np.float64(3.0), scale=np.float64(4.0)), np.float64(24.0))
+    same(f(np.ones(2), y=np.ones(2), scale=2.0), np.full(2, 2.0))
+
+
+def test_namedtuple_pytrees_in_and_out():
+    Pt = namedtuple("Pt", "x y")
+    f = ft.jit(lambda p: Pt(p.y, p.x * 2))
+    out = f(Pt(np.ones(2), np.zeros(3)))
+    assert isinstance(out, Pt)
+    assert_close(out.x, np.zeros(3))
+    assert_close(out.y, np.full(2, 2.0))
+
+
+def test_results_are_backend_arrays():
+    out = ft.jit(lambda x: x * 2)(np.ones(3))
+    assert type(out).__module__.split(".")[0] in ("numpy", "torch")
+    assert type(out).__module__.split(".")[0] == ("torch" if ft.get_backend() == "torch" else "numpy")
+
+
+# ---------------------------------------------------------------------------- caching
+def test_traces_once_per_signature():
+    fun = Counter(lambda x: fnp.sum(x * 2.0))
+    f = ft.jit(fun)
+    for _ in range(3):
+        f(np.ones(3, f32))
+    f(np.zeros(3, f32))
+    assert fun.calls == 1
+    f(np.ones(4, f32))  # new shape
+    assert fun.calls == 2
+    f(np.ones(4, np.float64))  # new dtype
+    assert fun.calls == 3
+    f(np.ones(4, f32))  # back to a cached signature
+    assert fun.calls == 3
+
+
+def test_retrace_on_new_pytree_structure():
+    fun = Counter(lambda t: sum(fnp.sum(v) for v in ft.tree_util.tree_leaves(t)))
+    f = ft.jit(fun)
+    f((np.ones(2), np.ones(2)))
+    f((np.ones(2), np.ones(2)))
+    assert fun.calls == 1
+    f([np.ones(2), np.ones(2)])
+    assert fun.calls == 2
+    f({"a": np.ones(2), "b": np.ones(2)})
+    f({"a": np.ones(2), "c": np.ones(2)})
+    assert fun.calls == 4
+
+
+def test_python_scalar_and_zero_d_array_share_a_signature():
+    fun = Counter(lambda x: x + 1)
+    f = ft.jit(fun)
+    same(f(1.0), np.float64(2.0))
+    same(f(np.float64(2.0)), np.float64(3.0))
+    same(f(np.array(3.0)), np.float64(4.0))
+    assert fun.calls == 1
+
+
+def test_retrace_on_backend_switch():
+    pytest.importorskip("torch")
+    fun = Counter(lambda x: x * 2)
+    f = ft.jit(fun)
+    with ft.use_backend("numpy"):
+        out_np = f(np.ones(2))
+        f(np.ones(2))
+    with ft.use_backend("torch"):
+        out_t = f(np.ones(2))
+        f(np.ones(2))
+    assert fun.calls == 2
+    assert isinstance(out_np, np.ndarray) and type(out_t).__module__.startswith("torch")
+    np.testing.assert_array_equal(ft.device_get(out_t), ft.device_get(out_np))
+
+
+def test_clear_cache():
+    fun = Counter(lambda x: x + 1)
+    f = ft.jit(fun)
+    f(np.ones(2))
+    f.clear_cache()
+    f(np.ones(2))
+    assert fun.calls == 2
+
+
+# ---------------------------------------------------------------------------- static arguments
+def test_static_argnums_drive_python_control_flow():
+    def power(x, n, mode):
+        y = x
+        for _ in range(n - 1):
+            y = y * x
+        return -y if mode == "neg" else y
+
+    fun = Counter(power)
+    f = ft.jit(fun, static_argnums=(1, 2))
+    x = np.array([1.0, 2.0, 3.0])
+    same(f(x, 3, "pos"), x ** 3)
+    same(f(x, 3, "pos"), x ** 3)
+    assert fun.calls == 1
+    same(f(x, 2, "pos"), x ** 2)
+    same(f(x, 2, "neg"), -(x ** 2))
+    assert fun.calls == 3
+
+
+def test_static_argnums_int_negative_and_hashable_values():
+    fun = Counter(lambda x, shape: fnp.reshape(x, shape))
+    f = ft.jit(fun, static_argnums=-1)
+    same(f(np.arange(6.0), (2, 3)), np.arange(6.0).reshape(2, 3))
+    same(f(np.arange(6.0), (3, 2)), np.arange(6.0).reshape(3, 2))
+    same(f(np.arange(6.0), (2, 3)), np.arange(6.0).reshape(2, 3))
+    assert fun.calls == 2
+
+
+def test_static_values_of_different_types_do_not_share_an_entry():
+    fun = Counter(lambda x, k: x * k)
+    f = ft.jit(fun, static_argnums=1)
+    assert host(f(np.ones(2), 1)).dtype == np.float64
+    f(np.ones(2), True)  # True == 1, but a different static value
+    assert fun.calls == 2
+
+
+def test_unhashable_static_argument_is_a_clear_type_error():
+    f = ft.jit(lambda x, shape: fnp.reshape(x, shape), static_argnums=1)
+    with pytest.raises(TypeError, match=r"static argument 1 has unhashable type list.*tuple"):
+        f(np.arange(6.0), [2, 3])
+
+
+def test_static_argnums_out_of_range_and_non_array_leaves():
+    f = ft.jit(lambda x: x, static_argnums=3)
+    with pytest.raises(ValueError, match="static_argnums 3 is out of range"):
+        f(np.ones(2))
+    g = ft.jit(lambda x, s: x)
+    with pytest.raises(TypeError, match="static_argnums"):
+        g(np.ones(2), "a string")
+
+
+# ---------------------------------------------------------------------------- concretisation
+def test_python_control_flow_on_traced_values_is_a_concretization_error():
+    def f(x):
+        if fnp.sum(x) > 0:  # the user's line
+            return x
+        return -x
+
+    line = inspect.getsourcelines(f)[1] + 1
+    with pytest.raises(ft.ConcretizationError) as info:
+        ft.jit(f)(np.ones(3))
+    msg = str(info.value)
+    assert f"{__file__}:{line}" in msg
+    assert "static_argnums" in msg and "where" in msg and "lax.cond" in msg
+    # Eagerly (and under grad, which knows values) the same function works.
+    same(f(np.ones(3)), np.ones(3))
+    same(ft.grad(lambda x: fnp.sum(f(x)))(np.ones(3)), np.ones(3))
+
+
+def test_concretization_error_under_jit_of_grad_and_float():
+    with pytest.raises(ft.ConcretizationError):
+        ft.jit(ft.grad(lambda x: x * float(x)))(2.0)
+    with pytest.raises(ft.ConcretizationError):
+        ft.grad(ft.jit(lambda x: x if x > 0 else -x))(2.0)
+
+
+# ---------------------------------------------------------------------------- composition
+def _f(x):
+    return fnp.sum(fnp.tanh(x) ** 3 + fnp.sin(x) * x)
+
+
+X = np.array([0.3, -1.2, 2.0])
+
+
+def test_jit_of_grad_and_grad_of_jit():
+    want = ft.grad(_f)(X)
+    same(ft.jit(ft.grad(_f))(X), want)
+    same(ft.grad(ft.jit(_f))(X), want)
+    same(ft.jit(ft.grad(ft.jit(_f)))(X), want)
+
+
+def test_jit_of_jit_and_nested_derivatives():
+    same(ft.jit(ft.jit(_f))(X), _f(X))
+    same(ft.hessian(ft.jit(_f))(X), ft.hessian(_f)(X))
+    same(ft.jit(ft.hessian(_f))(X), ft.hessian(_f)(X))
+    same(ft.jacrev(ft.jit(lambda x: fnp.sin(x) * x[0]))(X), ft.jacrev(lambda x: fnp.sin(x) * x[0])(X))
+    same(ft.jvp(ft.jit(_f), (X,), (np.ones(3),)), ft.jvp(_f, (X,), (np.ones(3),)))
+    g = ft.jit(ft.grad(ft.jit(ft.grad(lambda x: fnp.sin(x) * x))))
+    same(g(0.7), ft.grad(ft.grad(lambda x: fnp.sin(x) * x))(0.7))
+
+
+def test_grad_of_jit_traces_once():
+    fun = Counter(_f)
+    g = ft.grad(ft.jit(fun))
+    g(X)
+    g(X + 1)
+    ft.jit(fun)  # a new jit has its own cache
+    assert fun.calls == 1
+
+
+def test_make_jaxpr_of_jit_shows_the_primitives():
+    closed = ft.make_jaxpr(ft.jit(lambda x: fnp.sin(x) * 2.0))(np.ones(3, f32))
+    typecheck_jaxpr(closed.jaxpr)
+    assert [e.primitive.name for e in closed.jaxpr.eqns] == ["sin", "mul"]
+
+
+def test_stop_gradient_survives_for_outer_transforms():
+    f = ft.jit(lambda x: x * ft.stop_gradient(x))
+    same(ft.grad(f)(3.0), np.float64(3.0))
+    same(ft.jit(ft.grad(lambda x: x * ft.stop_gradient(x)))(3.0), np.float64(3.0))
+    assert "stop_gradient" not in f.lower(3.0).as_text()  # gone from the code that only runs
+
+
+def test_closure_over_an_outer_tracer_is_not_cached():
+    calls = []
+
+    def outer(x):
+        def inner(y):
+            calls.append(1)
+            return x * y
+
+        return ft.jit(inner)(2.0)
+
+    same(ft.grad(outer)(3.0), np.float64(2.0))
+    same(ft.grad(outer)(5.0), np.float64(2.0))
+    g = ft.jit(lambda x: ft.grad(lambda y: x * y * y)(1.0))
+    same(g(2.0), np.float64(4.0))
+    same(g(3.0), np.float64(6.0))
+
+
+def test_value_and_grad_with_aux_and_pytrees_under_jit():
+    def loss(p, x):
+        pred = x @ p["w"] + p["b"]
+        return fnp.mean(pred ** 2), {"pred": pred}
+
+    p = {"w": np.ones((3, 2)), "b": np.zeros(2)}
+    x = np.arange(12.0).reshape(4, 3) / 10
+    vg = ft.value_and_grad(loss, has_aux=True)
+    same(ft.jit(vg)(p, x), vg(p, x))
+
+
+# ---------------------------------------------------------------------------- lowering
+def test_lower_as_text_is_one_line_per_equation_with_dels():
+    def f(x, w):
+        h = fnp.tanh(x @ w)
+        return fnp.sum(h * h), h.T
+
+    x, w = np.ones((4, 3), f32), np.ones((3, 2), f32)
+    lowered = ft.jit(f).lower(x, w)
+    text = lowered.as_text()
+    body = text[text.index("    def "):text.index("        return")].splitlines()[1:]
+    assignments = [ln for ln in body if not ln.strip().startswith("del ")]
+    eqns = lowered.jaxpr.jaxpr.eqns
+    assert len(assignments) == len(eqns) > 0
+    for ln, eqn in zip(assignments, eqns, strict=True):
+        assert re.match(r"^        \w+ = _" + eqn.primitive.name + r"\(", ln), ln
+    assert any(ln.strip().startswith("del ") for ln in body)
+    # every intermediate that is not returned is released exactly once
+    released = [n.strip() for ln in body if ln.strip().startswith("del ") for n in ln.strip()[4:].split(",")]
+    assert len(released) == len(set(released))
+    typecheck_jaxpr(lowered.jaxpr.jaxpr)
+    same(lowered.compiled(x, w), tuple(ft.tree_util.tree_leaves(f(x, w))))
+    compile(text, "<check>", "exec")
+
+
+def test_lowered_jaxpr_is_optimised():
+    def f(x):
+        y = fnp.transpose(fnp.transpose(x)) * 1.0 + fnp.zeros_like(x)
+        return fnp.reshape(y, x.shape).astype(x.dtype) + fnp.ones(3) * 2
+
+    lowered = ft.jit(f).lower(np.ones(3))
+    assert [e.primitive.name for e in lowered.jaxpr.jaxpr.eqns] == ["add"]
+    assert lowered.jaxpr.consts == []
+    same(ft.jit(f)(np.arange(3.0)), np.arange(3.0) + 2.0)
+
+
+def test_lower_of_a_long_chain():
+    def chain(x):
+        for i in range(3000):
+            x = fnp.sin(x) if i % 2 else x * 0.999
+        return x
+
+    x = np.linspace(0, 1, 4)
+    f = ft.jit(chain)
+    same(f(x), chain(x), rtol=1e-10)
+    assert f.lower(x).as_text().count("\n") > 3000
+
+
+# ---------------------------------------------------------------------------- speed (printed)
+def _mlp_loss(params, x, y):
+    h = x
+    for w, b in params[:-1]:
+        h = fnp.tanh(h @ w + b)
+    w, b = params[-1]
+    return fnp.mean((h @ w + b - y) ** 2)
+
+
+def test_speed_of_jit_value_and_grad_of_an_mlp():
+    rng = np.random.default_rng(0)
+    sizes = [16, 32, 32, 1]
+    params = [(rng.standard_normal((m, n)).astype(f32) / np.sqrt(m), np.zeros(n, f32))
+              for m, n in zip(sizes[:-1], sizes[1:], strict=True)]
+    x = rng.standard_normal((64, 16)).astype(f32)
+    y = rng.standard_normal((64, 1)).astype(f32)
+    eager = ft.value_and_grad(_mlp_loss)
+    jitted = ft.jit(eager)
+    same(jitted(params, x, y), eager(params, x, y), rtol=1e-4)
+
+    def per_call(fn, n):
+        fn(params, x, y)
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn(params, x, y)
+        return (time.perf_counter() - t0) / n
+
+    t_eager, t_jit = per_call(eager, 20), per_call(jitted, 200)
+    n_eqns = len(jitted.lower(params, x, y).jaxpr.eqns)
+    print(f"\n[{ft.get_backend()}] value_and_grad(mlp_loss), {n_eqns} equations: eager {t_eager * 1e6:.0f} us, "
+          f"jit {t_jit * 1e6:.0f} us, speed-up {t_eager / t_jit:.1f}x")
