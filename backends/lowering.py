@@ -130,6 +130,9 @@ class _Source:
 def jaxpr_to_source(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, name: str = "f"
                     ) -> tuple[str, dict[str, Any]]:
     """The factory's source text and the environment it reads its bound values from."""
+    name = re.sub(r"\W", "_", name) or "f"
+    if keyword.iskeyword(name) or name[0] == "_" or name[0].isdigit():
+        name = "f_" + name  # bound values are named _..., so the function's name must not be
     src = _Source(backend)
     names: dict[int, str] = {}
     for i, (v, c) in enumerate(zip(jaxpr.constvars, consts, strict=True)):
@@ -160,7 +163,10 @@ def jaxpr_to_source(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, name: str
     for i, eqn in enumerate(jaxpr.eqns):
         fn = src.impl(eqn.primitive)
         operands = [ref(x) for x in eqn.invars]
-        operands += [f"{k}={src.param(v)}" for k, v in eqn.params.items()]
+        odd = {k: v for k, v in eqn.params.items() if not k.isidentifier() or keyword.iskeyword(k)}
+        operands += [f"{k}={src.param(v)}" for k, v in eqn.params.items() if k not in odd]
+        if odd:  # names that cannot be written as keyword arguments
+            operands.append(f"**{src.param(odd)}")
         outs = []
         for v in eqn.outvars:
             if id(v) in last_use:
@@ -185,17 +191,15 @@ def lower_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, name: str = "
     """Compile ``jaxpr`` for ``backend``: a function from the flat input arrays to the tuple of
     flat outputs, and its source text. Constants are converted to the backend's arrays here,
     once."""
-    name = re.sub(r"\W", "_", name) or "f"
-    if not name.isidentifier() or keyword.iskeyword(name):
-        name = "f_" + name
     source, env = jaxpr_to_source(jaxpr, consts, backend, name)
     _counter[0] += 1
-    filename = f"<functrace-lowered-{_counter[0]}:{name}>"
+    filename = f"<functrace-lowered-{_counter[0]}>"
     # Registered with linecache so tracebacks through the generated code show its lines.
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     namespace: dict[str, Any] = {}
     exec(compile(source, filename, "exec"), namespace)
-    return namespace["_make"](env), source
+    fn = namespace["_make"](env)
+    return fn, source
 
 
 __all__ = ["lower_jaxpr", "jaxpr_to_source"]

@@ -370,3 +370,55 @@ def test_speed_of_jit_value_and_grad_of_an_mlp():
     n_eqns = len(jitted.lower(params, x, y).jaxpr.eqns)
     print(f"\n[{ft.get_backend()}] value_and_grad(mlp_loss), {n_eqns} equations: eager {t_eager * 1e6:.0f} us, "
           f"jit {t_jit * 1e6:.0f} us, speed-up {t_eager / t_jit:.1f}x")
+
+
+class _FakeBackend:
+    """Just enough of a backend for ``lower_jaxpr``: impls and asarray."""
+
+    name = "fake"
+
+    def __init__(self, impls):
+        self.impls = impls
+
+    def asarray(self, x):
+        return np.asarray(x)
+
+
+def test_lowering_multiple_results_unused_outputs_and_awkward_param_names():
+    from backends.lowering import lower_jaxpr
+    from functrace.avals import ShapedArray
+    from functrace.ir import Jaxpr, JaxprEqn, Literal, Var
+    from functrace.primitives import Primitive
+
+    split = Primitive("split2", multiple_results=True)
+    scale = Primitive("scale")
+    impls = {split: lambda x: (x[:1], x[1:]), scale: lambda x, **p: x * p["lambda"] * p["by"]}
+    x = Var(ShapedArray((3,), np.float64))
+    c = Var(ShapedArray((3,), np.float64))
+    a, b = Var(ShapedArray((1,), np.float64)), Var(ShapedArray((2,), np.float64))
+    y = Var(ShapedArray((2,), np.float64))
+    two = Literal(np.float64(2.0), ShapedArray((), np.float64))
+    jaxpr = Jaxpr([c], [x], [y, two, c, x], [
+        JaxprEqn(split, [x], [a, b], {}),
+        JaxprEqn(scale, [b], [y], {"lambda": 3.0, "by": np.dtype(np.float64).type(2)}),
+    ])
+    fn, text = lower_jaxpr(jaxpr, [np.ones(3)], _FakeBackend(impls), "_scale")
+    assert "_, " in text and "del _" in text and "**_p" in text and "def f__scale(" in text
+    out = fn(np.array([1.0, 2.0, 3.0]))
+    np.testing.assert_array_equal(out[0], [12.0, 18.0])
+    assert out[1] == 2.0 and np.array_equal(out[2], np.ones(3)) and np.array_equal(out[3], [1.0, 2.0, 3.0])
+
+
+def test_traceback_through_generated_code_shows_its_lines():
+    import traceback
+
+    from backends.lowering import lower_jaxpr
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    closed = ft.jit(lambda x: fnp.sum(x)).lower(np.ones(3)).jaxpr
+    fn, _ = lower_jaxpr(closed.jaxpr, closed.consts, _FakeBackend({closed.jaxpr.eqns[0].primitive: boom}), "g")
+    with pytest.raises(RuntimeError) as info:
+        fn(np.ones(3))
+    assert "= _reduce_sum(a, axes=(0,))" in "".join(traceback.format_tb(info.tb))

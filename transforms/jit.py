@@ -23,6 +23,7 @@ import numpy as np
 from backends.lowering import lower_jaxpr
 from functrace.api import flatten_fun, merge_static, to_backend, trace_flat
 from functrace.ir import ClosedJaxpr
+from functrace.primitives import stop_gradient_p
 from functrace.tracing import Tracer, current_backend, eval_jaxpr, get_aval, source_info
 from functrace.tree_util import LEAF, PyTreeDef, tree_flatten, tree_unflatten
 from transforms.passes import optimize
@@ -183,7 +184,9 @@ def jit(fun: Callable, static_argnums: int | Sequence[int] = ()) -> Callable:
     def lower_entry(entry: _Entry) -> Lowered:
         if entry.lowered is None:
             backend = current_backend()
-            closed = optimize(entry.closed, drop_stop_gradient=True)  # differentiation is over
+            closed = entry.closed
+            if any(e.primitive is stop_gradient_p for e in closed.jaxpr.eqns):
+                closed = optimize(closed, drop_stop_gradient=True)  # differentiation is over
             fn, source = lower_jaxpr(closed.jaxpr, closed.consts, backend, fun_name)
             entry.lowered = Lowered(closed, source, fn, backend.name)
             entry.call = fn
