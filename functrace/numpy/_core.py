@@ -10,7 +10,7 @@ from functrace import lax
 from functrace.avals import broadcast_shapes, concrete_aval, is_bool, is_float, is_int
 from functrace.errors import DTypeError, FunctraceError
 from functrace.tracing import Tracer, current_backend, current_source, get_aval, located
-from functrace.util import format_frame
+from functrace.util import format_frame, normalize_axis
 
 Array = Any
 _PY_SCALARS = (bool, int, float, complex)
@@ -61,6 +61,21 @@ def _flat(xs):
         else:
             out.append(e)
     return out
+
+
+def check_axis(axis: Any, of: Any) -> int:
+    """``axis`` as a non-negative axis of ``of`` (an array, or a number of dimensions).
+
+    A bad axis raises ``AxisError`` naming the user's line, the axis and the array's shape.
+    """
+    aval = None if isinstance(of, (int, np.integer)) else get_aval(_as_operand(of))
+    ndim = int(of) if aval is None else aval.ndim
+    try:
+        return normalize_axis(axis, ndim)
+    except FunctraceError as e:
+        if aval is not None:
+            e.args = (f"{e.args[0]} (an array of shape {aval.shape})",)
+        raise located(e) from None
 
 
 def _as_operand(x: Any) -> Any:

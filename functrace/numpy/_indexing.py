@@ -13,7 +13,7 @@ import numpy as np
 from functrace import lax
 from functrace.avals import broadcast_shapes, is_bool, is_int
 from functrace.errors import AxisError, DTypeError, ShapeError
-from functrace.numpy._core import _as_operand, _cast, asarray, promote, user_error
+from functrace.numpy._core import _as_operand, _cast, asarray, check_axis, promote, user_error
 from functrace.tracing import Tracer, get_aval, located
 
 Array = Any
@@ -203,12 +203,11 @@ def _advanced(y: Any, adv: list) -> Any:
 def take(a: Array, indices: Array, axis: int | None = None) -> Array:
     """``numpy.take``: elements at integer ``indices`` along ``axis`` (flattened when None)."""
     from functrace.numpy._shape import ravel
-    from functrace.util import normalize_axis
 
     a = _as_operand(a)
     if axis is None:
         a, axis = ravel(a), 0
-    ax = normalize_axis(axis, get_aval(a).ndim)
+    ax = check_axis(axis, a)
     (idx,) = _to_index_array(indices)
     idx = _normalize_index(idx, get_aval(a).shape[ax], ax)
     return lax.gather(a, idx, ax)
@@ -218,7 +217,10 @@ def take_along_axis(arr: Array, indices: Array, axis: int) -> Array:
     """``numpy.take_along_axis`` for integer ``indices`` of the same rank as ``arr``."""
     arr = _as_operand(arr)
     shape = get_aval(arr).shape
-    ax = axis % len(shape)
+    ax = check_axis(axis, arr)
+    if get_aval(_as_operand(indices)).ndim != len(shape):
+        raise located(ShapeError(f"take_along_axis: indices of shape {np.shape(indices)} must have as many "
+                                 f"dimensions as the array of shape {shape}"))
     key = []
     for i in range(len(shape)):
         if i == ax:

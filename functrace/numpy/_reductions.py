@@ -10,9 +10,18 @@ import numpy as np
 from functrace import lax
 from functrace.avals import is_bool, is_float
 from functrace.errors import FunctraceError
-from functrace.numpy._core import _as_operand, _cast, _float_dtype, _to_bool, asarray, sqrt, subtract, user_error
+from functrace.numpy._core import (
+    _as_operand,
+    _cast,
+    _float_dtype,
+    _to_bool,
+    asarray,
+    check_axis,
+    sqrt,
+    subtract,
+    user_error,
+)
 from functrace.tracing import get_aval, located
-from functrace.util import normalize_axis
 
 Array = Any
 
@@ -29,10 +38,7 @@ def _axes(x: Any, axis: int | Sequence[int] | None) -> tuple[int, ...]:
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     if nd == 0 and axes and set(axes) <= {0, -1} and not isinstance(axes[0], bool):
         return ()  # NumPy accepts axis 0 / -1 of a 0-d array: a reduction over nothing
-    try:
-        out = tuple(normalize_axis(a, nd) for a in axes)
-    except FunctraceError as e:
-        raise located(e) from None
+    out = tuple(check_axis(a, x) for a in axes)
     if len(set(out)) != len(out):
         raise user_error(ValueError(f"duplicate value in 'axis': {axis}"))
     return out

@@ -8,9 +8,8 @@ import numpy as np
 
 from functrace import lax
 from functrace.errors import FunctraceError, ShapeError
-from functrace.numpy._core import _as_operand, _cast, asarray, promote, user_error
+from functrace.numpy._core import _as_operand, _cast, asarray, check_axis, promote, user_error
 from functrace.tracing import get_aval, located
-from functrace.util import normalize_axis
 
 Array = Any
 
@@ -20,11 +19,7 @@ def _arr(x: Any) -> Any:
     return x if not isinstance(x, (bool, int, float, complex)) else asarray(x)
 
 
-def _axis(axis: int, ndim: int) -> int:
-    try:
-        return normalize_axis(axis, ndim)
-    except FunctraceError as e:
-        raise located(e) from None
+_axis = check_axis
 
 
 def reshape(a: Array, shape: int | Sequence[int] | None = None, order: str = "C", *,
@@ -60,7 +55,7 @@ def transpose(a: Array, axes: Sequence[int] | None = None) -> Array:
     """Permute axes (reverse them by default)."""
     a = _arr(a)
     nd = get_aval(a).ndim
-    perm = tuple(reversed(range(nd))) if axes is None else tuple(_axis(x, nd) for x in axes)
+    perm = tuple(reversed(range(nd))) if axes is None else tuple(_axis(x, a) for x in axes)
     if sorted(perm) != list(range(nd)):
         raise located(ShapeError(f"axes {axes} don't match array of dimension {nd}"))
     return lax.transpose(a, perm)
@@ -70,7 +65,7 @@ def swapaxes(a: Array, axis1: int, axis2: int) -> Array:
     """Exchange two axes."""
     a = _arr(a)
     nd = get_aval(a).ndim
-    i, j = _axis(axis1, nd), _axis(axis2, nd)
+    i, j = _axis(axis1, a), _axis(axis2, a)
     perm = list(range(nd))
     perm[i], perm[j] = perm[j], perm[i]
     return lax.transpose(a, perm)
@@ -82,8 +77,8 @@ def moveaxis(a: Array, source: int | Sequence[int], destination: int | Sequence[
     nd = get_aval(a).ndim
     src = [source] if isinstance(source, (int, np.integer)) else list(source)
     dst = [destination] if isinstance(destination, (int, np.integer)) else list(destination)
-    src = [_axis(s, nd) for s in src]
-    dst = [_axis(d, nd) for d in dst]
+    src = [_axis(s, a) for s in src]
+    dst = [_axis(d, a) for d in dst]
     if len(src) != len(dst):
         raise located(ShapeError("moveaxis: source and destination must have the same number of elements"))
     order = [i for i in range(nd) if i not in src]
@@ -112,7 +107,7 @@ def squeeze(a: Array, axis: int | Sequence[int] | None = None) -> Array:
     if axis is None:
         axes = [i for i, d in enumerate(shape) if d == 1]
     else:
-        axes = [_axis(x, len(shape)) for x in ([axis] if isinstance(axis, (int, np.integer)) else axis)]
+        axes = [_axis(x, a) for x in ([axis] if isinstance(axis, (int, np.integer)) else axis)]
         for ax in axes:
             if shape[ax] != 1:
                 raise located(ShapeError(f"cannot select an axis to squeeze out which has size not equal to one "
@@ -160,7 +155,7 @@ def concatenate(arrays: Sequence[Array], axis: int | None = 0) -> Array:
         raise located(ShapeError("zero-dimensional arrays cannot be concatenated"))
     arrays, _ = promote("concatenate", *arrays) if _shapes_agree(arrays) else (_promote_only(arrays), None)
     try:
-        return lax.concatenate(arrays, _axis(axis, nd))
+        return lax.concatenate(arrays, _axis(axis, arrays[0]))
     except FunctraceError as e:
         raise located(e) from None
 
@@ -201,7 +196,7 @@ def split(a: Array, indices_or_sections: int | Sequence[int], axis: int = 0) -> 
     """Split into equal sections (an int) or at the given indices along ``axis``."""
     a = _arr(a)
     shape = get_aval(a).shape
-    ax = _axis(axis, len(shape))
+    ax = _axis(axis, a)
     n = shape[ax]
     if isinstance(indices_or_sections, (int, np.integer)):
         k = int(indices_or_sections)
@@ -227,7 +222,7 @@ def array_split(a: Array, indices_or_sections: int | Sequence[int], axis: int = 
     sections = int(indices_or_sections)
     if sections <= 0:
         raise user_error(ValueError("number sections must be larger than 0"))
-    n = get_aval(a).shape[_axis(axis, get_aval(a).ndim)]
+    n = get_aval(a).shape[_axis(axis, a)]
     q, r = divmod(n, sections)
     bounds, acc = [], 0
     for i in range(sections - 1):
@@ -257,7 +252,7 @@ def repeat(a: Array, repeats: int | Sequence[int], axis: int | None = None) -> A
     if axis is None:
         a, axis = ravel(a), 0
     shape = get_aval(a).shape
-    ax = _axis(axis, len(shape))
+    ax = _axis(axis, a)
     if not isinstance(repeats, (int, np.integer)):
         reps = [int(r) for r in np.asarray(repeats).ravel()]
         if len(reps) == 1:
@@ -312,7 +307,7 @@ def flip(m: Array, axis: int | Sequence[int] | None = None) -> Array:
     m = _arr(m)
     nd = get_aval(m).ndim
     axes = range(nd) if axis is None else ([axis] if isinstance(axis, (int, np.integer)) else axis)
-    return lax.rev(m, tuple(sorted(_axis(x, nd) for x in axes)))
+    return lax.rev(m, tuple(sorted(_axis(x, m) for x in axes)))
 
 
 def fliplr(m: Array) -> Array:
@@ -336,7 +331,7 @@ def roll(a: Array, shift: int | Sequence[int], axis: int | Sequence[int] | None 
     if len(shifts) != len(axes):
         raise user_error(ValueError(f"roll: {len(shifts)} shifts for {len(axes)} axes"))
     for s, ax in zip(shifts, axes, strict=True):
-        ax = _axis(ax, get_aval(a).ndim)
+        ax = _axis(ax, a)
         n = get_aval(a).shape[ax]
         if n == 0:
             continue
