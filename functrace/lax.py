@@ -247,3 +247,6 @@ def zeros_like(x: Array) -> Array:
 
 def full_like_aval(aval, value) -> Array:
     return full(aval.shape, value, aval.dtype)
+
+
+from functrace.control_flow import cond, fori_loop, scan, switch, while_loop  # noqa: E402, F401

@@ -1,0 +1,531 @@
+"""Batching (vmap): a batching rule per primitive, the interpreter that applies them, and ``vmap``.
+
+``vmap(f)`` traces ``f`` once at the abstract values of one example (a jaxpr), then runs the
+batching interpreter over that jaxpr with the real, batched inputs. Every value of the
+interpreter is a pair ``(array, bdim)``: ``bdim`` is the axis of ``array`` that indexes the
+examples, or ``None`` when the value is the same for every example (closed-over constants,
+anything computed only from them). An equation whose inputs are all unbatched is simply bound
+again; otherwise its primitive's rule from ``batching_rules`` says how to compute the batched
+result, always with ordinary binds (``dot_general`` with one more batch dimension, ``gather``
+through a flattened index, a ``select`` for a per-example padding value). So a vmapped function
+is again an ordinary program: grad, jvp, jit and vmap itself handle it with their own rules, and
+``vmap(grad(f))``, ``grad(vmap(f))`` and ``vmap(vmap(f))`` need nothing special.
+
+A rule is ``rule(args, dims, **params) -> (out, out_dim)`` (lists of both for primitives with
+several results). Elementwise primitives accept rank-0 operands that stand for every position,
+so an unbatched scalar operand is left as it is; any other unbatched operand is broadcast.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from functrace import lax
+from functrace import primitives as P
+from functrace.api import flatten_fun, to_backend
+from functrace.avals import ShapedArray
+from functrace.control_flow import user_error
+from functrace.ir import ClosedJaxpr, Jaxpr, Literal
+from functrace.primitives import Primitive
+from functrace.tracing import _state, bind, get_aval, new_trace
+from functrace.tree_util import tree_flatten, tree_unflatten
+
+BatchRule = Callable[..., tuple[Any, Any]]
+batching_rules: dict[Primitive, BatchRule] = {}
+
+
+def def_batch_rule(prim: Primitive, rule: BatchRule) -> None:
+    """Register ``rule(args, dims, **params) -> (out, out_dim)`` for ``prim``; once per primitive."""
+    if prim in batching_rules:
+        raise ValueError(f"batching rule for {prim.name} is already registered")
+    batching_rules[prim] = rule
+
+
+# ---------------------------------------------------------------------------- helpers
+def moveaxis(x: Any, src: int, dst: int) -> Any:
+    """``x`` with axis ``src`` moved to position ``dst`` (one transpose, none when equal)."""
+    if src == dst:
+        return x
+    perm = [i for i in range(get_aval(x).ndim) if i != src]
+    perm.insert(dst, src)
+    return lax.transpose(x, perm)
+
+
+def bdim_at_front(x: Any, d: int | None, size: int) -> Any:
+    """``x`` with its batch axis first; an unbatched ``x`` is broadcast to ``size`` examples."""
+    if d is None:
+        a = get_aval(x)
+        return lax.broadcast_in_dim(x, (size,) + a.shape, tuple(range(1, a.ndim + 1)))
+    return moveaxis(x, d, 0)
+
+
+def axis_size(args: Sequence[Any], dims: Sequence[int | None]) -> int:
+    for x, d in zip(args, dims, strict=True):
+        if d is not None:
+            return get_aval(x).shape[d]
+    raise ValueError("axis_size: no batched operand")
+
+
+def _bax(axis: int, d: int) -> int:
+    """The position in the batched array of per-example axis ``axis`` (batch axis at ``d``)."""
+    return axis + (axis >= d)
+
+
+def _scalar(value: Any, dtype: Any) -> Any:
+    return np.asarray(value, dtype=dtype)[()]
+
+
+# ---------------------------------------------------------------------------- the interpreter
+def batch_eval_jaxpr(jaxpr: Jaxpr, consts: list, args: list, dims: list) -> tuple[list, list]:
+    """Evaluate ``jaxpr`` on batched ``args`` (batch axis per arg in ``dims``, None: unbatched).
+
+    Returns the outputs and their batch axes. Iterative; new operations are attributed to the
+    source line of the equation they come from.
+    """
+    env: dict[int, tuple[Any, int | None]] = {}
+    for v, c in zip(jaxpr.constvars, consts, strict=True):
+        env[id(v)] = (c, None)
+    for v, x, d in zip(jaxpr.invars, args, dims, strict=True):
+        env[id(v)] = (x, d)
+
+    def read(x):
+        return (x.val, None) if isinstance(x, Literal) else env[id(x)]
+
+    saved = _state.source
+    try:
+        for eqn in jaxpr.eqns:
+            _state.source = eqn.source_info
+            vals, ds = zip(*[read(x) for x in eqn.invars], strict=True) if eqn.invars else ((), ())
+            if all(d is None for d in ds):
+                out = bind(eqn.primitive, *vals, **eqn.params)
+                od = [None] * len(out) if eqn.primitive.multiple_results else None
+            else:
+                rule = batching_rules.get(eqn.primitive)
+                if rule is None:
+                    raise NotImplementedError(f"batching rule for '{eqn.primitive.name}' is not implemented (vmap)")
+                out, od = rule(list(vals), list(ds), **eqn.params)
+            if eqn.primitive.multiple_results:
+                for v, o, d in zip(eqn.outvars, out, od, strict=True):
+                    env[id(v)] = (o, d)
+            else:
+                env[id(eqn.outvars[0])] = (out, od)
+    finally:
+        _state.source = saved
+    outs = [read(x) for x in jaxpr.outvars]
+    return [o for o, _ in outs], [d for _, d in outs]
+
+
+def trace_at(fn: Callable[[list], list], avals: Sequence[ShapedArray]) -> ClosedJaxpr:
+    """Trace ``fn`` (flat list in, flat list out) at abstract ``avals`` into a ClosedJaxpr."""
+    with new_trace() as trace:
+        outs = fn([trace.new_arg(a) for a in avals])
+        jaxpr, consts = trace.to_jaxpr(outs)
+    return ClosedJaxpr(jaxpr, consts)
+
+
+def _batched_aval(a: ShapedArray, size: int) -> ShapedArray:
+    return ShapedArray((size,) + a.shape, a.dtype)
+
+
+def batch_jaxpr(closed: ClosedJaxpr, in_batched: Sequence[bool], size: int,
+                force_out: Sequence[bool] | bool = False) -> tuple[ClosedJaxpr, list[bool]]:
+    """The batched version of ``closed``: batched inputs and outputs carry the batch axis first.
+
+    Outputs are batched when they depend on a batched input, or when ``force_out`` asks for it
+    (then an unbatched result is broadcast). Returns the new jaxpr and which outputs are batched.
+    Control-flow rules use this on their sub-jaxprs.
+    """
+    n_out = len(closed.jaxpr.outvars)
+    force = [force_out] * n_out if isinstance(force_out, bool) else list(force_out)
+    out_batched: list[bool] = []
+
+    def fn(args: list) -> list:
+        outs, dims = batch_eval_jaxpr(closed.jaxpr, closed.consts, args, [0 if b else None for b in in_batched])
+        res = []
+        for o, d, f in zip(outs, dims, force, strict=True):
+            out_batched.append(d is not None or f)
+            res.append(bdim_at_front(o, d, size) if (d is not None or f) else o)
+        return res
+
+    avals = [_batched_aval(a, size) if b else a for a, b in zip(closed.in_avals, in_batched, strict=True)]
+    return trace_at(fn, avals), out_batched
+
+
+def dependent_outputs(closed: ClosedJaxpr, in_mask: Sequence[bool]) -> list[bool]:
+    """Which outputs of ``closed`` depend on an input flagged in ``in_mask`` (a walk, no tracing)."""
+    batched = {id(v) for v, b in zip(closed.jaxpr.invars, in_mask, strict=True) if b}
+    for eqn in closed.jaxpr.eqns:
+        if any(not isinstance(x, Literal) and id(x) in batched for x in eqn.invars):
+            batched.update(id(v) for v in eqn.outvars)
+    return [not isinstance(x, Literal) and id(x) in batched for x in closed.jaxpr.outvars]
+
+
+def vmap_flat(fn: Callable[[list], list], args: Sequence[Any], dims: Sequence[int | None], size: int) -> list:
+    """Apply the per-example function ``fn`` (flat lists) to batched ``args``; outputs batched at 0."""
+    return [bdim_at_front(o, d, size) for o, d in vmap_flat_dims(fn, list(args), list(dims))]
+
+
+# ---------------------------------------------------------------------------- elementwise
+def _elementwise_rule(prim: Primitive) -> BatchRule:
+    def rule(args, dims, **params):
+        size = axis_size(args, dims)
+        ranks = [get_aval(x).ndim - (d is not None) for x, d in zip(args, dims, strict=True)]
+        ex_shape: tuple[int, ...] = ()
+        for x, d, r in zip(args, dims, ranks, strict=True):
+            if r:
+                s = get_aval(x).shape
+                ex_shape = s if d is None else s[:d] + s[d + 1:]
+        bds = {d for d in dims if d is not None}
+        full = len(ex_shape)
+        if len(bds) == 1 and all(r == full if d is not None else r == 0 for r, d in zip(ranks, dims, strict=True)):
+            return bind(prim, *args, **params), bds.pop()
+        out_shape = (size,) + ex_shape
+        ops = []
+        for x, d, r in zip(args, dims, ranks, strict=True):
+            if d is None:
+                ops.append(x if r == 0 else lax.broadcast_in_dim(x, out_shape, tuple(range(1, r + 1))))
+            else:
+                x = moveaxis(x, d, 0)
+                ops.append(x if r == full else lax.broadcast_in_dim(x, out_shape, (0,)))
+        return bind(prim, *ops, **params), 0
+
+    return rule
+
+
+_ELEMENTWISE = [
+    P.neg_p, P.sign_p, P.abs_p, P.floor_p, P.ceil_p, P.round_p, P.sin_p, P.cos_p, P.tan_p, P.asin_p,
+    P.acos_p, P.atan_p, P.sinh_p, P.cosh_p, P.tanh_p, P.asinh_p, P.acosh_p, P.atanh_p, P.exp_p,
+    P.exp2_p, P.expm1_p, P.log_p, P.log1p_p, P.sqrt_p, P.logistic_p, P.not_p, P.is_finite_p,
+    P.integer_pow_p, P.add_p, P.sub_p, P.mul_p, P.div_p, P.rem_p, P.pow_p, P.max_p, P.min_p,
+    P.atan2_p, P.and_p, P.or_p, P.xor_p, P.eq_p, P.ne_p, P.lt_p, P.le_p, P.gt_p, P.ge_p,
+    P.select_p, P.convert_element_type_p, P.stop_gradient_p,
+]
+for _p in _ELEMENTWISE:
+    def_batch_rule(_p, _elementwise_rule(_p))
+
+
+# ---------------------------------------------------------------------------- reductions
+def _reduce_rule(prim: Primitive) -> BatchRule:
+    """Reduce the same axes, counted around the batch axis, which stays in place."""
+
+    def rule(args, dims, *, axes):
+        (x,), (d,) = args, dims
+        baxes = tuple(_bax(a, d) for a in axes)
+        return bind(prim, x, axes=baxes), d - sum(1 for a in baxes if a < d)
+
+    return rule
+
+
+for _p in (P.reduce_sum_p, P.reduce_prod_p, P.reduce_max_p, P.reduce_min_p, P.reduce_and_p, P.reduce_or_p):
+    def_batch_rule(_p, _reduce_rule(_p))
+
+
+def _argminmax_rule(prim: Primitive) -> BatchRule:
+    def rule(args, dims, *, axis, index_dtype):
+        (x,), (d,) = args, dims
+        ba = _bax(axis, d)
+        return bind(prim, x, axis=ba, index_dtype=index_dtype), d - (ba < d)
+
+    return rule
+
+
+def_batch_rule(P.argmax_p, _argminmax_rule(P.argmax_p))
+def_batch_rule(P.argmin_p, _argminmax_rule(P.argmin_p))
+
+
+def _cumsum_rule(args, dims, *, axis, reverse):
+    (x,), (d,) = args, dims
+    return lax.cumsum(x, _bax(axis, d), reverse=reverse), d
+
+
+def_batch_rule(P.cumsum_p, _cumsum_rule)
+
+
+# ---------------------------------------------------------------------------- shapes
+def _broadcast_in_dim_rule(args, dims, *, shape, broadcast_dimensions):
+    (x,), (d,) = args, dims
+    x = moveaxis(x, d, 0)
+    size = get_aval(x).shape[0]
+    return lax.broadcast_in_dim(x, (size,) + tuple(shape), (0,) + tuple(b + 1 for b in broadcast_dimensions)), 0
+
+
+def_batch_rule(P.broadcast_in_dim_p, _broadcast_in_dim_rule)
+
+
+def _reshape_rule(args, dims, *, new_sizes):
+    (x,), (d,) = args, dims
+    x = moveaxis(x, d, 0)
+    return lax.reshape(x, (get_aval(x).shape[0],) + tuple(new_sizes)), 0
+
+
+def_batch_rule(P.reshape_p, _reshape_rule)
+
+
+def _transpose_rule(args, dims, *, permutation):
+    (x,), (d,) = args, dims
+    return lax.transpose(x, (d,) + tuple(_bax(p, d) for p in permutation)), 0
+
+
+def_batch_rule(P.transpose_p, _transpose_rule)
+
+
+def _slice_rule(args, dims, *, start_indices, limit_indices, strides):
+    (x,), (d,) = args, dims
+    size = get_aval(x).shape[d]
+
+    def ins(t, v):
+        t = list(t)
+        t.insert(d, v)
+        return tuple(t)
+
+    return lax.slice(x, ins(start_indices, 0), ins(limit_indices, size), ins(strides, 1)), d
+
+
+def_batch_rule(P.slice_p, _slice_rule)
+
+
+def _rev_rule(args, dims, *, dimensions):
+    (x,), (d,) = args, dims
+    return lax.rev(x, tuple(_bax(a, d) for a in dimensions)), d
+
+
+def_batch_rule(P.rev_p, _rev_rule)
+
+
+def _pad_rule(args, dims, *, padding_config):
+    (x, pv), (dx, dp) = args, dims
+    if dp is None:
+        cfg = list(padding_config)
+        cfg.insert(dx, (0, 0, 0))
+        return lax.pad(x, pv, cfg), dx
+    # A per-example padding value: pad with zeros, then select the padding value where no data is.
+    size = axis_size(args, dims)
+    x = bdim_at_front(x, dx, size)
+    xa = get_aval(x)
+    cfg = [(0, 0, 0)] + list(padding_config)
+    zero = _scalar(0, xa.dtype)
+    padded = lax.pad(x, zero, cfg)
+    is_data = lax.ne(lax.pad(lax.full(xa.shape, 1, xa.dtype), zero, cfg), zero)
+    pad_vals = lax.broadcast_in_dim(moveaxis(pv, dp, 0), get_aval(padded).shape, (0,))
+    return lax.select(is_data, padded, pad_vals), 0
+
+
+def_batch_rule(P.pad_p, _pad_rule)
+
+
+def _concatenate_rule(args, dims, *, dimension):
+    size = axis_size(args, dims)
+    return lax.concatenate([bdim_at_front(x, d, size) for x, d in zip(args, dims, strict=True)], dimension + 1), 0
+
+
+def_batch_rule(P.concatenate_p, _concatenate_rule)
+
+
+def _flat_index(idx: Any, di: int, n: int) -> Any:
+    """Per-example indices into an axis of length ``n`` as indices into the flattened (batch * n)
+    axis: negative ones wrapped, then example b offset by b * n. Batch axis first."""
+    idx = moveaxis(idx, di, 0)
+    a = get_aval(idx)
+    idx = lax.select(lax.lt(idx, _scalar(0, a.dtype)), lax.add(idx, _scalar(n, a.dtype)), idx)
+    return lax.add(idx, lax.mul(lax.iota(a.dtype, a.shape, 0), _scalar(n, a.dtype)))
+
+
+def _gather_rule(args, dims, *, axis):
+    (x, idx), (dx, di) = args, dims
+    if di is None:
+        return lax.gather(moveaxis(x, dx, 0), idx, axis + 1), 0
+    if dx is None:
+        return lax.gather(x, idx, axis), axis + di
+    # Both batched: gather from the (batch * n)-long flattening of the indexed axis.
+    x = moveaxis(moveaxis(x, dx, 0), axis + 1, 1)  # (B, N) + pre + post
+    xa = get_aval(x)
+    size, n = xa.shape[0], xa.shape[1]
+    flat = lax.reshape(x, (size * n,) + xa.shape[2:])
+    fidx = _flat_index(idx, di, n)
+    g = lax.gather(flat, fidx, 0)  # (B,) + I + pre + post
+    ni, npre = get_aval(fidx).ndim - 1, axis
+    perm = ((0,) + tuple(range(1 + ni, 1 + ni + npre)) + tuple(range(1, 1 + ni))
+            + tuple(range(1 + ni + npre, get_aval(g).ndim)))
+    return lax.transpose(g, perm), 0
+
+
+def_batch_rule(P.gather_p, _gather_rule)
+
+
+def _scatter_add_rule(args, dims, *, axis):
+    (x, idx, upd), (dx, di, du) = args, dims
+    size = axis_size(args, dims)
+    x = bdim_at_front(x, dx, size)
+    upd = bdim_at_front(upd, du, size)
+    if di is None:
+        return lax.scatter_add(x, idx, upd, axis + 1), 0
+    # Batched indices: scatter into the (batch * n)-long flattening of the indexed axis.
+    x = moveaxis(x, axis + 1, 1)  # (B, N) + pre + post
+    xa = get_aval(x)
+    n = xa.shape[1]
+    flat = lax.reshape(x, (size * n,) + xa.shape[2:])
+    fidx = _flat_index(idx, di, n)
+    ni, npre = get_aval(fidx).ndim - 1, axis
+    nd = get_aval(upd).ndim  # (B,) + pre + I + post  ->  (B,) + I + pre + post
+    perm = (0,) + tuple(range(1 + npre, 1 + npre + ni)) + tuple(range(1, 1 + npre)) + tuple(range(1 + npre + ni, nd))
+    out = lax.scatter_add(flat, fidx, lax.transpose(upd, perm), 0)
+    return moveaxis(lax.reshape(out, xa.shape), 1, axis + 1), 0
+
+
+def_batch_rule(P.scatter_add_p, _scatter_add_rule)
+
+
+def _dot_general_rule(args, dims, *, dimension_numbers):
+    (lhs, rhs), (dl, dr) = args, dims
+    (lc, rc), (lb, rb) = dimension_numbers
+
+    def shift(t):
+        return tuple(i + 1 for i in t)
+
+    if dl is not None and dr is not None:
+        dn = ((shift(lc), shift(rc)), ((0,) + shift(lb), (0,) + shift(rb)))
+        return lax.dot_general(moveaxis(lhs, dl, 0), moveaxis(rhs, dr, 0), dn), 0
+    if dl is not None:  # the batch axis is lhs's first free axis
+        return lax.dot_general(moveaxis(lhs, dl, 0), rhs, ((shift(lc), rc), (shift(lb), rb))), len(lb)
+    # the batch axis is rhs's first free axis, after the batch and lhs free axes
+    n_lfree = get_aval(lhs).ndim - len(lc) - len(lb)
+    return lax.dot_general(lhs, moveaxis(rhs, dr, 0), ((lc, shift(rc)), (lb, shift(rb)))), len(lb) + n_lfree
+
+
+def_batch_rule(P.dot_general_p, _dot_general_rule)
+
+
+def _iota_rule(args, dims, **params):
+    # iota has no operands, so it is never batched; the interpreter binds it directly.
+    return bind(P.iota_p, **params), None
+
+
+def_batch_rule(P.iota_p, _iota_rule)
+
+
+# ---------------------------------------------------------------------------- vmap
+def _is_axis_leaf(spec: Any) -> bool:
+    return spec is None or (isinstance(spec, (int, np.integer)) and not isinstance(spec, bool))
+
+
+def flatten_axes(what: str, spec: Any, tree: Any) -> list:
+    """One axis spec per leaf of ``tree``: ``spec`` is a tree prefix of it, whose leaves (an int
+    or None) apply to every leaf below them."""
+    out: list = []
+    stack = [(spec, tree)]
+    while stack:
+        s, t = stack.pop()
+        if _is_axis_leaf(s):
+            out.extend([s] * len(tree_flatten(t)[0]))
+            continue
+        s_kids, s_def = tree_flatten(s, is_leaf=lambda y, s=s: y is not s)
+        t_kids, t_def = tree_flatten(t, is_leaf=lambda y, t=t: y is not t)
+        if s_def.node_type is None or s_def != t_def:
+            raise user_error(ValueError(
+                f"vmap {what} specification must be a tree prefix of the corresponding value: "
+                f"got {what}={spec!r} for a value of structure {tree_flatten(tree)[1]}; use an int, None, "
+                "or a container of them matching the arguments"))
+        stack.extend(reversed(list(zip(s_kids, t_kids, strict=True))))
+    return out
+
+
+def _normalize(axis: int | None, ndim: int, what: str) -> int | None:
+    if axis is None:
+        return None
+    if not -ndim <= axis < ndim:
+        raise user_error(ValueError(
+            f"vmap: {what} {axis} is out of bounds for a value of rank {ndim - (what == 'out_axes')}"
+            + (" (an output gets one more axis)" if what == "out_axes" else "")))
+    return int(axis) % ndim
+
+
+def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_size: int | None = None) -> Callable:
+    """Vectorise ``fun`` over an axis of its arguments: ``vmap(f)(xs)[i] == f(xs[i])``.
+
+    ``in_axes`` (an int, None, or a tuple with one entry per positional argument, each a pytree
+    prefix of that argument) says which axis of each input holds the examples; None broadcasts an
+    input to every example. ``out_axes`` does the same for the outputs. Negative axes count from
+    the end. ``axis_size`` gives the number of examples when no input is mapped. Keyword
+    arguments are mapped along axis 0.
+
+    >>> ft.vmap(fnp.dot, in_axes=(0, None))(xs, w)      # one dot product per row of xs
+    >>> ft.vmap(ft.grad(loss), in_axes=(None, 0, 0))(params, xs, ys)   # per-example gradients
+    """
+    if isinstance(in_axes, list):  # as JAX: a top-level list is read as the tuple of per-argument axes
+        in_axes = tuple(in_axes)
+    if not (_is_axis_leaf(in_axes) or isinstance(in_axes, tuple)):
+        raise user_error(TypeError(f"vmap in_axes must be an int, None, or a tuple of entries, one per positional "
+                                f"argument, got {in_axes!r}"))
+
+    @functools.wraps(fun)
+    def vmapped(*args: Any, **kwargs: Any) -> Any:
+        if isinstance(in_axes, tuple) and len(in_axes) != len(args):
+            raise user_error(ValueError(
+                f"vmap in_axes has {len(in_axes)} entries but the function was called with {len(args)} "
+                "positional arguments; give one entry per argument"))
+        flat, in_tree = tree_flatten((args, kwargs))
+        axes = flatten_axes("in_axes", (in_axes, 0), (args, kwargs))
+        flat = [to_backend(x) for x in flat]
+        dims = [_normalize(a, get_aval(x).ndim, "in_axes") for x, a in zip(flat, axes, strict=True)]
+        sizes = {get_aval(x).shape[d] for x, d in zip(flat, dims, strict=True) if d is not None}
+        if axis_size is not None:
+            sizes.add(int(axis_size))
+        if not sizes:
+            raise user_error(ValueError("vmap needs at least one mapped input (an in_axes entry that is not None) "
+                                     "or axis_size to know how many examples there are"))
+        if len(sizes) > 1:
+            detail = ", ".join(f"axis {d} of an argument of shape {get_aval(x).shape}"
+                               for x, d in zip(flat, dims, strict=True) if d is not None)
+            raise user_error(ValueError(
+                f"vmap got inconsistent sizes for the mapped axis: {sorted(sizes)} ({detail}"
+                + (f", axis_size={axis_size}" if axis_size is not None else "") + "); all mapped axes must have "
+                "the same length"))
+        size = sizes.pop()
+
+        def f_kw(a, kw):
+            return fun(*a, **kw)
+
+        f_flat, out_store = flatten_fun(f_kw, in_tree)
+        outs = vmap_flat_dims(f_flat, flat, dims)
+        out_tree = out_store.val
+        results = [o for o, _ in outs]
+        odims = flatten_axes("out_axes", out_axes, tree_unflatten(out_tree, results))
+        final = []
+        for (o, d), od in zip(outs, odims, strict=True):
+            a = get_aval(o)
+            ex_nd = a.ndim - (d is not None)
+            od = _normalize(od, ex_nd + 1, "out_axes")
+            if od is None:
+                if d is not None:
+                    raise user_error(ValueError(
+                        "vmap: out_axes is None for an output that differs between examples (it depends on a "
+                        "mapped input); give it an axis, or return only values that are the same for all examples"))
+                final.append(to_backend(o))
+            elif d is None:
+                shape = a.shape[:od] + (size,) + a.shape[od:]
+                final.append(lax.broadcast_in_dim(o, shape, tuple(i for i in range(ex_nd + 1) if i != od)))
+            else:
+                final.append(moveaxis(o, d, od))
+        return tree_unflatten(out_tree, final)
+
+    vmapped.__name__ = f"vmap({getattr(fun, '__name__', 'f')})"
+    return vmapped
+
+
+def vmap_flat_dims(f_flat: Callable[[list], list], args: list, dims: list) -> list[tuple[Any, int | None]]:
+    """Run the per-example ``f_flat`` on batched ``args``; outputs keep whatever batch axis the
+    rules gave them (None: the same for every example)."""
+    avals = []
+    for x, d in zip(args, dims, strict=True):
+        a = get_aval(x)
+        avals.append(a if d is None else ShapedArray(a.shape[:d] + a.shape[d + 1:], a.dtype))
+    closed = trace_at(f_flat, avals)
+    outs, odims = batch_eval_jaxpr(closed.jaxpr, closed.consts, list(args), list(dims))
+    return list(zip(outs, odims, strict=True))
+
+
+__all__ = ["vmap", "batching_rules", "def_batch_rule", "batch_jaxpr", "batch_eval_jaxpr", "trace_at", "vmap_flat",
+           "dependent_outputs", "moveaxis", "bdim_at_front"]
