@@ -7,6 +7,8 @@ so plain NumPy code traces exactly as ``fnp`` code does.
 
 from __future__ import annotations
 
+import inspect
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -79,7 +81,11 @@ def install(fnp: Any) -> None:
             if f is not None and not kwargs:
                 return f(*inputs)
             if f is not None and set(kwargs) <= {"dtype"}:
-                return fnp.astype(f(*inputs), kwargs["dtype"]) if kwargs.get("dtype") else f(*inputs)
+                if kwargs.get("dtype") is None:
+                    return f(*inputs)
+                # NumPy computes in the requested dtype: the inputs are cast, not the result.
+                dt = kwargs["dtype"]
+                return f(*[x if isinstance(x, (bool, int, float, complex)) else fnp.astype(x, dt) for x in inputs])
         elif method == "reduce":
             red = {np.add: fnp.sum, np.multiply: fnp.prod, np.maximum: fnp.max, np.minimum: fnp.min,
                    np.logical_and: fnp.all, np.logical_or: fnp.any}.get(ufunc)
@@ -100,10 +106,55 @@ def install(fnp: Any) -> None:
             raise located(UnsupportedNumpyFunctionError(
                 f"{mod}.{func.__name__} has no traced equivalent in functrace.numpy; rewrite this line "
                 "with functrace.numpy operations (or compute it outside the transformed function)"))
-        return f(*args, **kwargs)
+        return f(*args, **_traceable_kwargs(func, f, kwargs))
 
     Tracer.__array_ufunc__ = __array_ufunc__
     Tracer.__array_function__ = __array_function__
+
+
+# Keyword values that change nothing about the result (hints, or NumPy's own defaults spelled
+# out), so a traced call may drop them when the functrace.numpy function has no such argument.
+_NEUTRAL = {"out": (None,), "where": (True,), "casting": ("same_kind",), "order": ("K", "C", "A"),
+            "subok": (True,), "like": (None,)}
+_ANY = ("optimize",)
+
+
+@lru_cache(maxsize=None)
+def _parameters(fn: Any) -> tuple[frozenset | None, dict]:
+    """The keyword names ``fn`` accepts (None when it takes ``**kwargs``) and its defaults."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return None, {}
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return None, {}
+    names = frozenset(p.name for p in params if p.kind is not p.POSITIONAL_ONLY)
+    return names, {p.name: p.default for p in params if p.default is not p.empty}
+
+
+def _traceable_kwargs(func: Any, f: Any, kwargs: dict) -> dict:
+    """``kwargs`` of NumPy's ``func`` that the functrace.numpy ``f`` understands.
+
+    Arguments ``f`` lacks are dropped when they have no effect (``out=None``, NumPy's default
+    value, an ``optimize`` hint); any other value raises an error that names the argument.
+    """
+    accepted, _ = _parameters(f)
+    if accepted is None:
+        return kwargs
+    _, np_defaults = _parameters(func)
+    out = {}
+    for k, v in kwargs.items():
+        if k in accepted:
+            out[k] = v
+            continue
+        default = np_defaults.get(k, inspect.Parameter.empty)
+        neutral = k in _ANY or v is default or any(v is n or (type(v) is type(n) and v == n)
+                                                   for n in _NEUTRAL.get(k, ()))
+        if not neutral:
+            raise located(UnsupportedNumpyFunctionError(
+                f"numpy.{func.__name__}(..., {k}={v!r}) has no traced equivalent in functrace.numpy "
+                f"(functrace.numpy.{f.__name__} has no {k!r} argument); leave it out or rewrite this line"))
+    return out
 
 
 _UFUNC_ALIASES = {
