@@ -11,6 +11,11 @@ transform sees ordinary primitives it can differentiate, batch or record.
 
 A function closing over a traced value of an enclosing transform is traced afresh on each
 call: that value is a constant of the jaxpr which changes from one call to the next.
+
+A Python scalar argument is an array of NumPy's dtype for it (``2.0`` is float64), as for the
+other transforms; ``f(np.float32(2.0))`` keeps float32. A backend may provide its own
+``lower_jaxpr(jaxpr, consts, name) -> (callable, source)``; otherwise
+``backends.lowering.lower_jaxpr`` is used.
 """
 
 from __future__ import annotations
@@ -187,7 +192,11 @@ def jit(fun: Callable, static_argnums: int | Sequence[int] = ()) -> Callable:
             closed = entry.closed
             if any(e.primitive is stop_gradient_p for e in closed.jaxpr.eqns):
                 closed = optimize(closed, drop_stop_gradient=True)  # differentiation is over
-            fn, source = lower_jaxpr(closed.jaxpr, closed.consts, backend, fun_name)
+            lower_fn = getattr(backend, "lower_jaxpr", None)  # a backend may lower in its own way
+            if lower_fn is not None:
+                fn, source = lower_fn(closed.jaxpr, closed.consts, fun_name)
+            else:
+                fn, source = lower_jaxpr(closed.jaxpr, closed.consts, backend, fun_name)
             entry.lowered = Lowered(closed, source, fn, backend.name)
             entry.call = fn
         return entry.lowered

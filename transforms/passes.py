@@ -22,7 +22,9 @@ What is deliberately *not* simplified, because it would change results:
 (rounding). One liberty is taken, as XLA takes it: ``x + 0.0 -> x`` although
 ``-0.0 + 0.0`` is ``+0.0``; only the sign of a zero result can differ.
 
-Sub-jaxprs inside params (control flow) are left as they are. All passes are single linear
+Folding computes with NumPy whatever backend runs the program, so a folded value may differ
+from the torch backend's own result in the last bit. Sub-jaxprs inside params (control flow)
+are left as they are. All passes are single linear
 walks over the equations (no recursion), so long chains stay cheap.
 """
 
