@@ -22,6 +22,8 @@ import functrace as ft
 import functrace.numpy as fnp
 from functrace import lax
 from functrace import primitives as P
+from functrace.tracing import get_aval
+from transforms import control_flow_rules, custom_derivatives  # noqa: F401 -- register their rules (lazily loaded)
 from transforms.rules import jvp_rules, transpose_rules
 
 check_grads = ft.test_util.check_grads
@@ -30,6 +32,11 @@ check_grads = ft.test_util.check_grads
 # about 4 digits to rounding; float64 ones about 8.
 TOL = {np.float32: dict(atol=1e-2, rtol=1e-2, eps=1e-3), np.float64: dict(atol=1e-6, rtol=1e-6, eps=1e-5)}
 DTYPES = [np.float32, np.float64]
+
+
+def dtype_of(x) -> np.dtype:
+    """The NumPy dtype of a tracer or of an eager result on any backend (a torch tensor on torch)."""
+    return get_aval(x).dtype
 
 
 # ---------------------------------------------------------------------------- input domains
@@ -94,6 +101,7 @@ class Case:
     args: Any
     order: int = 2
     loose: bool = False  # float32 tolerances even in float64 (the case computes in float32)
+    modes: tuple = ("fwd", "rev")
 
     def make(self, rng: np.random.Generator, dt) -> tuple:
         if callable(self.args):
@@ -134,7 +142,7 @@ def compare(name: str) -> Callable:
 
 def other_float(x):
     """Convert to the other float dtype and back: the derivative passes through both casts."""
-    dt = np.dtype(x.dtype)
+    dt = dtype_of(x)
     other = np.float64 if dt == np.float32 else np.float32
     y = lax.convert_element_type(x, other)
     return lax.convert_element_type(lax.mul(y, lax.sin(y)), dt)
@@ -188,7 +196,7 @@ CASES: list[Case] = [
     Case("select[]branch", P.select_p, lambda p, x, y: lax.select(p, x, y), (bools((4,)), real(()), real((4,)))),
     Case("convert_element_type[f->f]", P.convert_element_type_p, other_float, (real((3,)),), loose=True),
     Case("convert_element_type[f->i]", P.convert_element_type_p,
-         lambda x: lax.mul(x, lax.convert_element_type(lax.convert_element_type(x, np.int32), x.dtype)),
+         lambda x: lax.mul(x, lax.convert_element_type(lax.convert_element_type(x, np.int32), dtype_of(x))),
          (off_grid((3,)),)),
     Case("reduce_sum[0,2]", P.reduce_sum_p, lambda x: lax.reduce_sum(x, (0, 2)), (real((2, 3, 4)),)),
     Case("reduce_sum[]", P.reduce_sum_p, lambda x: lax.reduce_sum(x, ()), (real((3,)),)),
@@ -199,7 +207,7 @@ CASES: list[Case] = [
     Case("reduce_max[1]", P.reduce_max_p, lambda x: lax.reduce_max(x, (1,)), (distinct((3, 4)),)),
     Case("reduce_max[0,1]", P.reduce_max_p, lambda x: lax.reduce_max(x, (0, 1)), (distinct((3, 4)),)),
     Case("reduce_min[0]", P.reduce_min_p, lambda x: lax.reduce_min(x, (0,)), (distinct((3, 4)),)),
-    Case("argmax", P.argmax_p, lambda x: lax.mul(x, lax.convert_element_type(lax.argmax(x, 0), x.dtype)),
+    Case("argmax", P.argmax_p, lambda x: lax.mul(x, lax.convert_element_type(lax.argmax(x, 0), dtype_of(x))),
          (distinct((5,)),)),
     Case("argmin", P.argmin_p, lambda x: lax.gather(x, lax.argmin(x, 1), 1), (distinct((3, 4)),)),
     Case("cumsum[0]", P.cumsum_p, lambda x: lax.cumsum(x, 0), (real((4, 3)),)),
@@ -249,6 +257,96 @@ CASES += [
          (distinct((3, 2)),)),
 ]
 
+
+# ---------------------------------------------------------------------------- control flow
+def cond_case(p, x, y):
+    return lax.cond(p, lambda a, b: lax.mul(a, lax.sin(b)), lambda a, b: lax.sub(a, lax.mul(b, b)), x, y)
+
+
+def cond_on_value(x):
+    """The predicate is computed from the differentiated input; each branch closes over x."""
+    s = lax.reduce_sum(x, (0,))
+    return lax.cond(lax.gt(s, _c0(s)), lambda v: lax.mul(v, lax.exp(lax.neg(x))), lambda v: lax.cos(v), x)
+
+
+def _c0(x):
+    return np.zeros((), dtype_of(x))[()]
+
+
+def scan_case(c, xs):
+    """A carry and stacked outputs that both depend non-linearly on the carry and the xs."""
+    def body(carry, x):
+        new = lax.add(lax.mul(carry, lax.sin(x)), lax.mul(x, x))
+        return new, lax.mul(carry, lax.tanh(x))
+
+    return lax.scan(body, c, xs)
+
+
+def fori_case(x):
+    """fori_loop with concrete bounds: a scan, differentiable in both modes."""
+    return lax.fori_loop(0, 3, lambda i, v: lax.add(lax.sin(v), lax.mul(v, v)), x)
+
+
+def while_case(x):
+    """A while loop with a value-independent trip count: forward mode only, as in JAX."""
+    def body(carry):
+        i, v = carry
+        return lax.add(i, np.int32(1)), lax.add(lax.mul(v, lax.cos(v)), _half(v))
+
+    return lax.while_loop(lambda carry: lax.lt(carry[0], np.int32(3)), body, (np.int32(0), x))[1]
+
+
+def _half(v):
+    return np.asarray(0.5, dtype_of(v))[()]
+
+
+CASES += [
+    Case("cond[true]", P.all_primitives["cond"], cond_case, (fixed(True, bool), real((3,)), real((3,)))),
+    Case("cond[false]", P.all_primitives["cond"], cond_case, (fixed(False, bool), real(()), real(()))),
+    Case("cond[on value]", P.all_primitives["cond"], cond_on_value, (nonzero((4,)),)),
+    Case("scan", P.all_primitives["scan"], scan_case, (real((2,)), real((4, 2)))),
+    Case("scan[fori_loop]", P.all_primitives["scan"], fori_case, (uniform(-0.5, 0.5, (3,)),)),
+    Case("while", P.all_primitives["while"], while_case, (real((2,)),), modes=("fwd",)),
+]
+
+
+# ---------------------------------------------------------------------------- custom derivatives
+def softplus_custom_jvp(x):
+    """softplus with a hand-written JVP (t * sigmoid(x)) via ft.custom_jvp, as in JAX."""
+    @ft.custom_jvp
+    def f(x):
+        return lax.log1p(lax.exp(x))
+
+    @f.defjvp
+    def f_jvp(primals, tangents):
+        (x,), (t,) = primals, tangents
+        return f(x), lax.mul(t, lax.logistic(x))
+
+    return f(x)
+
+
+def xsin_custom_vjp(x):
+    """x sin x with a hand-written VJP via ft.custom_vjp (reverse mode only, as in JAX)."""
+    @ft.custom_vjp
+    def f(x):
+        return lax.mul(x, lax.sin(x))
+
+    def fwd(x):
+        return f(x), (x,)
+
+    def bwd(res, ct):
+        (x,) = res
+        return (lax.mul(ct, lax.add(lax.sin(x), lax.mul(x, lax.cos(x)))),)
+
+    f.defvjp(fwd, bwd)
+    return f(x)
+
+
+CASES += [
+    Case("custom_jvp", P.all_primitives["custom_jvp_call"], softplus_custom_jvp, (real((3,)),)),
+    Case("custom_vjp", P.all_primitives["custom_vjp_call"], xsin_custom_vjp, (real((3,)),), modes=("rev",)),
+]
+
 # Primitives whose output carries no derivative at all (integer/boolean results, stop_gradient).
 ZERO_DERIVATIVE = {
     P.eq_p, P.ne_p, P.lt_p, P.le_p, P.gt_p, P.ge_p, P.is_finite_p, P.not_p, P.and_p, P.or_p, P.xor_p,
@@ -259,10 +357,18 @@ LINEAR = {
     P.neg_p, P.add_p, P.sub_p, P.mul_p, P.div_p, P.select_p, P.convert_element_type_p, P.reduce_sum_p,
     P.cumsum_p, P.broadcast_in_dim_p, P.reshape_p, P.transpose_p, P.slice_p, P.rev_p, P.pad_p,
     P.concatenate_p, P.gather_p, P.scatter_add_p, P.dot_general_p,
+    P.all_primitives["cond"], P.all_primitives["scan"], P.all_primitives["custom_lin"],
 }
+# Primitives whose transpose rule exists only to raise a clear error (reverse mode of while).
+TRANSPOSE_REFUSES = {P.all_primitives["while"]}
 # Primitives tested outside the table, with the test that does it.
 # (iota has no operands, so inside a function it is evaluated eagerly and becomes a constant.)
-ELSEWHERE = {P.stop_gradient_p: "test_stop_gradient", P.iota_p: "test_iota_has_no_derivative"}
+ELSEWHERE = {
+    P.stop_gradient_p: "test_stop_gradient",
+    P.iota_p: "test_iota_has_no_derivative",
+    # only in the linearized program of a custom_vjp function, i.e. under reverse mode
+    P.all_primitives["custom_lin"]: "test_check_grads_custom_derivatives",
+}
 
 
 # ---------------------------------------------------------------------------- structure
@@ -287,7 +393,8 @@ def test_every_linear_primitive_has_a_transpose_rule():
     missing = sorted(p.name for p in LINEAR if p not in transpose_rules)
     assert not missing, f"linear primitives without a transpose rule: {missing}"
     # ... and nothing non-linear claims to be transposable.
-    assert set(transpose_rules) <= LINEAR, sorted(p.name for p in set(transpose_rules) - LINEAR)
+    extra = set(transpose_rules) - LINEAR - TRANSPOSE_REFUSES
+    assert not extra, sorted(p.name for p in extra)
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
@@ -304,7 +411,7 @@ def test_check_grads(case: Case, dtype):
     rng = np.random.default_rng(abs(hash(case.name)) % 2**32)
     args = case.make(rng, dtype)
     tol = TOL[np.float32] if case.loose else TOL[dtype]
-    check_grads(case.fn, args, order=case.order, modes=("fwd", "rev"), **tol)
+    check_grads(case.fn, args, order=case.order, modes=case.modes, **tol)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.__name__)

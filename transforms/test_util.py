@@ -57,32 +57,41 @@ def _close(name: str, got: Any, want: Any, atol: float, rtol: float) -> None:
                                    err_msg=f"check_grads: {name} mismatch")
 
 
+def _numeric_jvp(f: Callable, args: tuple, tangent: Any, eps: float) -> list[np.ndarray]:
+    """The central difference (f(x + eps t) - f(x - eps t)) / 2 eps, leaf by leaf, in float64."""
+    plus = f(*_add(args, tangent, eps))
+    minus = f(*_add(args, tangent, -eps))
+    return [(p.astype(np.float64) - m.astype(np.float64)) / (2 * eps)
+            for p, m in zip(_leaves(plus), _leaves(minus), strict=True)]
+
+
 def check_jvp(f: Callable, args: Sequence[Any], atol: float, rtol: float, eps: float,
               rng: np.random.Generator) -> None:
     """ft.jvp against a central difference in a random direction."""
     tangent = _rand_like(rng, tuple(args))
     _, t_out = jvp(f, tuple(args), tangent)
-    plus = f(*_add(tuple(args), tangent, eps))
-    minus = f(*_add(tuple(args), tangent, -eps))
-    numeric = [(p.astype(np.float64) - m.astype(np.float64)) / (2 * eps)
-               for p, m in zip(_leaves(plus), _leaves(minus), strict=True)]
+    numeric = _numeric_jvp(f, tuple(args), tangent, eps)
     for g, w in zip(_leaves(t_out), numeric, strict=True):
         np.testing.assert_allclose(g.astype(np.float64), w, atol=atol, rtol=rtol,
                                    err_msg="check_grads: jvp does not match finite differences")
 
 
-def check_vjp(f: Callable, args: Sequence[Any], atol: float, rtol: float, rng: np.random.Generator) -> None:
-    """<ct, J t> (forward mode) against <J^T ct, t> (reverse mode)."""
+def check_vjp(f: Callable, args: Sequence[Any], atol: float, rtol: float, eps: float,
+              rng: np.random.Generator, against_jvp: bool = True) -> None:
+    """<J^T ct, t> (reverse mode) against <ct, J t>, with J t by central differences (as JAX does,
+    so reverse-only functions such as custom_vjp ones can be checked) and, when ``against_jvp``,
+    by ft.jvp as well (forward and reverse mode must agree to rounding)."""
     tangent = _rand_like(rng, tuple(args))
     out, vjp_fn = vjp(f, *args)
     ct = _rand_like(rng, out)
-    _, t_out = jvp(f, tuple(args), tangent)
-    ct_in = vjp_fn(ct)
-    lhs = _inner(ct, t_out)
-    rhs = _inner(ct_in, tangent)
-    scale = max(1.0, abs(lhs), abs(rhs))
-    if abs(lhs - rhs) > atol * scale + rtol * scale:
-        raise AssertionError(f"check_grads: vjp and jvp disagree: <ct, J t> = {lhs} but <J^T ct, t> = {rhs}")
+    rev = _inner(vjp_fn(ct), tangent)
+    expected = [("finite differences", _inner(ct, _numeric_jvp(f, tuple(args), tangent, eps)))]
+    if against_jvp:
+        expected.append(("jvp", _inner(ct, jvp(f, tuple(args), tangent)[1])))
+    for name, fwd in expected:
+        scale = max(1.0, abs(fwd), abs(rev))
+        if abs(fwd - rev) > (atol + rtol) * scale:
+            raise AssertionError(f"check_grads: vjp and {name} disagree: <ct, J t> = {fwd} but <J^T ct, t> = {rev}")
 
 
 def check_grads(f: Callable, args: Sequence[Any], order: int, modes: Sequence[str] = ("fwd", "rev"),
@@ -91,7 +100,8 @@ def check_grads(f: Callable, args: Sequence[Any], order: int, modes: Sequence[st
     """Check ``f``'s derivatives at ``args`` up to ``order``; raises AssertionError on a mismatch.
 
     ``"fwd"`` compares ``ft.jvp`` with central differences; ``"rev"`` compares ``ft.vjp`` with
-    ``ft.jvp``. Higher orders check the derivative functions themselves the same way.
+    central differences, and with ``ft.jvp`` when both modes are checked. Higher orders check
+    the derivative functions themselves the same way.
 
     >>> ft.test_util.check_grads(fnp.sin, (np.array([0.3, 1.2]),), order=2)
     """
@@ -107,7 +117,7 @@ def check_grads(f: Callable, args: Sequence[Any], order: int, modes: Sequence[st
         if "fwd" in modes:
             check_jvp(fun, args, atol, rtol, eps, rng)
         if "rev" in modes:
-            check_vjp(fun, args, atol, rtol, rng)
+            check_vjp(fun, args, atol, rtol, eps, rng, against_jvp="fwd" in modes)
         if level > 1:
             if "fwd" in modes:
                 t = _rand_like(rng, args)
