@@ -1,6 +1,8 @@
 """``functrace.nn``: neural-network functions composed from ``functrace.numpy``.
 
-Each is a composition (no derivative rules of its own); the max-shift in the softmax family
+They call ``fnp`` functions rather than operators, so that eager calls on any backend's arrays
+(where ``*`` would be that array type's own) take the same path as traced ones. Each is a
+composition (no derivative rules of its own); the max-shift in the softmax family
 goes through ``stop_gradient``, which is exact because those functions are shift-invariant.
 """
 
@@ -48,13 +50,14 @@ def gelu(x: Array, approximate: bool = True) -> Array:
             "gelu(approximate=False) needs erf, which functrace does not provide yet; use approximate=True"))
     x = _float(x)
     c = float(np.sqrt(2.0 / np.pi))
-    return 0.5 * x * (1.0 + fnp.tanh(c * (x + 0.044715 * x ** 3)))
+    inner = fnp.multiply(c, fnp.add(x, fnp.multiply(0.044715, fnp.power(x, 3))))
+    return fnp.multiply(fnp.multiply(0.5, x), fnp.add(1.0, fnp.tanh(inner)))
 
 
 def silu(x: Array) -> Array:
     """x * sigmoid(x) (also called swish)."""
     x = _float(x)
-    return x * sigmoid(x)
+    return fnp.multiply(x, sigmoid(x))
 
 
 swish = silu
@@ -70,22 +73,22 @@ def logsumexp(x: Array, axis: Any = None, keepdims: bool = False) -> Array:
     x = _float(x)
     m = lax.stop_gradient(fnp.max(x, axis=axis, keepdims=True))
     m = fnp.where(fnp.isfinite(m), m, 0.0)  # all -inf (or an inf) along the axis: no shift
-    out = fnp.log(fnp.sum(fnp.exp(x - m), axis=axis, keepdims=True)) + m
+    out = fnp.add(fnp.log(fnp.sum(fnp.exp(fnp.subtract(x, m)), axis=axis, keepdims=True)), m)
     return out if keepdims else fnp.squeeze(out, axis=axis) if axis is not None else fnp.reshape(out, ())
 
 
 def softmax(x: Array, axis: int = -1) -> Array:
     """exp(x) / sum(exp(x)) along ``axis``."""
     x = _float(x)
-    unnormalized = fnp.exp(x - lax.stop_gradient(fnp.max(x, axis=axis, keepdims=True)))
-    return unnormalized / fnp.sum(unnormalized, axis=axis, keepdims=True)
+    unnormalized = fnp.exp(fnp.subtract(x, lax.stop_gradient(fnp.max(x, axis=axis, keepdims=True))))
+    return fnp.divide(unnormalized, fnp.sum(unnormalized, axis=axis, keepdims=True))
 
 
 def log_softmax(x: Array, axis: int = -1) -> Array:
     """x - logsumexp(x) along ``axis``."""
     x = _float(x)
-    shifted = x - lax.stop_gradient(fnp.max(x, axis=axis, keepdims=True))
-    return shifted - fnp.log(fnp.sum(fnp.exp(shifted), axis=axis, keepdims=True))
+    shifted = fnp.subtract(x, lax.stop_gradient(fnp.max(x, axis=axis, keepdims=True)))
+    return fnp.subtract(shifted, fnp.log(fnp.sum(fnp.exp(shifted), axis=axis, keepdims=True)))
 
 
 def one_hot(x: Array, num_classes: int, dtype: Any = np.float64, axis: int = -1) -> Array:

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from functrace.errors import FunctraceError
-from functrace.numpy._core import _as_operand, abs, asarray, power, sqrt, user_error
+from functrace.numpy._core import _as_operand, abs, asarray, astype, multiply, not_equal, power, sqrt, user_error
 from functrace.numpy._reductions import max, min, sum
 from functrace.tracing import get_aval, located
 
@@ -23,25 +23,25 @@ def norm(x: Array, ord: Any = None, axis: Any = None, keepdims: bool = False) ->
     x = asarray(x) if isinstance(x, (int, float)) else x
     nd = get_aval(x).ndim
     if axis is None and ord is None:
-        return sqrt(sum(x * x, axis=None, keepdims=keepdims))
+        return sqrt(sum(multiply(x, x), axis=None, keepdims=keepdims))
     if axis is None:
         axis = tuple(range(nd)) if nd <= 2 else None
         if nd == 1:
             axis = 0
     if isinstance(axis, tuple) and len(axis) == 2:
         if ord in (None, "fro"):
-            return sqrt(sum(x * x, axis=axis, keepdims=keepdims))
+            return sqrt(sum(multiply(x, x), axis=axis, keepdims=keepdims))
         raise user_error(NotImplementedError(f"matrix norm ord={ord!r} is not supported (only 'fro')"))
     if isinstance(axis, tuple) and len(axis) == 1:
         axis = axis[0]
     if ord is None or ord == 2:
-        return sqrt(sum(x * x, axis=axis, keepdims=keepdims))
+        return sqrt(sum(multiply(x, x), axis=axis, keepdims=keepdims))
     if ord == np.inf:
         return max(abs(x), axis=axis, keepdims=keepdims)
     if ord == -np.inf:
         return min(abs(x), axis=axis, keepdims=keepdims)
     if ord == 0:
-        return sum((x != 0).astype(get_aval(x).dtype), axis=axis, keepdims=keepdims)
+        return sum(astype(not_equal(x, 0), get_aval(x).dtype), axis=axis, keepdims=keepdims)
     if ord == 1:
         return sum(abs(x), axis=axis, keepdims=keepdims)
     try:
