@@ -665,3 +665,17 @@ def test_linearize_under_grad():
 def test_hessian_of_pytree_output():
     h = ft.hessian(lambda x: {"s": fnp.sum(x ** 3), "p": x[0] * x[1]})(np.array([1.0, 2.0]))
     assert_tree_close(h, {"s": np.diag([6.0, 12.0]), "p": np.array([[0.0, 1.0], [1.0, 0.0]])})
+
+
+@pytest.mark.xfail(ft.get_backend() == "numpy", strict=True,
+                   reason="core/backends: torch tensors are not accepted as inputs on the numpy backend (their aval "
+                          "handler is registered only when backends/torch_backend.py is imported, and the numpy "
+                          "backend's asarray does not convert them); API.md says inputs may be torch tensors")
+def test_torch_tensor_inputs():
+    import torch
+
+    g = ft.grad(lambda x: fnp.sum(x * x))(torch.tensor([2.0, 1.0], dtype=torch.float32))
+    assert host(g).dtype == np.float32
+    close(g, [4.0, 2.0])
+    close(ft.jvp(fnp.sin, (torch.tensor(0.5, dtype=torch.float64),), (torch.tensor(1.0, dtype=torch.float64),))[1],
+          np.cos(0.5))
