@@ -462,11 +462,11 @@ BINARY_SPECIAL = [n for n, _ in BINARY_NUMERIC + BINARY_FLOAT]
 @pytest.mark.parametrize("name", UNARY_SPECIAL)
 def test_unary_special_values(name, dtype):
     """inf, nan, signed zeros and extremes give what NumPy gives (eager and traced)."""
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"):  # the warnings themselves are checked below
         x = SPECIALS.astype(dtype)
         want = getattr(np, name)(x)
-    assert_close(getattr(fnp, name)(x), want, what=f"{name}: ")
-    got, _ = traced_call(getattr(fnp, name), x)
+        assert_close(getattr(fnp, name)(x), want, what=f"{name}: ")
+        got, _ = traced_call(getattr(fnp, name), x)
     assert_close(got, want, what=f"{name}: ")
 
 
@@ -477,6 +477,20 @@ def test_binary_special_values(name, dtype):
     with np.errstate(all="ignore"):
         x, y = (a.astype(dtype) for a in np.meshgrid(SPECIALS, SPECIALS))
         want = getattr(np, name)(x, y)
-    assert_close(getattr(fnp, name)(x, y), want, what=f"{name}: ")
-    got, _ = traced_call(getattr(fnp, name), x, y)
+        assert_close(getattr(fnp, name)(x, y), want, what=f"{name}: ")
+        got, _ = traced_call(getattr(fnp, name), x, y)
     assert_close(got, want, what=f"{name}: ")
+
+
+@pytest.mark.xfail(ft.get_backend() == "numpy", strict=True, raises=RuntimeWarning,
+                   reason="backend bug: the numpy backend wraps only some primitives (log, div, ...) in "
+                          "np.errstate; sin/cos/tan/add/sub/mul still warn on inf/nan")
+@pytest.mark.filterwarnings("error")
+def test_special_values_are_silent():
+    """inf and nan results come back silently, as the numpy backend's own notes promise."""
+    x = np.array([np.inf, -np.inf, np.nan, 1e300])
+    for f in (fnp.sin, fnp.cos, fnp.tan, fnp.exp, fnp.log):
+        f(x)
+    for g in (fnp.add, fnp.multiply, fnp.subtract):
+        g(x, x[::-1])
+    assert_close(fnp.sin(np.array([np.inf])), np.array([np.nan]))
