@@ -425,3 +425,35 @@ def test_traceback_through_generated_code_shows_its_lines():
     with pytest.raises(RuntimeError) as info:
         fn(np.ones(3))
     assert "= _reduce_sum(a, axes=(0,))" in "".join(traceback.format_tb(info.tb))
+
+
+def test_lowering_optimises_the_jaxprs_inside_control_flow():
+    def f(x):
+        # the two reshapes of the branch cancel out
+        return ft.lax.cond(fnp.sum(x) > 0, lambda v: fnp.reshape(fnp.reshape(v, (3, 1)), (3,)) * 2.0,
+                           lambda v: -v, x)
+
+    jf = ft.jit(f)
+    lowered = jf.lower(np.ones(3))
+    (cond,) = [e for e in lowered.jaxpr.jaxpr.eqns if e.primitive.name == "cond"]
+    branches = [p for p in cond.params.values() if isinstance(p, tuple)][0]
+    assert [[e.primitive.name for e in b.jaxpr.eqns] for b in branches] == [["neg"], ["mul"]]
+    for b in branches:
+        typecheck_jaxpr(b.jaxpr)
+    same(jf(np.ones(3)), np.full(3, 2.0))
+    same(jf(-np.ones(3)), np.ones(3))
+    same(ft.grad(lambda x: fnp.sum(jf(x) * x))(np.array([1.0, 2.0, 3.0])), np.array([4.0, 8.0, 12.0]))
+
+
+def test_jit_and_vmap_compose_both_ways():
+    from transforms.batching import vmap
+
+    def f(x, w):
+        return fnp.tanh(x @ w)
+
+    xs, w = np.linspace(-1, 1, 15).reshape(5, 3), np.linspace(0, 1, 6).reshape(3, 2)
+    want = np.tanh(xs @ w)
+    same(vmap(ft.jit(f), in_axes=(0, None))(xs, w), want)
+    same(ft.jit(vmap(f, in_axes=(0, None)))(xs, w), want)
+    loss = lambda w: fnp.sum(vmap(f, in_axes=(0, None))(xs, w))  # noqa: E731
+    same(ft.jit(ft.grad(loss))(w), ft.grad(loss)(w))

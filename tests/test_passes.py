@@ -404,3 +404,19 @@ def test_passes_handle_a_long_chain_without_recursion():
     new = passes.optimize(closed)
     assert len(new.jaxpr.eqns) == 20000
     typecheck_jaxpr(new.jaxpr)
+
+
+def test_optimize_sub_jaxprs_only_when_asked_and_without_mutation():
+    def f(x):
+        return ft.lax.cond(fnp.sum(x) > 0, lambda v: fnp.reshape(fnp.reshape(v, (3, 1)), (3,)), lambda v: -v, x)
+
+    closed = ft.make_jaxpr(f)(np.ones(3))
+    before = str(closed)
+    assert passes.has_sub_jaxprs(closed.jaxpr)
+    assert str(passes.optimize(closed)) == before  # the branches are left alone by default
+    new = passes.optimize(closed, sub_jaxprs=True)
+    assert str(closed) == before
+    typecheck_jaxpr(new.jaxpr)
+    assert "reshape" not in str(new)
+    for x in (np.ones(3), -np.ones(3)):
+        assert_close(ft.eval_jaxpr(new, x), np.asarray(ft.device_get(ft.eval_jaxpr(closed, x))))

@@ -31,7 +31,7 @@ from functrace.ir import ClosedJaxpr
 from functrace.primitives import stop_gradient_p
 from functrace.tracing import Tracer, current_backend, eval_jaxpr, get_aval, source_info
 from functrace.tree_util import LEAF, PyTreeDef, tree_flatten, tree_unflatten
-from transforms.passes import optimize
+from transforms.passes import has_sub_jaxprs, optimize
 
 _PY_SCALARS = {bool: ((), np.dtype(bool)), int: ((), np.dtype(np.int64)), float: ((), np.dtype(np.float64)),
                complex: ((), np.dtype(np.complex128))}
@@ -190,8 +190,9 @@ def jit(fun: Callable, static_argnums: int | Sequence[int] = ()) -> Callable:
         if entry.lowered is None:
             backend = current_backend()
             closed = entry.closed
-            if any(e.primitive is stop_gradient_p for e in closed.jaxpr.eqns):
-                closed = optimize(closed, drop_stop_gradient=True)  # differentiation is over
+            # Differentiation is over: stop_gradient is the identity; sub-jaxprs may be optimised.
+            if has_sub_jaxprs(closed.jaxpr) or any(e.primitive is stop_gradient_p for e in closed.jaxpr.eqns):
+                closed = optimize(closed, drop_stop_gradient=True, sub_jaxprs=True)
             lower_fn = getattr(backend, "lower_jaxpr", None)  # a backend may lower in its own way
             if lower_fn is not None:
                 fn, source = lower_fn(closed.jaxpr, closed.consts, fun_name)

@@ -523,10 +523,51 @@ def fold_constants(closed: ClosedJaxpr) -> ClosedJaxpr:
     return prune_consts(new)
 
 
+# ---------------------------------------------------------------------------- sub-jaxprs
+def _optimize_value(v: Any, drop_stop_gradient: bool) -> Any:
+    if isinstance(v, ClosedJaxpr):
+        return optimize(v, drop_stop_gradient, sub_jaxprs=True)
+    if type(v) is tuple and any(isinstance(x, ClosedJaxpr) for x in v):
+        items = tuple(_optimize_value(x, drop_stop_gradient) for x in v)
+        return v if all(a is b for a, b in zip(items, v, strict=True)) else items
+    return v
+
+
+def optimize_sub_jaxprs(jaxpr: Jaxpr, drop_stop_gradient: bool = False) -> Jaxpr:
+    """``optimize`` the closed jaxprs held in params (branches of ``cond``, bodies of ``while``
+    and ``scan``). Their inputs and outputs stay as they are, so the equations stay well typed.
+
+    Meant for a program that will only run: the rules of transforms may expect the sub-jaxprs
+    their own tracing produced, so ``jit`` applies this to the copy it lowers.
+    """
+    eqns, changed = [], False
+    for eqn in jaxpr.eqns:
+        params = {k: _optimize_value(v, drop_stop_gradient) for k, v in eqn.params.items()}
+        if any(params[k] is not v for k, v in eqn.params.items()):
+            eqn, changed = eqn.replace(params=params), True
+        eqns.append(eqn)
+    return Jaxpr(jaxpr.constvars, jaxpr.invars, jaxpr.outvars, eqns) if changed else jaxpr
+
+
+def has_sub_jaxprs(jaxpr: Jaxpr) -> bool:
+    """Whether some equation holds a closed jaxpr (or a tuple of them) in its params."""
+    for eqn in jaxpr.eqns:
+        for v in eqn.params.values():
+            if isinstance(v, ClosedJaxpr) or (type(v) is tuple and any(isinstance(x, ClosedJaxpr) for x in v)):
+                return True
+    return False
+
+
 # ---------------------------------------------------------------------------- the pipeline
-def optimize(closed: ClosedJaxpr, drop_stop_gradient: bool = False, max_rounds: int = 10) -> ClosedJaxpr:
+def optimize(closed: ClosedJaxpr, drop_stop_gradient: bool = False, max_rounds: int = 10,
+             sub_jaxprs: bool = False) -> ClosedJaxpr:
     """All passes, repeated until nothing changes (or ``max_rounds``): fold, forward, simplify,
-    CSE, DCE. Constants nothing reads any more are dropped."""
+    CSE, DCE. Constants nothing reads any more are dropped. With ``sub_jaxprs``, the jaxprs in
+    params are optimised too (see ``optimize_sub_jaxprs``)."""
+    if sub_jaxprs:
+        j = optimize_sub_jaxprs(closed.jaxpr, drop_stop_gradient)
+        if j is not closed.jaxpr:
+            closed = ClosedJaxpr(j, closed.consts, closed.in_tree, closed.out_tree)
     for _ in range(max_rounds):
         before = closed
         closed = fold_constants(closed)
@@ -543,5 +584,5 @@ def optimize(closed: ClosedJaxpr, drop_stop_gradient: bool = False, max_rounds: 
     return closed
 
 
-__all__ = ["dce", "cse", "fold_constants", "simplify", "forward_identities", "optimize", "prune_consts",
-           "uniform_value"]
+__all__ = ["dce", "cse", "fold_constants", "simplify", "forward_identities", "optimize", "optimize_sub_jaxprs",
+           "has_sub_jaxprs", "prune_consts", "uniform_value"]
