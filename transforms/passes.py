@@ -39,7 +39,7 @@ from functrace.avals import ShapedArray, is_bool, is_float, is_int
 from functrace.dce import dce_jaxpr
 from functrace.ir import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Var
 from functrace.primitives import Primitive, abstract_eval_rules
-from functrace.tracing import Tracer
+from functrace.tracing import Tracer, commutative_primitives
 
 # Folding never materialises an array larger than this (elements); bigger results stay equations.
 FOLD_LIMIT = 1 << 20
@@ -180,7 +180,8 @@ def _atom_key(x: Atom) -> Any:
 
 
 def cse(jaxpr: Jaxpr) -> Jaxpr:
-    """Merge equations with the same primitive, operands and params (all primitives are pure).
+    """Merge equations with the same primitive, operands (in any order for commutative ones)
+    and params (all primitives are pure).
 
     Equations with unhashable params are kept as they are.
     """
@@ -193,7 +194,10 @@ def cse(jaxpr: Jaxpr) -> Jaxpr:
         if any(a is not b for a, b in zip(invars, eqn.invars, strict=True)):
             eqn = eqn.replace(invars=invars)
             changed = True
-        key = (eqn.primitive, tuple(_atom_key(x) for x in invars), tuple(eqn.params.items()))
+        operand_keys = [_atom_key(x) for x in invars]
+        if eqn.primitive in commutative_primitives:  # a * b and b * a are one subexpression
+            operand_keys.sort(key=repr)
+        key = (eqn.primitive, tuple(operand_keys), tuple(eqn.params.items()))
         try:
             hit = seen.get(key)
         except TypeError:  # unhashable params
