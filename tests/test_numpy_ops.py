@@ -135,6 +135,9 @@ OPS += [
     lam("power(x,0.5)", lambda m, x: m.power(x, 0.5), UNARY, FLOAT1, "positive"),
     lam("power(2.0,x)", lambda m, x: m.power(2.0, x), UNARY, FLOAT1),
     lam("round(decimals=2)", lambda m, x: m.round(x * 10, 2), UNARY, FLOAT1),
+    lam("round(decimals=-1)", lambda m, x: m.round(x * 100, -1), UNARY, NUM1),
+    lam("divmod", lambda m, x, y: m.divmod(x, y), BINARY, NUM2, ("real", "nonzero")),
+    lam("clip(min=,max=)", lambda m, x: m.clip(x, min=-0.5, max=0.5), UNARY, FLOAT1),
     lam("where", lambda m, c, x, y: m.where(c, x, y), TERNARY,
         [(b_, f32, f32), (b_, f64, f64), (b_, f32, f64), (b_, i32, i64)], ("bool", "real", "real")),
     lam("where(x>0,x,0.0)", lambda m, x: m.where(x > 0, x, 0.0), UNARY, NUM1),
@@ -287,6 +290,22 @@ def _check(o: Op, got: Any, want: Any) -> None:
     assert len(got_leaves) == len(want_leaves), f"{o.name}: {len(got_leaves)} results, NumPy gave {len(want_leaves)}"
     for g, w in zip(got_leaves, want_leaves, strict=True):
         assert_close(g, np.asarray(w), rtol=o.rtol, what=f"{o.name}: ")
+
+
+# The names docs/API.md promises (functrace.numpy and functrace.nn).
+API_NAMES = """sin cos tan arcsin arccos arctan arctan2 sinh cosh tanh exp exp2 expm1 log log1p log2 log10 sqrt
+square abs sign power maximum minimum clip where sum mean prod max min var std argmax argmin all any cumsum dot
+matmul tensordot einsum outer inner transpose reshape ravel swapaxes moveaxis expand_dims squeeze broadcast_to
+concatenate stack split tile repeat pad flip roll zeros ones full zeros_like ones_like full_like arange linspace
+eye asarray array""".split()
+NN_NAMES = "relu sigmoid softplus gelu silu tanh softmax log_softmax logsumexp one_hot".split()
+
+
+def test_api_names_exist():
+    assert [n for n in API_NAMES if not callable(getattr(fnp, n, None))] == []
+    assert callable(fnp.linalg.norm)
+    assert [n for n in NN_NAMES if not callable(getattr(ft.nn, n, None))] == []
+    assert all(n in fnp.__all__ for n in API_NAMES)
 
 
 def test_table_covers_the_public_names():

@@ -14,7 +14,7 @@ from numpy import (  # noqa: F401 -- dtypes and constants, re-exported as in Num
 from functrace.numpy import linalg
 from functrace.numpy._core import (
     abs, absolute, add, arccos, arccosh, arcsin, arcsinh, arctan, arctan2, arctanh, around, array, asarray,
-    astype, bitwise_and, bitwise_or, bitwise_xor, ceil, clip, copy, cos, cosh, divide, equal, exp, exp2,
+    astype, bitwise_and, bitwise_or, bitwise_xor, ceil, clip, copy, cos, cosh, divide, divmod, equal, exp, exp2,
     expm1, float_power, floor, floor_divide, fmod, greater, greater_equal, invert, isfinite, isinf, isnan,
     less, less_equal, log, log1p, log2, log10, logaddexp, logical_and, logical_not, logical_or, logical_xor,
     maximum, minimum, mod, multiply, ndim, negative, not_equal, positive, power, reciprocal, remainder,
@@ -39,7 +39,7 @@ from functrace.numpy._shape import (
 __all__ = [
     # elementwise
     "abs", "absolute", "add", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh",
-    "around", "bitwise_and", "bitwise_or", "bitwise_xor", "ceil", "clip", "cos", "cosh", "divide",
+    "around", "bitwise_and", "bitwise_or", "bitwise_xor", "ceil", "clip", "cos", "cosh", "divide", "divmod",
     "equal", "exp", "exp2", "expm1", "float_power", "floor", "floor_divide", "fmod", "greater",
     "greater_equal", "invert", "isfinite", "isinf", "isnan", "less", "less_equal", "log", "log1p",
     "log2", "log10", "logaddexp", "logical_and", "logical_not", "logical_or", "logical_xor", "maximum",

@@ -221,10 +221,16 @@ def trunc(x: Array) -> Array:
 
 def round(x: Array, decimals: int = 0) -> Array:  # noqa: A001
     """Round half to even, to ``decimals`` places (as ``numpy.round``)."""
-    if decimals == 0 or (decimals > 0 and not is_float(result_type(x))):
+    dt = result_type(x)
+    if decimals == 0 or (decimals > 0 and not is_float(dt)):
         return _round_keep_int(x)
-    scale = 10.0 ** decimals
-    return true_divide(_round_keep_int(multiply(x, scale)), scale)
+    if not is_float(dt):  # integers to tens, hundreds, ...: in float64, then back
+        return astype(round(astype(x, np.float64), decimals), dt)
+    if decimals > 0:
+        scale = 10.0 ** decimals
+        return true_divide(_round_keep_int(multiply(x, scale)), scale)
+    scale = 10.0 ** -decimals  # divide by an exact power of ten, as NumPy does
+    return multiply(_round_keep_int(true_divide(x, scale)), scale)
 
 
 around = round
@@ -398,6 +404,11 @@ def remainder(x: Array, y: Array) -> Array:
 mod = remainder
 
 
+def divmod(x: Array, y: Array) -> tuple[Array, Array]:  # noqa: A001
+    """``(x // y, x % y)``, as ``numpy.divmod``."""
+    return floor_divide(x, y), remainder(x, y)
+
+
 def fmod(x: Array, y: Array) -> Array:
     """Elementwise C remainder, with the sign of x."""
     (x, y), _ = promote("fmod", x, y)
@@ -439,8 +450,14 @@ def float_power(x: Array, y: Array) -> Array:
                  asarray(y, np.float64) if not isinstance(y, _PY_SCALARS) else float(y))
 
 
-def clip(a: Array, a_min: Array | None = None, a_max: Array | None = None) -> Array:
-    """Limit values to [a_min, a_max] (either may be None): ``minimum(maximum(a, a_min), a_max)``."""
+def clip(a: Array, a_min: Array | None = None, a_max: Array | None = None, *, min: Array | None = None,  # noqa: A002
+         max: Array | None = None) -> Array:  # noqa: A002
+    """Limit values to [a_min, a_max] (either may be None): ``minimum(maximum(a, a_min), a_max)``.
+
+    ``min``/``max`` are NumPy 2's keyword spellings (``x.clip(min=0)``).
+    """
+    a_min = min if a_min is None else a_min
+    a_max = max if a_max is None else a_max
     if a_min is not None:
         a = maximum(a, a_min)
     if a_max is not None:
@@ -506,8 +523,8 @@ def size(x: Array) -> int:
     return get_aval(_as_operand(x)).size
 
 
-def astype(x: Array, dtype: Any) -> Array:
-    """Cast to ``dtype``."""
+def astype(x: Array, dtype: Any, copy: bool = True) -> Array:
+    """Cast to ``dtype`` (``copy`` is accepted for NumPy compatibility; arrays are immutable)."""
     return lax.convert_element_type(asarray(x) if not isinstance(x, Tracer) else x, dtype)
 
 

@@ -31,6 +31,7 @@ def install(fnp: Any) -> None:
         "__mul__": fnp.multiply, "__rmul__": swap(fnp.multiply),
         "__truediv__": fnp.true_divide, "__rtruediv__": swap(fnp.true_divide),
         "__floordiv__": fnp.floor_divide, "__rfloordiv__": swap(fnp.floor_divide),
+        "__divmod__": fnp.divmod, "__rdivmod__": swap(fnp.divmod),
         "__mod__": fnp.remainder, "__rmod__": swap(fnp.remainder),
         "__pow__": fnp.power, "__rpow__": swap(fnp.power),
         "__matmul__": fnp.matmul, "__rmatmul__": swap(fnp.matmul),
