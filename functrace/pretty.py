@@ -235,12 +235,14 @@ def jaxpr_to_dot(jaxpr: Jaxpr, graph_name: str = "jaxpr") -> str:
     params on a second line; jaxprs inside params (control flow bodies) are drawn as dashed
     clusters. Render it with ``ClosedJaxpr.render(path)`` or ``dot -Tsvg``.
 
-    >>> print(ft.make_jaxpr(lambda x: fnp.sin(x) * 2.0)(1.0).to_dot())   # doctest: +SKIP
+    >>> print(ft.make_jaxpr(lambda x: fnp.sin(x) * 2.0)(1.0).to_dot())   # doctest: +ELLIPSIS
     digraph "jaxpr" {
       ...
+      v_a [label="a:f64[]", shape=ellipse, ...];
       e0 [label="b:f64[] = sin a", shape=box, ...];
       v_a -> e0;
       ...
+    }
     """
     w = _DotWriter()
     w.emit(0, f"digraph {_dot_str(graph_name)} {{")
@@ -261,6 +263,10 @@ def render_dot(dot: str, path: str | os.PathLike, format: str = "svg") -> Path:
     """Run Graphviz's ``dot`` on DOT text, writing a ``format`` picture (svg, png, pdf, ...) to ``path``.
 
     Only the ``dot`` program is needed (the ``graphviz`` Python package is a wrapper around it).
+    Returns the path written; ``ClosedJaxpr.render`` calls this.
+
+    >>> render_dot(ft.make_jaxpr(ft.grad(f))(1.0).to_dot(), "grad_f.png", format="png")  # doctest: +SKIP
+    PosixPath('grad_f.png')
     """
     if not re.fullmatch(r"[a-z0-9_:]+", format):
         raise ValueError(f"render: format must be a Graphviz output format such as 'svg' or 'png', got {format!r}")

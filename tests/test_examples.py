@@ -86,17 +86,12 @@ def test_logistic_regression():
 
 
 def test_mlp_digits(tmp_path):
-    res = load("mlp_digits").main(["--quick", "--out", str(tmp_path)])
-    assert len(res["losses"]) == 3
-    assert res["losses"][-1] < 0.6 * res["losses"][0]
-    assert res["test_accuracy"] >= 0.88
+    """The issue asks for >= 95% test accuracy: 8 epochs already get there (the default runs 20)."""
+    res = load("mlp_digits").main(["--quick", "--epochs", "8", "--out", str(tmp_path)])
+    assert len(res["losses"]) == 8
+    assert res["losses"][-1] < 0.3 * res["losses"][0]
+    assert res["test_accuracy"] >= 0.95 and res["train_accuracy"] >= res["test_accuracy"] - 0.02
     assert_png(tmp_path / "mlp_digits.png")
-
-
-def test_mlp_digits_reaches_95_percent(tmp_path):
-    """The issue asks for >= 95% test accuracy; 8 epochs already get there (the default runs 20)."""
-    res = load("mlp_digits").main(["--epochs", "8", "--out", str(tmp_path)])
-    assert res["test_accuracy"] >= 0.95
 
 
 def test_tanh_derivatives(tmp_path):
