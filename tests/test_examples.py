@@ -97,6 +97,9 @@ def test_mlp_digits(tmp_path):
 def test_tanh_derivatives(tmp_path):
     res = load("tanh_derivatives").main(["--quick", "--out", str(tmp_path)])
     assert len(res["errors"]) == 6 and len(res["curves"]) == 7
+    # ft.vmap of nested grads and nested grads of a sum agree (two routes to the same numbers).
+    assert all(gap <= 1e-12 * max(1.0, np.abs(y).max()) for gap, y in zip(res["route_gaps"], res["curves"][1:],
+                                                                           strict=True))
     for k, (err, y) in enumerate(zip(res["errors"], res["curves"][1:], strict=True), start=1):
         assert err <= 1e-10 * max(1.0, np.abs(y).max()), f"derivative {k} is off by {err}"
     assert_png(tmp_path / "tanh_derivatives.png")
