@@ -222,12 +222,13 @@ class Trace:
                 return simpler
         invars = [x._var if type(x) is Tracer else x for x in ins]
         try:
-            operand_keys = [id(x) if type(x) is Var else (x.val, x.aval.dtype) for x in invars]
+            # Literals compare by bits, so 0.0 and -0.0 stay distinct (and equal NaNs merge).
+            operand_keys = [id(x) if type(x) is Var else (x.aval.dtype, x.val.tobytes()) for x in invars]
             if prim in commutative_primitives:  # a * b and b * a are one subexpression
                 operand_keys.sort(key=repr)
             key = (prim, tuple(operand_keys), tuple(params.items()) if params else ())
             hit = self._cse.get(key)
-        except TypeError:  # unhashable params: no CSE for this equation
+        except (TypeError, AttributeError):  # unhashable params (or an odd literal): no CSE here
             key, hit = None, None
         if hit is not None:
             return hit
