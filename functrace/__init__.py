@@ -49,6 +49,9 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "hessian": ("transforms.autodiff", "hessian"),
     "stop_gradient": ("transforms.autodiff", "stop_gradient"),
     "jit": ("transforms.jit", "jit"),
+    "vmap": ("transforms.batching", "vmap"),
+    "custom_jvp": ("transforms.custom_derivatives", "custom_jvp"),
+    "custom_vjp": ("transforms.custom_derivatives", "custom_vjp"),
     "test_util": ("functrace.test_util", None),
     "get_backend": ("backends.registry", "get_backend"),
     "use_backend": ("backends.registry", "use_backend"),
@@ -75,6 +78,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "grad", "value_and_grad", "vjp", "jvp", "linearize", "jacfwd", "jacrev", "hessian", "stop_gradient",
-    "jit", "test_util", "make_jaxpr", "eval_jaxpr", "device_get", "get_backend", "use_backend", "backend_names",
+    "jit", "vmap", "custom_jvp", "custom_vjp", "test_util", "make_jaxpr", "eval_jaxpr", "device_get", "get_backend",
+    "use_backend", "backend_names",
     "lax", "nn", "numpy", "tree_util", "ClosedJaxpr", "Jaxpr",
 ]

@@ -17,7 +17,8 @@ is imported; their rules and the ``custom_jvp``/``custom_vjp`` decorators live i
 ``transforms/custom_derivatives.py``.
 
 Each primitive's implementation is backend-neutral (it interprets the sub-jaxpr with
-``eval_jaxpr``), registered in ``backends.base.generic_impls``, which every backend includes.
+``eval_jaxpr``); they are collected in ``impls`` and handed to ``backends.base.generic_impls``,
+which the registry adds to every backend it creates.
 The transforms' rules are in ``transforms/control_flow_rules.py``; the core does not import
 transforms at start-up, so the first call of a control-flow function loads them.
 """
@@ -29,13 +30,12 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from backends.base import generic_impls  # the backend-neutral implementations table (see docstring)
 from functrace import lax
 from functrace.api import flatten_fun, to_backend
 from functrace.avals import ShapedArray, is_bool, is_int
 from functrace.errors import DTypeError, FunctraceError, ShapeError
 from functrace.ir import ClosedJaxpr, Jaxpr, Var
-from functrace.primitives import def_primitive
+from functrace.primitives import Primitive, def_primitive
 from functrace.tracing import (
     Tracer,
     bind,
@@ -49,6 +49,9 @@ from functrace.tracing import (
 from functrace.tree_util import PyTreeDef, tree_flatten, tree_unflatten
 from functrace.util import format_frame
 
+# Backend-neutral implementations of the primitives defined here.
+impls: dict[Primitive, Callable[..., Any]] = {}
+
 _RULE_MODULES = ("transforms.control_flow_rules",)
 _rules_loaded = [False]
 
@@ -61,15 +64,17 @@ def _load_rules() -> None:
 
 
 # ---------------------------------------------------------------------------- tracing helpers
-def trace_to_closed(fn: Callable[[list], list], avals: Sequence[ShapedArray]) -> tuple[ClosedJaxpr, list]:
-    """Trace ``fn`` (flat list in, flat list out) at abstract ``avals``.
+def trace_to_closed(fn: Callable[[list], list], avals: Sequence[ShapedArray], vals: Sequence[Any] | None = None
+                    ) -> tuple[ClosedJaxpr, list]:
+    """Trace ``fn`` (flat list in, flat list out) at abstract ``avals`` (carrying ``vals`` when given).
 
     Returns a ClosedJaxpr without constants whose leading invars stand for the values ``fn``
     closed over, and those values (tracers of enclosing traces, or arrays), to be passed as
     leading operands.
     """
+    vals = [None] * len(avals) if vals is None else vals
     with new_trace() as trace:
-        outs = fn([trace.new_arg(a) for a in avals])
+        outs = fn([trace.new_arg(a, v) for a, v in zip(avals, vals, strict=True)])
         jaxpr, consts = trace.to_jaxpr(outs)
     closed = Jaxpr([], list(jaxpr.constvars) + list(jaxpr.invars), jaxpr.outvars, jaxpr.eqns)
     return ClosedJaxpr(closed, []), consts
@@ -77,6 +82,14 @@ def trace_to_closed(fn: Callable[[list], list], avals: Sequence[ShapedArray]) ->
 
 def _avals_str(avals: Sequence[ShapedArray]) -> str:
     return "(" + ", ".join(a.str_short() for a in avals) + ")"
+
+
+def _operand(x: Any) -> Any:
+    """An operand as given when it is traced or a scalar (which the IR writes inline as a literal);
+    otherwise an array of the active backend."""
+    if isinstance(x, (Tracer, bool, int, float, np.generic)):
+        return x
+    return to_backend(x)
 
 
 def _flat_avals(leaves: Sequence[Any]) -> list[ShapedArray]:
@@ -125,7 +138,7 @@ def _cond_impl(index, *ops, branches):
     return _native(eval_jaxpr(br.jaxpr, br.consts, list(ops)))
 
 
-generic_impls[cond_p] = _cond_impl
+impls[cond_p] = _cond_impl
 
 
 def switch(index: Any, branches: Sequence[Callable], *operands: Any) -> Any:
@@ -148,7 +161,7 @@ def switch(index: Any, branches: Sequence[Callable], *operands: Any) -> Any:
     if n > 1:
         index = lax.max(lax.min(index, np.int32(n - 1)), np.int32(0))
     ops_flat, in_tree = tree_flatten(operands)
-    ops_flat = [to_backend(x) for x in ops_flat]
+    ops_flat = [_operand(x) for x in ops_flat]
     avals = _flat_avals(ops_flat)
     traced, out_trees = [], []
     for fun in branches:
@@ -223,7 +236,7 @@ def _while_impl(*args, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
     return _native(carry)
 
 
-generic_impls[while_p] = _while_impl
+impls[while_p] = _while_impl
 
 
 def _check_same_carry(what: str, in_tree: PyTreeDef, out_tree: PyTreeDef, in_avals, out_avals) -> None:
@@ -242,7 +255,7 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val: Any) -> Any:
     """
     _load_rules()
     init_flat, in_tree = tree_flatten(init_val)
-    init_flat = [to_backend(x) for x in init_flat]
+    init_flat = [_operand(x) for x in init_flat]
     avals = _flat_avals(init_flat)
     args_tree = tree_flatten((init_val,))[1]  # the functions take the carry as their one argument
     c_flat, c_tree = flatten_fun(cond_fun, args_tree)
@@ -301,7 +314,7 @@ def _scan_impl(*args, jaxpr, length, reverse, num_consts, num_carry):
     return _native(carry + [_stack(acc, a, length) for acc, a in zip(ys, y_avals, strict=True)])
 
 
-generic_impls[scan_p] = _scan_impl
+impls[scan_p] = _scan_impl
 
 
 def scan(f: Callable, init: Any, xs: Any = None, length: int | None = None, reverse: bool = False,
@@ -317,7 +330,7 @@ def scan(f: Callable, init: Any, xs: Any = None, length: int | None = None, reve
     _load_rules()
     del unroll  # accepted for JAX compatibility; the loop is never unrolled
     init_flat, init_tree = tree_flatten(init)
-    init_flat = [to_backend(x) for x in init_flat]
+    init_flat = [_operand(x) for x in init_flat]
     xs_flat, xs_tree = tree_flatten(xs)
     xs_flat = [to_backend(x) for x in xs_flat]
     lengths = {get_aval(x).shape[0] for x in xs_flat if get_aval(x).ndim > 0}
@@ -412,10 +425,10 @@ def _call_impl(*args, call_jaxpr, num_consts, **_):
 
 # A call of a function with a custom JVP rule: params call_jaxpr (the function), jvp (the rule).
 custom_jvp_call_p = def_primitive("custom_jvp_call", _call_abstract_eval("custom_jvp_call"), multiple_results=True)
-generic_impls[custom_jvp_call_p] = _call_impl
+impls[custom_jvp_call_p] = _call_impl
 # A call of a function with a custom VJP rule: params call_jaxpr, fwd and bwd.
 custom_vjp_call_p = def_primitive("custom_vjp_call", _call_abstract_eval("custom_vjp_call"), multiple_results=True)
-generic_impls[custom_vjp_call_p] = _call_impl
+impls[custom_vjp_call_p] = _call_impl
 
 
 def _custom_lin_abstract_eval(*args: ShapedArray, num_res, bwd, out_avals, **_):
@@ -432,7 +445,26 @@ def _custom_lin_impl(*args, **params):
                     "function with custom_jvp instead")
 
 
-generic_impls[custom_lin_p] = _custom_lin_impl
+impls[custom_lin_p] = _custom_lin_impl
+
+
+
+def _register_with_backends() -> None:
+    """Hand ``impls`` to ``backends.base.generic_impls`` (every backend created includes them).
+
+    When ``backends.base`` is the module being imported first, it is only half-initialised here
+    (it imports the core before defining the table) and the import fails; the registry then has
+    to take ``impls`` from this module itself.
+    """
+    try:
+        from backends.base import generic_impls
+    except ImportError:
+        return
+    for prim, impl in impls.items():
+        generic_impls.setdefault(prim, impl)
+
+
+_register_with_backends()
 
 __all__ = ["cond", "switch", "while_loop", "fori_loop", "scan", "cond_p", "while_p", "scan_p",
            "custom_jvp_call_p", "custom_vjp_call_p", "custom_lin_p", "trace_to_closed"]

@@ -529,3 +529,8 @@ def vmap_flat_dims(f_flat: Callable[[list], list], args: list, dims: list) -> li
 
 __all__ = ["vmap", "batching_rules", "def_batch_rule", "batch_jaxpr", "batch_eval_jaxpr", "trace_at", "vmap_flat",
            "dependent_outputs", "moveaxis", "bdim_at_front"]
+
+
+# The batching rules of control flow and of custom derivatives live next to their other rules;
+# loading them here makes the table complete whenever vmap runs.
+from transforms import control_flow_rules, custom_derivatives  # noqa: E402, F401

@@ -1,0 +1,452 @@
+"""``custom_jvp`` and ``custom_vjp``: functions that bring their own derivative rule.
+
+A call of a decorated function traces the function into a jaxpr and binds one primitive
+(``custom_jvp_call`` or ``custom_vjp_call``, defined in ``functrace.control_flow``) holding that
+jaxpr and the user's rule. Evaluating, jitting or batching the call uses the jaxpr; differentiating
+it uses the rule instead of the traced body:
+
+- ``custom_jvp_call``'s JVP rule calls the user's ``jvp(primals, tangents)``, whose primal work
+  binds to the primal level and tangent work to the tangent level, like any JVP rule; reverse
+  mode transposes the (linear) tangent computation it wrote, so one JVP rule serves both modes.
+- ``custom_vjp_call``'s JVP rule runs the user's ``fwd`` at the primal level (output and
+  residuals), and emits ``custom_lin(residuals, tangents)``: a linear map whose only known
+  form is its transpose, the user's ``bwd``. Transposing ``custom_lin`` calls ``bwd``. So
+  reverse mode works to any order (the ``bwd`` computation is itself differentiated), while
+  forward mode raises an error, as in JAX.
+
+Batching a call batches its jaxpr and wraps the rule in ``vmap`` (``bwd`` sums the cotangent of
+an input shared by all examples), so ``vmap`` and the derivatives compose in either order.
+
+Derivatives with respect to values the function closes over (rather than takes as arguments)
+are not defined by the rule: differentiating them raises an error naming the function.
+
+When the arguments carry concrete values (outside ``jit``), the function is traced with them,
+so Python control flow on values works inside it, as it does everywhere else outside ``jit``.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from typing import Any, Callable, Sequence
+
+from functrace import lax
+from functrace.api import to_backend
+from functrace.control_flow import (
+    custom_jvp_call_p,
+    custom_lin_p,
+    custom_vjp_call_p,
+    trace_to_closed,
+    user_error,
+)
+from functrace.errors import GradError
+from functrace.tracing import Tracer, bind, get_aval
+from functrace.tree_util import tree_flatten, tree_unflatten
+from transforms.batching import axis_size, batch_jaxpr, def_batch_rule, moveaxis, vmap_flat
+from transforms.rules import Zero, def_jvp_rule, def_transpose_rule, instantiate, is_differentiable, is_undefined
+
+
+class Rule:
+    """A user rule held in an equation's params: prints as its name, runs on flat lists."""
+
+    __slots__ = ("fn", "name")
+
+    def __init__(self, fn: Callable, name: str):
+        self.fn = fn
+        self.name = name
+
+    def __call__(self, *args: Any) -> Any:
+        return self.fn(*args)
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+def _name(f: Any) -> str:
+    return getattr(f, "__name__", type(f).__name__)
+
+
+def _resolve_args(fun: Callable, args: tuple, kwargs: dict) -> tuple:
+    """Keyword arguments turned positional (the rules see positional arguments only)."""
+    if not kwargs:
+        return args
+    try:
+        ba = inspect.signature(fun).bind(*args, **kwargs)
+    except (TypeError, ValueError) as e:
+        raise user_error(TypeError(f"{_name(fun)}: {e}")) from None
+    ba.apply_defaults()
+    if ba.kwargs:
+        raise user_error(TypeError(f"{_name(fun)}: keyword-only arguments are not supported by custom_jvp/custom_vjp"))
+    return tuple(ba.args)
+
+
+class _Call:
+    """One call's arguments split into the differentiable ones (flattened) and the static ones."""
+
+    def __init__(self, fun: Callable, nondiff_argnums: tuple, args: tuple, kwargs: dict):
+        args = _resolve_args(fun, args, kwargs)
+        n = len(args)
+        for i in nondiff_argnums:
+            if not -n <= i < n:
+                raise user_error(ValueError(f"{_name(fun)}: nondiff_argnums {i} is out of range for {n} arguments"))
+        self.nondiff = {i % n: args[i] for i in nondiff_argnums}
+        self.n = n
+        diff = tuple(a for i, a in enumerate(args) if i not in self.nondiff)
+        flat, self.in_tree = tree_flatten(diff)
+        self.flat = [x if isinstance(x, Tracer) else to_backend(x) for x in flat]
+        self.avals = [get_aval(x) for x in self.flat]
+        self.n_diff = len(diff)
+
+    def full_args(self, flat: Sequence[Any]) -> list:
+        diff = iter(tree_unflatten(self.in_tree, list(flat)))
+        return [self.nondiff[i] if i in self.nondiff else next(diff) for i in range(self.n)]
+
+    def nondiff_values(self) -> list:
+        return [self.nondiff[i] for i in sorted(self.nondiff)]
+
+    def trace(self, fun: Callable) -> tuple[Any, list, Any]:
+        """Trace ``fun``; values are carried when every argument's value is known."""
+        out_tree: list = []
+
+        def f_flat(flat: list) -> list:
+            leaves, tree = tree_flatten(fun(*self.full_args(flat)))
+            out_tree.append(tree)
+            return leaves
+
+        vals = [x.val if isinstance(x, Tracer) else x for x in self.flat]
+        closed, consts = trace_to_closed(f_flat, self.avals, None if any(v is None for v in vals) else vals)
+        return closed, consts, out_tree[-1]
+
+
+def _check_outs(where: str, fun: Callable, tree, want_tree, leaves: Sequence[Any], want_avals, tangent: bool) -> None:
+    if tree != want_tree:
+        raise user_error(TypeError(f"{where} of {_name(fun)} returned a structure {tree}, but the function returns "
+                                   f"{want_tree}"))
+    for x, a in zip(leaves, want_avals, strict=True):
+        got = get_aval(x)
+        if got.shape != a.shape or (got.dtype != a.dtype and (not tangent or is_differentiable(a))):
+            raise user_error(TypeError(
+                f"{where} of {_name(fun)} returned a value of type {got.str_short()} where the function's output is "
+                f"{a.str_short()}; return one of the same shape and dtype"))
+
+
+def _no_closure_tangents(tangents: Sequence[Any], num_consts: int, what: str) -> None:
+    if any(not isinstance(t, Zero) for t in tangents[:num_consts]):
+        raise user_error(GradError(
+            f"differentiation of a {what} function with respect to a value it closes over: the custom rule only "
+            "gives derivatives with respect to the function's arguments; pass that value as an argument instead"))
+
+
+# ---------------------------------------------------------------------------- custom_jvp
+class custom_jvp:  # noqa: N801 - named as in JAX
+    """A function whose JVP (forward derivative) is given by a rule, used by every autodiff mode.
+
+    >>> @ft.custom_jvp
+    ... def log1pexp(x):
+    ...     return fnp.log1p(fnp.exp(x))
+    >>> @log1pexp.defjvp
+    ... def log1pexp_jvp(primals, tangents):
+    ...     (x,), (t,) = primals, tangents
+    ...     return log1pexp(x), t * ft.nn.sigmoid(x)
+
+    The rule takes ``(primals, tangents)`` (tuples, one entry per argument, after the
+    arguments listed in ``nondiff_argnums``, which come first and are not differentiated) and
+    returns ``(primal_out, tangent_out)``; ``tangent_out`` must be linear in ``tangents`` for
+    reverse mode. Zero tangents arrive as arrays of zeros.
+    """
+
+    def __init__(self, fun: Callable, nondiff_argnums: Sequence[int] = ()):
+        functools.update_wrapper(self, fun)
+        self.fun = fun
+        self.nondiff_argnums = tuple(nondiff_argnums)
+        self.jvp: Callable | None = None
+
+    def defjvp(self, jvp: Callable) -> Callable:
+        """Set the JVP rule (usable as a decorator)."""
+        self.jvp = jvp
+        return jvp
+
+    def defjvps(self, *jvps: Callable | None) -> None:
+        """One rule per argument, ``jvp_i(t_i, ans, *args) -> tangent contribution``; None: no derivative."""
+
+        def jvp(*rule_args):
+            k = len(self.nondiff_argnums)
+            nondiff, primals, tangents = rule_args[:k], rule_args[k], rule_args[k + 1]
+            args = _merge(self.nondiff_argnums, nondiff, primals)
+            ans = self(*args)
+            total = None
+            for f, t in zip(jvps, tangents, strict=True):
+                if f is None:
+                    continue
+                d = f(t, ans, *args)
+                total = d if total is None else _tree_add(total, d)
+            if total is None:
+                total = _tree_zeros(ans)
+            return ans, total
+
+        self.defjvp(jvp)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self.jvp is None:
+            raise user_error(AttributeError(f"no JVP rule is defined for the custom_jvp function {_name(self.fun)}; "
+                                            "define one with @{0}.defjvp".format(_name(self.fun))))
+        call = _Call(self.fun, self.nondiff_argnums, args, kwargs)
+        closed, consts, out_tree = call.trace(self.fun)
+        user_jvp = self.jvp
+        out_avals = closed.out_avals
+
+        def jvp_flat(primals: list, tangents: list) -> tuple[list, list]:
+            ps = tree_unflatten(call.in_tree, primals)
+            ts = tree_unflatten(call.in_tree, tangents)
+            res = user_jvp(*call.nondiff_values(), ps, ts)
+            if not (isinstance(res, (tuple, list)) and len(res) == 2):
+                raise user_error(TypeError(f"the JVP rule of {_name(self.fun)} must return a pair "
+                                           "(primal_out, tangent_out)"))
+            outs, o_tree = tree_flatten(res[0])
+            touts, t_tree = tree_flatten(res[1])
+            _check_outs("the JVP rule's primal output", self.fun, o_tree, out_tree, outs, out_avals, False)
+            _check_outs("the JVP rule's tangent output", self.fun, t_tree, out_tree, touts, out_avals, True)
+            return outs, touts
+
+        outs = bind(custom_jvp_call_p, *consts, *call.flat, call_jaxpr=closed,
+                    jvp=Rule(jvp_flat, _name(user_jvp)), num_consts=len(consts))
+        return tree_unflatten(out_tree, outs)
+
+
+def _merge(nondiff_argnums: tuple, nondiff: Sequence[Any], primals: Sequence[Any]) -> list:
+    n = len(nondiff) + len(primals)
+    fixed = {i % n: v for i, v in zip(nondiff_argnums, nondiff, strict=True)}
+    it = iter(primals)
+    return [fixed[i] if i in fixed else next(it) for i in range(n)]
+
+
+def _tree_add(a: Any, b: Any) -> Any:
+    la, ta = tree_flatten(a)
+    lb, _ = tree_flatten(b)
+    return tree_unflatten(ta, [lax.add(x, y) for x, y in zip(la, lb, strict=True)])
+
+
+def _tree_zeros(a: Any) -> Any:
+    la, ta = tree_flatten(a)
+    return tree_unflatten(ta, [lax.zeros_like(x) for x in la])
+
+
+def _custom_jvp_call_jvp(primals, tangents, *, call_jaxpr, jvp, num_consts):
+    _no_closure_tangents(tangents, num_consts, "custom_jvp")
+    ps = list(primals[num_consts:])
+    ts = [instantiate(t, get_aval(p)) for t, p in zip(tangents[num_consts:], ps, strict=True)]
+    outs, touts = jvp(ps, ts)
+    return outs, [t if is_differentiable(a) else Zero(a) for t, a in zip(touts, call_jaxpr.out_avals, strict=True)]
+
+
+def_jvp_rule(custom_jvp_call_p, _custom_jvp_call_jvp)
+
+
+def _batched_args(args, dims):
+    size = axis_size(args, dims)
+    in_b = [d is not None for d in dims]
+    return size, in_b, [moveaxis(a, d, 0) if d is not None else a for a, d in zip(args, dims, strict=True)]
+
+
+def _custom_jvp_call_batch(args, dims, *, call_jaxpr, jvp, num_consts):
+    size, in_b, args = _batched_args(args, dims)
+    new_call, _ = batch_jaxpr(call_jaxpr, in_b, size, True)
+    p_dims = [0 if b else None for b in in_b[num_consts:]]
+    n_out = len(call_jaxpr.out_avals)
+
+    def batched_jvp(ps: list, ts: list) -> tuple[list, list]:
+        n = len(ps)
+
+        def both(flat):
+            o, t = jvp(flat[:n], flat[n:])
+            return list(o) + list(t)
+
+        res = vmap_flat(both, ps + ts, p_dims + p_dims, size)
+        return res[:n_out], res[n_out:]
+
+    outs = bind(custom_jvp_call_p, *args, call_jaxpr=new_call, jvp=Rule(batched_jvp, f"vmap({jvp!r})"),
+                num_consts=num_consts)
+    return outs, [0] * n_out
+
+
+def_batch_rule(custom_jvp_call_p, _custom_jvp_call_batch)
+
+
+# ---------------------------------------------------------------------------- custom_vjp
+class custom_vjp:  # noqa: N801 - named as in JAX
+    """A function whose reverse-mode derivative is given by ``fwd``/``bwd`` rules.
+
+    >>> @ft.custom_vjp
+    ... def clip_gradient(x):
+    ...     return x
+    >>> def fwd(x):
+    ...     return x, None                       # output, residuals for bwd
+    >>> def bwd(res, g):
+    ...     return (fnp.clip(g, -1.0, 1.0),)     # one cotangent per argument
+    >>> clip_gradient.defvjp(fwd, bwd)
+
+    ``fwd`` takes the function's arguments and returns ``(output, residuals)``; ``bwd`` takes
+    the ``nondiff_argnums`` arguments, the residuals and the output cotangent, and returns a
+    tuple with one cotangent per (differentiable) argument (None for a zero one). grad, vjp,
+    jacrev and their compositions use the rule; forward mode (jvp, jacfwd) raises an error, as
+    in JAX.
+    """
+
+    def __init__(self, fun: Callable, nondiff_argnums: Sequence[int] = ()):
+        functools.update_wrapper(self, fun)
+        self.fun = fun
+        self.nondiff_argnums = tuple(nondiff_argnums)
+        self.fwd: Callable | None = None
+        self.bwd: Callable | None = None
+
+    def defvjp(self, fwd: Callable, bwd: Callable) -> None:
+        """Set the forward (output and residuals) and backward (cotangents) rules."""
+        self.fwd, self.bwd = fwd, bwd
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self.fwd is None or self.bwd is None:
+            raise user_error(AttributeError(f"no VJP rule is defined for the custom_vjp function {_name(self.fun)}; "
+                                            f"define one with {_name(self.fun)}.defvjp(fwd, bwd)"))
+        call = _Call(self.fun, self.nondiff_argnums, args, kwargs)
+        closed, consts, out_tree = call.trace(self.fun)
+        user_fwd, user_bwd, fun = self.fwd, self.bwd, self.fun
+        out_avals = closed.out_avals
+
+        def fwd_flat(primals: list) -> tuple[list, list, Any]:
+            res = user_fwd(*call.full_args(primals))
+            if not (isinstance(res, (tuple, list)) and len(res) == 2):
+                raise user_error(TypeError(f"the fwd rule of {_name(fun)} must return a pair (output, residuals)"))
+            outs, o_tree = tree_flatten(res[0])
+            _check_outs("the fwd rule's output", fun, o_tree, out_tree, outs, out_avals, False)
+            residuals, r_tree = tree_flatten(res[1])
+            return outs, [r if isinstance(r, Tracer) else to_backend(r) for r in residuals], r_tree
+
+        def bwd_flat(r_tree: Any, residuals: list, cts: list) -> list:
+            g = user_bwd(*call.nondiff_values(), tree_unflatten(r_tree, residuals), tree_unflatten(out_tree, cts))
+            if not isinstance(g, (tuple, list)) or len(g) != call.n_diff:
+                raise user_error(TypeError(
+                    f"the bwd rule of {_name(fun)} must return a tuple with one cotangent per differentiable "
+                    f"argument ({call.n_diff}), got {type(g).__name__}"
+                    + (f" of length {len(g)}" if isinstance(g, (tuple, list)) else "")))
+            arg_trees = tree_unflatten(call.in_tree, list(range(len(call.avals))))
+            flat: list = []
+            for gi, ai in zip(g, arg_trees, strict=True):
+                idx, a_tree = tree_flatten(ai)
+                if gi is None:
+                    flat += [Zero(call.avals[k]) for k in idx]
+                    continue
+                leaves, g_tree = tree_flatten(gi)
+                if g_tree != a_tree:
+                    raise user_error(TypeError(f"the bwd rule of {_name(fun)} returned a cotangent of structure "
+                                               f"{g_tree} for an argument of structure {a_tree}"))
+                for k, leaf in zip(idx, leaves, strict=True):
+                    a, got = call.avals[k], get_aval(leaf)
+                    if got.shape != a.shape:
+                        raise user_error(TypeError(
+                            f"the bwd rule of {_name(fun)} returned a cotangent of shape {got.shape} for an argument "
+                            f"of shape {a.shape}"))
+                    flat.append(lax.convert_element_type(leaf, a.dtype) if is_differentiable(a) else Zero(a))
+            return flat
+
+        outs = bind(custom_vjp_call_p, *consts, *call.flat, call_jaxpr=closed, fwd=Rule(fwd_flat, _name(user_fwd)),
+                    bwd=Rule(bwd_flat, _name(user_bwd)), num_consts=len(consts))
+        return tree_unflatten(out_tree, outs)
+
+
+def _custom_vjp_call_jvp(primals, tangents, *, call_jaxpr, fwd, bwd, num_consts):
+    _no_closure_tangents(tangents, num_consts, "custom_vjp")
+    ps = list(primals[num_consts:])
+    outs, res, r_tree = fwd(ps)
+    out_avals = call_jaxpr.out_avals
+    ts = [instantiate(t, get_aval(p)) for t, p in zip(tangents[num_consts:], ps, strict=True)]
+    touts = bind(custom_lin_p, *res, *ts, num_res=len(res), bwd=Rule(functools.partial(bwd, r_tree), repr(bwd)),
+                 out_avals=tuple(out_avals))
+    return outs, [t if is_differentiable(a) else Zero(a) for t, a in zip(touts, out_avals, strict=True)]
+
+
+def_jvp_rule(custom_vjp_call_p, _custom_vjp_call_jvp)
+
+
+def _custom_vjp_call_batch(args, dims, *, call_jaxpr, fwd, bwd, num_consts):
+    size, in_b, args = _batched_args(args, dims)
+    new_call, _ = batch_jaxpr(call_jaxpr, in_b, size, True)
+    p_dims = [0 if b else None for b in in_b[num_consts:]]
+    n_out = len(call_jaxpr.out_avals)
+
+    def batched_fwd(ps: list) -> tuple[list, list, Any]:
+        r_tree: list = []
+
+        def f(flat):
+            o, r, t = fwd(flat)
+            r_tree.append(t)
+            return list(o) + list(r)
+
+        got = vmap_flat(f, ps, p_dims, size)
+        return got[:n_out], got[n_out:], r_tree[-1]
+
+    def batched_bwd(r_tree: Any, res: list, cts: list) -> list:
+        n_res = len(res)
+
+        def f(flat):
+            return [instantiate(g) for g in bwd(r_tree, flat[:n_res], flat[n_res:])]
+
+        got = vmap_flat(f, res + cts, [0] * (n_res + len(cts)), size)
+        # an input shared by every example gets the sum of the examples' cotangents
+        return [g if d is not None else lax.reduce_sum(g, (0,)) for g, d in zip(got, p_dims, strict=True)]
+
+    outs = bind(custom_vjp_call_p, *args, call_jaxpr=new_call, fwd=Rule(batched_fwd, f"vmap({fwd!r})"),
+                bwd=Rule(batched_bwd, f"vmap({bwd!r})"), num_consts=num_consts)
+    return outs, [0] * n_out
+
+
+def_batch_rule(custom_vjp_call_p, _custom_vjp_call_batch)
+
+
+# ---------------------------------------------------------------------------- custom_lin
+def _custom_lin_transpose(cts, *args, num_res, bwd, out_avals):
+    res, lin = args[:num_res], args[num_res:]
+    if any(is_undefined(r) for r in res):
+        raise NotImplementedError("custom_lin: the residuals of a custom_vjp rule cannot be linear inputs")
+    got = bwd(list(res), [instantiate(c) for c in cts])
+    return [None] * num_res + [g if is_undefined(x) else None for g, x in zip(got, lin, strict=True)]
+
+
+def_transpose_rule(custom_lin_p, _custom_lin_transpose)
+
+
+def _custom_lin_jvp(primals, tangents, *, num_res, bwd, out_avals):
+    """custom_lin is linear in its non-residual inputs: its JVP applies it to their tangents."""
+    if any(not isinstance(t, Zero) for t in tangents[:num_res]):
+        raise NotImplementedError("differentiating the residuals of a custom_vjp rule's linear map is not supported")
+    params = dict(num_res=num_res, bwd=bwd, out_avals=out_avals)
+    outs = bind(custom_lin_p, *primals, **params)
+    ts = [instantiate(t, get_aval(p)) for t, p in zip(tangents[num_res:], primals[num_res:], strict=True)]
+    return outs, bind(custom_lin_p, *primals[:num_res], *ts, **params)
+
+
+def_jvp_rule(custom_lin_p, _custom_lin_jvp)
+
+
+def _custom_lin_batch(args, dims, *, num_res, bwd, out_avals):
+    size, in_b, args = _batched_args(args, dims)
+    r_dims = [0 if b else None for b in in_b[:num_res]]
+    t_dims = [0 if b else None for b in in_b[num_res:]]
+    out_b = tuple(a.update(shape=(size,) + a.shape) for a in out_avals)
+
+    def batched_bwd(res: list, cts: list) -> list:
+        def f(flat):
+            return [instantiate(g) for g in bwd(flat[:num_res], flat[num_res:])]
+
+        got = vmap_flat(f, res + cts, r_dims + [0] * len(cts), size)
+        return [g if d is not None else lax.reduce_sum(g, (0,)) for g, d in zip(got, t_dims, strict=True)]
+
+    # Every output depends on the batch (through a residual or a tangent): all batched at 0.
+    outs = bind(custom_lin_p, *args, num_res=num_res, bwd=Rule(batched_bwd, f"vmap({bwd!r})"),
+                out_avals=out_b)
+    return outs, [0] * len(out_avals)
+
+
+def_batch_rule(custom_lin_p, _custom_lin_batch)
+
+
+__all__ = ["custom_jvp", "custom_vjp", "Rule"]
