@@ -223,3 +223,19 @@ def test_graphviz_parses_every_graph_we_emit(tmp_path):
 def test_the_checker_itself_rejects_malformed_dot(bad):
     with pytest.raises(AssertionError):
         check_dot(bad)
+
+
+def test_real_control_flow_draws_its_branches_as_clusters():
+    def g(x):
+        return ft.lax.cond(x > 0, lambda x: x ** 2, lambda x: -x, x)
+
+    cj = ft.make_jaxpr(ft.grad(g))(1.0)
+    dot = cj.to_dot()
+    nodes = check_dot(dot)["nodes"]
+    conds = [e for e in cj.eqns if e.primitive.name == "cond"]
+    n_branches = sum(len(e.params["branches"]) for e in conds)
+    assert conds and dot.count("subgraph cluster_") == n_branches
+    assert sum(1 for k in nodes if re.fullmatch(r"c\d+_out0", k)) == n_branches
+    if HAVE_DOT:
+        proc = subprocess.run(["dot", "-Tcanon"], input=dot.encode(), capture_output=True, timeout=60)
+        assert proc.returncode == 0 and not proc.stderr, proc.stderr.decode()
