@@ -308,8 +308,8 @@ def _eager(prim: Primitive, args: tuple, params: dict):
     keeps eager overhead low. The numpy layer checks shapes before it binds.
     """
     backend = current_backend()
-    native = backend.array_types
-    vals = [a if isinstance(a, native) else backend.asarray(a) for a in args]
+    is_native = backend.is_native
+    vals = [a if is_native(a) else backend.asarray(a) for a in args]
     try:
         return eval_impl(prim, vals, params)
     except (FunctraceError, NotImplementedError):
