@@ -17,7 +17,7 @@ from typing import Any, Callable
 import numpy as np
 
 from benchmarks.frameworks import FAMILIES, Unavailable, to_numpy
-from benchmarks.timing import Timing, measure
+from benchmarks.timing import Timing, interleaved, measure
 
 Step = Callable[[], Any]
 
@@ -34,11 +34,6 @@ class Ctx:
     def wants(self, family: str) -> bool:
         return family in self.families
 
-    @property
-    def fresh_repeat(self) -> int:
-        """Repeats of cold-start measurements (each costs a whole trace/compile)."""
-        return max(1, min(self.repeat, 5))
-
 
 @dataclass
 class Case:
@@ -48,6 +43,7 @@ class Case:
     family: str
     build: Callable[[], Step]
     extra: dict[str, Any] = field(default_factory=dict)
+    check: Callable[[Any], None] | None = None  # overrides the workload's check
 
 
 def short_error(e: BaseException) -> str:
@@ -81,18 +77,23 @@ def timing_fields(t: Timing) -> dict[str, Any]:
     return {"median_s": t.median, "best_s": t.best, "repeats": t.repeats, "number": t.number}
 
 
-def run_case(ctx: Ctx, case: Case, check: Callable[[Any], None] | None = None) -> dict[str, Any]:
-    """Build, check and time one case; never raises (a failure becomes the row's status)."""
+def prepare_case(case: Case, check: Callable[[Any], None] | None) -> tuple[dict[str, Any], Step | None]:
+    """Build a case and check its first result; never raises (a failure becomes the row's status).
+
+    Returns the row and the step to time (None when there is nothing to time). The checked
+    first call doubles as the warm-up (for jit: the compile).
+    """
     row: dict[str, Any] = {"impl": case.impl, "family": case.family, "status": "ok", "note": "", **case.extra}
     try:
         step = case.build()
         out = step()
     except Unavailable as e:
         row.update(status="n/a", note=str(e))
-        return row
+        return row, None
     except Exception as e:  # a framework bug must not end the whole run
         row.update(status="error", note=short_error(e))
-        return row
+        return row, None
+    check = case.check or check
     if check is not None:
         try:
             check(out)
@@ -100,17 +101,31 @@ def run_case(ctx: Ctx, case: Case, check: Callable[[Any], None] | None = None) -
             row.update(status="mismatch", note=str(e))
         except Exception as e:
             row.update(status="mismatch", note=short_error(e))
-    try:
-        # The checked first call was the warm-up (for jit: the compile); calibration warms it again.
-        row.update(timing_fields(measure(step, repeat=ctx.repeat, min_time=ctx.min_time, warmup=0)))
-    except Exception as e:
-        row.update(status="error", note=short_error(e))
-    return row
+    return row, step
 
 
 def run_cases(ctx: Ctx, cases: list[Case], check: Callable[[Any], None] | None = None) -> list[dict[str, Any]]:
-    """Run the selected cases, then add each row's ratio to the hand-written NumPy row."""
-    rows = [run_case(ctx, c, check) for c in cases if ctx.wants(c.family)]
+    """Build, check and time the selected cases, then add each row's ratio to the NumPy row.
+
+    The timed repeats are interleaved across the cases (``timing.interleaved``), so a change of
+    machine load during the workload hits every implementation alike.
+    """
+    prepared = [prepare_case(c, check) for c in cases if ctx.wants(c.family)]
+    rows = [row for row, _ in prepared]
+    timed = [(row, step) for row, step in prepared if step is not None]
+    try:
+        timings = interleaved([step for _, step in timed], repeat=ctx.repeat, min_time=ctx.min_time)
+    except Exception:  # one step failed on a later call: time them one by one to find it
+        timings = []
+        for row, step in timed:
+            try:
+                timings.append(measure(step, repeat=ctx.repeat, min_time=ctx.min_time, warmup=0))
+            except Exception as e:
+                row.update(status="error", note=short_error(e))
+                timings.append(None)
+    for (row, _), t in zip(timed, timings, strict=True):
+        if t is not None:
+            row.update(timing_fields(t))
     add_ratios(rows)
     return rows
 

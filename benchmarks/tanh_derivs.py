@@ -18,7 +18,6 @@ from benchmarks import baselines
 from benchmarks import frameworks as fw
 from benchmarks.cases import autograd_case, functrace_cases, jax_cases, numpy_case, torch_case
 from benchmarks.common import Case, Ctx, assert_allclose_tree, run_cases, short_error, value
-from benchmarks.timing import measure_fresh
 
 NAME = "tanh"
 TITLE = "n-th derivative of tanh by nested grad, n = 1…8 (float64 scalar)"
@@ -119,23 +118,11 @@ def _cold_jax() -> Callable[[], Any]:
 
 def cold_start(ctx: Ctx) -> list[dict[str, Any]]:
     """jit cold start at n = 8: a fresh function, traced, transformed, lowered and called once."""
-    rows = []
-    plan = [(fw.FT_JIT, "functrace", lambda: _cold_functrace("numpy")),
-            (fw.FT_TORCH_JIT, "functrace-torch", lambda: _cold_functrace("torch")),
-            (fw.JAX_JIT, "jax", _cold_jax)]
-    for impl, family, make in plan:
-        if not ctx.wants(family):
-            continue
-        row: dict[str, Any] = {"impl": impl, "family": family, "status": "ok", "note": ""}
-        try:
-            t = measure_fresh(make(), repeat=ctx.fresh_repeat)
-            row.update(median_s=t.median, best_s=t.best, repeats=t.repeats)
-        except fw.Unavailable as e:
-            row.update(status="n/a", note=str(e))
-        except Exception as e:
-            row.update(status="error", note=short_error(e))
-        rows.append(row)
-    return rows
+    reference = baselines.tanh_derivative(X, baselines.tanh_derivative_poly(8))
+    plan = [Case(fw.FT_JIT, "functrace", lambda: _cold_functrace("numpy")),
+            Case(fw.FT_TORCH_JIT, "functrace-torch", lambda: _cold_functrace("torch")),
+            Case(fw.JAX_JIT, "jax", _cold_jax)]
+    return run_cases(ctx, plan, lambda out: assert_allclose_tree(out, reference, rtol=1e-9, atol=1e-9))
 
 
 def _merge_per_order(per_order: dict[int, list[dict[str, Any]]]) -> list[dict[str, Any]]:

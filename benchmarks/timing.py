@@ -48,28 +48,33 @@ def calibrate(fn: Callable[[], Any], min_time: float, max_number: int = 1 << 20)
 
 def measure(fn: Callable[[], Any], repeat: int = 7, min_time: float = 0.05, warmup: int = 1,
             slow: float = 0.5) -> Timing:
-    """Time ``fn()``: ``warmup`` untimed calls, then ``repeat`` repeats of a calibrated call count.
-
-    A call slower than ``slow`` seconds gets at most 3 repeats: its noise is small relative to
-    its length, and 7 repeats of a multi-second call would dominate the whole run.
-    """
+    """Time ``fn()`` alone: ``warmup`` untimed calls, then ``repeat`` repeats of a calibrated call count."""
     for _ in range(warmup):
         fn()
-    number, per_call = calibrate(fn, min_time)
-    if per_call > slow:
-        repeat = min(repeat, 3)
-    samples = [_loop(fn, number) / number for _ in range(max(repeat, 1))]
-    return Timing(statistics.median(samples), min(samples), len(samples), number)
+    return interleaved([fn], repeat=repeat, min_time=min_time, slow=slow)[0]
 
 
-def measure_fresh(make_and_call: Callable[[], Any], repeat: int = 5) -> Timing:
-    """Time a call that must start cold each time (a fresh closure, jit and first call).
+def interleaved(fns: list[Callable[[], Any]], repeat: int = 7, min_time: float = 0.05, slow: float = 0.5
+                ) -> list[Timing]:
+    """Time several functions round-robin: repeat 1 of each, then repeat 2 of each, and so on.
 
-    ``make_and_call`` builds everything it times from scratch, so no cache of the framework under
-    test can serve a later repeat; each repeat is one call.
+    On a shared machine the load drifts over seconds; interleaving spreads that drift evenly
+    over the implementations being compared, so their *ratios* stay meaningful even when the
+    absolute times move. A function slower than ``slow`` seconds per call gets at most 3
+    repeats: its noise is small relative to its length, and 7 repeats of a multi-second call
+    would dominate the whole run.
     """
-    samples = [_loop(make_and_call, 1) for _ in range(max(repeat, 1))]
-    return Timing(statistics.median(samples), min(samples), len(samples), 1)
+    plans = []
+    for fn in fns:
+        number, per_call = calibrate(fn, min_time)  # also a warm-up
+        plans.append((fn, number, min(repeat, 3) if per_call > slow else repeat))
+    samples: list[list[float]] = [[] for _ in fns]
+    for r in range(max(repeat, 1)):
+        for (fn, number, reps), out in zip(plans, samples, strict=True):
+            if r < max(reps, 1):
+                out.append(_loop(fn, number) / number)
+    return [Timing(statistics.median(s), min(s), len(s), number)
+            for s, (_, number, _) in zip(samples, plans, strict=True)]
 
 
 def fmt_time(seconds: float | None) -> str:

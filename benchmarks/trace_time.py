@@ -13,7 +13,7 @@ from typing import Any
 import functrace as ft
 from benchmarks import baselines, mlp
 from benchmarks import frameworks as fw
-from benchmarks.common import Case, Ctx, assert_allclose_tree, run_case, value
+from benchmarks.common import Case, Ctx, assert_allclose_tree, run_cases, value
 
 NAME = "trace"
 TITLE = "trace + transform time of grad of the MLP loss (float32, batch 256)"
@@ -59,26 +59,19 @@ def _jax_jit_first_call() -> Any:
     return lambda: jax.block_until_ready(jax.jit(jax.value_and_grad(mlp.jax_loss(jax)))(*args))
 
 
-def _with_eqn_count(row: dict[str, Any], build: Any) -> None:
-    if row["status"] == "ok":
-        row["eqns"] = _count_eqns(build()())
-
-
 def run(ctx: Ctx) -> dict[str, Any]:
-    trace_cases = [Case(fw.FT, "functrace", _ft_make_jaxpr), Case(fw.JAX, "jax", _jax_make_jaxpr)]
-    trace_rows = []
-    for c in trace_cases:
-        if ctx.wants(c.family):
-            row = run_case(ctx, c, lambda out: _count_eqns(out))
-            _with_eqn_count(row, c.build)
-            trace_rows.append(row)
+    tracers = {fw.FT: _ft_make_jaxpr, fw.JAX: _jax_make_jaxpr}
+    trace_rows = run_cases(ctx, [Case(fw.FT, "functrace", _ft_make_jaxpr), Case(fw.JAX, "jax", _jax_make_jaxpr)],
+                           _count_eqns)
+    for row in trace_rows:
+        if row["status"] == "ok":
+            row["eqns"] = _count_eqns(tracers[row["impl"]]()())
 
     reference = baselines.mlp_value_and_grad(*mlp.data())
     jit_cases = [Case(fw.FT_JIT, "functrace", lambda: _ft_jit_first_call("numpy")),
                  Case(fw.FT_TORCH_JIT, "functrace-torch", lambda: _ft_jit_first_call("torch")),
                  Case(fw.JAX_JIT, "jax", _jax_jit_first_call)]
-    jit_rows = [run_case(ctx, c, lambda out: assert_allclose_tree(out, reference, rtol=1e-4, atol=1e-6))
-                for c in jit_cases if ctx.wants(c.family)]
+    jit_rows = run_cases(ctx, jit_cases, lambda out: assert_allclose_tree(out, reference, rtol=1e-4, atol=1e-6))
     time_cols = [("impl", "implementation", "text"), ("median_s", "median", "time"), ("best_s", "best", "time")]
     tables = [
         {"title": "make_jaxpr(grad(loss)): trace + JVP + transpose, nothing executed",
