@@ -461,6 +461,35 @@ def test_reduction_axes_property(arr, data):
         assert_close(got, want, rtol=1e-9, atol=1e-9)
 
 
+SCALAR_UNARY = [n for n, _ in UNARY_FLOAT + UNARY_NUMERIC if n not in ("round", "around", "reciprocal")]
+SCALAR_PAIRS = [(0.5, 2), (3, 2), (True, 2.5), (7, -2), (2, np.float32(3)), (-1.5, np.int8(4))]
+
+
+@pytest.mark.parametrize("name", SCALAR_UNARY)
+def test_python_scalar_inputs_unary(name):
+    """fnp on plain Python numbers gives NumPy's value and dtype (int -> int64, float -> float64)."""
+    for v in (0.5, 2, -3, True):
+        with np.errstate(all="ignore"):
+            try:
+                want = getattr(np, name)(v)
+            except TypeError:  # NumPy has no loop for this type (e.g. negative of a bool)
+                continue
+            assert_close(getattr(fnp, name)(v), want, what=f"{name}({v!r}): ")
+
+
+@pytest.mark.parametrize("name", [n for n, _ in BINARY_NUMERIC + BINARY_FLOAT])
+def test_python_scalar_inputs_binary(name):
+    for a, b in SCALAR_PAIRS:
+        with np.errstate(all="ignore"):
+            try:
+                want = getattr(np, name)(a, b)
+            except ValueError as e:  # e.g. 7 ** -2 on integers: functrace refuses it too
+                with pytest.raises(type(e)):
+                    getattr(fnp, name)(a, b)
+                continue
+            assert_close(getattr(fnp, name)(a, b), want, what=f"{name}({a!r}, {b!r}): ")
+
+
 def test_eager_results_are_native_and_match_traced():
     """Eager calls return the backend's native arrays; operator-module calls agree with fnp."""
     x = np.linspace(-1, 1, 5)

@@ -432,7 +432,7 @@ def _is_integral_scalar(y: Any) -> bool:
 
 def power(x: Array, y: Array) -> Array:
     """Elementwise x ** y. Integer exponents known at trace time use ``integer_pow``."""
-    if _is_integral_scalar(y) and not isinstance(x, _PY_SCALARS):
+    if _is_integral_scalar(y):
         (x,), dt = promote("power", x, dtype=result_type(x, y))
         if is_int(dt) and int(y) < 0:
             raise user_error(ValueError("Integers to negative integer powers are not allowed."))
@@ -440,7 +440,8 @@ def power(x: Array, y: Array) -> Array:
     (x, y), dt = promote("power", x, y)
     if not is_float(dt):
         raise located(DTypeError(
-            f"power with a traced integer exponent is not supported ({dt.name}); cast to float"))
+            f"power of {dt.name} arrays with an array exponent is not supported; use a Python int "
+            "exponent, or cast to float"))
     return lax.pow(x, y)
 
 
