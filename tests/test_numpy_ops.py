@@ -250,6 +250,16 @@ OPS += [
     op("tril", [((4, 4),), ((3, 5),)], NUM1), op("triu", [((4, 4),), ((3, 5),)], NUM1),
     op("tril", [((4, 4),)], FLOAT1, k=-1), op("triu", [((2, 4, 4),)], FLOAT1, k=1),
 ]
+# Arrays with a zero-length axis.
+EMPTY = [((0, 3),)]
+OPS += [op(n, EMPTY, FLOAT1, **kw) for n, kw in [
+    ("sum", {}), ("sum", {"axis": 0}), ("prod", {"axis": 1}), ("max", {"axis": 1}), ("argmax", {"axis": 1}),
+    ("any", {}), ("all", {"axis": 0}), ("cumsum", {"axis": 0}), ("exp", {}), ("reshape", {"shape": (-1, 3)}),
+    ("flip", {}), ("pad", {"pad_width": 1}), ("tile", {"reps": 2}), ("split", {"indices_or_sections": 3, "axis": 1}),
+    ("transpose", {}), ("diag", {}),
+]]
+OPS += [lam("matmul(empty)", lambda m, x, y: m.matmul(x, y), [((2, 0), (0, 3)), ((0, 2), (2, 3))], FLOAT1),
+        lam("concatenate(empty)", lambda m, x, y: m.concatenate([x, y]), [((0, 3), (2, 3))], FLOAT1)]
 # Creation from an array argument, conversion, copies.
 OPS += [
     op("zeros_like", UNARY, NUM1), op("ones_like", UNARY, NUM1), op("full_like", UNARY, NUM1, fill_value=3),
