@@ -299,6 +299,15 @@ def test_pow_second_derivatives_finite_at_zero_base():
     close(h[0, 0], 2.0)
 
 
+def test_pow_mixed_partial_at_zero_exponent():
+    """d2/dxdy x**y = x**(y-1) (1 + y log x): 1/2 at (2, 0), from either order of differentiation."""
+    f = lambda v: lax.pow(v[0], v[1])
+    want = np.array([[0.0, 0.5], [0.5, np.log(2.0) ** 2]])
+    close(ft.hessian(f)(np.array([2.0, 0.0])), want)
+    close(ft.jacrev(ft.jacrev(f))(np.array([2.0, 0.0])), want)
+    ft.test_util.check_grads(lax.pow, (np.array([2.0, 0.5, 1.5]), np.array([0.0, 0.0, 0.0])), order=2)
+
+
 def test_integer_pow_at_zero():
     close(ft.grad(lambda x: x ** 3)(0.0), 0.0)
     close(ft.grad(ft.grad(lambda x: x ** 2))(0.0), 2.0)

@@ -71,9 +71,12 @@ defjvp(P.integer_pow_p, _integer_pow_jvp)
 
 
 def _pow_jvp_x(t, ans, x, y):
-    # d/dx x**y = y * x**(y-1), taken as 0 where y == 0 (so 0**0 has derivative 0, as in JAX).
-    d = lax.mul(y, lax.pow(x, lax.sub(y, _c(1, y))))
-    return lax.mul(t, lax.select(lax.eq(y, _c(0, y)), lax.full_like_aval(get_aval(d), 0), d))
+    # d/dx x**y = y * x**(y-1). Not masked where y == 0: its derivative in y, x**(y-1), is the mixed
+    # second derivative. Only where x == y == 0 is the base replaced by 1, so that 0 * 0**-1 = nan
+    # reaches neither mode; the derivative there is 0 (as JAX gives for 0**0).
+    both_zero = lax.bitwise_and(lax.eq(x, _c(0, x)), lax.eq(y, _c(0, y)))
+    safe_x = lax.select(both_zero, lax.full_like_aval(get_aval(x), 1), x)
+    return lax.mul(t, lax.mul(y, lax.pow(safe_x, lax.sub(y, _c(1, y)))))
 
 
 def _pow_jvp_y(t, ans, x, y):
