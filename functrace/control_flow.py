@@ -16,11 +16,17 @@ The three primitives of custom derivatives (``custom_jvp_call``, ``custom_vjp_ca
 is imported; their rules and the ``custom_jvp``/``custom_vjp`` decorators live in
 ``transforms/custom_derivatives.py``.
 
-Each primitive's implementation is backend-neutral (it interprets the sub-jaxpr with
-``eval_jaxpr``); they are collected in ``impls`` and handed to ``backends.base.generic_impls``,
-which the registry adds to every backend it creates.
+Each primitive's implementation is backend-neutral: it runs the sub-jaxpr with ``run_jaxpr``,
+which calls the active backend's implementation of each equation directly (the operands are
+concrete arrays, so none of the tracing machinery is needed). They are collected in ``impls``
+and handed to ``backends.base.generic_impls``, which the registry adds to every backend.
 The transforms' rules are in ``transforms/control_flow_rules.py``; the core does not import
 transforms at start-up, so the first call of a control-flow function loads them.
+
+Tracing records an operation in the innermost trace among its operands, so an operation in a
+body whose operands are all values the body closes over (not the carry, the operands or ``x``)
+is recorded outside the loop or branch: computed once, before it. Results are the same (all
+operations are pure); it is loop-invariant code motion for free.
 """
 
 from __future__ import annotations
@@ -34,14 +40,13 @@ from functrace import lax
 from functrace.api import flatten_fun, to_backend
 from functrace.avals import ShapedArray, is_bool, is_int
 from functrace.errors import DTypeError, FunctraceError, ShapeError
-from functrace.ir import ClosedJaxpr, Jaxpr, Var
+from functrace.ir import ClosedJaxpr, Jaxpr, Literal, Var
 from functrace.primitives import Primitive, def_primitive
 from functrace.tracing import (
     Tracer,
     bind,
     current_backend,
     current_source,
-    eval_jaxpr,
     get_aval,
     located,
     new_trace,
@@ -96,6 +101,31 @@ def _flat_avals(leaves: Sequence[Any]) -> list[ShapedArray]:
     return [get_aval(x) for x in leaves]
 
 
+def run_jaxpr(closed: ClosedJaxpr, args: Sequence[Any]) -> list:
+    """Run ``closed`` on concrete arrays of the active backend, one implementation call per
+    equation: the inner loop of every control-flow implementation, so it stays small."""
+    backend = current_backend()
+    impl, native, asarray = backend.impls, backend.array_types, backend.asarray
+    jaxpr = closed.jaxpr
+    env: dict[int, Any] = {}
+    for v, c in zip(jaxpr.constvars, closed.consts, strict=True):
+        env[id(v)] = c if isinstance(c, native) else asarray(c)
+    for v, x in zip(jaxpr.invars, args, strict=True):
+        env[id(v)] = x if isinstance(x, native) else asarray(x)
+
+    def read(x: Any) -> Any:
+        return asarray(x.val) if type(x) is Literal else env[id(x)]
+
+    for eqn in jaxpr.eqns:
+        out = impl[eqn.primitive](*[read(x) for x in eqn.invars], **eqn.params)
+        if eqn.primitive.multiple_results:
+            for v, o in zip(eqn.outvars, out, strict=True):
+                env[id(v)] = o
+        else:
+            env[id(eqn.outvars[0])] = out
+    return [read(x) for x in jaxpr.outvars]
+
+
 def _native(xs: Sequence[Any]) -> list:
     """Outputs of an implementation as the active backend's arrays (literals come back as scalars)."""
     b = current_backend()
@@ -135,7 +165,7 @@ cond_p = def_primitive("cond", _cond_abstract_eval, multiple_results=True)
 def _cond_impl(index, *ops, branches):
     i = min(max(int(index), 0), len(branches) - 1)
     br = branches[i]
-    return _native(eval_jaxpr(br.jaxpr, br.consts, list(ops)))
+    return run_jaxpr(br, ops)
 
 
 impls[cond_p] = _cond_impl
@@ -231,8 +261,8 @@ def _while_impl(*args, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
     cc = list(args[:cond_nconsts])
     bc = list(args[cond_nconsts:cond_nconsts + body_nconsts])
     carry = list(args[cond_nconsts + body_nconsts:])
-    while bool(eval_jaxpr(cond_jaxpr.jaxpr, cond_jaxpr.consts, cc + carry)[0]):
-        carry = eval_jaxpr(body_jaxpr.jaxpr, body_jaxpr.consts, bc + carry)
+    while bool(run_jaxpr(cond_jaxpr, cc + carry)[0]):
+        carry = run_jaxpr(body_jaxpr, bc + carry)
     return _native(carry)
 
 
@@ -304,7 +334,7 @@ def _scan_impl(*args, jaxpr, length, reverse, num_consts, num_carry):
     ys: list[list] = [[] for _ in y_avals]
     for k in range(length):
         i = length - 1 - k if reverse else k
-        out = eval_jaxpr(jaxpr.jaxpr, jaxpr.consts, consts + carry + [x[i] for x in xs])
+        out = run_jaxpr(jaxpr, consts + carry + [x[i] for x in xs])
         carry = out[:num_carry]
         for acc, y in zip(ys, out[num_carry:], strict=True):
             acc.append(y)
@@ -420,7 +450,7 @@ def _call_abstract_eval(name: str):
 
 
 def _call_impl(*args, call_jaxpr, num_consts, **_):
-    return _native(eval_jaxpr(call_jaxpr.jaxpr, call_jaxpr.consts, list(args)))
+    return run_jaxpr(call_jaxpr, args)
 
 
 # A call of a function with a custom JVP rule: params call_jaxpr (the function), jvp (the rule).
