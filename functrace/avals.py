@@ -99,6 +99,14 @@ def concrete_aval(x: Any) -> ShapedArray:
     for cls, h in _aval_handlers.items():
         if isinstance(x, cls):
             return h(x)
+    if t.__module__.split(".")[0] == "torch" and hasattr(x, "shape") and hasattr(x, "dtype"):
+        # A torch tensor met before the torch backend was loaded (e.g. an input on the numpy
+        # backend): read it by duck typing, so the core needs no torch import.
+        name = str(x.dtype).rsplit(".", 1)[-1]
+        try:
+            return ShapedArray(tuple(x.shape), np.dtype(name))
+        except TypeError:
+            raise TypeError(f"torch dtype {x.dtype} has no NumPy equivalent; convert the tensor first") from None
     raise TypeError(
         f"functrace cannot use a value of type {t.__name__} as an array: pass NumPy arrays, "
         "Python scalars, torch tensors, or pytrees (tuples, lists, dicts) of them"

@@ -24,6 +24,16 @@ from transforms.rules import Zero, instantiate, is_differentiable
 from transforms.transpose import backward_pass
 
 
+def _quiet():
+    """Silence NumPy's floating-point warnings while derivative rules run.
+
+    Rules evaluate both sides of a ``select`` (e.g. log(x) where x == 0 is masked out), so the
+    warnings would be noise; the user's function itself was already run (and warned) while
+    it was traced.
+    """
+    return np.errstate(all="ignore")
+
+
 # ---------------------------------------------------------------------------- forward mode
 def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
     """Forward mode: ``(fun(*primals), J(primals) @ tangents)``.
@@ -38,15 +48,17 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple
         raise located(GradError(f"jvp: tangents have structure {t_tree}, primals have {in_tree}"))
     p_flat = [to_backend(x) for x in p_flat]
     t_flat = [to_backend(x) for x in t_flat]
-    for p, t in zip(p_flat, t_flat):
+    for p, t in zip(p_flat, t_flat, strict=True):
         pa, ta = get_aval(p), get_aval(t)
         if pa.shape != ta.shape or (is_float(pa.dtype) and pa.dtype != ta.dtype):
             raise located(GradError(f"jvp: tangent {ta.str_short()} does not match primal {pa.str_short()}; "
                                     "each tangent must have its primal's shape and dtype"))
     f_flat, out_tree = flatten_fun(fun, in_tree)
     jaxpr, consts, _ = trace_flat(f_flat, p_flat)
-    tangents_in = [t if is_differentiable(get_aval(p)) else Zero(get_aval(p)) for p, t in zip(p_flat, t_flat)]
-    outs, touts = jvp_jaxpr(jaxpr, consts, p_flat, tangents_in)
+    tangents_in = [t if is_differentiable(get_aval(p)) else Zero(get_aval(p))
+                   for p, t in zip(p_flat, t_flat, strict=True)]
+    with _quiet():
+        outs, touts = jvp_jaxpr(jaxpr, consts, p_flat, tangents_in)
     touts = [instantiate(t) for t in touts]
     return tree_unflatten(out_tree.val, outs), tree_unflatten(out_tree.val, touts)
 
@@ -63,7 +75,8 @@ def _linearize_flat(f_flat: Callable, p_flat: list) -> tuple[list, Jaxpr, list]:
     with new_trace() as lin:
         tangents_in = [lin.new_arg(get_aval(p)) if is_differentiable(get_aval(p)) else Zero(get_aval(p))
                        for p in p_flat]
-        outs, touts = jvp_jaxpr(jaxpr, consts, p_flat, tangents_in)
+        with _quiet():
+            outs, touts = jvp_jaxpr(jaxpr, consts, p_flat, tangents_in)
         lin_jaxpr, lin_consts = lin.to_jaxpr([instantiate(t) for t in touts])
     return outs, lin_jaxpr, lin_consts
 
@@ -82,7 +95,7 @@ def linearize(fun: Callable, *primals: Any) -> tuple[Any, Callable]:
             raise located(GradError(f"linearize: tangents have structure {t_tree}, primals have {in_tree}"))
         from functrace.tracing import eval_jaxpr
 
-        t_in = [to_backend(t) for t, d in zip(t_flat, diff) if d]
+        t_in = [to_backend(t) for t, d in zip(t_flat, diff, strict=True) if d]
         return tree_unflatten(out_tree.val, eval_jaxpr(lin_jaxpr, lin_consts, t_in))
 
     return tree_unflatten(out_tree.val, outs), f_jvp
@@ -91,7 +104,7 @@ def linearize(fun: Callable, *primals: Any) -> tuple[Any, Callable]:
 # ---------------------------------------------------------------------------- reverse mode
 def _check_cotangent(ct_flat: list, out_avals: list[ShapedArray], where: str) -> list:
     fixed = []
-    for ct, a in zip(ct_flat, out_avals):
+    for ct, a in zip(ct_flat, out_avals, strict=True):
         ct = to_backend(ct)
         ca = get_aval(ct)
         if ca.shape != a.shape or (is_float(a.dtype) and ca.dtype != a.dtype):
@@ -135,7 +148,7 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
         from functrace.dce import dce_jaxpr
 
         lin_jaxpr, used = dce_jaxpr(lin_jaxpr, prune_consts=True)
-        lin_consts = [c for c, u in zip(lin_consts, used) if u]
+        lin_consts = [c for c, u in zip(lin_consts, used, strict=True) if u]
         aux = tree_unflatten(aux_store["tree"], aux_leaves)
     else:
         outs, lin_jaxpr, lin_consts = _linearize_flat(f_flat, p_flat)
@@ -148,9 +161,10 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
         if ct_tree != out_tree_real:
             raise located(GradError(f"vjp_fn: the cotangent has structure {ct_tree}, the output has {out_tree_real}"))
         ct_flat = _check_cotangent(ct_flat, out_avals, "vjp_fn")
-        cts = backward_pass(lin_jaxpr, lin_consts, ct_flat)
+        with _quiet():
+            cts = backward_pass(lin_jaxpr, lin_consts, ct_flat)
         it = iter(cts)
-        grads = [instantiate(next(it)) if d else _int_zeros(p) for p, d in zip(p_flat, diff)]
+        grads = [instantiate(next(it)) if d else _int_zeros(p) for p, d in zip(p_flat, diff, strict=True)]
         return tuple(tree_unflatten(in_tree, grads))
 
     out = tree_unflatten(out_tree_real, outs)
@@ -186,7 +200,7 @@ def _check_differentiable_inputs(args: Sequence[Any], argnums: Sequence[int], na
 def _partial_args(fun: Callable, args: tuple, argnums: tuple[int, ...], kwargs: dict) -> Callable:
     def f_diff(*diff_args):
         full = list(args)
-        for i, a in zip(argnums, diff_args):
+        for i, a in zip(argnums, diff_args, strict=True):
             full[i] = a
         return fun(*full, **kwargs)
 
@@ -285,7 +299,7 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0) -> Callable:
         for o_i, o in enumerate(out_flat):
             oa = get_aval(o)
             row = []
-            for a, cols in zip(in_avals, per_input):
+            for a, cols in zip(in_avals, per_input, strict=True):
                 m = _stack_rows([c[o_i] for c in cols], a.shape, oa)  # in.shape + out.shape
                 nd_in, nd_out = len(a.shape), len(oa.shape)
                 row.append(fnp.transpose(m, tuple(range(nd_in, nd_in + nd_out)) + tuple(range(nd_in))))
