@@ -285,3 +285,37 @@ def test_custom_lin_batching_rule_transposes():
 def test_rules_print_by_name():
     text = str(ft.make_jaxpr(lambda x: prod3(x, 2.0))(X))
     assert "custom_vjp_call[call_jaxpr={ lambda" in text and "fwd=_prod3_fwd" in text and "bwd=_prod3_bwd" in text
+
+
+# ---------------------------------------------------------------------------- shipped uses, choices at 0
+def test_nn_softplus_uses_its_rule():
+    sp = ft.nn.softplus
+    grad_jaxpr = ft.make_jaxpr(ft.grad(sp))(1.0)
+    names = [e.primitive.name for e in grad_jaxpr.jaxpr.eqns]
+    assert "logistic" in names and set(names) <= {"logistic", "mul"}, names  # t * sigmoid(x), nothing else
+    close(ft.grad(ft.grad(sp))(0.0), 0.25)  # the composed formula's kinks at 0 would give 0
+    close([host(ft.grad(sp)(x)) for x in (-1000.0, 0.0, 1000.0)], [0.0, 0.5, 1.0])
+    check_grads(sp, (np.array([-2.0, 0.0, 0.3, 40.0]),), order=3, modes=("fwd", "rev"))
+    close(ft.vmap(ft.grad(sp))(X), 1 / (1 + np.exp(-X)))
+
+
+def test_choices_at_zero_are_jaxs_and_a_custom_rule_changes_them():
+    """sqrt'(0) = inf and the norm's gradient at 0 is nan (as in JAX); the documented
+    custom_jvp recipe gives the subgradient 0 instead."""
+    with np.errstate(all="ignore"):
+        assert host(ft.grad(fnp.sqrt)(0.0)) == np.inf
+        assert np.all(np.isnan(host(ft.grad(fnp.linalg.norm)(np.zeros(3)))))
+
+    @ft.custom_jvp
+    def safe_norm(x):
+        return fnp.linalg.norm(x)
+
+    @safe_norm.defjvp
+    def safe_norm_jvp(primals, tangents):
+        (x,), (t,) = primals, tangents
+        n = safe_norm(x)
+        return n, fnp.sum(fnp.where(n > 0, x / fnp.where(n > 0, n, 1.0), 0.0) * t)
+
+    close(ft.grad(safe_norm)(np.zeros(3)), np.zeros(3))
+    close(ft.grad(safe_norm)(np.array([3.0, 4.0])), [0.6, 0.8])
+

@@ -22,6 +22,23 @@ are not defined by the rule: differentiating them raises an error naming the fun
 
 When the arguments carry concrete values (outside ``jit``), the function is traced with them,
 so Python control flow on values works inside it, as it does everywhere else outside ``jit``.
+
+Choices at 0, and how to change them. As in JAX, ``d sqrt(x)/dx`` at 0 is ``inf`` (the limit),
+and the gradient of ``fnp.linalg.norm`` at the zero vector is ``nan`` (``0 / 0``: the norm is
+not differentiable there). Where a model needs a subgradient instead, a custom rule states it::
+
+    @ft.custom_jvp
+    def safe_norm(x):
+        return fnp.linalg.norm(x)
+
+    @safe_norm.defjvp
+    def safe_norm_jvp(primals, tangents):
+        (x,), (t,) = primals, tangents
+        n = safe_norm(x)
+        # x / n away from 0, and the subgradient 0 at 0 (the inner where keeps 0/0 out)
+        return n, fnp.sum(fnp.where(n > 0, x / fnp.where(n > 0, n, 1.0), 0.0) * t)
+
+``ft.nn.softplus`` ships such a rule (``t * sigmoid(x)``), exact at every order.
 """
 
 from __future__ import annotations
