@@ -146,6 +146,20 @@ def test_eval_jaxpr_matches_eager():
         close(ft.eval_jaxpr(closed, *args), host(f(*args)))
 
 
+@pytest.mark.parametrize("name", ["scan", "cond", "fori", "while", "nested"])
+def test_transformed_jaxprs_typecheck_to_the_innermost_body(name):
+    f = {"scan": scan_fn, "cond": cond_fn, "fori": fori_fn, "while": while_fn, "nested": nested_fn}[name]
+    g = lambda x: fnp.sum(f(x))
+    xs = np.stack([X, -X])
+    transforms = [ft.vmap(f), ft.vmap(ft.jacfwd(g))]
+    if name != "while":
+        transforms += [ft.vmap(ft.grad(g)), ft.grad(lambda xs: fnp.sum(ft.vmap(g)(xs))), ft.vmap(ft.hessian(g))]
+    for t in transforms:
+        closed = ft.make_jaxpr(t)(xs)
+        typecheck_all(closed.jaxpr)  # (a cond on a batched predicate becomes a select: no sub-jaxpr)
+        close(ft.eval_jaxpr(closed, xs), host(t(xs)), rtol=1e-9)
+
+
 # ---------------------------------------------------------------------------- printing
 def test_printed_nested_like_jax():
     text = str(ft.make_jaxpr(lambda x: lax.scan(lambda c, x: (c + x, c * x), 0.0, x))(np.arange(3.0)))
