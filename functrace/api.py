@@ -45,15 +45,16 @@ def flatten_fun(f: Callable, in_tree: PyTreeDef) -> tuple[Callable[[list], list]
     return f_flat, store
 
 
-def trace_flat(f_flat: Callable[[list], list], in_vals: Sequence[Any], concrete: bool = True
-               ) -> tuple[Jaxpr, list, list]:
+def trace_flat(f_flat: Callable[[list], list], in_vals: Sequence[Any], concrete: bool = True,
+               known: dict[int, Any] | None = None) -> tuple[Jaxpr, list, list]:
     """Trace ``f_flat`` at the abstract values of ``in_vals``.
 
     With ``concrete``, inputs carry their values when known, so every intermediate is computed
     too and Python control flow on values works. Returns the jaxpr, its constants, and the
-    output tracers' concrete values (None where abstract).
+    output tracers. A ``known`` dict receives the concrete value of every equation output.
     """
     with new_trace() as trace:
+        trace.known = known
         args = [trace.new_arg(get_aval(v), (v.val if isinstance(v, Tracer) else v) if concrete else None)
                 for v in in_vals]
         outs = f_flat(args)
@@ -114,7 +115,7 @@ def eval_jaxpr(closed_jaxpr: ClosedJaxpr, *args: Any) -> Any:
         raise TypeError(f"eval_jaxpr: the jaxpr takes {len(closed_jaxpr.jaxpr.invars)} array arguments, "
                         f"got {len(flat)}")
     flat = [to_backend(x) for x in flat]
-    for v, x in zip(closed_jaxpr.jaxpr.invars, flat):
+    for v, x in zip(closed_jaxpr.jaxpr.invars, flat, strict=True):
         a = get_aval(x)
         if a != v.aval:
             raise TypeError(f"eval_jaxpr: argument of type {a.str_short()} where the jaxpr expects "

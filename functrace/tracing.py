@@ -24,12 +24,12 @@ from functrace.avals import ShapedArray, concrete_aval
 from functrace.errors import ConcretizationError, FunctraceError, UnexpectedTracerError
 from functrace.ir import Jaxpr, JaxprEqn, Literal, Var
 from functrace.primitives import Primitive, abstract_eval_rules, all_primitives
+from functrace.util import format_frame, user_frame
 
 # Peephole simplifications applied as equations are recorded; filled in by functrace.peephole.
 peephole_rules: dict[Primitive, Callable[..., Any]] = {}
 commutative_primitives = frozenset(all_primitives[n] for n in ("add", "mul", "max", "min", "eq", "ne", "and",
                                                                "or", "xor"))
-from functrace.util import format_frame, user_frame
 
 
 class _TraceState(threading.local):
@@ -165,6 +165,9 @@ class Trace:
         self._const_by_id: dict[int, Tracer] = {}
         self._keepalive: list[Any] = []
         self._cse: dict[Any, Any] = {}
+        # When not None, the concrete value of each equation output (by id of its Var): lets
+        # differentiation reuse values computed while tracing instead of computing them again.
+        self.known: dict[int, Any] | None = None
 
     # -- inputs and constants
     def new_arg(self, aval: ShapedArray, val: Any = None) -> Tracer:
@@ -242,12 +245,15 @@ class Trace:
         if prim.multiple_results:
             outvars = [Var(a) for a in out_aval]
             vals_out = out_val if concrete else [None] * len(outvars)
-            out = [Tracer(self, v.aval, v, ov) for v, ov in zip(outvars, vals_out)]
+            out = [Tracer(self, v.aval, v, ov) for v, ov in zip(outvars, vals_out, strict=True)]
         else:
             outvars = [Var(out_aval)]
             out = Tracer(self, out_aval, outvars[0], out_val)
             out.producer = (prim, ins)
         self.eqns.append(JaxprEqn(prim, invars, outvars, params, _state.source or user_frame()))
+        if concrete and self.known is not None:
+            for v, ov in zip(outvars, out_val if prim.multiple_results else (out_val,), strict=True):
+                self.known[id(v)] = ov
         if key is not None:
             self._cse[key] = out
         return out
@@ -265,7 +271,7 @@ class Trace:
         from functrace.dce import dce_jaxpr
 
         jaxpr, used_consts = dce_jaxpr(jaxpr, prune_consts=True)
-        consts = [c for c, keep in zip(self.const_vals, used_consts) if keep]
+        consts = [c for c, keep in zip(self.const_vals, used_consts, strict=True) if keep]
         return jaxpr, consts
 
 
@@ -352,9 +358,9 @@ def eval_jaxpr(jaxpr: Jaxpr, consts: list, args: list) -> list:
     Iterative, so a chain of any length runs without recursion.
     """
     env: dict[int, Any] = {}
-    for v, x in zip(jaxpr.constvars, consts):
+    for v, x in zip(jaxpr.constvars, consts, strict=True):
         env[id(v)] = x
-    for v, x in zip(jaxpr.invars, args):
+    for v, x in zip(jaxpr.invars, args, strict=True):
         env[id(v)] = x
 
     def read(x):
@@ -366,7 +372,7 @@ def eval_jaxpr(jaxpr: Jaxpr, consts: list, args: list) -> list:
             _state.source = eqn.source_info
             out = bind(eqn.primitive, *[read(x) for x in eqn.invars], **eqn.params)
             if eqn.primitive.multiple_results:
-                for v, o in zip(eqn.outvars, out):
+                for v, o in zip(eqn.outvars, out, strict=True):
                     env[id(v)] = o
             else:
                 env[id(eqn.outvars[0])] = out

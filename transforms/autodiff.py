@@ -17,7 +17,7 @@ from functrace.api import flatten_fun, to_backend, trace_flat
 from functrace.avals import ShapedArray, is_float
 from functrace.errors import GradError
 from functrace.ir import Jaxpr
-from functrace.tracing import get_aval, located, new_trace
+from functrace.tracing import Tracer, get_aval, located, new_trace
 from functrace.tree_util import tree_flatten, tree_map, tree_structure, tree_unflatten
 from transforms.jvp import jvp_jaxpr
 from transforms.rules import Zero, instantiate, is_differentiable
@@ -71,12 +71,18 @@ def _linearize_flat(f_flat: Callable, p_flat: list) -> tuple[list, Jaxpr, list]:
     first and differentiating the (simplified, dead-code-free) jaxpr keeps nested derivatives
     small: each level differentiates the cleaned-up program of the level below.
     """
-    jaxpr, consts, _ = trace_flat(f_flat, p_flat)
+    # With concrete inputs, every value computed while tracing is reused by jvp_jaxpr. (When an
+    # input or a closed-over constant is a tracer of an outer level, the primal work must be
+    # recorded there instead.)
+    known: dict[int, Any] | None = {} if not any(isinstance(p, Tracer) for p in p_flat) else None
+    jaxpr, consts, _ = trace_flat(f_flat, p_flat, known=known)
+    if any(isinstance(c, Tracer) for c in consts):
+        known = None
     with new_trace() as lin:
         tangents_in = [lin.new_arg(get_aval(p)) if is_differentiable(get_aval(p)) else Zero(get_aval(p))
                        for p in p_flat]
         with _quiet():
-            outs, touts = jvp_jaxpr(jaxpr, consts, p_flat, tangents_in)
+            outs, touts = jvp_jaxpr(jaxpr, consts, p_flat, tangents_in, known)
         lin_jaxpr, lin_consts = lin.to_jaxpr([instantiate(t) for t in touts])
     return outs, lin_jaxpr, lin_consts
 

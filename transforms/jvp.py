@@ -23,6 +23,7 @@ from transforms.rules import (
     defzero,
     instantiate,
     jvp_rules,
+    known_answer,
     prim_bind,
 )
 
@@ -237,9 +238,12 @@ def_jvp_rule(P.reduce_prod_p, _reduce_prod_jvp)
 
 
 # ---------------------------------------------------------------------------- the interpreter
-def jvp_jaxpr(jaxpr: Jaxpr, consts: list, primals: list, tangents: list) -> tuple[list, list]:
+def jvp_jaxpr(jaxpr: Jaxpr, consts: list, primals: list, tangents: list,
+              known: dict[int, Any] | None = None) -> tuple[list, list]:
     """Evaluate ``jaxpr`` on ``primals`` and push ``tangents`` (arrays, tracers or Zero) through it.
 
+    ``known`` (from tracing at these same concrete primals) holds the value of each equation's
+    output: those are not computed again, so the eager path runs each primal operation once.
     Iterative; each equation's new operations are attributed to its source line.
     """
     penv: dict[int, Any] = {}
@@ -266,9 +270,13 @@ def jvp_jaxpr(jaxpr: Jaxpr, consts: list, primals: list, tangents: list) -> tupl
             _state.source = eqn.source_info
             ps = [read_p(x) for x in eqn.invars]
             ts = [read_t(x) for x in eqn.invars]
+            multiple = eqn.primitive.multiple_results
             if all(isinstance(t, Zero) for t in ts):
-                out = bind(eqn.primitive, *ps, **eqn.params)
-                outs = out if eqn.primitive.multiple_results else [out]
+                if known is not None and id(eqn.outvars[0]) in known:
+                    outs = [known[id(v)] for v in eqn.outvars]
+                else:
+                    out = bind(eqn.primitive, *ps, **eqn.params)
+                    outs = out if multiple else [out]
                 for v, o in zip(eqn.outvars, outs, strict=True):
                     penv[id(v)] = o
                 continue
@@ -276,8 +284,14 @@ def jvp_jaxpr(jaxpr: Jaxpr, consts: list, primals: list, tangents: list) -> tupl
             if rule is None:
                 raise NotImplementedError(f"differentiation rule for '{eqn.primitive.name}' is not implemented "
                                           "(forward mode, jvp)")
-            po, to = rule(ps, ts, **eqn.params)
-            if not eqn.primitive.multiple_results:
+            if known is not None and not multiple and id(eqn.outvars[0]) in known:
+                known_answer.prim, known_answer.args = eqn.primitive, ps
+                known_answer.value = known[id(eqn.outvars[0])]
+            try:
+                po, to = rule(ps, ts, **eqn.params)
+            finally:
+                known_answer.prim = None
+            if not multiple:
                 po, to = [po], [to]
             for v, p, t in zip(eqn.outvars, po, to, strict=True):
                 penv[id(v)] = p
