@@ -246,6 +246,21 @@ OPS += [
     op("tril", [((4, 4),), ((3, 5),)], NUM1), op("triu", [((4, 4),), ((3, 5),)], NUM1),
     op("tril", [((4, 4),)], FLOAT1, k=-1), op("triu", [((2, 4, 4),)], FLOAT1, k=1),
 ]
+# Small dtypes (bool, int8, uint8, float16), where NumPy's loops pick surprising result types:
+# bool + bool is bool (or), 1 / int8 is float64, sin(int8) is float16, square(bool) is int8, ...
+SMALL = same(1, b_, np.int8, np.uint8, np.float16)
+SMALL_UNARY = [n for n, _ in UNARY_FLOAT + UNARY_NUMERIC if n not in ("round", "around", "positive")]
+OPS += [op(n, [((5,),)], SMALL[1:] if n in ("negative", "sign") else SMALL, "small_int") for n in SMALL_UNARY]
+OPS += [op(n, [((3, 1), (1, 4))], SMALL, "small_int") for n, _ in BINARY_NUMERIC + BINARY_FLOAT
+        if n not in ("subtract", "power")]
+OPS += [op(n, [((2, 3),)], SMALL, "small_int") for n in ("sum", "prod", "mean", "var", "std", "max", "cumsum")]
+OPS += [op(n, [((2, 3), (3, 2))], SMALL, "small_int") for n in ("matmul", "dot")]
+OPS += [op(n, [((3,), (3,))], SMALL, "small_int") for n in ("inner", "outer", "vdot")]
+OPS += [Op(f"einsum({sub})-small", lambda m, *a, sub=sub: m.einsum(sub, *a), [shp], SMALL, "small_int")
+        for sub, shp in (("ij,jk->ik", ((2, 3), (3, 2))), ("ii->i", ((3, 3),)), ("ij->", ((2, 3),)))]
+OPS += [op("linalg.norm", [((5,),)], SMALL, "small_int"), op("linalg.norm", [((5,),)], SMALL, "small_int", ord=1),
+        op("tril", [((3, 3),)], SMALL, "small_int"), op("triu", [((3, 3),)], SMALL, "small_int"),
+        lam("linspace(small ends)", lambda m, a, b: m.linspace(a, b, 4), [((), ())], SMALL, "small_int")]
 # Arrays with a zero-length axis.
 EMPTY = [((0, 3),)]
 OPS += [op(n, EMPTY, FLOAT1, **kw) for n, kw in [

@@ -238,7 +238,9 @@ around = round
 
 def negative(x: Array) -> Array:
     """Elementwise -x."""
-    (x,), _ = promote("negative", x)
+    (x,), dt = promote("negative", x)
+    if is_bool(dt):
+        raise located(DTypeError("negative is not defined for booleans; use logical_not"))
     return lax.neg(x)
 
 
@@ -258,22 +260,30 @@ absolute = abs
 
 def sign(x: Array) -> Array:
     """Elementwise sign: -1, 0 or +1 (nan for nan)."""
-    (x,), _ = promote("sign", x)
+    (x,), dt = promote("sign", x)
+    if is_bool(dt):
+        raise located(DTypeError("sign is not defined for booleans"))
     return lax.sign(x)
+
+
+def _no_bool(dt: np.dtype) -> np.dtype:
+    """``dt``, or int8 for bool: NumPy computes ufuncs that have no boolean loop in int8."""
+    return np.dtype(np.int8) if is_bool(dt) else dt
 
 
 def square(x: Array) -> Array:
     """Elementwise x * x."""
-    (x,), _ = promote("square", x)
+    (x,), _ = promote("square", x, dtype=_no_bool(result_type(x)))
     return lax.integer_pow(x, 2)
 
 
 def reciprocal(x: Array) -> Array:
-    """Elementwise 1 / x."""
-    if not is_int(result_type(x)):
+    """Elementwise 1 / x (integer division for integers, truncating toward zero, as NumPy's)."""
+    dt = _no_bool(result_type(x))
+    if not is_int(dt):
         return true_divide(1.0, x)
-    (x,), dt = promote("reciprocal", x)
-    return lax.div(_cast(1, dt), x)  # integer division truncating toward zero, as NumPy's
+    (x,), _ = promote("reciprocal", x, dtype=dt)
+    return lax.div(_cast(1, dt), x)
 
 
 def _binary(name: str, op, doc: str):
@@ -286,9 +296,24 @@ def _binary(name: str, op, doc: str):
     return f
 
 
-add = _binary("add", lax.add, "Elementwise x + y with NumPy broadcasting and promotion.")
-subtract = _binary("subtract", lax.sub, "Elementwise x - y.")
-multiply = _binary("multiply", lax.mul, "Elementwise x * y.")
+def _arith(name: str, op, bool_op, doc: str):
+    """A binary arithmetic function; on booleans it is ``bool_op`` (logical or / and), as in NumPy."""
+    def f(x: Array, y: Array) -> Array:
+        (x, y), dt = promote(name, x, y)
+        if is_bool(dt):
+            if bool_op is None:
+                raise located(DTypeError(f"{name} is not defined for booleans; use logical_xor or cast to int"))
+            return bool_op(x, y)
+        return op(x, y)
+
+    f.__name__ = name
+    f.__doc__ = doc
+    return f
+
+
+add = _arith("add", lax.add, lax.bitwise_or, "Elementwise x + y with NumPy broadcasting and promotion.")
+subtract = _arith("subtract", lax.sub, None, "Elementwise x - y.")
+multiply = _arith("multiply", lax.mul, lax.bitwise_and, "Elementwise x * y.")
 maximum = _binary("maximum", lax.max, "Elementwise maximum (nan propagates).")
 minimum = _binary("minimum", lax.min, "Elementwise minimum (nan propagates).")
 equal = _binary("equal", lax.eq, "Elementwise x == y.")
@@ -354,7 +379,7 @@ def invert(x: Array) -> Array:
 def true_divide(x: Array, y: Array) -> Array:
     """Elementwise x / y; integer inputs give floats, as in NumPy."""
     dt = result_type(x, y)
-    (x, y), _ = promote("divide", x, y, dtype=_float_dtype(dt) if not is_float(dt) else None)
+    (x, y), _ = promote("divide", x, y, dtype=None if is_float(dt) else np.float64)  # NumPy: ints -> float64
     return lax.div(x, y)
 
 
@@ -363,11 +388,9 @@ divide = true_divide
 
 def floor_divide(x: Array, y: Array) -> Array:
     """Elementwise floor(x / y) (``x // y``)."""
-    (x, y), dt = promote("floor_divide", x, y)
+    (x, y), dt = promote("floor_divide", x, y, dtype=_no_bool(result_type(x, y)))
     if is_float(dt):
         return _float_floor_divide(x, y, dt)
-    if is_bool(dt):
-        raise located(DTypeError("floor_divide is not defined for booleans"))
     q = lax.div(x, y)
     adjust = lax.bitwise_and(lax.ne(lax.rem(x, y), _cast(0, dt)), lax.ne(lax.lt(x, _cast(0, dt)),
                                                                           lax.lt(y, _cast(0, dt))))
@@ -394,7 +417,7 @@ def _float_floor_divide(x: Array, y: Array, dt: np.dtype) -> Array:
 
 def remainder(x: Array, y: Array) -> Array:
     """Elementwise x - floor(x / y) * y, with the sign of y (``x % y``)."""
-    (x, y), dt = promote("remainder", x, y)
+    (x, y), dt = promote("remainder", x, y, dtype=_no_bool(result_type(x, y)))
     r = lax.rem(x, y)
     zero = _cast(0, dt)
     fix = lax.bitwise_and(lax.ne(r, zero), lax.ne(lax.lt(r, zero), lax.lt(y, zero)))
@@ -411,7 +434,7 @@ def divmod(x: Array, y: Array) -> tuple[Array, Array]:  # noqa: A001
 
 def fmod(x: Array, y: Array) -> Array:
     """Elementwise C remainder, with the sign of x."""
-    (x, y), _ = promote("fmod", x, y)
+    (x, y), _ = promote("fmod", x, y, dtype=_no_bool(result_type(x, y)))
     return lax.rem(x, y)
 
 

@@ -85,6 +85,7 @@ def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, dtype:
         from functrace.numpy._core import add, multiply, result_type, subtract
 
         dt = result_type(start, stop, float(num))  # NumPy's rule: a float of the inputs' kind
+        start, stop = (lax.convert_element_type(asarray(v), dt) for v in (start, stop))
         steps = np.linspace(0.0, 1.0, num, endpoint=endpoint).astype(dt)
         out = add(start, multiply(subtract(stop, start), steps))
         return out if dtype is None else lax.convert_element_type(out, dtype)
@@ -108,13 +109,15 @@ def tril(m: Array, k: int = 0) -> Array:
     """Lower triangle (zeros above the k-th diagonal)."""
     from functrace.numpy._core import where
 
-    shape = get_aval(_as_operand(m)).shape
-    return where(np.tri(shape[-2], shape[-1], k=k, dtype=bool), m, 0)
+    aval = get_aval(_as_operand(m))
+    zero = np.zeros((), aval.dtype)  # of m's own dtype, so booleans stay boolean
+    return where(np.tri(aval.shape[-2], aval.shape[-1], k=k, dtype=bool), m, zero)
 
 
 def triu(m: Array, k: int = 0) -> Array:
     """Upper triangle (zeros below the k-th diagonal)."""
     from functrace.numpy._core import where
 
-    shape = get_aval(_as_operand(m)).shape
-    return where(np.tri(shape[-2], shape[-1], k=k - 1, dtype=bool), 0, m)
+    aval = get_aval(_as_operand(m))
+    zero = np.zeros((), aval.dtype)
+    return where(np.tri(aval.shape[-2], aval.shape[-1], k=k - 1, dtype=bool), zero, m)

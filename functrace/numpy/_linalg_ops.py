@@ -2,17 +2,45 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+import functools
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from functrace import lax
-from functrace.avals import broadcast_shapes
+from functrace.avals import broadcast_shapes, is_bool
 from functrace.errors import FunctraceError, ShapeError
-from functrace.numpy._core import _as_operand, asarray, multiply, user_error
+from functrace.numpy._core import (
+    _as_operand,
+    _cast,
+    asarray,
+    astype,
+    multiply,
+    not_equal,
+    result_type,
+    user_error,
+    where,
+)
 from functrace.tracing import get_aval, located
 
 Array = Any
+
+
+def _bool_products(f: Callable) -> Callable:
+    """NumPy's products of booleans are booleans (an or of ands): compute in integers, then != 0.
+
+    ``dot_general`` itself takes numbers only.
+    """
+
+    @functools.wraps(f)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        arrays = [a for a in args if not isinstance(a, str)]
+        if not arrays or not is_bool(result_type(*arrays)):
+            return f(*args, **kwargs)
+        ints = [a if isinstance(a, str) else astype(asarray(_as_operand(a)), np.int64) for a in args]
+        return not_equal(f(*ints, **kwargs), 0)
+
+    return wrapped
 
 
 def _pair(a: Any, b: Any, name: str) -> tuple[Any, Any]:
@@ -30,6 +58,7 @@ def _mismatch(name: str, a: Any, b: Any, ka: int, kb: int) -> ShapeError:
         f"!= dimension {kb} of the second ({sb[kb]})"))
 
 
+@_bool_products
 def dot(a: Array, b: Array) -> Array:
     """``numpy.dot``: inner product for vectors, matrix product for matrices, and the
     sum over the last axis of ``a`` and the second-to-last of ``b`` in general."""
@@ -43,6 +72,7 @@ def dot(a: Array, b: Array) -> Array:
     return lax.dot_general(a, b, (((na - 1,), (kb,)), ((), ())))
 
 
+@_bool_products
 def matmul(a: Array, b: Array) -> Array:
     """``a @ b``: matrix product with broadcast batch dimensions (1-D operands are promoted)."""
     a, b = _pair(a, b, "matmul")
@@ -71,6 +101,7 @@ def matmul(a: Array, b: Array) -> Array:
     return lax.reshape(out, shape)
 
 
+@_bool_products
 def tensordot(a: Array, b: Array, axes: int | Sequence = 2) -> Array:
     """Sum products over the last ``axes`` of ``a`` and first of ``b``, or over explicit axis lists."""
     a, b = _pair(a, b, "tensordot")
@@ -91,6 +122,7 @@ def tensordot(a: Array, b: Array, axes: int | Sequence = 2) -> Array:
     return lax.dot_general(a, b, ((tuple(ax_a), tuple(ax_b)), ((), ())))
 
 
+@_bool_products
 def inner(a: Array, b: Array) -> Array:
     """Sum of products over the last axes."""
     a, b = _pair(a, b, "inner")
@@ -102,6 +134,7 @@ def inner(a: Array, b: Array) -> Array:
     return lax.dot_general(a, b, (((na - 1,), (nb - 1,)), ((), ())))
 
 
+@_bool_products
 def outer(a: Array, b: Array) -> Array:
     """Outer product of the flattened inputs."""
     from functrace.numpy._shape import ravel
@@ -112,6 +145,7 @@ def outer(a: Array, b: Array) -> Array:
                            (((1,), (0,)), ((), ())))
 
 
+@_bool_products
 def vdot(a: Array, b: Array) -> Array:
     from functrace.numpy._shape import ravel
 
@@ -143,14 +177,16 @@ def _einsum_diagonal(x: Any, spec: str) -> tuple[Any, str]:
         i = spec.index(c)
         j = spec.index(c, i + 1)
         shape = get_aval(x).shape
-        eye = np.eye(shape[i], dtype=get_aval(x).dtype)
+        dt = get_aval(x).dtype
         mask_shape = [1] * len(shape)
         mask_shape[i], mask_shape[j] = shape[i], shape[j]
-        x = _sum(multiply(x, eye.reshape(mask_shape)), axis=j)
+        on_diagonal = np.eye(shape[i], dtype=bool).reshape(mask_shape)
+        x = _sum(where(on_diagonal, x, _cast(0, dt)), axis=j, dtype=dt)  # a select: inf off the diagonal stays out
         spec = spec[:j] + spec[j + 1:]
     return x, spec
 
 
+@_bool_products
 def einsum(subscripts: str, *operands: Array) -> Array:
     """Einstein summation, e.g. ``einsum('ij,jk->ik', a, b)``; contracted pairwise via dot_general."""
     ins, out = _parse_einsum(subscripts, len(operands))
@@ -172,7 +208,7 @@ def einsum(subscripts: str, *operands: Array) -> Array:
         others = set(out).union(*(set(s) for j, (_, s) in enumerate(items) if j != k))
         private = [i for i, c in enumerate(spec) if c not in others]
         if private:
-            x = _sum(x, axis=tuple(private))
+            x = _sum(x, axis=tuple(private), dtype=get_aval(x).dtype)
             spec = "".join(c for i, c in enumerate(spec) if i not in private)
         items[k] = (x, spec)
 
@@ -197,7 +233,7 @@ def einsum(subscripts: str, *operands: Array) -> Array:
             raise user_error(ValueError(f"einsum: output index '{c}' does not appear in the inputs"))
     leftover = [i for i, c in enumerate(spec) if c not in out]
     if leftover:
-        x = _sum(x, axis=tuple(leftover))
+        x = _sum(x, axis=tuple(leftover), dtype=get_aval(x).dtype)
         spec = "".join(c for c in spec if c in out)
     return lax.transpose(x, tuple(spec.index(c) for c in out))
 

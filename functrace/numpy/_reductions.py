@@ -8,12 +8,11 @@ from typing import Any, Sequence
 import numpy as np
 
 from functrace import lax
-from functrace.avals import is_bool, is_float
+from functrace.avals import is_float
 from functrace.errors import FunctraceError
 from functrace.numpy._core import (
     _as_operand,
     _cast,
-    _float_dtype,
     _to_bool,
     asarray,
     check_axis,
@@ -129,9 +128,8 @@ def var(a: Array, axis: int | Sequence[int] | None = None, dtype: Any = None, dd
     """Variance: mean of squared deviations, divided by ``n - ddof``."""
     a = _arr(a)
     axes = _axes(a, axis)
-    dt = np.dtype(dtype) if dtype is not None else _float_dtype(get_aval(a).dtype) \
-        if not is_bool(get_aval(a).dtype) else np.dtype(np.float64)
-    if not is_float(dt):
+    dt = np.dtype(dtype) if dtype is not None else get_aval(a).dtype
+    if not is_float(dt):  # integers and booleans: float64, as NumPy
         dt = np.dtype(np.float64)
     a = lax.convert_element_type(a, dt)
     centered = subtract(a, mean(a, axis=axes, keepdims=True))

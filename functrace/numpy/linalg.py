@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from functrace.avals import is_float
 from functrace.errors import FunctraceError
 from functrace.numpy._core import _as_operand, abs, asarray, astype, multiply, not_equal, power, sqrt, user_error
 from functrace.numpy._reductions import max, min, sum
@@ -21,6 +22,8 @@ def norm(x: Array, ord: Any = None, axis: Any = None, keepdims: bool = False) ->
     """
     x = _as_operand(x)
     x = asarray(x) if isinstance(x, (int, float)) else x
+    if not is_float(get_aval(x).dtype):  # NumPy computes norms of integers and booleans in float64
+        x = astype(x, np.float64)
     nd = get_aval(x).ndim
     if axis is None and ord is None:
         return sqrt(sum(multiply(x, x), axis=None, keepdims=keepdims))
