@@ -20,6 +20,7 @@ from functrace.errors import (  # noqa: F401
     FunctraceError,
     GradError,
     ShapeError,
+    TracerArrayConversionError,
     UnexpectedTracerError,
     UnsupportedNumpyFunctionError,
 )

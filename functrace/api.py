@@ -133,7 +133,7 @@ def device_get(tree: Any) -> Any:
 
     def get(x: Any) -> Any:
         if isinstance(x, Tracer):
-            return np.asarray(x)
+            return x.to_host("device_get")
         if isinstance(x, (np.ndarray, np.generic)):
             return x
         if hasattr(x, "detach"):

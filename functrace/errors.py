@@ -30,6 +30,10 @@ class ConcretizationError(FunctraceError, TypeError):
     """A traced value with no concrete value was used where Python needs one (``if``, ``float``)."""
 
 
+class TracerArrayConversionError(FunctraceError, TypeError):
+    """``numpy.asarray``/``numpy.array`` applied to a traced value (it would drop out of the trace)."""
+
+
 class UnexpectedTracerError(FunctraceError, RuntimeError):
     """A traced value escaped the function being transformed and was used afterwards."""
 

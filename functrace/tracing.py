@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from functrace.avals import ShapedArray, concrete_aval
-from functrace.errors import ConcretizationError, FunctraceError, UnexpectedTracerError
+from functrace.errors import ConcretizationError, FunctraceError, TracerArrayConversionError, UnexpectedTracerError
 from functrace.ir import Jaxpr, JaxprEqn, Literal, Var
 from functrace.primitives import Primitive, abstract_eval_rules, all_primitives
 from functrace.util import format_frame, user_frame
@@ -123,14 +123,24 @@ class Tracer:
         return complex(self._host("complex()"))
 
     def __array__(self, dtype=None, copy=None):
-        v = np.asarray(self._host("converting a traced value to a NumPy array"))
-        return v.astype(dtype) if dtype is not None else v
+        # NumPy cannot dispatch np.asarray/np.array, so this is the only hook. Returning the
+        # concrete value would make a constant cut off from the trace: derivatives through it
+        # would silently be zero. Refuse, and say what to write instead.
+        raise located(TracerArrayConversionError(
+            f"numpy.asarray/numpy.array (or another conversion to a NumPy array) was applied to a traced "
+            f"{self.aval.str_short()}; the result would be cut off from the trace and its derivative lost. "
+            "Use functrace.numpy.asarray (or fnp.stack for a list of traced values) instead; for a Python "
+            "number use float(x)"))
+
+    def to_host(self, what: str) -> np.ndarray:
+        """The concrete value as a NumPy array, for functrace's own value-dependent logic."""
+        return np.asarray(self._host(what))
 
     def item(self):
         return self._host("item()").item()
 
     def tolist(self):
-        return np.asarray(self._host("tolist()")).tolist()
+        return self.to_host("tolist()").tolist()
 
     def __repr__(self) -> str:
         if self.val is not None:

@@ -170,11 +170,19 @@ def test_python_control_flow_on_an_abstract_value():
     assert msg.startswith(where_of(f)) and "static_argnums" in msg and "where" in msg
 
 
-@pytest.mark.parametrize("conv", [float, int, bool, lambda t: t.item(), lambda t: np.asarray(t)],
-                         ids=["float", "int", "bool", "item", "asarray"])
+@pytest.mark.parametrize("conv", [float, int, bool, lambda t: t.item()], ids=["float", "int", "bool", "item"])
 def test_concretizing_an_abstract_value(conv):
     with pytest.raises(ft.ConcretizationError, match="needs a concrete value"):
         ft.make_jaxpr(lambda x: conv(x[0, 0]))(X)
+
+
+@pytest.mark.parametrize("transform", ["make_jaxpr", "grad"])
+def test_numpy_asarray_of_a_traced_value_is_refused(transform):
+    """np.asarray would cut the value out of the trace (a silently zero gradient): it must raise."""
+    f = lambda x: np.sum(np.asarray(x) * 2.0)  # noqa: E731
+    with pytest.raises(ft.TracerArrayConversionError, match="functrace.numpy.asarray") as info:
+        getattr(ft, transform)(f)(X)
+    assert str(info.value).startswith(where_of(f))
 
 
 def test_leaked_tracer():

@@ -39,7 +39,7 @@ def _to_index_array(i: Any) -> Any:
                 raise located(ShapeError(
                     "boolean mask indexing with a traced mask has a value-dependent shape; "
                     "use functrace.numpy.where(mask, x, 0) instead"))
-            return [asarray(n) for n in np.nonzero(np.asarray(i))]
+            return [asarray(n) for n in np.nonzero(i.to_host('boolean mask indexing'))]
         if not is_int(i.aval.dtype):
             raise located(DTypeError(f"arrays used as indices must be integers, got {i.aval.dtype.name}"))
         return [i]
@@ -57,7 +57,7 @@ def _normalize_index(idx: Any, n: int, axis: int) -> Any:
     """Turn negative indices into positive ones; concrete out-of-range ones raise IndexError."""
     if isinstance(idx, Tracer):
         if idx.val is not None:
-            v = np.asarray(idx)
+            v = idx.to_host("checking index bounds")
             if v.size and (v.min() < -n or v.max() >= n):
                 raise located(AxisError(f"index {int(v.max() if v.max() >= n else v.min())} is out of bounds "
                                         f"for axis {axis} with size {n}"))
