@@ -60,6 +60,21 @@ def _machine() -> str:
     return f"{model}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}"
 
 
+def _git_revision() -> str:
+    """The commit measured, marked when the framework's sources differ from it (a shared tree)."""
+    import subprocess
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
+                             timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "functrace", "transforms", "backends"],
+                               cwd=root, capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return (rev or "unknown") + (" + uncommitted changes to functrace/transforms/backends" if dirty else "")
+
+
 def _threads() -> dict[str, Any]:
     out: dict[str, Any] = {v: os.environ.get(v, "unset") for v in benchmarks.THREAD_VARS}
     out["XLA_FLAGS"] = os.environ.get("XLA_FLAGS", "unset")
@@ -94,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     meta = {
         "date": datetime.date.today().isoformat(),
         "machine": _machine(),
+        "revision": _git_revision(),
         "versions": fw.versions(),
         "threads": _threads(),
         "load": {"before": load_before, "after": os.getloadavg()[0]},

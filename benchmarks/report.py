@@ -76,6 +76,7 @@ def _meta(meta: dict[str, Any]) -> list[str]:
     return [
         f"- date: {meta['date']}; wall time {meta['wall_s']:.0f} s; settings: {meta['settings']}",
         f"- machine: {meta['machine']}",
+        f"- functrace revision: {meta.get('revision', 'unknown')}",
         f"- versions: Python {v['python']}, NumPy {v['numpy']}, functrace {v['functrace']}, JAX {v['jax']} "
         f"(jaxlib {v['jaxlib']}), PyTorch {v['torch']}, autograd {v['autograd']}, scikit-learn {v['scikit-learn']}",
         f"- threads: {threads}",
