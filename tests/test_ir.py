@@ -93,6 +93,19 @@ def test_golden_printed_jaxpr(name):
     typecheck_jaxpr(closed.jaxpr)
 
 
+def test_numpy_integer_arguments_print_as_plain_ints():
+    """Shapes, axes and counts given as NumPy integers end up as Python ints in the params."""
+    i = np.int64
+
+    def f(t):
+        return (fnp.broadcast_to(t, np.array([2, 3])), fnp.tile(t, i(2)), fnp.sum(t, axis=i(0)),
+                fnp.expand_dims(t, i(0)), t.reshape(i(3), 1), fnp.roll(t, i(1)), fnp.split(t, i(3)),
+                fnp.transpose(t[None], np.array([1, 0])), fnp.cumsum(t, axis=i(0)), fnp.repeat(t, i(2)))
+
+    text = str(ft.make_jaxpr(f)(np.ones(3)))
+    assert "np." not in text and "int64(" not in text
+
+
 def test_numpy_protocol_prints_like_fnp():
     x = np.ones((2, 3), f32)
     assert str(ft.make_jaxpr(lambda t: np.sum(np.sin(t) * 2.0, axis=0))(x)) == \

@@ -118,7 +118,7 @@ def squeeze(a: Array, axis: int | Sequence[int] | None = None) -> Array:
 def broadcast_to(a: Array, shape: int | Sequence[int]) -> Array:
     """Broadcast to ``shape`` by NumPy's rules."""
     a = _arr(a)
-    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    shape = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(d) for d in shape)
     ashape = get_aval(a).shape
     if len(ashape) > len(shape) or any(d not in (1, s) for d, s in zip(ashape[::-1], shape[::-1], strict=False)):
         raise located(ShapeError(f"cannot broadcast an array of shape {ashape} to shape {shape}"))
