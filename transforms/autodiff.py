@@ -36,9 +36,16 @@ def _quiet():
 
 # ---------------------------------------------------------------------------- forward mode
 def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
-    """Forward mode: ``(fun(*primals), J(primals) @ tangents)``.
+    """Forward mode: ``(fun(*primals), J @ tangents)``, the Jacobian of ``fun`` at ``primals``
+    applied to ``tangents``, in one pass.
 
-    >>> ft.jvp(fnp.sin, (0.5,), (1.0,))   # (sin(0.5), cos(0.5))
+    ``primals`` and ``tangents`` are tuples with one entry per argument of ``fun``; each tangent
+    has its primal's shape and dtype (and pytree structure). Cheap when there are few inputs;
+    see ``vjp`` for the reverse.
+
+    >>> y, dy = ft.jvp(fnp.sin, (0.5,), (1.0,))   # (sin 0.5, cos 0.5 * 1.0)
+    >>> print(round(float(y), 6), round(float(dy), 6))
+    0.479426 0.877583
     """
     if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
         raise located(GradError("jvp: primals and tangents must be tuples (one entry per argument)"))
@@ -88,7 +95,15 @@ def _linearize_flat(f_flat: Callable, p_flat: list) -> tuple[list, Jaxpr, list]:
 
 
 def linearize(fun: Callable, *primals: Any) -> tuple[Any, Callable]:
-    """``(fun(*primals), f_jvp)`` where ``f_jvp(*tangents)`` applies the Jacobian at ``primals``."""
+    """``(fun(*primals), f_jvp)``: ``f_jvp(*tangents)`` applies the Jacobian at ``primals``.
+
+    The primal computation runs once; each ``f_jvp`` call evaluates only the linear part
+    (``ft.make_jaxpr(f_jvp)`` shows it), so it pays off when one point meets many tangents.
+
+    >>> y, f_jvp = ft.linearize(lambda x: fnp.sin(x) * x ** 2, 1.0)
+    >>> print(f_jvp(1.0), f_jvp(2.0))
+    2.2232442754839328 4.4464885509678655
+    """
     p_flat, in_tree = tree_flatten(primals)
     p_flat = [to_backend(x) for x in p_flat]
     f_flat, out_tree = flatten_fun(fun, in_tree)
@@ -111,7 +126,8 @@ def linearize(fun: Callable, *primals: Any) -> tuple[Any, Callable]:
 def _check_cotangent(ct_flat: list, out_avals: list[ShapedArray], where: str) -> list:
     fixed = []
     for ct, a in zip(ct_flat, out_avals, strict=True):
-        ct = to_backend(ct)
+        # A NumPy scalar stays one: inside a trace it becomes an inline literal on every backend.
+        ct = ct if isinstance(ct, np.generic) else to_backend(ct)
         ca = get_aval(ct)
         if ca.shape != a.shape or (is_float(a.dtype) and ca.dtype != a.dtype):
             raise located(GradError(
@@ -122,9 +138,16 @@ def _check_cotangent(ct_flat: list, out_avals: list[ShapedArray], where: str) ->
 
 
 def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
-    """Reverse mode: ``(fun(*primals), vjp_fn)``; ``vjp_fn(ct)`` returns one cotangent per primal.
+    """Reverse mode: ``(fun(*primals), vjp_fn)``, where ``vjp_fn(ct)`` returns ``ct^T J``, the
+    cotangent pulled back to the inputs: a tuple with one entry per primal.
 
-    With ``has_aux``, ``fun`` returns ``(out, aux)`` and vjp returns ``(out, vjp_fn, aux)``.
+    ``ct`` has the shape, dtype and pytree structure of ``fun``'s output. Cheap when there are
+    few outputs; ``grad`` is ``vjp`` with ``ct = 1``. With ``has_aux=True``, ``fun`` returns
+    ``(out, aux)`` and ``vjp`` returns ``(out, vjp_fn, aux)``.
+
+    >>> y, vjp_fn = ft.vjp(lambda x, w: x * w, 2.0, 3.0)
+    >>> print(vjp_fn(1.0))
+    (np.float64(3.0), np.float64(2.0))
     """
     p_flat, in_tree = tree_flatten(primals)
     p_flat = [to_backend(x) for x in p_flat]
@@ -214,10 +237,14 @@ def _partial_args(fun: Callable, args: tuple, argnums: tuple[int, ...], kwargs: 
 
 
 def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
-    """A function returning ``(fun(*args), gradient)``; the gradient of a scalar output with
-    respect to ``args[argnums]`` (a tuple of gradients when ``argnums`` is a tuple).
+    """Like ``grad``, but the returned function gives ``(fun(*args), gradient)`` from one pass.
 
-    >>> ft.value_and_grad(lambda x: x ** 2)(3.0)    # (9.0, 6.0)
+    With ``has_aux=True``, ``fun`` returns ``(value, aux)`` and the result is
+    ``((value, aux), gradient)``.
+
+    >>> value, g = ft.value_and_grad(lambda x: x ** 2)(3.0)
+    >>> print(value, g)
+    9.0 6.0
     """
 
     @functools.wraps(fun)
@@ -245,11 +272,27 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
 
 
 def grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
-    """The gradient of a scalar-valued ``fun`` with respect to ``args[argnums]``.
+    """The gradient of a scalar-valued ``fun`` with respect to its argument ``argnums``.
 
-    Nest freely: ``ft.grad(ft.grad(f))`` is the second derivative.
+    Returns a function taking the same arguments as ``fun`` and returning the gradient, with the
+    shape, dtype and pytree structure of ``args[argnums]`` (a tuple of gradients when
+    ``argnums`` is a tuple). ``fun`` must return a floating-point scalar; differentiated
+    arguments must be floating point (pass ``1.0``, not ``1``). With ``has_aux=True``, ``fun``
+    returns ``(value, aux)`` and the result is ``(gradient, aux)``.
 
-    >>> ft.grad(fnp.sin)(0.0)    # 1.0
+    Transforms compose: ``ft.grad(ft.grad(f))`` is the second derivative, and so on to any order.
+    Outside ``jit``, Python control flow on values inside ``fun`` works.
+
+    >>> f = lambda x: fnp.sin(x) * x ** 2
+    >>> print(ft.grad(f)(1.0))              # 2 x sin x + x**2 cos x at x = 1
+    2.2232442754839328
+    >>> print(ft.grad(ft.grad(f))(1.0))
+    3.002680208280456
+    >>> ft.grad(lambda p: fnp.sum(p["w"] ** 2))({"w": np.array([1.0, 2.0])})
+    {'w': array([2., 4.])}
+
+    Raises ``GradError`` for a non-scalar or integer output, an integer input, or an
+    ``argnums`` out of range; use ``ft.vjp`` or ``ft.jacrev`` for non-scalar outputs.
     """
     vg = value_and_grad(fun, argnums, has_aux)
 
@@ -280,7 +323,13 @@ def _stack_rows(rows: list, lead_shape: tuple, aval: ShapedArray) -> Any:
 
 
 def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0) -> Callable:
-    """The Jacobian by forward mode, one JVP per input element; shape ``out.shape + in.shape``."""
+    """The Jacobian of ``fun`` with respect to ``args[argnums]`` by forward mode (one JVP per
+    input element): shape ``out.shape + in.shape``. Prefer it when inputs are few.
+
+    >>> ft.jacfwd(lambda v: fnp.sin(v) * 2.0)(np.zeros(2))
+    array([[2., 0.],
+           [0., 2.]])
+    """
 
     @functools.wraps(fun)
     def jac_f(*args: Any) -> Any:
@@ -322,7 +371,13 @@ def _in_tree_value(row: list, in_tree, argnums: Any) -> Any:
 
 
 def jacrev(fun: Callable, argnums: int | Sequence[int] = 0) -> Callable:
-    """The Jacobian by reverse mode, one VJP per output element; shape ``out.shape + in.shape``."""
+    """The Jacobian of ``fun`` with respect to ``args[argnums]`` by reverse mode (one VJP per
+    output element): shape ``out.shape + in.shape``. Prefer it when outputs are few.
+
+    >>> ft.jacrev(lambda v: v[0] * v)(np.array([2.0, 3.0]))
+    array([[4., 0.],
+           [3., 2.]])
+    """
 
     @functools.wraps(fun)
     def jac_f(*args: Any) -> Any:
@@ -349,12 +404,22 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0) -> Callable:
 
 
 def hessian(fun: Callable, argnums: int | Sequence[int] = 0) -> Callable:
-    """The Hessian, ``jacfwd(jacrev(fun))``: shape ``out.shape + in.shape + in.shape``."""
+    """The Hessian of a scalar ``fun``, ``jacfwd(jacrev(fun))``: shape ``in.shape + in.shape``
+    (``out.shape + in.shape + in.shape`` in general).
+
+    >>> ft.hessian(lambda v: fnp.sum(v ** 3))(np.array([1.0, 2.0]))
+    array([[ 6.,  0.],
+           [ 0., 12.]])
+    """
     return jacfwd(jacrev(fun, argnums), argnums)
 
 
 def stop_gradient(x: Any) -> Any:
-    """The identity on values; derivatives do not flow through it (any pytree)."""
+    """The identity on values, but a constant to every derivative (any pytree).
+
+    >>> print(ft.grad(lambda x: x * ft.stop_gradient(x))(3.0))   # d/dx (x * c) with c = x
+    3.0
+    """
     return tree_map(lambda leaf: lax.stop_gradient(leaf) if not isinstance(leaf, (int, float)) else leaf, x)
 
 
