@@ -47,6 +47,8 @@ def _fmt_param(v, indent: str) -> str:
         return pp_jaxpr(v, indent + "    ")
     if isinstance(v, ClosedJaxpr):
         return pp_jaxpr(v.jaxpr, indent + "    ")
+    if isinstance(v, (tuple, list)) and v and all(isinstance(e, (Jaxpr, ClosedJaxpr)) for e in v):
+        return "(" + ", ".join(_fmt_param(e, indent) for e in v) + ")"
     if isinstance(v, np.dtype):
         return v.name
     if isinstance(v, type) and issubclass(v, np.generic):
