@@ -9,7 +9,6 @@ arrays, and through the IR (``make_jaxpr`` + ``eval_jaxpr``, with the jaxpr type
 
 from __future__ import annotations
 
-import operator
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -519,14 +518,14 @@ def test_python_scalar_inputs_binary(name):
             assert_close(getattr(fnp, name)(a, b), want, what=f"{name}({a!r}, {b!r}): ")
 
 
-def test_eager_results_are_native_and_match_traced():
-    """Eager calls return the backend's native arrays; operator-module calls agree with fnp."""
+def test_eager_results_come_back_through_device_get():
+    """Eager calls return the backend's native arrays, which device_get brings to NumPy."""
     x = np.linspace(-1, 1, 5)
     out = fnp.sin(x)
-    assert ft.get_backend() in ("numpy", "torch")
-    assert_close(out, np.sin(x))
-    assert_close(operator.add(fnp.asarray(x), 1.0), x + 1.0)
+    native = type(fnp.asarray(x))
+    assert isinstance(out, native) and native.__module__.split(".")[0] == ft.get_backend()
     assert isinstance(host(out), np.ndarray)
+    assert_close(out, np.sin(x))
 
 
 # ------------------------------------------------------------------------------ special values
