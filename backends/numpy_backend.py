@@ -63,7 +63,7 @@ def _broadcast_in_dim(x, *, shape, broadcast_dimensions):
 
 
 def _slice(x, *, start_indices, limit_indices, strides):
-    return x[tuple(slice(s, e, st) for s, e, st in zip(start_indices, limit_indices, strides))]
+    return x[tuple(slice(s, e, st) for s, e, st in zip(start_indices, limit_indices, strides, strict=True))]
 
 
 def _pad(x, padval, *, padding_config):
@@ -71,12 +71,12 @@ def _pad(x, padval, *, padding_config):
     lows = [max(lo, 0) for lo, _, _ in padding_config]
     highs = [max(hi, 0) for _, hi, _ in padding_config]
     shape = [lo + hi + d + max(0, d - 1) * i for (lo, hi), d, (_, _, i)
-             in zip(zip(lows, highs), x.shape, padding_config)]
+             in zip(zip(lows, highs, strict=True), x.shape, padding_config, strict=True)]
     out = np.full(shape, padval, dtype=x.dtype)
     out[tuple(slice(lo, lo + (d - 1) * (i + 1) + 1 if d else lo, i + 1)
-              for lo, d, (_, _, i) in zip(lows, x.shape, padding_config))] = x
+              for lo, d, (_, _, i) in zip(lows, x.shape, padding_config, strict=True))] = x
     # Negative low/high padding crops.
-    crop = tuple(slice(-min(lo, 0), n + min(hi, 0)) for (lo, hi, _), n in zip(padding_config, shape))
+    crop = tuple(slice(-min(lo, 0), n + min(hi, 0)) for (lo, hi, _), n in zip(padding_config, shape, strict=True))
     return out[crop]
 
 

@@ -21,7 +21,7 @@ def dce_jaxpr(jaxpr: Jaxpr, prune_consts: bool = False) -> tuple[Jaxpr, list[boo
                     live.add(id(x))
     kept.reverse()
     used = [id(v) in live for v in jaxpr.constvars]
-    constvars = [v for v, u in zip(jaxpr.constvars, used) if u] if prune_consts else jaxpr.constvars
+    constvars = [v for v, u in zip(jaxpr.constvars, used, strict=True) if u] if prune_consts else jaxpr.constvars
     if len(kept) == len(jaxpr.eqns) and len(constvars) == len(jaxpr.constvars):
         return jaxpr, used if prune_consts else [True] * len(used)
     return Jaxpr(constvars, jaxpr.invars, jaxpr.outvars, kept), used if prune_consts else [True] * len(used)

@@ -239,7 +239,7 @@ cumsum_p = def_primitive("cumsum", _cumulative_rule)
 def _broadcast_in_dim_rule(x: ShapedArray, *, shape: tuple[int, ...], broadcast_dimensions: tuple[int, ...]):
     if len(broadcast_dimensions) != x.ndim:
         raise ShapeError(f"broadcast_in_dim: {x.ndim} operand dims but dimensions {broadcast_dimensions}")
-    for d, od in zip(x.shape, broadcast_dimensions):
+    for d, od in zip(x.shape, broadcast_dimensions, strict=True):
         if not 0 <= od < len(shape) or d not in (1, shape[od]):
             raise ShapeError(f"broadcast_in_dim: cannot broadcast shape {x.shape} to {shape} "
                              f"along dimensions {broadcast_dimensions}")
@@ -273,7 +273,7 @@ def _slice_rule(x: ShapedArray, *, start_indices, limit_indices, strides) -> Sha
     if not (len(start_indices) == len(limit_indices) == len(strides) == x.ndim):
         raise ShapeError(f"slice: index lists must have one entry per axis of shape {x.shape}")
     shape = []
-    for d, s, e, st in zip(x.shape, start_indices, limit_indices, strides):
+    for d, s, e, st in zip(x.shape, start_indices, limit_indices, strides, strict=True):
         if not (0 <= s <= e <= d) or st < 1:
             raise ShapeError(f"slice [{start_indices}:{limit_indices}:{strides}] is out of range for shape {x.shape}")
         shape.append(max(0, -(-(e - s) // st)))
@@ -298,7 +298,7 @@ def _pad_rule(x: ShapedArray, padval: ShapedArray, *, padding_config) -> ShapedA
     if len(padding_config) != x.ndim:
         raise ShapeError(f"pad: one (low, high, interior) per axis of shape {x.shape} is required")
     shape = []
-    for d, (lo, hi, interior) in zip(x.shape, padding_config):
+    for d, (lo, hi, interior) in zip(x.shape, padding_config, strict=True):
         if interior < 0:
             raise ShapeError("pad: interior padding must be non-negative")
         n = lo + hi + d + max(0, d - 1) * interior
@@ -319,7 +319,8 @@ def _concatenate_rule(*xs: ShapedArray, dimension: int) -> ShapedArray:
     if not 0 <= dimension < nd:
         raise AxisError(f"concatenate: axis {dimension} is out of bounds for arrays of dimension {nd}")
     for x in xs:
-        if x.ndim != nd or any(a != b for i, (a, b) in enumerate(zip(x.shape, xs[0].shape)) if i != dimension):
+        pairs = enumerate(zip(x.shape, xs[0].shape, strict=True)) if x.ndim == nd else ()
+        if x.ndim != nd or any(a != b for i, (a, b) in pairs if i != dimension):
             raise ShapeError("concatenate: all shapes must agree except along the axis, got "
                              + ", ".join(str(x.shape) for x in xs))
     shape = list(xs[0].shape)
@@ -354,14 +355,14 @@ def _dot_general_rule(lhs: ShapedArray, rhs: ShapedArray, *, dimension_numbers) 
     (lc, rc), (lb, rb) = dimension_numbers
     dt = _same_dtype("dot_general", lhs, rhs)
     _check_kind("dot_general", dt, "fi")
-    for a, b in zip(lc + lb, rc + rb):
+    if len(lc) != len(rc) or len(lb) != len(rb):
+        raise ShapeError("dot_general: contracting and batch dimension lists must pair up")
+    for a, b in zip(lc + lb, rc + rb, strict=True):
         if lhs.shape[a] != rhs.shape[b]:
             raise ShapeError(
                 f"dot_general: dimension {a} of lhs {lhs.shape} ({lhs.shape[a]}) does not match "
                 f"dimension {b} of rhs {rhs.shape} ({rhs.shape[b]})"
             )
-    if len(lc) != len(rc) or len(lb) != len(rb):
-        raise ShapeError("dot_general: contracting and batch dimension lists must pair up")
     batch = tuple(lhs.shape[i] for i in lb)
     lfree = tuple(d for i, d in enumerate(lhs.shape) if i not in lc and i not in lb)
     rfree = tuple(d for i, d in enumerate(rhs.shape) if i not in rc and i not in rb)

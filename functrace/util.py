@@ -16,7 +16,7 @@ def safe_zip(*seqs: Iterable[Any]) -> list[tuple]:
     for s in lists[1:]:
         if len(s) != n:
             raise ValueError(f"safe_zip: lengths differ ({[len(s) for s in lists]})")
-    return list(zip(*lists))
+    return list(zip(*lists, strict=True))
 
 
 def safe_map(f: Callable, *seqs: Iterable[Any]) -> list:
