@@ -21,10 +21,10 @@ from benchmarks.frameworks import FT
 
 # workload -> (functrace eager case builder, forward ops per step for the per-op column)
 TARGETS: dict[str, tuple[Callable[[], Any], int]] = {
-    "chain": (lambda: chain.cases(), chain.N_OPS),
-    "mlp": (lambda: mlp.cases(), 0),
+    "chain": (chain.cases, chain.N_OPS),
+    "mlp": (mlp.cases, 0),
     "tanh": (lambda: tanh_derivs.cases(8), 0),
-    "rosenbrock": (lambda: rosenbrock.cases(), 0),
+    "rosenbrock": (rosenbrock.cases, 0),
 }
 
 
