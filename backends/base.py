@@ -6,10 +6,6 @@ from typing import Any, Callable
 
 from functrace.primitives import Primitive
 
-# Implementations shared by all backends (written with functrace.tracing.eval_jaxpr or other
-# backend-neutral code); the registry adds them to every backend it creates.
-generic_impls: dict[Primitive, Callable[..., Any]] = {}
-
 
 class Backend:
     """A place where a jaxpr runs.

@@ -8,7 +8,7 @@ import threading
 from contextlib import contextmanager
 from typing import Iterator
 
-from backends.base import Backend, generic_impls
+from backends.base import Backend
 from functrace.errors import BackendError
 from functrace.primitives import all_primitives
 
@@ -41,9 +41,11 @@ def load_backend(name: str) -> Backend:
         )
     module = importlib.import_module(_MODULES[name])
     b = module.make_backend()
-    # Primitives whose implementation is backend-neutral (e.g. control flow interpreting
-    # sub-jaxprs) are registered once in base.generic_impls and shared by every backend.
-    for prim, impl in generic_impls.items():
+    # Control flow and custom-derivative primitives are defined in the core with backend-neutral
+    # implementations (they interpret their sub-jaxprs); every backend gets them.
+    from functrace.control_flow import impls as core_impls
+
+    for prim, impl in core_impls.items():
         b.impls.setdefault(prim, impl)
     missing = sorted(p.name for p in all_primitives.values() if p not in b.impls)
     if missing:

@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from backends.base import Backend, generic_impls
+from backends.base import Backend
 from functrace import primitives as P
 from functrace.avals import ShapedArray, register_aval_handler
 from functrace.errors import BackendError, DTypeError
@@ -511,11 +511,7 @@ def make_backend() -> TorchBackend:
     b = TorchBackend(pick_device())
     for prim, impl in _impl_table(b.device).items():
         b.register(prim, impl)
-    # Backend-neutral implementations (control flow interpreting sub-jaxprs), as the registry adds.
-    for prim, impl in generic_impls.items():
-        b.impls.setdefault(prim, impl)
-    missing = [p.name for p in P.all_primitives.values() if p not in b.impls]
-    if missing:
-        raise NotImplementedError(f"torch backend lacks implementations of {missing}")
+    # The registry adds the backend-neutral implementations (control flow) and then checks
+    # that every primitive is covered.
     register_aval_handler(torch.Tensor, _tensor_aval)
     return b

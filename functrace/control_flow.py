@@ -18,10 +18,10 @@ is imported; their rules and the ``custom_jvp``/``custom_vjp`` decorators live i
 
 Each primitive's implementation is backend-neutral: it runs the sub-jaxpr with ``run_jaxpr``,
 which calls the active backend's implementation of each equation directly (the operands are
-concrete arrays, so none of the tracing machinery is needed). They are collected in ``impls``
-and handed to ``backends.base.generic_impls``, which the registry adds to every backend.
-The transforms' rules are in ``transforms/control_flow_rules.py``; the core does not import
-transforms at start-up, so the first call of a control-flow function loads them.
+concrete arrays, so none of the tracing machinery is needed). They are collected in ``impls``,
+which the backend registry adds to every backend. The transforms' rules are in
+``transforms/control_flow_rules.py``, registered whenever the ``transforms`` package is
+imported (the core never imports a transform).
 
 Tracing records an operation in the innermost trace among its operands, so an operation in a
 body whose operands are all values the body closes over (not the carry, the operands or ``x``)
@@ -31,7 +31,6 @@ operations are pure); it is loop-invariant code motion for free.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -56,17 +55,6 @@ from functrace.util import format_frame
 
 # Backend-neutral implementations of the primitives defined here.
 impls: dict[Primitive, Callable[..., Any]] = {}
-
-_RULE_MODULES = ("transforms.control_flow_rules",)
-_rules_loaded = [False]
-
-
-def _load_rules() -> None:
-    if not _rules_loaded[0]:
-        for m in _RULE_MODULES:
-            importlib.import_module(m)
-        _rules_loaded[0] = True
-
 
 # ---------------------------------------------------------------------------- tracing helpers
 def trace_to_closed(fn: Callable[[list], list], avals: Sequence[ShapedArray], vals: Sequence[Any] | None = None
@@ -178,7 +166,6 @@ def switch(index: Any, branches: Sequence[Callable], *operands: Any) -> Any:
     dtypes. ``index`` may be traced: the choice is made when the program runs, so ``switch``
     works under ``jit`` and every transform.
     """
-    _load_rules()
     if not branches:
         raise _error(ValueError, "switch needs at least one branch")
     idx_aval = get_aval(to_backend(index) if not isinstance(index, Tracer) else index)
@@ -283,7 +270,6 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val: Any) -> Any:
     reverse mode needs the trip count ahead of time: use ``scan`` or ``fori_loop`` with
     concrete bounds instead (as in JAX).
     """
-    _load_rules()
     init_flat, in_tree = tree_flatten(init_val)
     init_flat = [_operand(x) for x in init_flat]
     avals = _flat_avals(init_flat)
@@ -357,7 +343,6 @@ def scan(f: Callable, init: Any, xs: Any = None, length: int | None = None, reve
 
     >>> ft.lax.scan(lambda c, x: (c + x, c + x), 0.0, fnp.arange(4.0))   # cumulative sum
     """
-    _load_rules()
     del unroll  # accepted for JAX compatibility; the loop is never unrolled
     init_flat, init_tree = tree_flatten(init)
     init_flat = [_operand(x) for x in init_flat]
@@ -478,23 +463,6 @@ def _custom_lin_impl(*args, **params):
 impls[custom_lin_p] = _custom_lin_impl
 
 
-
-def _register_with_backends() -> None:
-    """Hand ``impls`` to ``backends.base.generic_impls`` (every backend created includes them).
-
-    When ``backends.base`` is the module being imported first, it is only half-initialised here
-    (it imports the core before defining the table) and the import fails; the registry then has
-    to take ``impls`` from this module itself.
-    """
-    try:
-        from backends.base import generic_impls
-    except ImportError:
-        return
-    for prim, impl in impls.items():
-        generic_impls.setdefault(prim, impl)
-
-
-_register_with_backends()
 
 __all__ = ["cond", "switch", "while_loop", "fori_loop", "scan", "cond_p", "while_p", "scan_p",
            "custom_jvp_call_p", "custom_vjp_call_p", "custom_lin_p", "trace_to_closed"]

@@ -162,6 +162,11 @@ def _literal_for(x: Any) -> Literal | None:
     return None
 
 
+def _operand_order(key: Any) -> tuple:
+    """A total order on CSE operand keys: variables (ints) first, then literals by their bits."""
+    return (0, key, b"") if type(key) is int else (1, 0, key[1])
+
+
 class Trace:
     """One level of tracing: records equations over its tracers, and lifts outer values in."""
 
@@ -238,7 +243,7 @@ class Trace:
             # Literals compare by bits, so 0.0 and -0.0 stay distinct (and equal NaNs merge).
             operand_keys = [id(x) if type(x) is Var else (x.aval.dtype, x.val.tobytes()) for x in invars]
             if prim in commutative_primitives:  # a * b and b * a are one subexpression
-                operand_keys.sort(key=repr)
+                operand_keys.sort(key=_operand_order)
             key = (prim, tuple(operand_keys), tuple(params.items()) if params else ())
             hit = self._cse.get(key)
         except (TypeError, AttributeError):  # unhashable params (or an odd literal): no CSE here
