@@ -13,12 +13,13 @@ import numpy as np
 
 from functrace import lax
 from functrace import numpy as fnp
-from functrace.api import flatten_fun, to_backend, trace_flat
+from functrace.api import flatten_fun, make_jaxpr, to_backend, trace_flat
 from functrace.avals import ShapedArray, is_float
 from functrace.errors import GradError
 from functrace.ir import Jaxpr
 from functrace.tracing import Tracer, get_aval, located, new_trace
 from functrace.tree_util import tree_flatten, tree_map, tree_structure, tree_unflatten
+from transforms.batching import vmap_flat
 from transforms.jvp import jvp_jaxpr
 from transforms.rules import Zero, instantiate, is_differentiable
 from transforms.transpose import backward_pass
@@ -307,19 +308,23 @@ def grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False)
 
 
 # ---------------------------------------------------------------------------- Jacobians
-def _basis(aval: ShapedArray) -> list:
-    """The standard basis of arrays of ``aval``'s shape and dtype."""
-    n = aval.size
-    eye = np.eye(n, dtype=aval.dtype)
-    return [to_backend(eye[i].reshape(aval.shape)) for i in range(n)]
+def _pushforward_basis(linear_fn: Callable[[list], list], in_avals: list[ShapedArray], k: int) -> list:
+    """``linear_fn`` applied to every standard basis vector of input leaf ``k`` at once, with vmap.
 
+    The other inputs are zeros. Returns one array per output of ``linear_fn``, each with a
+    leading axis of length ``in_avals[k].size``.
+    """
+    a = in_avals[k]
+    zeros = [to_backend(np.zeros(b.shape, b.dtype)) for b in in_avals]
+    basis = to_backend(np.eye(a.size, dtype=a.dtype).reshape((a.size,) + a.shape))
 
-def _stack_rows(rows: list, lead_shape: tuple, aval: ShapedArray) -> Any:
-    """Stack per-basis-vector results (each of ``aval``'s shape) into ``lead_shape + aval.shape``."""
-    if not rows:
-        return to_backend(np.zeros(lead_shape + aval.shape, aval.dtype))
-    stacked = fnp.stack(rows)
-    return fnp.reshape(stacked, lead_shape + aval.shape)
+    def one(e: list) -> list:
+        return linear_fn([e[0] if j == k else z for j, z in enumerate(zeros)])
+
+    if a.size == 0:  # no basis vectors: vmap needs a non-empty axis, so trace the shapes only
+        out_avals = make_jaxpr(lambda e: one([e]))(zeros[k]).out_avals
+        return [to_backend(np.zeros((0,) + o.shape, o.dtype)) for o in out_avals]
+    return vmap_flat(one, [basis], [0], a.size)
 
 
 def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0) -> Callable:
@@ -341,21 +346,18 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0) -> Callable:
         in_flat, in_tree = tree_flatten(dargs)
         in_avals = [get_aval(to_backend(x)) for x in in_flat]
         out_flat, out_tree = tree_flatten(out)
-        # per input leaf: list over its basis of output-leaf lists
-        per_input = []
-        for k, a in enumerate(in_avals):
-            cols = []
-            for e in _basis(a):
-                t = [e if j == k else to_backend(np.zeros(b.shape, b.dtype)) for j, b in enumerate(in_avals)]
-                cols.append(tree_flatten(f_jvp(*tree_unflatten(in_tree, t)))[0])
-            per_input.append(cols)
-        # jac[out_leaf][in_leaf] has shape out.shape + in.shape
+
+        def push(ts: list) -> list:
+            return tree_flatten(f_jvp(*tree_unflatten(in_tree, ts)))[0]
+
+        # columns[k][o]: d out_o / d in_k for every basis vector of in_k, shape (in_k.size,) + out_o.shape
+        columns = [_pushforward_basis(push, in_avals, k) for k in range(len(in_avals))]
         result = []
         for o_i, o in enumerate(out_flat):
             oa = get_aval(o)
             row = []
-            for a, cols in zip(in_avals, per_input, strict=True):
-                m = _stack_rows([c[o_i] for c in cols], a.shape, oa)  # in.shape + out.shape
+            for a, cols in zip(in_avals, columns, strict=True):
+                m = fnp.reshape(cols[o_i], a.shape + oa.shape)
                 nd_in, nd_out = len(a.shape), len(oa.shape)
                 row.append(fnp.transpose(m, tuple(range(nd_in, nd_in + nd_out)) + tuple(range(nd_in))))
             result.append(_in_tree_value(row, in_tree, argnums))
@@ -390,13 +392,14 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0) -> Callable:
         out_avals = [get_aval(o) for o in out_flat]
         in_flat, in_tree = tree_flatten(dargs)
         in_avals = [get_aval(to_backend(x)) for x in in_flat]
+
+        def pull(cts: list) -> list:
+            return tree_flatten(vjp_fn(tree_unflatten(out_tree, cts)))[0]
+
         result = []
         for k, oa in enumerate(out_avals):
-            rows = []
-            for e in _basis(oa):
-                ct = [e if j == k else to_backend(np.zeros(b.shape, b.dtype)) for j, b in enumerate(out_avals)]
-                rows.append(tree_flatten(vjp_fn(tree_unflatten(out_tree, ct)))[0])
-            row = [_stack_rows([r[i] for r in rows], oa.shape, a) for i, a in enumerate(in_avals)]
+            rows = _pushforward_basis(pull, out_avals, k)  # rows[i]: (out_k.size,) + in_i.shape
+            row = [fnp.reshape(r, oa.shape + a.shape) for r, a in zip(rows, in_avals, strict=True)]
             result.append(_in_tree_value(row, in_tree, argnums))
         return tree_unflatten(out_tree, result)
 
