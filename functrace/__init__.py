@@ -51,7 +51,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "stop_gradient": ("transforms.autodiff", "stop_gradient"),
     "jit": ("transforms.jit", "jit"),
     "vmap": ("transforms.batching", "vmap"),
-    "custom_jvp": ("transforms.custom_derivatives", "custom_jvp"),
+    "custom_jvp": ("functrace.custom_derivatives", "custom_jvp"),
     "custom_vjp": ("transforms.custom_derivatives", "custom_vjp"),
     "test_util": ("functrace.test_util", None),
     "get_backend": ("backends.registry", "get_backend"),

@@ -8,13 +8,13 @@ goes through ``stop_gradient``, which is exact because those functions are shift
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import numpy as np
 
 from functrace import lax
 from functrace import numpy as fnp
+from functrace.custom_derivatives import custom_jvp
 from functrace.numpy._core import _as_operand, _cast, _float_dtype, user_error
 from functrace.tracing import get_aval
 
@@ -45,24 +45,18 @@ def softplus(x: Array) -> Array:
     every order, also at 0, where differentiating the composed formula (whose max and |x| have
     kinks there) twice would give 0 instead of 1/4.
     """
-    return _softplus_with_rule()(_float(x))
+    return _softplus_with_rule(_float(x))
 
 
-@functools.cache
-def _softplus_with_rule() -> Any:
-    # custom_jvp is a transform: the core loads it on first use, never at start-up.
-    from transforms.custom_derivatives import custom_jvp
+@custom_jvp
+def _softplus_with_rule(x: Array) -> Array:
+    return fnp.logaddexp(x, _cast(0.0, get_aval(x).dtype))
 
-    @custom_jvp
-    def softplus(x: Array) -> Array:
-        return fnp.logaddexp(x, _cast(0.0, get_aval(x).dtype))
 
-    @softplus.defjvp
-    def softplus_jvp(primals: tuple, tangents: tuple) -> tuple:
-        (x,), (t,) = primals, tangents
-        return softplus(x), fnp.multiply(t, sigmoid(x))
-
-    return softplus
+@_softplus_with_rule.defjvp
+def _softplus_jvp(primals: tuple, tangents: tuple) -> tuple:
+    (x,), (t,) = primals, tangents
+    return _softplus_with_rule(x), fnp.multiply(t, sigmoid(x))
 
 
 def gelu(x: Array, approximate: bool = True) -> Array:

@@ -1,6 +1,8 @@
 """``custom_jvp`` and ``custom_vjp``: functions that bring their own derivative rule.
 
-A call of a decorated function traces the function into a jaxpr and binds one primitive
+The decorators (``custom_jvp`` in the core module ``functrace.custom_derivatives``, ``custom_vjp``
+here) and the rules that differentiate and batch their calls. A call of a decorated function
+traces the function into a jaxpr and binds one primitive
 (``custom_jvp_call`` or ``custom_vjp_call``, defined in ``functrace.control_flow``) holding that
 jaxpr and the user's rule. Evaluating, jitting or batching the call uses the jaxpr; differentiating
 it uses the rule instead of the traced body:
@@ -44,18 +46,12 @@ not differentiable there). Where a model needs a subgradient instead, a custom r
 from __future__ import annotations
 
 import functools
-import inspect
 from typing import Any, Callable, Sequence
 
 from functrace import lax
 from functrace.api import to_backend
-from functrace.control_flow import (
-    custom_jvp_call_p,
-    custom_lin_p,
-    custom_vjp_call_p,
-    trace_to_closed,
-    user_error,
-)
+from functrace.control_flow import custom_jvp_call_p, custom_lin_p, custom_vjp_call_p, user_error
+from functrace.custom_derivatives import Rule, _Call, _check_outs, _name, custom_jvp
 from functrace.errors import GradError
 from functrace.tracing import Tracer, bind, get_aval
 from functrace.tree_util import tree_flatten, tree_unflatten
@@ -63,189 +59,11 @@ from transforms.batching import axis_size, batch_jaxpr, def_batch_rule, moveaxis
 from transforms.rules import Zero, def_jvp_rule, def_transpose_rule, instantiate, is_differentiable, is_undefined
 
 
-class Rule:
-    """A user rule held in an equation's params: prints as its name, runs on flat lists."""
-
-    __slots__ = ("fn", "name")
-
-    def __init__(self, fn: Callable, name: str):
-        self.fn = fn
-        self.name = name
-
-    def __call__(self, *args: Any) -> Any:
-        return self.fn(*args)
-
-    def __repr__(self) -> str:
-        return self.name
-
-
-def _name(f: Any) -> str:
-    return getattr(f, "__name__", type(f).__name__)
-
-
-def _resolve_args(fun: Callable, args: tuple, kwargs: dict) -> tuple:
-    """Keyword arguments turned positional (the rules see positional arguments only)."""
-    if not kwargs:
-        return args
-    try:
-        ba = inspect.signature(fun).bind(*args, **kwargs)
-    except (TypeError, ValueError) as e:
-        raise user_error(TypeError(f"{_name(fun)}: {e}")) from None
-    ba.apply_defaults()
-    if ba.kwargs:
-        raise user_error(TypeError(f"{_name(fun)}: keyword-only arguments are not supported by custom_jvp/custom_vjp"))
-    return tuple(ba.args)
-
-
-class _Call:
-    """One call's arguments split into the differentiable ones (flattened) and the static ones."""
-
-    def __init__(self, fun: Callable, nondiff_argnums: tuple, args: tuple, kwargs: dict):
-        args = _resolve_args(fun, args, kwargs)
-        n = len(args)
-        for i in nondiff_argnums:
-            if not -n <= i < n:
-                raise user_error(ValueError(f"{_name(fun)}: nondiff_argnums {i} is out of range for {n} arguments"))
-        self.nondiff = {i % n: args[i] for i in nondiff_argnums}
-        self.n = n
-        diff = tuple(a for i, a in enumerate(args) if i not in self.nondiff)
-        flat, self.in_tree = tree_flatten(diff)
-        self.flat = [x if isinstance(x, Tracer) else to_backend(x) for x in flat]
-        self.avals = [get_aval(x) for x in self.flat]
-        self.n_diff = len(diff)
-
-    def full_args(self, flat: Sequence[Any]) -> list:
-        diff = iter(tree_unflatten(self.in_tree, list(flat)))
-        return [self.nondiff[i] if i in self.nondiff else next(diff) for i in range(self.n)]
-
-    def nondiff_values(self) -> list:
-        return [self.nondiff[i] for i in sorted(self.nondiff)]
-
-    def trace(self, fun: Callable) -> tuple[Any, list, Any]:
-        """Trace ``fun``; values are carried when every argument's value is known."""
-        out_tree: list = []
-
-        def f_flat(flat: list) -> list:
-            leaves, tree = tree_flatten(fun(*self.full_args(flat)))
-            out_tree.append(tree)
-            return leaves
-
-        vals = [x.val if isinstance(x, Tracer) else x for x in self.flat]
-        closed, consts = trace_to_closed(f_flat, self.avals, None if any(v is None for v in vals) else vals)
-        return closed, consts, out_tree[-1]
-
-
-def _check_outs(where: str, fun: Callable, tree, want_tree, leaves: Sequence[Any], want_avals, tangent: bool) -> None:
-    if tree != want_tree:
-        raise user_error(TypeError(f"{where} of {_name(fun)} returned a structure {tree}, but the function returns "
-                                   f"{want_tree}"))
-    for x, a in zip(leaves, want_avals, strict=True):
-        got = get_aval(x)
-        if got.shape != a.shape or (got.dtype != a.dtype and (not tangent or is_differentiable(a))):
-            raise user_error(TypeError(
-                f"{where} of {_name(fun)} returned a value of type {got.str_short()} where the function's output is "
-                f"{a.str_short()}; return one of the same shape and dtype"))
-
-
 def _no_closure_tangents(tangents: Sequence[Any], num_consts: int, what: str) -> None:
     if any(not isinstance(t, Zero) for t in tangents[:num_consts]):
         raise user_error(GradError(
             f"differentiation of a {what} function with respect to a value it closes over: the custom rule only "
             "gives derivatives with respect to the function's arguments; pass that value as an argument instead"))
-
-
-# ---------------------------------------------------------------------------- custom_jvp
-class custom_jvp:  # noqa: N801 - named as in JAX
-    """A function whose JVP (forward derivative) is given by a rule, used by every autodiff mode.
-
-    >>> @ft.custom_jvp
-    ... def log1pexp(x):
-    ...     return fnp.log1p(fnp.exp(x))
-    >>> @log1pexp.defjvp
-    ... def log1pexp_jvp(primals, tangents):
-    ...     (x,), (t,) = primals, tangents
-    ...     return log1pexp(x), t * ft.nn.sigmoid(x)
-
-    The rule takes ``(primals, tangents)`` (tuples, one entry per argument, after the
-    arguments listed in ``nondiff_argnums``, which come first and are not differentiated) and
-    returns ``(primal_out, tangent_out)``; ``tangent_out`` must be linear in ``tangents`` for
-    reverse mode. Zero tangents arrive as arrays of zeros.
-    """
-
-    def __init__(self, fun: Callable, nondiff_argnums: Sequence[int] = ()):
-        functools.update_wrapper(self, fun)
-        self.fun = fun
-        self.nondiff_argnums = tuple(nondiff_argnums)
-        self.jvp: Callable | None = None
-
-    def defjvp(self, jvp: Callable) -> Callable:
-        """Set the JVP rule (usable as a decorator)."""
-        self.jvp = jvp
-        return jvp
-
-    def defjvps(self, *jvps: Callable | None) -> None:
-        """One rule per argument, ``jvp_i(t_i, ans, *args) -> tangent contribution``; None: no derivative."""
-
-        def jvp(*rule_args):
-            k = len(self.nondiff_argnums)
-            nondiff, primals, tangents = rule_args[:k], rule_args[k], rule_args[k + 1]
-            args = _merge(self.nondiff_argnums, nondiff, primals)
-            ans = self(*args)
-            total = None
-            for f, t in zip(jvps, tangents, strict=True):
-                if f is None:
-                    continue
-                d = f(t, ans, *args)
-                total = d if total is None else _tree_add(total, d)
-            if total is None:
-                total = _tree_zeros(ans)
-            return ans, total
-
-        self.defjvp(jvp)
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if self.jvp is None:
-            raise user_error(AttributeError(f"no JVP rule is defined for the custom_jvp function {_name(self.fun)}; "
-                                            "define one with @{0}.defjvp".format(_name(self.fun))))
-        call = _Call(self.fun, self.nondiff_argnums, args, kwargs)
-        closed, consts, out_tree = call.trace(self.fun)
-        user_jvp = self.jvp
-        out_avals = closed.out_avals
-
-        def jvp_flat(primals: list, tangents: list) -> tuple[list, list]:
-            ps = tree_unflatten(call.in_tree, primals)
-            ts = tree_unflatten(call.in_tree, tangents)
-            res = user_jvp(*call.nondiff_values(), ps, ts)
-            if not (isinstance(res, (tuple, list)) and len(res) == 2):
-                raise user_error(TypeError(f"the JVP rule of {_name(self.fun)} must return a pair "
-                                           "(primal_out, tangent_out)"))
-            outs, o_tree = tree_flatten(res[0])
-            touts, t_tree = tree_flatten(res[1])
-            _check_outs("the JVP rule's primal output", self.fun, o_tree, out_tree, outs, out_avals, False)
-            _check_outs("the JVP rule's tangent output", self.fun, t_tree, out_tree, touts, out_avals, True)
-            return outs, touts
-
-        outs = bind(custom_jvp_call_p, *consts, *call.flat, call_jaxpr=closed,
-                    jvp=Rule(jvp_flat, _name(user_jvp)), num_consts=len(consts))
-        return tree_unflatten(out_tree, outs)
-
-
-def _merge(nondiff_argnums: tuple, nondiff: Sequence[Any], primals: Sequence[Any]) -> list:
-    n = len(nondiff) + len(primals)
-    fixed = {i % n: v for i, v in zip(nondiff_argnums, nondiff, strict=True)}
-    it = iter(primals)
-    return [fixed[i] if i in fixed else next(it) for i in range(n)]
-
-
-def _tree_add(a: Any, b: Any) -> Any:
-    la, ta = tree_flatten(a)
-    lb, _ = tree_flatten(b)
-    return tree_unflatten(ta, [lax.add(x, y) for x, y in zip(la, lb, strict=True)])
-
-
-def _tree_zeros(a: Any) -> Any:
-    la, ta = tree_flatten(a)
-    return tree_unflatten(ta, [lax.zeros_like(x) for x in la])
 
 
 def _custom_jvp_call_jvp(primals, tangents, *, call_jaxpr, jvp, num_consts):
