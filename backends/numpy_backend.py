@@ -33,7 +33,9 @@ def _div(x, y):
 
 
 def _logistic(x):
-    return 0.5 * (1 + np.tanh(0.5 * x))
+    """1 / (1 + exp(-x)), accurate in both tails: exp is only taken of -|x|, so nothing overflows."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(np.result_type(x), copy=False)
 
 
 def _integer_pow(x, *, y):

@@ -34,7 +34,8 @@ def _fmt_literal(lit: Literal) -> str:
     if isinstance(v, (np.bool_, bool)):
         return "True" if v else "False"
     if np.issubdtype(lit.aval.dtype, np.floating):
-        return repr(float(v))
+        # NumPy's shortest form at the literal's own precision (a float32 0.1 prints as 0.1).
+        return str(v) if isinstance(v, np.floating) else repr(float(v))
     if np.issubdtype(lit.aval.dtype, np.integer):
         return str(int(v))
     return str(v)

@@ -106,8 +106,6 @@ def test_numpy_integer_arguments_print_as_plain_ints():
     assert "np." not in text and "int64(" not in text
 
 
-@pytest.mark.xfail(strict=True, reason="core bug (functrace/pretty.py _fmt_literal): float literals print as "
-                                       "repr(float(v)), so a float32 0.1 shows as 0.10000000149011612")
 def test_float32_literals_print_at_their_own_precision():
     text = str(ft.make_jaxpr(lambda t: t * 0.1 + 1e-7)(np.ones(3, f32)))
     assert "mul a 0.1\n" in text and "add b 1e-07\n" in text
