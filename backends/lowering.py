@@ -35,25 +35,14 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from functrace.ir import Jaxpr, Literal, Var
-from functrace.pretty import _fmt_literal, _fmt_param
+from functrace.pretty import _fmt_literal, _fmt_param, var_names
 
 _counter = [0]
 
 
 def _var_names():
-    """a, b, ..., z, ba, bb, ... (the printer's scheme), skipping Python keywords."""
-    letters = "abcdefghijklmnopqrstuvwxyz"
-    n = 0
-    while True:
-        s, k = "", n
-        while True:
-            s = letters[k % 26] + s
-            k //= 26
-            if k == 0:
-                break
-        n += 1
-        if not keyword.iskeyword(s):
-            yield s
+    """The printer's names (a, b, ..., ba, ...), skipping Python keywords (``as``, ``if``, ...)."""
+    return (s for s in var_names() if not keyword.iskeyword(s))
 
 
 def _plain(v: Any) -> bool:

@@ -14,7 +14,7 @@ from functrace.errors import FunctraceError
 from functrace.ir import Jaxpr, Literal
 
 
-def _names():
+def var_names():
     """a, b, ..., z, ba, bb, ... — the same naming scheme as JAX."""
     letters = "abcdefghijklmnopqrstuvwxyz"
     n = 0
@@ -59,7 +59,7 @@ def _fmt_param(v, indent: str) -> str:
 
 def pp_jaxpr(jaxpr: Jaxpr, indent: str = "") -> str:
     """Text form: ``{ lambda c:f32[3] ; a:f32[3]. let b:f32[3] = sin a ... in (b,) }``."""
-    gen = _names()
+    gen = var_names()
     names: dict[int, str] = {}
 
     def name(v) -> str:
@@ -156,7 +156,7 @@ class _DotWriter:
 
     def jaxpr(self, jaxpr: Jaxpr, prefix: str, depth: int) -> str:
         """Emit ``jaxpr``'s nodes and edges with ids starting with ``prefix``; return its first node id."""
-        gen = _names()
+        gen = var_names()
         names: dict[int, str] = {}
         node_of: dict[int, str] = {}  # id(var) -> the DOT node that defines it
         declared: list[str] = []

@@ -308,6 +308,13 @@ def grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False)
 
 
 # ---------------------------------------------------------------------------- Jacobians
+def _differentiated(fun: Callable, args: tuple, argnums: Any, name: str) -> tuple[Callable, tuple]:
+    """``fun`` as a function of ``args[argnums]`` only, and those arguments (checked)."""
+    nums = _argnums_tuple(argnums, len(args), name)
+    _check_differentiable_inputs(args, nums, name)
+    return _partial_args(fun, args, nums, {}), tuple(args[i] for i in nums)
+
+
 def _pushforward_basis(linear_fn: Callable[[list], list], in_avals: list[ShapedArray], k: int) -> list:
     """``linear_fn`` applied to every standard basis vector of input leaf ``k`` at once, with vmap.
 
@@ -338,10 +345,7 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0) -> Callable:
 
     @functools.wraps(fun)
     def jac_f(*args: Any) -> Any:
-        nums = _argnums_tuple(argnums, len(args), "jacfwd")
-        _check_differentiable_inputs(args, nums, "jacfwd")
-        f_diff = _partial_args(fun, args, nums, {})
-        dargs = tuple(args[i] for i in nums)
+        f_diff, dargs = _differentiated(fun, args, argnums, "jacfwd")
         out, f_jvp = linearize(f_diff, *dargs)
         in_flat, in_tree = tree_flatten(dargs)
         in_avals = [get_aval(to_backend(x)) for x in in_flat]
@@ -383,10 +387,7 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0) -> Callable:
 
     @functools.wraps(fun)
     def jac_f(*args: Any) -> Any:
-        nums = _argnums_tuple(argnums, len(args), "jacrev")
-        _check_differentiable_inputs(args, nums, "jacrev")
-        f_diff = _partial_args(fun, args, nums, {})
-        dargs = tuple(args[i] for i in nums)
+        f_diff, dargs = _differentiated(fun, args, argnums, "jacrev")
         out, vjp_fn = vjp(f_diff, *dargs)
         out_flat, out_tree = tree_flatten(out)
         out_avals = [get_aval(o) for o in out_flat]
