@@ -25,12 +25,13 @@ _DTYPE_TYPES = frozenset(type(np.dtype(t)) for t in (np.bool_, np.int8, np.int16
 class ShapedArray:
     """The abstract value of an array: its shape and dtype, nothing about its contents."""
 
-    __slots__ = ("shape", "dtype")
+    __slots__ = ("shape", "dtype", "_hash")
 
     def __init__(self, shape: tuple[int, ...], dtype: Any):
         self.shape = shape if type(shape) is tuple and all(type(d) is int for d in shape) \
             else tuple(int(d) for d in shape)
         self.dtype = dtype if type(dtype) in _DTYPE_TYPES else np.dtype(dtype)
+        self._hash = None
 
     @property
     def ndim(self) -> int:
@@ -53,7 +54,10 @@ class ShapedArray:
         return isinstance(other, ShapedArray) and self.shape == other.shape and self.dtype == other.dtype
 
     def __hash__(self) -> int:
-        return hash((self.shape, self.dtype))
+        h = self._hash
+        if h is None:
+            h = self._hash = hash((self.shape, self.dtype))
+        return h
 
     def __repr__(self) -> str:
         return f"ShapedArray({self.str_short()})"

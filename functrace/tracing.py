@@ -162,6 +162,11 @@ def _literal_for(x: Any) -> Literal | None:
     return None
 
 
+# Output avals by (primitive, input avals, params): tracing repeats the same shapes many times.
+# Rules are pure functions of these, so their results can be reused (bounded in size).
+_abstract_eval_cache: dict[Any, Any] = {}
+
+
 def _operand_order(key: Any) -> tuple:
     """A total order on CSE operand keys: variables (ints) first, then literals by their bits."""
     return (0, key, b"") if type(key) is int else (1, 0, key[1])
@@ -250,10 +255,19 @@ class Trace:
             key, hit = None, None
         if hit is not None:
             return hit
+        in_avals = tuple([v.aval for v in invars])
         try:
-            out_aval = abstract_eval_rules[prim](*[v.aval for v in invars], **params)
-        except FunctraceError as e:
-            raise located(e) from None
+            akey = (prim, in_avals, key[2]) if key is not None else None
+            out_aval = _abstract_eval_cache.get(akey) if akey is not None else None
+        except TypeError:
+            akey, out_aval = None, None
+        if out_aval is None:
+            try:
+                out_aval = abstract_eval_rules[prim](*in_avals, **params)
+            except FunctraceError as e:
+                raise located(e) from None
+            if akey is not None and len(_abstract_eval_cache) < 100_000:
+                _abstract_eval_cache[akey] = out_aval
         vals = [x.val for x in ins]
         concrete = all(v is not None for v in vals)
         out_val = eval_impl(prim, vals, params) if concrete else None
