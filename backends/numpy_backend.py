@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -39,9 +40,21 @@ def _logistic(x):
 
 
 def _integer_pow(x, *, y):
+    """x ** y for a Python int y: repeated squaring (np.power is several times slower)."""
     if y < 0 and np.issubdtype(np.result_type(x), np.integer):
         raise ValueError("integers cannot be raised to negative integer powers")
-    return np.power(x, np.asarray(y, dtype=np.result_type(x)))
+    if y == 0:
+        return np.ones_like(x)
+    base, n, out = x, abs(y), None
+    while n:
+        if n & 1:
+            out = base if out is None else out * base
+        n >>= 1
+        if n:
+            base = base * base
+    if out is x:
+        out = np.array(x, copy=True)  # a new array, as from any other primitive
+    return np.reciprocal(out) if y < 0 else out
 
 
 def _reduce(fn):
@@ -90,19 +103,22 @@ def _scatter_add(x, idx, upd, *, axis):
 
 def _dot_general(lhs, rhs, *, dimension_numbers):
     (lc, rc), (lb, rb) = dimension_numbers
+    if not lb and len(lc) == 1 and np.ndim(lhs) == 2 and np.ndim(rhs) == 2:
+        # The common matrix product (and its transposes, as in gradients): one BLAS call on views.
+        return (lhs if lc[0] == 1 else lhs.T) @ (rhs if rc[0] == 0 else rhs.T)
     lhs, rhs = np.asarray(lhs), np.asarray(rhs)
     lfree = [i for i in range(lhs.ndim) if i not in lc and i not in lb]
     rfree = [i for i in range(rhs.ndim) if i not in rc and i not in rb]
     bshape = [lhs.shape[i] for i in lb]
     mshape = [lhs.shape[i] for i in lfree]
     nshape = [rhs.shape[i] for i in rfree]
-    k = int(np.prod([lhs.shape[i] for i in lc], dtype=np.int64))
-    m = int(np.prod(mshape, dtype=np.int64))
-    n = int(np.prod(nshape, dtype=np.int64))
+    k = math.prod(lhs.shape[i] for i in lc)
+    m = math.prod(mshape)
+    n = math.prod(nshape)
     L = np.transpose(lhs, list(lb) + lfree + list(lc))
     R = np.transpose(rhs, list(rb) + list(rc) + rfree)
     if lb:
-        b = int(np.prod(bshape, dtype=np.int64))
+        b = math.prod(bshape)
         out = np.matmul(L.reshape(b, m, k), R.reshape(b, k, n))
     else:
         out = np.dot(L.reshape(m, k), R.reshape(k, n))
