@@ -67,9 +67,11 @@ def _mul_rule(trace: Trace, ins: list, params: dict) -> Tracer | None:
             c, y = inner
             return _mul(trace, a.val * c, y)
         return None
-    if type(a) is Tracer and type(b) is Tracer:
+    if type(a) is Tracer and type(b) is Tracer and a.producer is not None and b.producer is not None:
         # (c1 * x) * (c2 * y) = (c1 * c2) * (x * y): constants move outward, so the products of
-        # the same factors meet in CSE and sums of multiples of them can be collected.
+        # the same factors meet in CSE and sums of multiples of them can be collected. Only
+        # between computed values: scaling by an input or a constant array (a tangent times a
+        # residual, say) gains nothing and would cost a second equation.
         sa, sb = _scaled(a), _scaled(b)
         if sa is not None or sb is not None:
             ca, xa = sa if sa is not None else (1, a)
