@@ -152,6 +152,8 @@ class Tracer:
 
 def _literal_for(x: Any) -> Literal | None:
     """A rank-0 NumPy/Python scalar is written inline as a Literal; anything else is a constant."""
+    if type(x) is np.ndarray:  # the common case first: an array constant (a residual, say)
+        return Literal(x[()], ShapedArray((), x.dtype)) if x.ndim == 0 else None
     if isinstance(x, np.generic):
         return Literal(x, ShapedArray((), x.dtype))
     if isinstance(x, np.ndarray) and x.ndim == 0:
