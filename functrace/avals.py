@@ -88,11 +88,21 @@ _PY_SCALAR_DTYPE = {bool: np.dtype(bool), int: np.dtype(np.int64), float: np.dty
                     complex: np.dtype(np.complex128)}
 
 
+# Abstract values are immutable, so one object serves every array of a given shape and dtype.
+_aval_of_shape: dict[tuple, ShapedArray] = {}
+
+
 def concrete_aval(x: Any) -> ShapedArray:
     """The abstract value of a concrete (non-traced) value; raises TypeError for non-arrays."""
     t = type(x)
     if t is np.ndarray or isinstance(x, np.generic):
-        return ShapedArray(x.shape, x.dtype)
+        key = (x.shape, x.dtype)
+        aval = _aval_of_shape.get(key)
+        if aval is None:
+            aval = ShapedArray(x.shape, x.dtype)
+            if len(_aval_of_shape) < 10_000:
+                _aval_of_shape[key] = aval
+        return aval
     if isinstance(x, np.ndarray):
         return ShapedArray(x.shape, x.dtype)
     if t in _PY_SCALAR_DTYPE:
