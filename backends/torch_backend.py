@@ -186,11 +186,26 @@ def _reduction(fn: Callable) -> Callable:
     return impl
 
 
+def _via_int64(fn: Callable) -> Callable:
+    """Run an integer reduction of a uint64 tensor in int64: torch has no uint64 sum, prod or
+    cumsum kernels on the CPU, and two's-complement wrapping gives the same bits as NumPy's
+    modular uint64 arithmetic."""
+
+    def impl(x, *args, **kw):
+        if x.dtype == torch.uint64:
+            return fn(x.view(torch.int64), *args, **kw).view(torch.uint64)
+        return fn(x, *args, **kw)
+
+    return impl
+
+
+@_via_int64
 def _sum(x, axes):
     """Sum in x's own dtype: torch would widen int32 (and bool) to int64."""
     return torch.sum(x, dim=axes, dtype=x.dtype)
 
 
+@_via_int64
 def _prod(x, axes):
     """torch.prod reduces one axis at a time: move ``axes`` last and flatten them into one."""
     keep = [i for i in range(x.ndim) if i not in axes]
@@ -231,6 +246,7 @@ def _arg_reduction(fn: Callable) -> Callable:
     return impl
 
 
+@_via_int64
 def _cumsum(x, *, axis, reverse):
     """Inclusive cumulative sum in x's dtype (torch would widen ints to int64)."""
     if reverse:
