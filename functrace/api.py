@@ -45,16 +45,15 @@ def flatten_fun(f: Callable, in_tree: PyTreeDef) -> tuple[Callable[[list], list]
     return f_flat, store
 
 
-def trace_flat(f_flat: Callable[[list], list], in_vals: Sequence[Any], concrete: bool = True,
-               known: dict[int, Any] | None = None) -> tuple[Jaxpr, list, list]:
+def trace_flat(f_flat: Callable[[list], list], in_vals: Sequence[Any], concrete: bool = True
+               ) -> tuple[Jaxpr, list, list]:
     """Trace ``f_flat`` at the abstract values of ``in_vals``.
 
     With ``concrete``, inputs carry their values when known, so every intermediate is computed
     too and Python control flow on values works. Returns the jaxpr, its constants, and the
-    output tracers. A ``known`` dict receives the concrete value of every equation output.
+    output tracers.
     """
     with new_trace() as trace:
-        trace.known = known
         args = [trace.new_arg(get_aval(v), (v.val if isinstance(v, Tracer) else v) if concrete else None)
                 for v in in_vals]
         outs = f_flat(args)

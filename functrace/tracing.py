@@ -187,9 +187,6 @@ class Trace:
         self._const_by_id: dict[int, Tracer] = {}
         self._keepalive: list[Any] = []
         self._cse: dict[Any, Any] = {}
-        # When not None, the concrete value of each equation output (by id of its Var): lets
-        # differentiation reuse values computed while tracing instead of computing them again.
-        self.known: dict[int, Any] | None = None
 
     # -- inputs and constants
     def new_arg(self, aval: ShapedArray, val: Any = None) -> Tracer:
@@ -282,9 +279,6 @@ class Trace:
             out = Tracer(self, out_aval, outvars[0], out_val)
             out.producer = (prim, ins)
         self.eqns.append(JaxprEqn(prim, invars, outvars, params, _state.source or user_frame()))
-        if concrete and self.known is not None:
-            for v, ov in zip(outvars, out_val if prim.multiple_results else (out_val,), strict=True):
-                self.known[id(v)] = ov
         if key is not None:
             self._cse[key] = out
         return out
@@ -315,10 +309,13 @@ def leaked_tracer_error(x: Tracer) -> UnexpectedTracerError:
 
 
 @contextmanager
-def new_trace() -> Iterator[Trace]:
-    """Open a trace one level inside every active one; it is closed (and marked dead) on exit."""
+def new_trace(trace_type: type[Trace] | None = None) -> Iterator[Trace]:
+    """Open a trace one level inside every active one; it is closed (and marked dead) on exit.
+
+    ``trace_type``: a subclass of ``Trace`` with its own ``process`` (eager forward mode).
+    """
     stack = _state.stack
-    trace = Trace(stack[-1].level + 1 if stack else 1)
+    trace = (trace_type or Trace)(stack[-1].level + 1 if stack else 1)
     stack.append(trace)
     try:
         yield trace

@@ -21,6 +21,7 @@ from functrace.tracing import Tracer, get_aval, located, new_trace
 from functrace.tree_util import tree_flatten, tree_map, tree_structure, tree_unflatten
 from transforms.batching import vmap_flat
 from transforms.jvp import jvp_jaxpr
+from transforms.jvp_trace import JVPTrace
 from transforms.rules import Zero, instantiate, is_differentiable
 from transforms.transpose import backward_pass
 
@@ -72,25 +73,32 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple
 
 
 def _linearize_flat(f_flat: Callable, p_flat: list) -> tuple[list, Jaxpr, list]:
-    """Trace ``f_flat`` at ``p_flat``, push symbolic tangents through its jaxpr, keep the linear part.
+    """Run ``f_flat`` at ``p_flat`` with symbolic tangents and keep the linear part.
 
     Returns the primal outputs, and the linear jaxpr (tangents of the differentiable inputs in
-    -> tangents out), whose constants are the residuals the tangent computation needs. Tracing
-    first and differentiating the (simplified, dead-code-free) jaxpr keeps nested derivatives
-    small: each level differentiates the cleaned-up program of the level below.
+    -> tangents out), whose constants are the residuals the tangent computation needs.
+
+    Two routes, one set of JVP rules. With concrete inputs (eager), a ``JVPTrace`` applies each
+    rule as the function runs: one pass. With tracers of an enclosing transform as inputs, the
+    function is first traced to a jaxpr (simplified and dead-code-free) and ``jvp_jaxpr``
+    differentiates that, so each level of a nested derivative works on the cleaned-up program of
+    the level below, which keeps high-order derivatives small.
     """
-    # With concrete inputs, every value computed while tracing is reused by jvp_jaxpr. (When an
-    # input or a closed-over constant is a tracer of an outer level, the primal work must be
-    # recorded there instead.)
-    known: dict[int, Any] | None = {} if not any(isinstance(p, Tracer) for p in p_flat) else None
-    jaxpr, consts, _ = trace_flat(f_flat, p_flat, known=known)
-    if any(isinstance(c, Tracer) for c in consts):
-        known = None
+    if not any(isinstance(p, Tracer) for p in p_flat):
+        # Concrete inputs (the eager path): one pass, each rule's primal half computed at once.
+        with new_trace(JVPTrace) as jt, new_trace() as lin:
+            with _quiet():
+                pairs = [jt.unpack(o) for o in f_flat([
+                    jt.pair(p, lin.new_arg(get_aval(p)) if is_differentiable(get_aval(p)) else Zero(get_aval(p)))
+                    for p in p_flat])]
+            lin_jaxpr, lin_consts = lin.to_jaxpr([instantiate(t) for _, t in pairs])
+        return [p for p, _ in pairs], lin_jaxpr, lin_consts
+    jaxpr, consts, _ = trace_flat(f_flat, p_flat)
     with new_trace() as lin:
         tangents_in = [lin.new_arg(get_aval(p)) if is_differentiable(get_aval(p)) else Zero(get_aval(p))
                        for p in p_flat]
         with _quiet():
-            outs, touts = jvp_jaxpr(jaxpr, consts, p_flat, tangents_in, known)
+            outs, touts = jvp_jaxpr(jaxpr, consts, p_flat, tangents_in)
         lin_jaxpr, lin_consts = lin.to_jaxpr([instantiate(t) for t in touts])
     return outs, lin_jaxpr, lin_consts
 

@@ -23,7 +23,6 @@ from transforms.rules import (
     defzero,
     instantiate,
     jvp_rules,
-    known_answer,
     prim_bind,
 )
 
@@ -238,12 +237,9 @@ def_jvp_rule(P.reduce_prod_p, _reduce_prod_jvp)
 
 
 # ---------------------------------------------------------------------------- the interpreter
-def jvp_jaxpr(jaxpr: Jaxpr, consts: list, primals: list, tangents: list,
-              known: dict[int, Any] | None = None) -> tuple[list, list]:
+def jvp_jaxpr(jaxpr: Jaxpr, consts: list, primals: list, tangents: list) -> tuple[list, list]:
     """Evaluate ``jaxpr`` on ``primals`` and push ``tangents`` (arrays, tracers or Zero) through it.
 
-    ``known`` (from tracing at these same concrete primals) holds the value of each equation's
-    output: those are not computed again, so the eager path runs each primal operation once.
     Iterative; each equation's new operations are attributed to its source line.
     """
     penv: dict[int, Any] = {}
@@ -272,11 +268,8 @@ def jvp_jaxpr(jaxpr: Jaxpr, consts: list, primals: list, tangents: list,
             ts = [read_t(x) for x in eqn.invars]
             multiple = eqn.primitive.multiple_results
             if all(isinstance(t, Zero) for t in ts):
-                if known is not None and id(eqn.outvars[0]) in known:
-                    outs = [known[id(v)] for v in eqn.outvars]
-                else:
-                    out = bind(eqn.primitive, *ps, **eqn.params)
-                    outs = out if multiple else [out]
+                out = bind(eqn.primitive, *ps, **eqn.params)
+                outs = out if multiple else [out]
                 for v, o in zip(eqn.outvars, outs, strict=True):
                     penv[id(v)] = o
                 continue
@@ -284,13 +277,7 @@ def jvp_jaxpr(jaxpr: Jaxpr, consts: list, primals: list, tangents: list,
             if rule is None:
                 raise NotImplementedError(f"differentiation rule for '{eqn.primitive.name}' is not implemented "
                                           "(forward mode, jvp)")
-            if known is not None and not multiple and id(eqn.outvars[0]) in known:
-                known_answer.prim, known_answer.args = eqn.primitive, ps
-                known_answer.value = known[id(eqn.outvars[0])]
-            try:
-                po, to = rule(ps, ts, **eqn.params)
-            finally:
-                known_answer.prim = None
+            po, to = rule(ps, ts, **eqn.params)
             if not multiple:
                 po, to = [po], [to]
             for v, p, t in zip(eqn.outvars, po, to, strict=True):

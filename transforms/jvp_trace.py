@@ -1,0 +1,73 @@
+"""Forward mode by tracing, for the eager path: each primitive applied to a ``JVPTracer`` runs
+its JVP rule at once.
+
+``grad``/``vjp`` on concrete arguments use it to linearize in one pass: the primal half of each
+rule computes on the concrete values, the tangent half is recorded into the linear trace that
+becomes the linear jaxpr. The jaxpr-based route (trace the function, then ``jvp_jaxpr``) does
+the same work in two passes, and is what every traced level uses, so that each level
+differentiates the simplified program of the level below. Both routes apply the same JVP rules.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from functrace.tracing import Trace, Tracer, bind, get_aval, leaked_tracer_error
+from transforms.rules import Zero, jvp_rules
+
+
+class JVPTracer(Tracer):
+    """A concrete primal value carried with its tangent (a tracer of the linear trace, or Zero).
+
+    Every result of an operation on one is again one, so user code sees the same traced-value
+    API (``.astype``, ``.T``, NumPy dispatch) on every backend."""
+
+    __slots__ = ("tangent",)
+
+    def __init__(self, trace: "JVPTrace", primal: Any, tangent: Any):
+        super().__init__(trace, get_aval(primal), None, primal)
+        self.tangent = tangent
+
+
+class JVPTrace(Trace):
+    """Records nothing itself: it pushes tangents through each primitive as it is applied."""
+
+    def process(self, prim, args, params):
+        primals = []
+        tangents = []
+        nonzero = False
+        for a in args:
+            if type(a) is JVPTracer and a._trace is self:
+                primals.append(a.val)
+                tangents.append(a.tangent)
+                nonzero = nonzero or not isinstance(a.tangent, Zero)
+            else:
+                if isinstance(a, Tracer) and not a._trace.active:
+                    raise leaked_tracer_error(a)
+                primals.append(a)
+                tangents.append(Zero(get_aval(a)))
+        if not nonzero:  # nothing to differentiate: compute it, and keep it a tracer for the user
+            out = bind(prim, *primals, **params)
+            if prim.multiple_results:
+                return [JVPTracer(self, o, Zero(get_aval(o))) for o in out]
+            return JVPTracer(self, out, Zero(get_aval(out)))
+        rule = jvp_rules.get(prim)
+        if rule is None:
+            raise NotImplementedError(f"differentiation rule for '{prim.name}' is not implemented (forward mode)")
+        out, t_out = rule(primals, tangents, **params)
+        if prim.multiple_results:
+            return [JVPTracer(self, o, t) for o, t in zip(out, t_out, strict=True)]
+        return JVPTracer(self, out, t_out)
+
+    def pair(self, primal: Any, tangent: Any) -> Any:
+        """An input of the function being linearized: a tracer (tangent may be Zero)."""
+        return JVPTracer(self, primal, tangent)
+
+    def unpack(self, x: Any) -> tuple[Any, Any]:
+        """(primal, tangent or Zero) of an output of the function being linearized."""
+        if type(x) is JVPTracer and x._trace is self:
+            return x.val, x.tangent
+        if isinstance(x, Tracer) and not x._trace.active:
+            raise leaked_tracer_error(x)
+        return x, Zero(get_aval(x))
+
