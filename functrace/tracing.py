@@ -174,6 +174,23 @@ def _operand_order(key: Any) -> tuple:
     return (0, key, b"") if type(key) is int else (1, 0, key[1])
 
 
+def literal_key(x: Literal) -> tuple:
+    """A literal by its dtype and bits (hashable)."""
+    # By bits, not by value: 0.0 and -0.0 stay distinct (and equal NaNs merge).
+    v = x.val
+    return (x.aval.dtype, v.tobytes() if isinstance(v, np.generic) else np.asarray(v, x.aval.dtype).tobytes())
+
+
+def equation_key(prim: Primitive, invars: list, params: dict) -> tuple:
+    """What makes two equations the same computation (all primitives are pure): primitive,
+    operands (in any order for commutative ones) and params. Used by the CSE done while
+    tracing and by the ``cse`` pass; hashing it raises TypeError for unhashable params."""
+    operand_keys = [id(x) if type(x) is Var else literal_key(x) for x in invars]
+    if prim in commutative_primitives:  # a * b and b * a are one subexpression
+        operand_keys.sort(key=_operand_order)
+    return (prim, tuple(operand_keys), tuple(params.items()) if params else ())
+
+
 class Trace:
     """One level of tracing: records equations over its tracers, and lifts outer values in."""
 
@@ -243,14 +260,10 @@ class Trace:
             if simpler is not None:
                 return simpler
         invars = [x._var if type(x) is Tracer else x for x in ins]
+        key = equation_key(prim, invars, params)
         try:
-            # Literals compare by bits, so 0.0 and -0.0 stay distinct (and equal NaNs merge).
-            operand_keys = [id(x) if type(x) is Var else (x.aval.dtype, x.val.tobytes()) for x in invars]
-            if prim in commutative_primitives:  # a * b and b * a are one subexpression
-                operand_keys.sort(key=_operand_order)
-            key = (prim, tuple(operand_keys), tuple(params.items()) if params else ())
             hit = self._cse.get(key)
-        except (TypeError, AttributeError):  # unhashable params (or an odd literal): no CSE here
+        except TypeError:  # unhashable params: no CSE for this equation
             key, hit = None, None
         if hit is not None:
             return hit

@@ -39,7 +39,7 @@ from functrace.avals import ShapedArray, is_bool, is_float, is_int
 from functrace.dce import dce_jaxpr
 from functrace.ir import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Var
 from functrace.primitives import Primitive, abstract_eval_rules
-from functrace.tracing import Tracer, commutative_primitives
+from functrace.tracing import Tracer, equation_key, literal_key
 
 # Folding never materialises an array larger than this (elements); bigger results stay equations.
 FOLD_LIMIT = 1 << 20
@@ -70,6 +70,14 @@ Atom = Var | Literal
 # ---------------------------------------------------------------------------- shared helpers
 def _read(subst: dict[int, Atom], x: Atom) -> Atom:
     return x if isinstance(x, Literal) else subst.get(id(x), x)
+
+
+def _renamed(eqn: JaxprEqn, subst: dict[int, Atom]) -> tuple[JaxprEqn, bool]:
+    """``eqn`` reading the replacements in ``subst``; True when any operand changed."""
+    invars = [_read(subst, x) for x in eqn.invars]
+    if any(a is not b for a, b in zip(invars, eqn.invars, strict=True)):
+        return eqn.replace(invars=invars), True
+    return eqn, False
 
 
 def _out_avals(prim: Primitive, invars: list, params: dict) -> list[ShapedArray] | None:
@@ -119,10 +127,8 @@ def _rewrite(jaxpr: Jaxpr, rule: Rule) -> Jaxpr:
     eqns: list[JaxprEqn] = []
     changed = False
     for eqn in jaxpr.eqns:
-        invars = [_read(subst, x) for x in eqn.invars]
-        if any(a is not b for a, b in zip(invars, eqn.invars, strict=True)):
-            eqn = eqn.replace(invars=invars)
-            changed = True
+        eqn, renamed = _renamed(eqn, subst)
+        changed = changed or renamed
         for _ in range(8):  # a replacement may simplify further (bounded, to be safe)
             res = None if eqn.primitive.multiple_results else rule(eqn, defs)
             if isinstance(res, JaxprEqn):
@@ -172,13 +178,6 @@ def prune_consts(closed: ClosedJaxpr) -> ClosedJaxpr:
 
 
 # ---------------------------------------------------------------------------- CSE
-def _atom_key(x: Atom) -> Any:
-    if isinstance(x, Literal):
-        # By bytes, not by value: 0.0 and -0.0 compare equal but are different literals.
-        return ("lit", x.aval.dtype.str, np.asarray(x.val, dtype=x.aval.dtype).tobytes())
-    return id(x)
-
-
 def cse(jaxpr: Jaxpr) -> Jaxpr:
     """Merge equations with the same primitive, operands (in any order for commutative ones)
     and params (all primitives are pure).
@@ -190,14 +189,9 @@ def cse(jaxpr: Jaxpr) -> Jaxpr:
     eqns: list[JaxprEqn] = []
     changed = False
     for eqn in jaxpr.eqns:
-        invars = [_read(subst, x) for x in eqn.invars]
-        if any(a is not b for a, b in zip(invars, eqn.invars, strict=True)):
-            eqn = eqn.replace(invars=invars)
-            changed = True
-        operand_keys = [_atom_key(x) for x in invars]
-        if eqn.primitive in commutative_primitives:  # a * b and b * a are one subexpression
-            operand_keys.sort(key=repr)
-        key = (eqn.primitive, tuple(operand_keys), tuple(eqn.params.items()))
+        eqn, renamed = _renamed(eqn, subst)
+        changed = changed or renamed
+        key = equation_key(eqn.primitive, eqn.invars, eqn.params)
         try:
             hit = seen.get(key)
         except TypeError:  # unhashable params
@@ -250,7 +244,7 @@ def _forward_rule(drop_stop_gradient: bool) -> Rule:
 
 def _same_atom(a: Atom, b: Atom) -> bool:
     if isinstance(a, Literal) and isinstance(b, Literal):
-        return _atom_key(a) == _atom_key(b)
+        return literal_key(a) == literal_key(b)
     return a is b
 
 
@@ -490,10 +484,9 @@ def fold_constants(closed: ClosedJaxpr) -> ClosedJaxpr:
 
     with np.errstate(all="ignore"):
         for eqn in jaxpr.eqns:
-            invars = [_read(subst, x) for x in eqn.invars]
-            if any(a is not b for a, b in zip(invars, eqn.invars, strict=True)):
-                eqn = eqn.replace(invars=invars)
-                changed = True
+            eqn, renamed = _renamed(eqn, subst)
+            changed = changed or renamed
+            invars = eqn.invars
             ks = [lookup(x) for x in invars]
             prim = eqn.primitive
             if prim is P.broadcast_in_dim_p and isinstance(invars[0], Literal):
