@@ -11,7 +11,7 @@ import importlib as _importlib
 from typing import Any as _Any
 
 from functrace import lax, nn, numpy, peephole, tree_util  # noqa: F401
-from functrace.api import device_get, eval_jaxpr, make_jaxpr
+from functrace.api import device_get, device_put, eval_jaxpr, make_jaxpr
 from functrace.errors import (  # noqa: F401
     AxisError,
     BackendError,
@@ -79,7 +79,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "grad", "value_and_grad", "vjp", "jvp", "linearize", "jacfwd", "jacrev", "hessian", "stop_gradient",
-    "jit", "vmap", "custom_jvp", "custom_vjp", "test_util", "make_jaxpr", "eval_jaxpr", "device_get", "get_backend",
+    "jit", "vmap", "custom_jvp", "custom_vjp", "test_util", "make_jaxpr", "eval_jaxpr", "device_get", "device_put",
+    "get_backend",
     "use_backend", "backend_names",
     "lax", "nn", "numpy", "tree_util", "ClosedJaxpr", "Jaxpr",
 ]

@@ -1,4 +1,4 @@
-"""The core's public entry points: make_jaxpr, eval_jaxpr, device_get, and the helpers every
+"""The core's public entry points: make_jaxpr, eval_jaxpr, device_put, device_get, and the helpers every
 transform uses to trace a Python function over pytrees into a jaxpr."""
 
 from __future__ import annotations
@@ -150,3 +150,25 @@ def device_get(tree: Any) -> Any:
         return np.asarray(x)
 
     return tree_map(get, tree)
+
+
+def device_put(tree: Any) -> Any:
+    """Every array leaf of ``tree`` as the active backend's native array (a ``torch.Tensor`` on
+    the backend's device under torch, a ``numpy.ndarray`` under numpy); scalars become 0-d arrays,
+    other leaves (strings, None) pass through. The inverse of ``device_get``.
+
+    Results of eager ``functrace.numpy`` calls are native arrays, and Python operators between
+    two of them are the backend's own; a ``torch.Tensor`` on CUDA refuses a NumPy operand
+    (``fnp.sin(x) * x`` with a NumPy ``x``). Put the inputs on the backend first, as one would
+    with ``jax.device_put``, and the same program runs on either backend.
+
+    >>> ft.device_put({"w": np.ones(2), "step": 3, "name": "layer0"})
+    {'name': 'layer0', 'step': array(3), 'w': array([1., 1.])}
+    """
+
+    def put(x: Any) -> Any:
+        if isinstance(x, (str, bytes)) or x is None:
+            return x
+        return to_backend(x)
+
+    return tree_map(put, tree)

@@ -172,8 +172,6 @@ def switch(index: Any, branches: Sequence[Callable], *operands: Any) -> Any:
     if idx_aval.shape != () or not (is_int(idx_aval.dtype) or is_bool(idx_aval.dtype)):
         raise _error(TypeError, f"switch: the index must be an integer scalar, got {idx_aval.str_short()}")
     index = lax.convert_element_type(index, np.int32)
-    if not isinstance(index, Tracer):
-        index = np.asarray(index, np.int32)[()]
     n = len(branches)
     if n > 1:
         index = lax.max(lax.min(index, np.int32(n - 1)), np.int32(0))

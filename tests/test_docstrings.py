@@ -9,7 +9,7 @@ import functrace as ft
 import functrace.numpy as fnp
 
 PUBLIC = ["grad", "value_and_grad", "jvp", "linearize", "vjp", "jacfwd", "jacrev", "hessian", "stop_gradient",
-          "make_jaxpr", "eval_jaxpr", "device_get"]
+          "make_jaxpr", "eval_jaxpr", "device_get", "device_put"]
 
 
 @pytest.mark.skipif(ft.get_backend() != "numpy", reason="docstring outputs show NumPy results")

@@ -32,7 +32,7 @@ def test_runs_on_cpu_every_case_passes_and_the_report_is_written(tmp_path):
                            "--out", str(tmp_path)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     out = proc.stdout
     assert proc.returncode == 0, out + proc.stderr
-    assert "PyTorch" in out and "no GPU" in out
+    assert "PyTorch" in out and ("GPU: " in out if torch.cuda.is_available() else "no GPU" in out)
     results = re.findall(r"^(PASS|FAIL)  (.*)$", out, re.M)
     assert not [line for status, line in results if status == "FAIL"], out
     floats, ints = gpu_check.core_cases()

@@ -55,7 +55,7 @@ FUNS = [
 
 @pytest.mark.parametrize("fun, args", FUNS)
 def test_jit_values_equal_eager(fun, args):
-    same(ft.jit(fun)(*args), fun(*args))
+    same(ft.jit(fun)(*args), fun(*ft.device_put(args)))
 
 
 def test_jit_accepts_python_scalars_and_kwargs():
@@ -233,7 +233,7 @@ def test_jit_of_grad_and_grad_of_jit():
 
 
 def test_jit_of_jit_and_nested_derivatives():
-    same(ft.jit(ft.jit(_f))(X), _f(X))
+    same(ft.jit(ft.jit(_f))(X), _f(ft.device_put(X)))
     same(ft.hessian(ft.jit(_f))(X), ft.hessian(_f)(X))
     same(ft.jit(ft.hessian(_f))(X), ft.hessian(_f)(X))
     same(ft.jacrev(ft.jit(lambda x: fnp.sin(x) * x[0]))(X), ft.jacrev(lambda x: fnp.sin(x) * x[0])(X))

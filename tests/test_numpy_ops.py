@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import numpy as np
 import pytest
-from helpers import assert_close, host, random_array, traced_call
+from helpers import assert_close, host, random_array, result_dtype, traced_call
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -522,6 +522,23 @@ def test_eager_results_come_back_through_device_get():
     assert isinstance(out, native) and native.__module__.split(".")[0] == ft.get_backend()
     assert isinstance(host(out), np.ndarray)
     assert_close(out, np.sin(x))
+
+
+def test_device_put_makes_native_arrays_that_mix_with_results_on_any_device():
+    """device_put is device_get's inverse; put inputs mix with eager results through operators."""
+    tree = {"w": np.linspace(-1, 1, 5, dtype=np.float32), "step": 3, "name": "layer0", "none": None}
+    put = ft.device_put(tree)
+    native = type(fnp.asarray(np.ones(1)))
+    assert isinstance(put["w"], native) and isinstance(put["step"], native)
+    assert put["name"] == "layer0" and put["none"] is None
+    assert result_dtype(put["w"]) == np.float32 and result_dtype(put["step"]) == np.asarray(3).dtype
+    back = ft.device_get(put)
+    np.testing.assert_array_equal(back["w"], tree["w"])
+    x = put["w"]
+    out = fnp.sin(x) * x + x[0]  # backend operators only: works on a CUDA tensor too
+    assert isinstance(out, native)
+    assert_close(out, np.sin(tree["w"]) * tree["w"] + tree["w"][0])
+    assert ft.device_put(put)["w"] is x  # native arrays are not copied
 
 
 # ------------------------------------------------------------------------------ special values
