@@ -337,6 +337,11 @@ def new_trace(trace_type: type[Trace] | None = None) -> Iterator[Trace]:
         stack.pop()
 
 
+def trace_depth() -> int:
+    """How many traces are open in this thread (0: plain eager code)."""
+    return len(_state.stack)
+
+
 def eval_impl(prim: Primitive, vals: list, params: dict):
     try:
         impl = current_backend().impls[prim]

@@ -17,13 +17,14 @@ from functrace.api import flatten_fun, make_jaxpr, to_backend, trace_flat
 from functrace.avals import ShapedArray, is_float
 from functrace.errors import GradError
 from functrace.ir import Jaxpr
-from functrace.tracing import Tracer, get_aval, located, new_trace
+from functrace.tracing import Tracer, get_aval, located, new_trace, trace_depth
 from functrace.tree_util import tree_flatten, tree_map, tree_structure, tree_unflatten
 from transforms.batching import vmap_flat
 from transforms.jvp import jvp_jaxpr
 from transforms.jvp_trace import JVPTrace
 from transforms.rules import Zero, instantiate, is_differentiable
 from transforms.transpose import backward_pass
+from transforms.vjp_tape import tape_linearize
 
 
 def _quiet():
@@ -103,6 +104,29 @@ def _linearize_flat(f_flat: Callable, p_flat: list) -> tuple[list, Jaxpr, list]:
     return outs, lin_jaxpr, lin_consts
 
 
+def _vjp_flat(f_flat: Callable, p_flat: list) -> tuple[list, Callable[[list], list]]:
+    """Run ``f_flat`` at ``p_flat``: ``(outputs, pullback)``, where ``pullback(cts)`` (one
+    cotangent per output, None for none) gives one cotangent per input (None or Zero where
+    nothing flowed).
+
+    Plain eager code (concrete inputs, no transform open) records a tape (``vjp_tape``): the
+    fast path of ``grad`` in a Python loop. Anywhere else the function is linearized to a
+    jaxpr (``_linearize_flat``) and the pullback transposes it.
+    """
+    if trace_depth() == 0 and not any(isinstance(p, Tracer) for p in p_flat):
+        return tape_linearize(f_flat, p_flat, _quiet)
+    outs, lin_jaxpr, lin_consts = _linearize_flat(f_flat, p_flat)
+
+    diff = [is_differentiable(get_aval(p)) for p in p_flat]
+
+    def pullback(cts: list) -> list:
+        with _quiet():
+            it = iter(backward_pass(lin_jaxpr, lin_consts, cts))
+        return [next(it) if d else None for d in diff]
+
+    return outs, pullback
+
+
 def linearize(fun: Callable, *primals: Any) -> tuple[Any, Callable]:
     """``(fun(*primals), f_jvp)``: ``f_jvp(*tangents)`` applies the Jacobian at ``primals``.
 
@@ -175,34 +199,26 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
         return res
 
     f_flat, out_tree = flatten_fun(f_out, in_tree)
+    outs, pullback = _vjp_flat(f_flat, p_flat)
     if has_aux:
         # f_flat returns out leaves followed by aux leaves; only the former are differentiated.
-        outs_all, lin_jaxpr, lin_consts = _linearize_flat(f_flat, p_flat)
-        pair_tree = out_tree.val
-        out_tree_real = pair_tree.children[0]
-        n_out = out_tree_real.num_leaves
-        outs, aux_leaves = outs_all[:n_out], outs_all[n_out:]
-        lin_jaxpr = Jaxpr(lin_jaxpr.constvars, lin_jaxpr.invars, lin_jaxpr.outvars[:n_out], lin_jaxpr.eqns)
-        from functrace.dce import dce_jaxpr
-
-        lin_jaxpr, used = dce_jaxpr(lin_jaxpr, prune_consts=True)
-        lin_consts = [c for c, u in zip(lin_consts, used, strict=True) if u]
+        out_tree_real = out_tree.val.children[0]
+        outs, aux_leaves = outs[:out_tree_real.num_leaves], outs[out_tree_real.num_leaves:]
         aux = tree_unflatten(aux_store["tree"], aux_leaves)
     else:
-        outs, lin_jaxpr, lin_consts = _linearize_flat(f_flat, p_flat)
         out_tree_real = out_tree.val
     out_avals = [get_aval(o) for o in outs]
     diff = [is_differentiable(get_aval(p)) for p in p_flat]
+    n_aux = aux_store.get("n", 0)
 
     def vjp_fn(ct: Any) -> tuple:
         ct_flat, ct_tree = tree_flatten(ct)
         if ct_tree != out_tree_real:
             raise located(GradError(f"vjp_fn: the cotangent has structure {ct_tree}, the output has {out_tree_real}"))
         ct_flat = _check_cotangent(ct_flat, out_avals, "vjp_fn")
-        with _quiet():
-            cts = backward_pass(lin_jaxpr, lin_consts, ct_flat)
-        it = iter(cts)
-        grads = [instantiate(next(it)) if d else _int_zeros(p) for p, d in zip(p_flat, diff, strict=True)]
+        cts = pullback(ct_flat + [None] * n_aux)
+        grads = [(instantiate(Zero(get_aval(p))) if c is None else instantiate(c)) if d else _int_zeros(p)
+                 for p, c, d in zip(p_flat, cts, diff, strict=True)]
         return tuple(tree_unflatten(in_tree, grads))
 
     out = tree_unflatten(out_tree_real, outs)

@@ -75,9 +75,37 @@ def zeros_scalar(dtype: Any) -> Any:
 
 
 # ---------------------------------------------------------------------------- rule tables
+class RuleTable(dict):
+    """A primitive -> rule table that counts its changes (``version``), so that what was derived
+    from its rules (the eager tape's staged VJPs, ``transforms.vjp_tape``) can tell when to
+    derive again: after a rule is registered, replaced or removed."""
+
+    version = 0
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        RuleTable.version += 1
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: Any) -> None:
+        RuleTable.version += 1
+        super().__delitem__(key)
+
+    def pop(self, *args: Any) -> Any:
+        RuleTable.version += 1
+        return super().pop(*args)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        RuleTable.version += 1
+        super().update(*args, **kwargs)
+
+    def setdefault(self, key: Any, default: Any = None) -> Any:
+        RuleTable.version += 1
+        return super().setdefault(key, default)
+
+
 JvpRule = Callable[..., tuple[Any, Any]]
-jvp_rules: dict[Primitive, JvpRule] = {}
-transpose_rules: dict[Primitive, Callable[..., list]] = {}
+jvp_rules: RuleTable = RuleTable()
+transpose_rules: RuleTable = RuleTable()
 
 
 def _register(table: dict, prim: Primitive, rule: Callable, kind: str) -> None:

@@ -7,7 +7,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from functrace.api import device_get
+from functrace.api import device_get, flatten_fun, to_backend, trace_flat
+from functrace.tracing import Tracer
 from functrace.tree_util import tree_flatten, tree_unflatten
 from transforms.autodiff import jvp, vjp
 
@@ -66,14 +67,17 @@ def _numeric_jvp(f: Callable, args: tuple, tangent: Any, eps: float) -> list[np.
 
 
 def _value(f: Callable, args: tuple) -> Any:
-    """``f(*args)``, with the arguments traced (the primal output of ``vjp``).
+    """``f(*args)``, with the arguments traced (concrete tracers, so every value is computed).
 
     Called plainly on arrays, ``f`` would mix its results with the NumPy arrays it closes over
     through Python operators, which are the backend's own and which a CUDA tensor refuses. Traced
     arguments make every such operator functrace's, on any backend, and keep Python control flow
-    on values working (the arguments are concrete tracers).
+    on values working.
     """
-    return vjp(f, *args)[0]
+    flat, in_tree = tree_flatten(tuple(args))
+    f_flat, out_tree = flatten_fun(lambda *a: f(*a), in_tree)
+    _, _, outs = trace_flat(f_flat, [to_backend(x) for x in flat])
+    return tree_unflatten(out_tree.val, [o.val if isinstance(o, Tracer) else o for o in outs])
 
 
 def check_jvp(f: Callable, args: Sequence[Any], atol: float, rtol: float, eps: float,

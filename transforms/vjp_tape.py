@@ -1,0 +1,321 @@
+"""Reverse mode on concrete inputs, as a tape: the eager path of ``grad``, ``value_and_grad`` and
+``vjp``.
+
+Outside any transform, ``ft.grad(f)(x)`` runs ``f`` once on ``TapeTracer`` values. Each
+primitive applied to one runs a compiled *forward* function, which returns the primal output
+and the residuals its derivative needs (``cos x`` for ``sin x``), and appends a record to the
+tape. The backward pass walks the tape in reverse, calling each record's compiled *backward*
+function on its residuals and output cotangent, as HIPS autograd and torch do.
+
+The forward/backward pair is not written by hand: it is derived from the primitive's JVP and
+transpose rules, the one source of truth for derivatives. The first time a (primitive, input
+types, params) signature is met, ``vjp`` of that single primitive is traced on abstract inputs,
+the jaxpr is split into what does not depend on the cotangent (forward) and what does
+(backward), and both halves are lowered to Python like ``jit`` code. Later ops of that
+signature (a training loop meets the same few hundred signatures again and again) reuse the
+pair, so an op costs a cache lookup, one compiled call forward and one backward.
+
+Only the outermost level of a nested derivative takes this path: ``grad`` called on tracers
+(inside ``jit``, ``vmap`` or another ``grad``) traces the function to a jaxpr and differentiates
+that (``transforms.autodiff``), and the backward functions of a tape run through ``bind`` when
+their cotangent is traced, so a tape's ``vjp_fn`` can itself be differentiated.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+from backends.lowering import lower_jaxpr
+from functrace import control_flow as cf
+from functrace import lax
+from functrace import primitives as P
+from functrace.errors import FunctraceError
+from functrace.ir import Jaxpr, Var
+from functrace.primitives import Primitive
+from functrace.tracing import (
+    Trace,
+    Tracer,
+    abstract_eval_rules,
+    bind,
+    current_backend,
+    eval_jaxpr,
+    get_aval,
+    leaked_tracer_error,
+    located,
+    new_trace,
+)
+from transforms.rules import RuleTable, Zero, instantiate, is_differentiable
+
+_CACHE_LIMIT = 4096  # signatures kept per backend; a program that exceeds it re-derives some
+
+
+class TapeTracer(Tracer):
+    """A concrete value on the tape: ``node`` numbers its cotangent slot (None: not differentiated)."""
+
+    __slots__ = ("node",)
+
+    def __init__(self, trace: "TapeTrace", aval: Any, val: Any, node: int | None):
+        self._trace = trace
+        self.aval = aval
+        self._var = None
+        self.val = val
+        self.producer = None
+        self.node = node
+
+
+class StagedVJP:
+    """The derived forward and backward functions of one primitive signature.
+
+    ``fwd(*inputs) -> (*outputs, *residuals)``; ``bwd(*residuals, *output_cts) -> input_cts``
+    (one per differentiated input). Each is kept as a jaxpr too, run through ``bind`` when a
+    cotangent is traced (a derivative of the backward pass).
+    """
+
+    __slots__ = ("out_avals", "diff_outs", "n_out", "fwd", "bwd", "bwd_jaxpr", "bwd_consts", "diff_in", "error")
+
+    def __init__(self, out_avals: list, diff_in: list[int], fwd: Callable, bwd: Callable | None,
+                 bwd_jaxpr: Jaxpr | None, bwd_consts: list, error: Exception | None = None):
+        self.out_avals = out_avals
+        self.diff_outs = [i for i, a in enumerate(out_avals) if is_differentiable(a)]
+        self.n_out = len(out_avals)
+        self.diff_in = diff_in
+        self.fwd = fwd
+        self.bwd = bwd
+        self.bwd_jaxpr = bwd_jaxpr
+        self.bwd_consts = bwd_consts
+        self.error = error  # why there is no backward function (raised when a cotangent arrives)
+
+
+# Primitives whose params hold a traced function (a new one at each call) or a user's rule that
+# may look at values: their pair is derived for each call, on the concrete inputs.
+_PER_CALL = frozenset([cf.cond_p, cf.while_p, cf.scan_p, cf.custom_jvp_call_p, cf.custom_vjp_call_p, cf.custom_lin_p])
+
+_caches: dict[int, dict] = {}  # id(backend) -> {signature: StagedVJP}
+_caches_version = [RuleTable.version]  # the rule tables' version the cached pairs were derived under
+
+
+def clear_cache() -> None:
+    """Forget every derived forward/backward pair (they are derived again on use)."""
+    _caches.clear()
+    _caches_version[0] = RuleTable.version
+
+
+def _stage(prim: Primitive, params: dict, avals: Sequence[Any], diff_in: list[int], backend: Any,
+           vals: Sequence[Any] | None = None) -> StagedVJP:
+    """Derive ``prim``'s forward/backward pair at ``avals`` from its JVP and transpose rules.
+
+    With ``vals``, the derivation runs on the concrete inputs (rules that look at values, such as
+    a ``custom_jvp`` rule with Python control flow, see them) and the pair is interpreted rather
+    than compiled: it is for this one call.
+    """
+    from transforms.autodiff import _linearize_flat  # the jaxpr route (tracer inputs)
+    from transforms.transpose import backward_pass
+
+    try:
+        out = abstract_eval_rules[prim](*avals, **params)
+    except FunctraceError as e:
+        raise located(e) from None
+    out_avals = list(out) if prim.multiple_results else [out]
+    ct_avals = [a for a in out_avals if is_differentiable(a)]
+    n = len(avals)
+    with new_trace() as staging:
+        xs = [staging.new_arg(a, None if vals is None else v) for a, v in zip(avals, vals or avals, strict=True)]
+        cts = [staging.new_arg(a) for a in ct_avals]
+
+        def f_flat(diff_args: list) -> list:
+            full = list(xs)
+            for i, d in zip(diff_in, diff_args, strict=True):
+                full[i] = d
+            res = bind(prim, *full, **params)
+            return list(res) if prim.multiple_results else [res]
+
+        try:
+            outs, lin_jaxpr, lin_consts = _linearize_flat(f_flat, [xs[i] for i in diff_in])
+            it = iter(cts)
+            cts_full = [next(it) if is_differentiable(a) else instantiate_zero(a) for a in out_avals]
+            in_cts = [instantiate(c) for c in backward_pass(lin_jaxpr, lin_consts, cts_full)]
+        except NotImplementedError as e:
+            # No reverse mode for this primitive (a while_loop, say): it still runs forward, and
+            # the error is raised if a cotangent reaches it, as on the jaxpr route.
+            impl = backend.impls[prim]
+            one = not prim.multiple_results
+            return StagedVJP(out_avals, diff_in, lambda *vals: (impl(*vals, **params),) if one
+                             else tuple(impl(*vals, **params)), None, None, [], error=e)
+        jaxpr, consts = staging.to_jaxpr(list(outs) + in_cts)
+    fwd_jaxpr, bwd_jaxpr = _split(jaxpr, n_known_in=n, n_out=len(out_avals))
+    if vals is not None:
+        def fwd(*args: Any) -> list:
+            return eval_jaxpr(fwd_jaxpr, consts, list(args))
+
+        return StagedVJP(out_avals, diff_in, fwd, None, bwd_jaxpr, [])
+    fwd, _ = lower_jaxpr(fwd_jaxpr, consts, backend, f"vjp_fwd_{prim.name}")
+    bwd, _ = lower_jaxpr(bwd_jaxpr, [], backend, f"vjp_bwd_{prim.name}")
+    return StagedVJP(out_avals, diff_in, fwd, bwd, bwd_jaxpr, [])
+
+
+def instantiate_zero(aval: Any) -> Any:
+    return instantiate(Zero(aval))
+
+
+def _split(jaxpr: Jaxpr, n_known_in: int, n_out: int) -> tuple[Jaxpr, Jaxpr]:
+    """Split ``jaxpr`` (known inputs, then cotangents -> outputs, then input cotangents) into a
+    forward jaxpr (known inputs -> outputs + residuals) and a backward one (residuals +
+    cotangents -> input cotangents): an equation is backward when it reads a cotangent."""
+    known_in, ct_in = jaxpr.invars[:n_known_in], jaxpr.invars[n_known_in:]
+    unknown = {id(v) for v in ct_in}
+    fwd_eqns, bwd_eqns = [], []
+    for eqn in jaxpr.eqns:
+        if any(type(x) is Var and id(x) in unknown for x in eqn.invars):
+            bwd_eqns.append(eqn)
+            unknown.update(id(v) for v in eqn.outvars)
+        else:
+            fwd_eqns.append(eqn)
+    outs, in_cts = jaxpr.outvars[:n_out], jaxpr.outvars[n_out:]
+    residuals: list[Var] = []
+    seen: set[int] = set()
+
+    def need(x: Any) -> None:
+        if type(x) is Var and id(x) not in unknown and id(x) not in seen:
+            seen.add(id(x))
+            residuals.append(x)
+
+    for eqn in bwd_eqns:
+        for x in eqn.invars:
+            need(x)
+    for x in in_cts:
+        need(x)
+    fwd = Jaxpr(jaxpr.constvars, known_in, list(outs) + residuals, fwd_eqns)
+    bwd = Jaxpr([], residuals + list(ct_in), list(in_cts), bwd_eqns)
+    return fwd, bwd
+
+
+class TapeTrace(Trace):
+    """Runs each primitive through its staged forward function and records it for the backward pass."""
+
+    def __init__(self, level: int):
+        super().__init__(level)
+        self.backend = current_backend()
+        if _caches_version[0] != RuleTable.version:  # a rule changed since the pairs were derived
+            clear_cache()
+        self.cache = _caches.setdefault(id(self.backend), {})
+        self.records: list[tuple] = []  # (StagedVJP, residuals, input nodes, output nodes)
+        self.n_nodes = 0
+
+    def new_input(self, val: Any) -> TapeTracer:
+        aval = get_aval(val)
+        if not is_differentiable(aval):
+            return TapeTracer(self, aval, val, None)
+        node = self.n_nodes
+        self.n_nodes += 1
+        return TapeTracer(self, aval, val, node)
+
+    def process(self, prim: Primitive, args: tuple, params: dict):
+        vals, avals, nodes = [], [], []
+        differentiated = False
+        backend = self.backend
+        for a in args:
+            if type(a) is TapeTracer and a._trace is self:
+                vals.append(a.val)
+                avals.append(a.aval)
+                nodes.append(a.node)
+                if a.node is not None:
+                    differentiated = True
+            else:
+                if isinstance(a, Tracer):  # the tape is the outermost trace: this one is dead
+                    raise leaked_tracer_error(a)
+                if not backend.is_native(a):
+                    a = backend.asarray(a)
+                vals.append(a)
+                avals.append(get_aval(a))
+                nodes.append(None)
+        if not differentiated:
+            out = backend.impls[prim](*vals, **params)
+            if prim.multiple_results:
+                return [TapeTracer(self, get_aval(o), o, None) for o in out]
+            return TapeTracer(self, get_aval(out), out, None)
+        diff_in = tuple(i for i, nd in enumerate(nodes) if nd is not None)
+        if prim in _PER_CALL:
+            staged = _stage(prim, params, avals, list(diff_in), backend, vals)
+            key = None
+        else:
+            key = (prim, tuple(avals), diff_in, tuple(params.items()) if params else ())
+            try:
+                staged = self.cache.get(key)
+            except TypeError:  # unhashable params: derive without caching
+                key, staged = None, None
+        if staged is None:
+            staged = _stage(prim, params, avals, list(diff_in), backend, vals)
+            if key is not None:
+                if len(self.cache) >= _CACHE_LIMIT:
+                    self.cache.clear()
+                self.cache[key] = staged
+        res = staged.fwd(*vals)
+        n_out = staged.n_out
+        out_nodes = []
+        outs = []
+        for i, (o, aval) in enumerate(zip(res[:n_out], staged.out_avals, strict=True)):
+            if i in staged.diff_outs:
+                node = self.n_nodes
+                self.n_nodes += 1
+            else:
+                node = None
+            out_nodes.append(node)
+            outs.append(TapeTracer(self, aval, o, node))
+        self.records.append((staged, res[n_out:], [nodes[i] for i in diff_in], out_nodes))
+        return outs if prim.multiple_results else outs[0]
+
+    def backward(self, seeds: Sequence[tuple[int | None, Any]], wanted: Sequence[int | None]) -> list:
+        """Cotangents of the ``wanted`` nodes (None where nothing flowed), from ``seeds``:
+        (node, cotangent) pairs for the outputs. Traced cotangents (a derivative of the backward
+        pass) run each backward jaxpr through ``bind``; concrete ones call the compiled code."""
+        cts: dict[int, Any] = {}
+        traced = False
+        for node, ct in seeds:
+            if node is None or ct is None:
+                continue
+            traced = traced or isinstance(ct, Tracer)
+            prev = cts.get(node)
+            cts[node] = ct if prev is None else lax.add(prev, ct)
+        add = lax.add if traced else self.backend.impls[P.add_p]
+        for staged, res, in_nodes, out_nodes in reversed(self.records):
+            outs_ct = [cts.pop(out_nodes[i], None) for i in staged.diff_outs]
+            if all(c is None for c in outs_ct):
+                continue
+            if staged.error is not None:
+                raise type(staged.error)(*staged.error.args)
+            outs_ct = [instantiate_zero(staged.out_avals[i]) if c is None else c
+                       for i, c in zip(staged.diff_outs, outs_ct, strict=True)]
+            if traced or staged.bwd is None:
+                in_cts = eval_jaxpr(staged.bwd_jaxpr, staged.bwd_consts, [*res, *outs_ct])
+            else:
+                in_cts = staged.bwd(*res, *outs_ct)
+            for node, c in zip(in_nodes, in_cts, strict=True):
+                prev = cts.get(node)
+                cts[node] = c if prev is None else add(prev, c)
+        return [None if n is None else cts.get(n) for n in wanted]
+
+
+def tape_linearize(f_flat: Callable[[list], list], p_flat: list, quiet: Callable) -> tuple[list, Callable]:
+    """Run ``f_flat`` at the concrete ``p_flat`` on a tape: ``(outputs, pullback)`` where
+    ``pullback(cts)`` gives one cotangent per input (None where nothing flowed)."""
+    with new_trace(TapeTrace) as tape:
+        ins = [tape.new_input(p) for p in p_flat]
+        with quiet():
+            outs = f_flat(ins)
+    vals, out_nodes = [], []
+    for o in outs:
+        if type(o) is TapeTracer and o._trace is tape:
+            vals.append(o.val)
+            out_nodes.append(o.node)
+        elif isinstance(o, Tracer):
+            raise leaked_tracer_error(o)
+        else:
+            vals.append(o)
+            out_nodes.append(None)
+    in_nodes = [t.node for t in ins]
+
+    def pullback(cts: list) -> list:
+        with quiet():
+            return tape.backward(list(zip(out_nodes, cts, strict=True)), in_nodes)
+
+    return vals, pullback
