@@ -59,8 +59,9 @@ def _plain(v: Any) -> bool:
 class _Source:
     """Builds the factory's header (one line per bound value) and the values it binds (``_env``)."""
 
-    def __init__(self, backend: Any) -> None:
+    def __init__(self, backend: Any, raw: bool = False) -> None:
         self.backend = backend
+        self.raw = raw
         self.env: dict[str, Any] = {}
         self.header: list[str] = []
         self._by_key: dict[Any, str] = {}
@@ -86,6 +87,8 @@ class _Source:
         except KeyError:
             raise NotImplementedError(
                 f"primitive {prim.name!r} has no implementation on the {self.backend.name} backend") from None
+        if self.raw:
+            fn = getattr(fn, "raw", fn)
         name = "_" + re.sub(r"\W", "_", prim.name)
         while name in self.env:
             name += "_"
@@ -116,13 +119,13 @@ class _Source:
         return self._bind(key, self._numbered("_p"), value, comment if len(comment) <= 60 else comment[:57] + "...")
 
 
-def jaxpr_to_source(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, name: str = "f"
+def jaxpr_to_source(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, name: str = "f", raw: bool = False
                     ) -> tuple[str, dict[str, Any]]:
     """The factory's source text and the environment it reads its bound values from."""
     name = re.sub(r"\W", "_", name) or "f"
     if keyword.iskeyword(name) or name[0] == "_" or name[0].isdigit():
         name = "f_" + name  # bound values are named _..., so the function's name must not be
-    src = _Source(backend)
+    src = _Source(backend, raw)
     names: dict[int, str] = {}
     for i, (v, c) in enumerate(zip(jaxpr.constvars, consts, strict=True)):
         names[id(v)] = src.const(i, c, v.aval)
@@ -175,12 +178,17 @@ def jaxpr_to_source(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, name: str
     return "\n".join(lines), src.env
 
 
-def lower_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, name: str = "f"
+def lower_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, name: str = "f", raw: bool = False
                 ) -> tuple[Callable[..., tuple], str]:
     """Compile ``jaxpr`` for ``backend``: a function from the flat input arrays to the tuple of
     flat outputs, and its source text. Constants are converted to the backend's arrays here,
-    once."""
-    source, env = jaxpr_to_source(jaxpr, consts, backend, name)
+    once.
+
+    ``raw``: bind each implementation's ``raw`` form where it has one (the numpy backend's
+    without its per-call ``np.errstate``), for callers that silence floating-point warnings
+    around the whole call themselves, as the eager tape does.
+    """
+    source, env = jaxpr_to_source(jaxpr, consts, backend, name, raw)
     _counter[0] += 1
     filename = f"<functrace-lowered-{_counter[0]}>"
     # Registered with linecache so tracebacks through the generated code show its lines.

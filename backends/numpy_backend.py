@@ -18,6 +18,7 @@ def _quiet(f):
         with np.errstate(all="ignore"):
             return f(*args, **kw)
 
+    g.raw = f  # for code that silences warnings around many operations at once
     return g
 
 

@@ -148,8 +148,9 @@ def _stage(prim: Primitive, params: dict, avals: Sequence[Any], diff_in: list[in
             return eval_jaxpr(fwd_jaxpr, consts, list(args))
 
         return StagedVJP(out_avals, diff_in, fwd, None, bwd_jaxpr, [])
-    fwd, _ = lower_jaxpr(fwd_jaxpr, consts, backend, f"vjp_fwd_{prim.name}")
-    bwd, _ = lower_jaxpr(bwd_jaxpr, [], backend, f"vjp_bwd_{prim.name}")
+    # The tape runs both halves with floating-point warnings silenced (np.errstate) already.
+    fwd, _ = lower_jaxpr(fwd_jaxpr, consts, backend, f"vjp_fwd_{prim.name}", raw=True)
+    bwd, _ = lower_jaxpr(bwd_jaxpr, [], backend, f"vjp_bwd_{prim.name}", raw=True)
     return StagedVJP(out_avals, diff_in, fwd, bwd, bwd_jaxpr, [])
 
 
@@ -210,16 +211,17 @@ class TapeTrace(Trace):
         return TapeTracer(self, aval, val, node)
 
     def process(self, prim: Primitive, args: tuple, params: dict):
-        vals, avals, nodes = [], [], []
-        differentiated = False
+        # The hot path of eager grad: kept flat (one loop, one dict lookup, one compiled call).
+        vals, avals, in_nodes = [], [], []
+        diff_in: tuple = ()
         backend = self.backend
-        for a in args:
+        for i, a in enumerate(args):
             if type(a) is TapeTracer and a._trace is self:
                 vals.append(a.val)
                 avals.append(a.aval)
-                nodes.append(a.node)
                 if a.node is not None:
-                    differentiated = True
+                    diff_in += (i,)
+                    in_nodes.append(a.node)
             else:
                 if isinstance(a, Tracer):  # the tape is the outermost trace: this one is dead
                     raise leaked_tracer_error(a)
@@ -227,42 +229,45 @@ class TapeTrace(Trace):
                     a = backend.asarray(a)
                 vals.append(a)
                 avals.append(get_aval(a))
-                nodes.append(None)
-        if not differentiated:
+        if not diff_in:  # nothing to differentiate: compute it, and keep it a tracer for the user
             out = backend.impls[prim](*vals, **params)
             if prim.multiple_results:
                 return [TapeTracer(self, get_aval(o), o, None) for o in out]
             return TapeTracer(self, get_aval(out), out, None)
-        diff_in = tuple(i for i, nd in enumerate(nodes) if nd is not None)
         if prim in _PER_CALL:
             staged = _stage(prim, params, avals, list(diff_in), backend, vals)
-            key = None
         else:
             key = (prim, tuple(avals), diff_in, tuple(params.items()) if params else ())
             try:
                 staged = self.cache.get(key)
             except TypeError:  # unhashable params: derive without caching
                 key, staged = None, None
-        if staged is None:
-            staged = _stage(prim, params, avals, list(diff_in), backend, vals)
-            if key is not None:
-                if len(self.cache) >= _CACHE_LIMIT:
-                    self.cache.clear()
-                self.cache[key] = staged
+            if staged is None:
+                staged = _stage(prim, params, avals, list(diff_in), backend)
+                if key is not None:
+                    if len(self.cache) >= _CACHE_LIMIT:
+                        self.cache.clear()
+                    self.cache[key] = staged
         res = staged.fwd(*vals)
+        if not prim.multiple_results:
+            node = None
+            if staged.diff_outs:
+                node = self.n_nodes
+                self.n_nodes = node + 1
+            self.records.append((staged, res[1:], in_nodes, (node,)))
+            return TapeTracer(self, staged.out_avals[0], res[0], node)
         n_out = staged.n_out
         out_nodes = []
         outs = []
         for i, (o, aval) in enumerate(zip(res[:n_out], staged.out_avals, strict=True)):
+            node = None
             if i in staged.diff_outs:
                 node = self.n_nodes
-                self.n_nodes += 1
-            else:
-                node = None
+                self.n_nodes = node + 1
             out_nodes.append(node)
             outs.append(TapeTracer(self, aval, o, node))
-        self.records.append((staged, res[n_out:], [nodes[i] for i in diff_in], out_nodes))
-        return outs if prim.multiple_results else outs[0]
+        self.records.append((staged, res[n_out:], in_nodes, out_nodes))
+        return outs
 
     def backward(self, seeds: Sequence[tuple[int | None, Any]], wanted: Sequence[int | None]) -> list:
         """Cotangents of the ``wanted`` nodes (None where nothing flowed), from ``seeds``:
@@ -277,18 +282,25 @@ class TapeTrace(Trace):
             prev = cts.get(node)
             cts[node] = ct if prev is None else lax.add(prev, ct)
         add = lax.add if traced else self.backend.impls[P.add_p]
+        pop = cts.pop
         for staged, res, in_nodes, out_nodes in reversed(self.records):
-            outs_ct = [cts.pop(out_nodes[i], None) for i in staged.diff_outs]
-            if all(c is None for c in outs_ct):
-                continue
-            if staged.error is not None:
-                raise type(staged.error)(*staged.error.args)
-            outs_ct = [instantiate_zero(staged.out_avals[i]) if c is None else c
-                       for i, c in zip(staged.diff_outs, outs_ct, strict=True)]
-            if traced or staged.bwd is None:
-                in_cts = eval_jaxpr(staged.bwd_jaxpr, staged.bwd_consts, [*res, *outs_ct])
+            if len(out_nodes) == 1:  # the common case: one output
+                ct = pop(out_nodes[0], None)
+                if ct is None:
+                    continue
+                outs_ct = [ct]
             else:
+                outs_ct = [pop(out_nodes[i], None) for i in staged.diff_outs]
+                if all(c is None for c in outs_ct):
+                    continue
+                outs_ct = [instantiate_zero(staged.out_avals[i]) if c is None else c
+                           for i, c in zip(staged.diff_outs, outs_ct, strict=True)]
+            if staged.bwd is not None and not traced:
                 in_cts = staged.bwd(*res, *outs_ct)
+            elif staged.error is not None:
+                raise type(staged.error)(*staged.error.args)
+            else:
+                in_cts = eval_jaxpr(staged.bwd_jaxpr, staged.bwd_consts, [*res, *outs_ct])
             for node, c in zip(in_nodes, in_cts, strict=True):
                 prev = cts.get(node)
                 cts[node] = c if prev is None else add(prev, c)

@@ -117,12 +117,35 @@ def _broadcast_to_shape(x: Any, shape: tuple[int, ...]) -> Any:
     return lax.broadcast_in_dim(x, shape, tuple(range(nd - a.ndim, nd)))
 
 
+def _promote_traced_pair(x: Any, y: Any) -> tuple[list, np.dtype] | None:
+    """The two commonest cases of ``promote`` on traced values, without the general machinery:
+    two of one shape and dtype, or a floating one with a Python float or int (which takes its
+    dtype, NEP 50). None: take the general path."""
+    ax = x.aval if isinstance(x, Tracer) else None
+    ay = y.aval if isinstance(y, Tracer) else None
+    if ax is not None:
+        if ay is not None:
+            return ([x, y], ax.dtype) if ax is ay or ax == ay else None
+        ty = type(y)
+        if (ty is float or ty is int) and ax.dtype.kind == "f":
+            return [x, _cast(y, ax.dtype)], ax.dtype
+    elif ay is not None:
+        tx = type(x)
+        if (tx is float or tx is int) and ay.dtype.kind == "f":
+            return [_cast(x, ay.dtype), y], ay.dtype
+    return None
+
+
 def promote(name: str, *args: Any, dtype: Any = None) -> tuple[list, np.dtype]:
     """Cast ``args`` to one dtype (``dtype`` or the NEP 50 result) and broadcast to one shape.
 
     Rank-0 operands are left unbroadcast: primitives accept scalars alongside arrays. This runs
     for every operator on a traced value, so it reads each abstract value once.
     """
+    if dtype is None and len(args) == 2:
+        fast = _promote_traced_pair(*args)
+        if fast is not None:
+            return fast
     args = [_as_operand(a) for a in args]
     avals = [None if isinstance(a, _PY_SCALARS) else get_aval(a) for a in args]
     if dtype is not None:
@@ -158,6 +181,8 @@ def _float_dtype(dt: np.dtype) -> np.dtype:
 
 def _unary_float(name: str, op, doc: str):
     def f(x: Array) -> Array:
+        if isinstance(x, Tracer) and x.aval.dtype.kind == "f":  # the common case, traced
+            return op(x)
         x = _as_operand(x)
         dt = _float_dtype(np.result_type(_dtype_key(x)))
         return op(_cast(x, dt))
