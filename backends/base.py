@@ -15,6 +15,10 @@ class Backend:
 
     name: str = "?"
     array_types: tuple[type, ...] = ()
+    # Elementwise primitives whose implementations broadcast their operands as NumPy does. The
+    # lowering hands them an operand un-broadcast where the jaxpr spelled the broadcast out
+    # (``broadcast_in_dim``), which saves materialising it.
+    implicit_broadcast: frozenset = frozenset()
 
     def __init__(self) -> None:
         self.impls: dict[Primitive, Callable[..., Any]] = {}

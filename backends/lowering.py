@@ -119,6 +119,52 @@ class _Source:
         return self._bind(key, self._numbered("_p"), value, comment if len(comment) <= 60 else comment[:57] + "...")
 
 
+def _implicit_broadcasts(jaxpr: Jaxpr, broadcasting: frozenset) -> set[int]:
+    """The ``broadcast_in_dim`` equations (by id) whose consumers can take the operand as it is.
+
+    One qualifies when NumPy's own broadcasting reproduces it (the operand's axes are the
+    trailing axes of the result, each of the same size or 1), it is not an output, and every
+    consumer is an elementwise primitive of ``broadcasting`` that has the broadcast's shape and
+    another operand of that full shape, which fixes the result's shape as before.
+    """
+    if not broadcasting:
+        return set()
+    producer: dict[int, Any] = {}
+    for eqn in jaxpr.eqns:
+        if eqn.primitive.name == "broadcast_in_dim":
+            shape, dims = eqn.params["shape"], eqn.params["broadcast_dimensions"]
+            x = eqn.invars[0]
+            nd = len(shape)
+            if tuple(dims) == tuple(range(nd - len(x.aval.shape), nd)) and all(
+                    d in (1, shape[j]) for d, j in zip(x.aval.shape, dims, strict=True)):
+                producer[id(eqn.outvars[0])] = eqn
+    if not producer:
+        return set()
+    for x in jaxpr.outvars:
+        producer.pop(id(x), None)
+    consumers: dict[int, list] = {}
+    for eqn in jaxpr.eqns:
+        for x in eqn.invars:
+            if isinstance(x, Var) and id(x) in producer:
+                consumers.setdefault(id(x), []).append(eqn)
+    changed = True
+    while changed:  # dropping one candidate can disqualify another (a consumer's full operand)
+        changed = False
+        for vid, beqn in list(producer.items()):
+            shape = beqn.params["shape"]
+            ok = True
+            for eqn in consumers.get(vid, []):
+                if (eqn.primitive not in broadcasting or eqn.outvars[0].aval.shape != shape or not any(
+                        isinstance(y, Var) and id(y) not in producer and y.aval.shape == shape
+                        for y in eqn.invars)):
+                    ok = False
+                    break
+            if not ok:
+                del producer[vid]
+                changed = True
+    return {id(eqn) for eqn in producer.values()}
+
+
 def jaxpr_to_source(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, name: str = "f", raw: bool = False
                     ) -> tuple[str, dict[str, Any]]:
     """The factory's source text and the environment it reads its bound values from."""
@@ -139,13 +185,20 @@ def jaxpr_to_source(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, name: str
         return src.literal(x) if isinstance(x, Literal) else names[id(x)]
 
     args = [new_name(v) for v in jaxpr.invars]
+    elided = _implicit_broadcasts(jaxpr, getattr(backend, "implicit_broadcast", frozenset()))
+    sources = {id(eqn.outvars[0]): eqn.invars[0] for eqn in jaxpr.eqns if id(eqn) in elided}
+
+    def operand(x: Any) -> str:
+        return ref(sources.get(id(x), x) if isinstance(x, Var) else x)
 
     # Last use of each equation result: release it right after that equation.
     last_use: dict[int, int] = {}
     for i, eqn in enumerate(jaxpr.eqns):
+        if id(eqn) in elided:
+            continue
         for x in eqn.invars:
             if isinstance(x, Var):
-                last_use[id(x)] = i
+                last_use[id(sources.get(id(x), x))] = i
     for x in jaxpr.outvars:
         if isinstance(x, Var):
             last_use[id(x)] = len(jaxpr.eqns)  # returned: never released
@@ -153,8 +206,10 @@ def jaxpr_to_source(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, name: str
 
     body: list[str] = []
     for i, eqn in enumerate(jaxpr.eqns):
+        if id(eqn) in elided:
+            continue
         fn = src.impl(eqn.primitive)
-        operands = [ref(x) for x in eqn.invars]
+        operands = [operand(x) for x in eqn.invars]
         odd = {k: v for k, v in eqn.params.items() if not k.isidentifier() or keyword.iskeyword(k)}
         operands += [f"{k}={src.param(v)}" for k, v in eqn.params.items() if k not in odd]
         if odd:  # names that cannot be written as keyword arguments

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -72,6 +73,8 @@ def _cumsum(x, *, axis, reverse):
 
 
 def _broadcast_in_dim(x, *, shape, broadcast_dimensions):
+    if np.size(x) == math.prod(shape) and list(broadcast_dimensions) == sorted(broadcast_dimensions):
+        return np.reshape(x, shape)  # only axes of length 1 are added: a view, and much cheaper
     expanded = [1] * len(shape)
     for i, d in enumerate(broadcast_dimensions):
         expanded[d] = np.shape(x)[i]
@@ -84,16 +87,27 @@ def _slice(x, *, start_indices, limit_indices, strides):
 
 def _pad(x, padval, *, padding_config):
     x = np.asarray(x)
+    shape, place, crop = _pad_layout(x.shape, padding_config)
+    out = np.full(shape, padval, dtype=x.dtype)
+    out[place] = x
+    return out if crop is None else out[crop]
+
+
+@functools.lru_cache(maxsize=1024)
+def _pad_layout(in_shape: tuple, padding_config: tuple) -> tuple:
+    """(padded shape, where the input goes, crop or None) for one shape and config (cached:
+    jitted code pads the same shapes on every call)."""
     lows = [max(lo, 0) for lo, _, _ in padding_config]
     highs = [max(hi, 0) for _, hi, _ in padding_config]
-    shape = [lo + hi + d + max(0, d - 1) * i for (lo, hi), d, (_, _, i)
-             in zip(zip(lows, highs, strict=True), x.shape, padding_config, strict=True)]
-    out = np.full(shape, padval, dtype=x.dtype)
-    out[tuple(slice(lo, lo + (d - 1) * (i + 1) + 1 if d else lo, i + 1)
-              for lo, d, (_, _, i) in zip(lows, x.shape, padding_config, strict=True))] = x
+    shape = tuple(lo + hi + d + max(0, d - 1) * i for (lo, hi), d, (_, _, i)
+                  in zip(zip(lows, highs, strict=True), in_shape, padding_config, strict=True))
+    place = tuple(slice(lo, lo + (d - 1) * (i + 1) + 1 if d else lo, i + 1)
+                  for lo, d, (_, _, i) in zip(lows, in_shape, padding_config, strict=True))
     # Negative low/high padding crops.
+    if all(lo >= 0 and hi >= 0 for lo, hi, _ in padding_config):
+        return shape, place, None
     crop = tuple(slice(-min(lo, 0), n + min(hi, 0)) for (lo, hi, _), n in zip(padding_config, shape, strict=True))
-    return out[crop]
+    return shape, place, crop
 
 
 def _scatter_add(x, idx, upd, *, axis):
@@ -176,6 +190,7 @@ _OTHER = {
 class NumpyBackend(Backend):
     name = "numpy"
     array_types = (np.ndarray, np.generic)
+    implicit_broadcast = frozenset(_BINARY) | {P.select_p}
 
     def asarray(self, x: Any) -> Any:
         if isinstance(x, (np.ndarray, np.generic)):

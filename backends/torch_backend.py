@@ -443,6 +443,7 @@ class TorchBackend(Backend):
     """Runs primitives with torch on one device; every array it produces lives there."""
 
     name = "torch"
+    implicit_broadcast = frozenset({P.add_p, P.sub_p, P.mul_p, P.pow_p, P.atan2_p})
 
     def __init__(self, device: Any) -> None:
         super().__init__()

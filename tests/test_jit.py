@@ -316,6 +316,27 @@ def test_lower_as_text_is_one_line_per_equation_with_dels():
     compile(text, "<check>", "exec")
 
 
+def test_broadcasts_the_backend_does_itself_are_not_spelled_out():
+    """``x @ w + b`` traces to a broadcast_in_dim of b; the lowering hands b to the add as it is
+    when the backend's add broadcasts like NumPy, and keeps every other broadcast."""
+    def f(x, w, b, c):
+        y = fnp.tanh(x @ w + b)                   # elided: add has y's full shape in x @ w
+        kept_out = fnp.broadcast_to(c, (4, 2))    # an output: kept
+        kept_col = fnp.broadcast_to(c[:, None], (2, 2)) * 3.0  # no full-shaped partner: kept
+        return y - b, kept_out, kept_col
+
+    x, w, b, c = np.ones((4, 3)), np.ones((3, 2)) / 3, np.array([0.5, -1.0]), np.array([1.0, 2.0])
+    lowered = ft.jit(f).lower(x, w, b, c)
+    n_bcast = sum(e.primitive.name == "broadcast_in_dim" for e in lowered.jaxpr.jaxpr.eqns)
+    text = lowered.as_text()
+    body = text[text.index("    def "):]
+    assert n_bcast >= 3 and body.count("_broadcast_in_dim(") == 2  # both backends' add/sub broadcast
+    want = (np.tanh(x @ w + b) - b, np.broadcast_to(c, (4, 2)), np.broadcast_to(c[:, None], (2, 2)) * 3.0)
+    got = ft.jit(f)(x, w, b, c)
+    for g, wv in zip(got, want, strict=True):
+        same(g, wv)
+
+
 def test_lowered_jaxpr_is_optimised():
     def f(x):
         y = fnp.transpose(fnp.transpose(x)) * 1.0 + fnp.zeros_like(x)
