@@ -12,7 +12,8 @@ raises is a failure with its message, never the end of the run), 2 when the devi
 It is meant to run in well under two minutes on a GPU machine, so that a short, budgeted
 session on borrowed hardware can run it once and keep the report. ``--device cpu`` runs the
 same checks on the CPU (``tests/test_gpu_check_smoke.py`` does, with ``--quick``). On a copy of
-the tree without ``.git``, set ``FUNCTRACE_REVISION`` to record the commit measured.
+the tree (whose ``.git`` may be missing or stale), set ``FUNCTRACE_REVISION`` to record the commit
+measured; it takes precedence over git.
 """
 
 from __future__ import annotations
@@ -101,6 +102,8 @@ def _quiet(cmd: list[str]) -> str:
 
 
 def _git_revision() -> str:
+    if os.environ.get("FUNCTRACE_REVISION"):  # said by the caller: a copied tree's .git may be stale
+        return os.environ["FUNCTRACE_REVISION"]
     rev = _quiet(["git", "rev-parse", "--short", "HEAD"])
     dirty = _quiet(["git", "status", "--porcelain", "--", "functrace", "transforms", "backends"])
     if not rev:  # a copy of the tree without .git (a borrowed GPU machine): the caller may say
