@@ -71,18 +71,16 @@ class StagedVJP:
     cotangent is traced (a derivative of the backward pass).
     """
 
-    __slots__ = ("out_avals", "diff_outs", "n_out", "fwd", "bwd", "bwd_jaxpr", "bwd_consts", "diff_in", "error")
+    __slots__ = ("out_avals", "diff_outs", "n_out", "fwd", "bwd", "bwd_jaxpr", "error")
 
-    def __init__(self, out_avals: list, diff_in: list[int], fwd: Callable, bwd: Callable | None,
-                 bwd_jaxpr: Jaxpr | None, bwd_consts: list, error: Exception | None = None):
+    def __init__(self, out_avals: list, fwd: Callable, bwd: Callable | None, bwd_jaxpr: Jaxpr | None,
+                 error: Exception | None = None):
         self.out_avals = out_avals
         self.diff_outs = [i for i, a in enumerate(out_avals) if is_differentiable(a)]
         self.n_out = len(out_avals)
-        self.diff_in = diff_in
         self.fwd = fwd
-        self.bwd = bwd
+        self.bwd = bwd  # None: interpret bwd_jaxpr (a pair derived for one call)
         self.bwd_jaxpr = bwd_jaxpr
-        self.bwd_consts = bwd_consts
         self.error = error  # why there is no backward function (raised when a cotangent arrives)
 
 
@@ -132,29 +130,29 @@ def _stage(prim: Primitive, params: dict, avals: Sequence[Any], diff_in: list[in
         try:
             outs, lin_jaxpr, lin_consts = _linearize_flat(f_flat, [xs[i] for i in diff_in])
             it = iter(cts)
-            cts_full = [next(it) if is_differentiable(a) else instantiate_zero(a) for a in out_avals]
+            cts_full = [next(it) if is_differentiable(a) else _zeros(a) for a in out_avals]
             in_cts = [instantiate(c) for c in backward_pass(lin_jaxpr, lin_consts, cts_full)]
         except NotImplementedError as e:
             # No reverse mode for this primitive (a while_loop, say): it still runs forward, and
             # the error is raised if a cotangent reaches it, as on the jaxpr route.
             impl = backend.impls[prim]
             one = not prim.multiple_results
-            return StagedVJP(out_avals, diff_in, lambda *vals: (impl(*vals, **params),) if one
-                             else tuple(impl(*vals, **params)), None, None, [], error=e)
+            return StagedVJP(out_avals, lambda *vals: (impl(*vals, **params),) if one
+                             else tuple(impl(*vals, **params)), None, None, error=e)
         jaxpr, consts = staging.to_jaxpr(list(outs) + in_cts)
     fwd_jaxpr, bwd_jaxpr = _split(jaxpr, n_known_in=n, n_out=len(out_avals))
     if vals is not None:
         def fwd(*args: Any) -> list:
             return eval_jaxpr(fwd_jaxpr, consts, list(args))
 
-        return StagedVJP(out_avals, diff_in, fwd, None, bwd_jaxpr, [])
+        return StagedVJP(out_avals, fwd, None, bwd_jaxpr)
     # The tape runs both halves with floating-point warnings silenced (np.errstate) already.
     fwd, _ = lower_jaxpr(fwd_jaxpr, consts, backend, f"vjp_fwd_{prim.name}", raw=True)
     bwd, _ = lower_jaxpr(bwd_jaxpr, [], backend, f"vjp_bwd_{prim.name}", raw=True)
-    return StagedVJP(out_avals, diff_in, fwd, bwd, bwd_jaxpr, [])
+    return StagedVJP(out_avals, fwd, bwd, bwd_jaxpr)
 
 
-def instantiate_zero(aval: Any) -> Any:
+def _zeros(aval: Any) -> Any:
     return instantiate(Zero(aval))
 
 
@@ -293,14 +291,14 @@ class TapeTrace(Trace):
                 outs_ct = [pop(out_nodes[i], None) for i in staged.diff_outs]
                 if all(c is None for c in outs_ct):
                     continue
-                outs_ct = [instantiate_zero(staged.out_avals[i]) if c is None else c
+                outs_ct = [_zeros(staged.out_avals[i]) if c is None else c
                            for i, c in zip(staged.diff_outs, outs_ct, strict=True)]
             if staged.bwd is not None and not traced:
                 in_cts = staged.bwd(*res, *outs_ct)
             elif staged.error is not None:
                 raise type(staged.error)(*staged.error.args)
             else:
-                in_cts = eval_jaxpr(staged.bwd_jaxpr, staged.bwd_consts, [*res, *outs_ct])
+                in_cts = eval_jaxpr(staged.bwd_jaxpr, [], [*res, *outs_ct])
             for node, c in zip(in_nodes, in_cts, strict=True):
                 prev = cts.get(node)
                 cts[node] = c if prev is None else add(prev, c)
