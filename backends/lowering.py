@@ -34,6 +34,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from functrace import primitives as P
 from functrace.ir import Jaxpr, Literal, Var
 from functrace.pretty import _fmt_literal, _fmt_param, var_names
 
@@ -131,7 +132,7 @@ def _implicit_broadcasts(jaxpr: Jaxpr, broadcasting: frozenset) -> set[int]:
         return set()
     producer: dict[int, Any] = {}
     for eqn in jaxpr.eqns:
-        if eqn.primitive.name == "broadcast_in_dim":
+        if eqn.primitive is P.broadcast_in_dim_p:
             shape, dims = eqn.params["shape"], eqn.params["broadcast_dimensions"]
             x = eqn.invars[0]
             nd = len(shape)

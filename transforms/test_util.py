@@ -75,7 +75,7 @@ def _value(f: Callable, args: tuple) -> Any:
     on values working.
     """
     flat, in_tree = tree_flatten(tuple(args))
-    f_flat, out_tree = flatten_fun(lambda *a: f(*a), in_tree)
+    f_flat, out_tree = flatten_fun(f, in_tree)
     _, _, outs = trace_flat(f_flat, [to_backend(x) for x in flat])
     return tree_unflatten(out_tree.val, [o.val if isinstance(o, Tracer) else o for o in outs])
 

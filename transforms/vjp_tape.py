@@ -106,8 +106,7 @@ def _stage(prim: Primitive, params: dict, avals: Sequence[Any], diff_in: list[in
     a ``custom_jvp`` rule with Python control flow, see them) and the pair is interpreted rather
     than compiled: it is for this one call.
     """
-    from transforms.autodiff import _linearize_flat  # the jaxpr route (tracer inputs)
-    from transforms.transpose import backward_pass
+    from transforms.autodiff import _vjp_flat  # on tracers it takes the jaxpr route
 
     try:
         out = abstract_eval_rules[prim](*avals, **params)
@@ -128,10 +127,10 @@ def _stage(prim: Primitive, params: dict, avals: Sequence[Any], diff_in: list[in
             return list(res) if prim.multiple_results else [res]
 
         try:
-            outs, lin_jaxpr, lin_consts = _linearize_flat(f_flat, [xs[i] for i in diff_in])
+            outs, pullback = _vjp_flat(f_flat, [xs[i] for i in diff_in])
             it = iter(cts)
-            cts_full = [next(it) if is_differentiable(a) else _zeros(a) for a in out_avals]
-            in_cts = [instantiate(c) for c in backward_pass(lin_jaxpr, lin_consts, cts_full)]
+            in_cts = [instantiate(c) for c in pullback([next(it) if is_differentiable(a) else None
+                                                        for a in out_avals])]
         except NotImplementedError as e:
             # No reverse mode for this primitive (a while_loop, say): it still runs forward, and
             # the error is raised if a cotangent reaches it, as on the jaxpr route.
