@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import platform
 import sys
 import time
 from typing import Any
@@ -20,7 +19,7 @@ from typing import Any
 import benchmarks
 from benchmarks import chain, mlp, report, rosenbrock, tanh_derivs, targets, trace_time
 from benchmarks import frameworks as fw
-from benchmarks.common import Ctx
+from benchmarks.common import Ctx, machine
 
 WORKLOADS = {m.NAME: m for m in (mlp, chain, tanh_derivs, rosenbrock, trace_time)}
 
@@ -48,16 +47,6 @@ def _split(values: list[str] | None, valid: Any, what: str) -> list[str] | None:
     if unknown:
         raise SystemExit(f"unknown {what} {unknown}; choose from {', '.join(valid)}")
     return names
-
-
-def _machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), model)
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}"
 
 
 def _git_revision() -> str:
@@ -108,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[benchmarks] {name} done in {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
     meta = {
         "date": datetime.date.today().isoformat(),
-        "machine": _machine(),
+        "machine": machine(),
         "revision": _git_revision(),
         "versions": fw.versions(),
         "threads": _threads(),

@@ -16,7 +16,7 @@ import functrace as ft
 import functrace.numpy as fnp
 from benchmarks import baselines
 from benchmarks.cases import autograd_case, functrace_cases, jax_cases, numpy_case, torch_case
-from benchmarks.common import Case, Ctx, assert_allclose_tree, run_cases, value
+from benchmarks.common import Case, Ctx, assert_allclose_tree, run_cases, timing_result
 
 NAME = "chain"
 N_OPS = 200
@@ -77,12 +77,6 @@ def run(ctx: Ctx) -> dict[str, Any]:
     for r in rows:
         if r.get("median_s") is not None:
             r["us_per_op"] = r["median_s"] / N_OPS * 1e6
-    table = {"title": f"time per gradient of the {N_OPS}-op chain",
-             "columns": [("impl", "implementation", "text"), ("median_s", "median", "time"),
-                         ("us_per_op", "µs/op", "float"), ("ratio_vs_numpy", "× numpy", "ratio"),
-                         ("status", "check", "status")],
-             "rows": rows}
-    cells = {r["impl"]: value(rows, r["impl"]) for r in rows}
-    return {"name": NAME, "title": TITLE, "tables": [table],
-            "summary": [{"label": f"chain: grad of {N_OPS} elementwise ops", "cells": cells}],
-            "notes": ["float64 everywhere (JAX with jax_enable_x64)."]}
+    return timing_result(NAME, TITLE, f"time per gradient of the {N_OPS}-op chain", rows,
+                         f"chain: grad of {N_OPS} elementwise ops", ["float64 everywhere (JAX with jax_enable_x64)."],
+                         extra_column=("us_per_op", "µs/op", "float"))

@@ -10,6 +10,8 @@ is not a result.
 
 from __future__ import annotations
 
+import os
+import platform
 import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -147,3 +149,29 @@ def value(rows: list[dict[str, Any]], impl: str, key: str = "median_s") -> float
     """``key`` of the row ``impl`` when that row ran successfully, else None."""
     r = find(rows, impl)
     return r.get(key) if r is not None and r["status"] == "ok" else None
+
+
+def machine(release: bool = True) -> str:
+    """The CPU model, the number of logical CPUs and the OS (with its kernel release)."""
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), model)
+    except OSError:
+        pass
+    system = f"{platform.system()} {platform.release()}" if release else platform.system()
+    return f"{model}, {os.cpu_count()} logical CPUs, {system}"
+
+
+def timing_result(name: str, title: str, table_title: str, rows: list[dict[str, Any]], label: str,
+                  notes: list[str], extra_column: tuple[str, str, str] | None = None) -> dict[str, Any]:
+    """A workload's result with one timing table (implementation, median, then ``extra_column``
+    or the best repeat, ratio to NumPy, check) and its row of the summary."""
+    middle = extra_column or ("best_s", "best", "time")
+    table = {"title": table_title,
+             "columns": [("impl", "implementation", "text"), ("median_s", "median", "time"), middle,
+                         ("ratio_vs_numpy", "× numpy", "ratio"), ("status", "check", "status")],
+             "rows": rows}
+    cells = {r["impl"]: value(rows, r["impl"]) for r in rows}
+    return {"name": name, "title": title, "tables": [table], "summary": [{"label": label, "cells": cells}],
+            "notes": notes}

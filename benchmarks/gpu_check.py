@@ -32,7 +32,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from benchmarks.common import short_error
+from benchmarks.common import machine, short_error
 
 # (name, builder): builder(dtype, rng) -> (fn, args); fn runs on the active backend.
 CaseBuilder = Callable[[Any, np.random.Generator], tuple[Callable[..., Any], tuple]]
@@ -65,7 +65,8 @@ def slug(text: str) -> str:
 def environment(torch: Any, device: str) -> dict[str, str]:
     """Versions and the device's name; ``error`` is set when the requested device is missing."""
     env = {"python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__,
-           "cuda": torch.version.cuda or "none (CPU build)", "machine": _cpu_model(), "revision": _git_revision()}
+           "cuda": torch.version.cuda or "none (CPU build)", "machine": machine(release=False),
+           "revision": _git_revision()}
     if torch.cuda.is_available():
         dev = torch.device(device if device.startswith("cuda") else "cuda")
         props = torch.cuda.get_device_properties(dev)
@@ -82,16 +83,6 @@ def environment(torch: Any, device: str) -> dict[str, str]:
     env["float32_matmul_precision"] = torch.get_float32_matmul_precision()
     env["threads"] = f"torch {torch.get_num_threads()}, OMP/BLAS {os.environ.get('OMP_NUM_THREADS', 'unset')}"
     return env
-
-
-def _cpu_model() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            model = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), model)
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} logical CPUs, {platform.system()}"
 
 
 def _quiet(cmd: list[str]) -> str:

@@ -17,7 +17,7 @@ import functrace as ft
 import functrace.numpy as fnp
 from benchmarks import baselines
 from benchmarks.cases import autograd_case, functrace_cases, jax_cases, numpy_case, torch_case
-from benchmarks.common import Case, Ctx, assert_allclose_tree, run_cases, value
+from benchmarks.common import Case, Ctx, assert_allclose_tree, run_cases, timing_result
 
 NAME = "mlp"
 TITLE = "MLP training step: value_and_grad, 64→256→256→10 tanh, softmax cross-entropy, batch 256, float32"
@@ -110,13 +110,6 @@ def run(ctx: Ctx) -> dict[str, Any]:
     params, x, onehot = data()
     reference = baselines.mlp_value_and_grad(params, x, onehot)
     rows = run_cases(ctx, cases(), lambda out: assert_allclose_tree(out, reference, rtol=1e-4, atol=1e-6))
-    table = {"title": "time per training step (value and gradient)",
-             "columns": [("impl", "implementation", "text"), ("median_s", "median", "time"),
-                         ("best_s", "best", "time"), ("ratio_vs_numpy", "× numpy", "ratio"),
-                         ("status", "check", "status")],
-             "rows": rows}
-    cells = {r["impl"]: value(rows, r["impl"]) for r in rows}
-    return {"name": NAME, "title": TITLE, "tables": [table],
-            "summary": [{"label": "mlp: value_and_grad step", "cells": cells}],
-            "notes": ["float32 throughout; JAX runs with x64 enabled, which leaves these explicitly float32 "
-                      "arrays float32."]}
+    return timing_result(NAME, TITLE, "time per training step (value and gradient)", rows, "mlp: value_and_grad step",
+                         ["float32 throughout; JAX runs with x64 enabled, which leaves these explicitly float32 "
+                          "arrays float32."])

@@ -16,7 +16,7 @@ import functrace as ft
 import functrace.numpy as fnp
 from benchmarks import baselines
 from benchmarks.cases import autograd_case, functrace_cases, jax_cases, numpy_case, torch_case
-from benchmarks.common import Case, Ctx, assert_allclose_tree, run_cases, value
+from benchmarks.common import Case, Ctx, assert_allclose_tree, run_cases, timing_result
 
 NAME = "rosenbrock"
 DIM = 100
@@ -62,12 +62,6 @@ def cases() -> list[Case]:
 def run(ctx: Ctx) -> dict[str, Any]:
     reference = baselines.rosenbrock_hessian(x0())
     rows = run_cases(ctx, cases(), lambda out: assert_allclose_tree(out, reference, rtol=1e-10, atol=1e-8))
-    table = {"title": f"time per {DIM}×{DIM} Hessian",
-             "columns": [("impl", "implementation", "text"), ("median_s", "median", "time"),
-                         ("best_s", "best", "time"), ("ratio_vs_numpy", "× numpy", "ratio"),
-                         ("status", "check", "status")],
-             "rows": rows}
-    cells = {r["impl"]: value(rows, r["impl"]) for r in rows}
-    return {"name": NAME, "title": TITLE, "tables": [table],
-            "summary": [{"label": f"rosenbrock: Hessian, n={DIM}", "cells": cells}],
-            "notes": ["float64 everywhere (JAX with jax_enable_x64). torch uses torch.func.hessian (vmap-based)."]}
+    return timing_result(NAME, TITLE, f"time per {DIM}×{DIM} Hessian", rows, f"rosenbrock: Hessian, n={DIM}",
+                         ["float64 everywhere (JAX with jax_enable_x64). torch uses torch.func.hessian "
+                          "(vmap-based)."])
