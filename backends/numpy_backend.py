@@ -73,8 +73,8 @@ def _cumsum(x, *, axis, reverse):
 
 
 def _broadcast_in_dim(x, *, shape, broadcast_dimensions):
-    if np.size(x) == math.prod(shape) and list(broadcast_dimensions) == sorted(broadcast_dimensions):
-        return np.reshape(x, shape)  # only axes of length 1 are added: a view, and much cheaper
+    if x.size == math.prod(shape) and list(broadcast_dimensions) == sorted(broadcast_dimensions):
+        return x.reshape(shape)  # only axes of length 1 are added: a view, and much cheaper
     expanded = [1] * len(shape)
     for i, d in enumerate(broadcast_dimensions):
         expanded[d] = np.shape(x)[i]
@@ -82,7 +82,12 @@ def _broadcast_in_dim(x, *, shape, broadcast_dimensions):
 
 
 def _slice(x, *, start_indices, limit_indices, strides):
-    return x[tuple(slice(s, e, st) for s, e, st in zip(start_indices, limit_indices, strides, strict=True))]
+    return x[_slices(start_indices, limit_indices, strides)]
+
+
+@functools.lru_cache(maxsize=1024)
+def _slices(start_indices: tuple, limit_indices: tuple, strides: tuple) -> tuple:
+    return tuple(slice(s, e, st) for s, e, st in zip(start_indices, limit_indices, strides, strict=True))
 
 
 def _pad(x, padval, *, padding_config):
@@ -174,8 +179,8 @@ _OTHER = {
     P.argmin_p: lambda x, *, axis, index_dtype: np.argmin(x, axis=axis).astype(index_dtype),
     P.cumsum_p: _cumsum,
     P.broadcast_in_dim_p: _broadcast_in_dim,
-    P.reshape_p: lambda x, *, new_sizes: np.reshape(x, new_sizes),
-    P.transpose_p: lambda x, *, permutation: np.transpose(x, permutation),
+    P.reshape_p: lambda x, *, new_sizes: x.reshape(new_sizes),  # the methods skip NumPy's dispatch
+    P.transpose_p: lambda x, *, permutation: x.transpose(permutation),
     P.slice_p: _slice,
     P.rev_p: lambda x, *, dimensions: np.flip(x, dimensions),
     P.pad_p: _pad,

@@ -132,6 +132,22 @@ def test_retrace_on_backend_switch():
     np.testing.assert_array_equal(ft.device_get(out_t), ft.device_get(out_np))
 
 
+def test_array_only_calls_are_keyed_by_shape_and_dtype():
+    """Positional NumPy arrays take a shortcut to the cached code; it must not mix signatures."""
+    fun = Counter(lambda x, y: x * y)
+    f = ft.jit(fun)
+    for _ in range(3):
+        same(f(np.ones(2), np.full(2, 3.0)), np.full(2, 3.0))
+    assert fun.calls == 1
+    same(f(np.ones(3), np.full(3, 2.0)), np.full(3, 2.0))
+    same(f(np.ones(2, f32), np.full(2, 2.0, f32)), np.full(2, 2.0, f32))
+    same(f(np.ones(2), np.ones((3, 2))), np.ones((3, 2)))
+    assert fun.calls == 4
+    same(f(np.ones(2), np.full(2, 5.0)), np.full(2, 5.0))
+    same(f(np.ones(2), 2.0), np.full(2, 2.0))  # a Python scalar: the general path
+    assert fun.calls == 5
+
+
 def test_clear_cache():
     fun = Counter(lambda x: x + 1)
     f = ft.jit(fun)

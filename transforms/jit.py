@@ -146,6 +146,9 @@ def jit(fun: Callable, static_argnums: int | Sequence[int] = ()) -> Callable:
     nums = _normalize_argnums(static_argnums)
     fun_name = getattr(fun, "__name__", "f")
     cache: dict[tuple, _Entry] = {}
+    # The commonest call: positional NumPy arrays only. Its entry is found by shapes, dtypes and
+    # backend alone, without flattening the arguments (ready, compiled entries only).
+    ndarray_calls: dict[tuple, _Entry] = {}
 
     def split(args: tuple) -> tuple[tuple, dict, tuple]:
         n = len(args)
@@ -204,11 +207,20 @@ def jit(fun: Callable, static_argnums: int | Sequence[int] = ()) -> Callable:
 
     @functools.wraps(fun)
     def jitted(*args: Any, **kwargs: Any) -> Any:
+        fast_key = None
+        if not kwargs and not nums and all(type(a) is np.ndarray for a in args):
+            fast_key = (tuple([(a.shape, a.dtype) for a in args]), current_backend())
+            entry = ndarray_calls.get(fast_key)
+            if entry is not None:
+                outs = entry.call(*args)
+                return outs[0] if entry.single_output else tree_unflatten(entry.out_tree, outs)
         entry, flat, traced, plain = entry_for(args, kwargs)
         if traced or not entry.cacheable:
             outs = eval_jaxpr(entry.closed.jaxpr, entry.consts, [to_backend(x) for x in flat])
             return tree_unflatten(entry.out_tree, outs)
         call = entry.call or lower_entry(entry).compiled
+        if fast_key is not None and entry.takes_ndarray:
+            ndarray_calls[fast_key] = entry
         if not (plain and entry.takes_ndarray):
             backend = current_backend()
             flat = [x if backend.is_native(x) else backend.asarray(x) for x in flat]
@@ -225,6 +237,7 @@ def jit(fun: Callable, static_argnums: int | Sequence[int] = ()) -> Callable:
 
     def clear_cache() -> None:
         cache.clear()
+        ndarray_calls.clear()
 
     jitted.lower = lower  # type: ignore[attr-defined]
     jitted.clear_cache = clear_cache  # type: ignore[attr-defined]
