@@ -351,6 +351,25 @@ def test_dot_general_batch_dims_via_einsum():
     close(gb, 2 * a.transpose(0, 2, 1) @ c, rtol=1e-10)
 
 
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_matmul_gradients_need_no_transpose(batched):
+    """The transpose rule picks the operand order that yields each cotangent in its operand's
+    layout: ``d(x @ w)/dw`` is ``xᵀ @ ct`` and ``d/dx`` is ``ct @ wᵀ``, with no transpose
+    equation after them (as a gradient written by hand), for plain and batched products."""
+    rng = np.random.default_rng(1)
+    lead = (2,) if batched else ()
+    x, w = rng.standard_normal(lead + (5, 3)), rng.standard_normal(lead + (3, 4))
+    f = lambda x, w: fnp.sum(fnp.tanh(x @ w))
+    jaxpr = ft.make_jaxpr(ft.grad(f, argnums=(0, 1)))(x, w).jaxpr
+    prims = [e.primitive for e in jaxpr.eqns]
+    assert prims.count(P.dot_general_p) == 3
+    assert P.transpose_p not in prims
+    gx, gw = ft.grad(f, argnums=(0, 1))(x, w)
+    ct = 1 - np.tanh(x @ w) ** 2
+    close(gx, ct @ np.swapaxes(w, -1, -2))
+    close(gw, np.swapaxes(x, -1, -2) @ ct)
+
 # ---------------------------------------------------------------------------- integer and boolean values
 def test_floor_comparisons_argmax_carry_no_derivative():
     x = np.array([0.5, 2.7, -1.3])

@@ -174,6 +174,10 @@ def_transpose_rule(P.scatter_add_p, _scatter_add_transpose)
 
 
 def _dot_general_transpose(ct, x, y, *, dimension_numbers):
+    """Each cotangent is one dot_general of ``ct`` with the other operand, then a transpose into
+    the operand's axis order. Of the two operand orders, the one whose result is already in that
+    order is preferred: for ``x @ w`` it gives ``xᵀ @ ct`` for ``w`` (as written by hand), with
+    no transpose and a C-ordered gradient, rather than ``(ctᵀ @ x)ᵀ``."""
     (xc, yc), (xb, yb) = dimension_numbers
     xc, yc, xb, yb = list(xc), list(yc), list(xb), list(yb)
     x_nd, y_nd = _aval(x).ndim, _aval(y).ndim
@@ -185,15 +189,26 @@ def _dot_general_transpose(ct, x, y, *, dimension_numbers):
     ct_y_part = tuple(range(nb + len(x_free), nb + len(x_free) + len(y_free)))
     ct_x = ct_y = None
     if is_undefined(x):
-        # dims of the result: batch, x's free dims, then y's contracting dims in ascending order.
-        r = lax.dot_general(ct, y, ((ct_y_part, tuple(y_free)), (ct_batch, tuple(yb))))
-        x_axes = xb + x_free + [xc[yc.index(d)] for d in sorted(yc)]
-        ct_x = lax.transpose(r, tuple(x_axes.index(i) for i in range(x_nd)))
+        # ct first: batch, x's free dims, then y's contracting dims in ascending order.
+        ct_x = _contract_into(ct, y, ct_y_part, y_free, ct_batch, yb,
+                              xb + x_free + [xc[yc.index(d)] for d in sorted(yc)],
+                              xb + [xc[yc.index(d)] for d in sorted(yc)] + x_free)
     if is_undefined(y):
-        r = lax.dot_general(ct, x, ((ct_x_part, tuple(x_free)), (ct_batch, tuple(xb))))
-        y_axes = yb + y_free + [yc[xc.index(d)] for d in sorted(xc)]
-        ct_y = lax.transpose(r, tuple(y_axes.index(i) for i in range(y_nd)))
+        ct_y = _contract_into(ct, x, ct_x_part, x_free, ct_batch, xb,
+                              yb + y_free + [yc[xc.index(d)] for d in sorted(xc)],
+                              yb + [yc[xc.index(d)] for d in sorted(xc)] + y_free)
     return [ct_x, ct_y]
+
+
+def _contract_into(ct, other, ct_part, other_free, ct_batch, other_batch, axes_ct_first, axes_other_first):
+    """``ct`` contracted with ``other`` over ``ct_part`` / ``other_free``, in the order that needs
+    no transpose if there is one. ``axes_*`` name the operand axis each result axis is, for the
+    result of ``dot_general(ct, other)`` and of ``dot_general(other, ct)``."""
+    nd = len(axes_ct_first)
+    if axes_ct_first != list(range(nd)) and axes_other_first == list(range(nd)):
+        return lax.dot_general(other, ct, ((tuple(other_free), ct_part), (tuple(other_batch), ct_batch)))
+    r = lax.dot_general(ct, other, ((ct_part, tuple(other_free)), (ct_batch, tuple(other_batch))))
+    return lax.transpose(r, tuple(axes_ct_first.index(i) for i in range(nd)))
 
 
 def_transpose_rule(P.dot_general_p, _dot_general_transpose)
