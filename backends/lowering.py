@@ -67,6 +67,7 @@ class _Source:
         self.header: list[str] = []
         self._by_key: dict[Any, str] = {}
         self._count = {"_l": 0, "_p": 0}
+        self.silenced = False  # some raw implementation was bound: floating-point warnings must be silenced
 
     def _bind(self, key: Any, name: str, value: Any, comment: str = "") -> str:
         self.env[name] = value
@@ -79,21 +80,29 @@ class _Source:
         self._count[stem] = n + 1
         return f"{stem}{n}"
 
-    def impl(self, prim: Any) -> str:
-        name = self._by_key.get(("impl", prim))
+    def impl(self, prim: Any, eqn: Any = None) -> str:
+        """The local name bound to ``prim``'s implementation: the backend's version specialised
+        for ``eqn``'s types and params where it offers one (``Backend.specialize``)."""
+        specialize = getattr(self.backend, "specialize", None)
+        special = specialize(eqn) if specialize is not None and eqn is not None else None
+        key = ("impl", prim, special)
+        name = self._by_key.get(key)
         if name is not None:
             return name
-        try:
-            fn = self.backend.impls[prim]
-        except KeyError:
-            raise NotImplementedError(
-                f"primitive {prim.name!r} has no implementation on the {self.backend.name} backend") from None
-        if self.raw:
-            fn = getattr(fn, "raw", fn)
+        fn = special
+        if fn is None:
+            try:
+                fn = self.backend.impls[prim]
+            except KeyError:
+                raise NotImplementedError(
+                    f"primitive {prim.name!r} has no implementation on the {self.backend.name} backend") from None
+        if self.raw and hasattr(fn, "raw"):
+            fn = fn.raw
+            self.silenced = True
         name = "_" + re.sub(r"\W", "_", prim.name)
         while name in self.env:
             name += "_"
-        return self._bind(("impl", prim), name, fn)
+        return self._bind(key, name, fn, f"specialised: {getattr(fn, '__name__', fn)}" if special else "")
 
     def const(self, i: int, value: Any, aval: Any) -> str:
         return self._bind(("const", i), f"_c{i}", self.backend.asarray(value), aval.str_short())
@@ -120,27 +129,29 @@ class _Source:
         return self._bind(key, self._numbered("_p"), value, comment if len(comment) <= 60 else comment[:57] + "...")
 
 
-def _implicit_broadcasts(jaxpr: Jaxpr, broadcasting: frozenset) -> set[int]:
-    """The ``broadcast_in_dim`` equations (by id) whose consumers can take the operand as it is.
+def _implicit_broadcasts(jaxpr: Jaxpr, broadcasting: frozenset) -> dict[int, tuple | None]:
+    """The ``broadcast_in_dim`` equations (by id) whose consumers can take the operand with
+    unit axes in place of the broadcast ones, which saves materialising the broadcast.
 
-    One qualifies when NumPy's own broadcasting reproduces it (the operand's axes are the
-    trailing axes of the result, each of the same size or 1), it is not an output, and every
-    consumer is an elementwise primitive of ``broadcasting`` that has the broadcast's shape and
-    another operand of that full shape, which fixes the result's shape as before.
+    One qualifies when NumPy's own broadcasting reproduces it (the operand's axes keep their
+    order and each has the result's size or 1), it is not an output, and every consumer is an
+    elementwise primitive of ``broadcasting`` that has the broadcast's shape and another operand
+    of that full shape, which fixes the result's shape as before. The value for each is None
+    when the operand can be passed as it is (its axes are the trailing ones), else the shape to
+    reshape it to first (``(256,)`` broadcast along axis 0 of ``(256, 10)`` becomes ``(256, 1)``).
     """
     if not broadcasting:
-        return set()
+        return {}
     producer: dict[int, Any] = {}
     for eqn in jaxpr.eqns:
         if eqn.primitive is P.broadcast_in_dim_p:
-            shape, dims = eqn.params["shape"], eqn.params["broadcast_dimensions"]
+            shape, dims = eqn.params["shape"], tuple(eqn.params["broadcast_dimensions"])
             x = eqn.invars[0]
-            nd = len(shape)
-            if tuple(dims) == tuple(range(nd - len(x.aval.shape), nd)) and all(
+            if list(dims) == sorted(set(dims)) and all(
                     d in (1, shape[j]) for d, j in zip(x.aval.shape, dims, strict=True)):
                 producer[id(eqn.outvars[0])] = eqn
     if not producer:
-        return set()
+        return {}
     for x in jaxpr.outvars:
         producer.pop(id(x), None)
     consumers: dict[int, list] = {}
@@ -163,7 +174,15 @@ def _implicit_broadcasts(jaxpr: Jaxpr, broadcasting: frozenset) -> set[int]:
             if not ok:
                 del producer[vid]
                 changed = True
-    return {id(eqn) for eqn in producer.values()}
+    elided: dict[int, tuple | None] = {}
+    for eqn in producer.values():
+        nd, dims = len(eqn.params["shape"]), tuple(eqn.params["broadcast_dimensions"])
+        unit_axes = [1] * nd
+        for size, d in zip(eqn.invars[0].aval.shape, dims, strict=True):
+            unit_axes[d] = size
+        trailing = dims == tuple(range(nd - len(dims), nd))
+        elided[id(eqn)] = None if trailing else tuple(unit_axes)
+    return elided
 
 
 def jaxpr_to_source(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, name: str = "f", raw: bool = False
@@ -172,7 +191,10 @@ def jaxpr_to_source(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, name: str
     name = re.sub(r"\W", "_", name) or "f"
     if keyword.iskeyword(name) or name[0] == "_" or name[0].isdigit():
         name = "f_" + name  # bound values are named _..., so the function's name must not be
-    src = _Source(backend, raw)
+    # Without ``raw`` the program silences warnings itself, once per call, where the backend can.
+    silence_errors = getattr(backend, "silence_errors", None)
+    whole_call = not raw and silence_errors is not None
+    src = _Source(backend, raw or whole_call)
     names: dict[int, str] = {}
     for i, (v, c) in enumerate(zip(jaxpr.constvars, consts, strict=True)):
         names[id(v)] = src.const(i, c, v.aval)
@@ -187,7 +209,9 @@ def jaxpr_to_source(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, name: str
 
     args = [new_name(v) for v in jaxpr.invars]
     elided = _implicit_broadcasts(jaxpr, getattr(backend, "implicit_broadcast", frozenset()))
-    sources = {id(eqn.outvars[0]): eqn.invars[0] for eqn in jaxpr.eqns if id(eqn) in elided}
+    reshaped = {i for i, unit_axes in elided.items() if unit_axes is not None}  # become reshapes
+    sources = {id(eqn.outvars[0]): eqn.invars[0] for eqn in jaxpr.eqns
+               if id(eqn) in elided and id(eqn) not in reshaped}
 
     def operand(x: Any) -> str:
         return ref(sources.get(id(x), x) if isinstance(x, Var) else x)
@@ -195,7 +219,7 @@ def jaxpr_to_source(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, name: str
     # Last use of each equation result: release it right after that equation.
     last_use: dict[int, int] = {}
     for i, eqn in enumerate(jaxpr.eqns):
-        if id(eqn) in elided:
+        if id(eqn) in elided and id(eqn) not in reshaped:
             continue
         for x in eqn.invars:
             if isinstance(x, Var):
@@ -207,12 +231,15 @@ def jaxpr_to_source(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, name: str
 
     body: list[str] = []
     for i, eqn in enumerate(jaxpr.eqns):
-        if id(eqn) in elided:
+        prim, params = eqn.primitive, eqn.params
+        if id(eqn) in reshaped:  # a broadcast its consumers do themselves: only unit axes are added
+            prim, params = P.reshape_p, {"new_sizes": elided[id(eqn)]}
+        elif id(eqn) in elided:
             continue
-        fn = src.impl(eqn.primitive)
+        fn = src.impl(prim, eqn if prim is eqn.primitive else None)
         operands = [operand(x) for x in eqn.invars]
-        odd = {k: v for k, v in eqn.params.items() if not k.isidentifier() or keyword.iskeyword(k)}
-        operands += [f"{k}={src.param(v)}" for k, v in eqn.params.items() if k not in odd]
+        odd = {k: v for k, v in params.items() if not k.isidentifier() or keyword.iskeyword(k)}
+        operands += [f"{k}={src.param(v)}" for k, v in params.items() if k not in odd]
         if odd:  # names that cannot be written as keyword arguments
             operands.append(f"**{src.param(odd)}")
         outs = []
@@ -229,8 +256,13 @@ def jaxpr_to_source(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, name: str
             body.append(f"        del {', '.join(dead)}")
     rets = [ref(x) for x in jaxpr.outvars]
     ret = "(" + ", ".join(rets) + ("," if len(rets) == 1 else "") + ")"
+    body.append(f"        return {ret}")
+    if whole_call and src.silenced:
+        src.env["_silence_errors"] = silence_errors
+        src.header.append("    _silence_errors = _env['_silence_errors']")
+        body = ["        with _silence_errors():", *("    " + ln for ln in body)]
     lines = ["def _make(_env):", *src.header, f"    def {name}({', '.join(args)}):", *body,
-             f"        return {ret}", f"    return {name}", ""]
+             f"    return {name}", ""]
     return "\n".join(lines), src.env
 
 
@@ -242,7 +274,8 @@ def lower_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, name: str = "
 
     ``raw``: bind each implementation's ``raw`` form where it has one (the numpy backend's
     without its per-call ``np.errstate``), for callers that silence floating-point warnings
-    around the whole call themselves, as the eager tape does.
+    around the whole call themselves, as the eager tape does. Without it, on a backend with
+    ``silence_errors``, the raw forms are bound too and the program enters that context once.
     """
     source, env = jaxpr_to_source(jaxpr, consts, backend, name, raw)
     _counter[0] += 1

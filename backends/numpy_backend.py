@@ -59,11 +59,13 @@ def _integer_pow(x, *, y):
     return np.reciprocal(out) if y < 0 else out
 
 
-def _reduce(fn):
-    def impl(x, *, axes):
-        return fn(x, axis=axes, dtype=x.dtype) if fn in (np.sum, np.prod) else fn(x, axis=axes)
-
-    return impl
+def _reduce(ufunc):
+    """A reduction by the ufunc's ``reduce`` (np.sum and friends add a Python layer on top);
+    sums and products keep the input's dtype (NumPy would widen small integers)."""
+    reduce = ufunc.reduce
+    if ufunc in (np.add, np.multiply):
+        return lambda x, *, axes: reduce(x, axis=axes, dtype=x.dtype)
+    return lambda x, *, axes: reduce(x, axis=axes)
 
 
 def _cumsum(x, *, axis, reverse):
@@ -172,9 +174,9 @@ _OTHER = {
     P.integer_pow_p: _quiet(_integer_pow),
     P.select_p: np.where,
     P.convert_element_type_p: _quiet(lambda x, *, new_dtype: np.asarray(x).astype(new_dtype)),
-    P.reduce_sum_p: _reduce(np.sum), P.reduce_prod_p: _reduce(np.prod),
-    P.reduce_max_p: _reduce(np.max), P.reduce_min_p: _reduce(np.min),
-    P.reduce_and_p: _reduce(np.all), P.reduce_or_p: _reduce(np.any),
+    P.reduce_sum_p: _reduce(np.add), P.reduce_prod_p: _reduce(np.multiply),
+    P.reduce_max_p: _reduce(np.maximum), P.reduce_min_p: _reduce(np.minimum),
+    P.reduce_and_p: _reduce(np.logical_and), P.reduce_or_p: _reduce(np.logical_or),
     P.argmax_p: lambda x, *, axis, index_dtype: np.argmax(x, axis=axis).astype(index_dtype),
     P.argmin_p: lambda x, *, axis, index_dtype: np.argmin(x, axis=axis).astype(index_dtype),
     P.cumsum_p: _cumsum,
@@ -192,10 +194,28 @@ _OTHER = {
 }
 
 
+def _square(x, *, y):
+    return np.square(x)
+
+
+# Implementations chosen when a program is lowered, for an equation's types and params.
+_TRUE_DIVIDE = _quiet(np.true_divide)  # floating-point division: no integer check on each call
+_SQUARE = _quiet(_square)  # x ** 2, the most common power, without the squaring loop
+
+
 class NumpyBackend(Backend):
     name = "numpy"
     array_types = (np.ndarray, np.generic)
     implicit_broadcast = frozenset(_BINARY) | {P.select_p}
+    silence_errors = staticmethod(functools.partial(np.errstate, all="ignore"))
+
+    def specialize(self, eqn: Any) -> Any:
+        prim = eqn.primitive
+        if prim is P.div_p and eqn.outvars[0].aval.dtype.kind in "fc":
+            return _TRUE_DIVIDE
+        if prim is P.integer_pow_p and eqn.params["y"] == 2:
+            return _SQUARE
+        return None
 
     def asarray(self, x: Any) -> Any:
         if isinstance(x, (np.ndarray, np.generic)):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import re
 import time
+import warnings
 from collections import namedtuple
 
 import numpy as np
@@ -334,23 +335,53 @@ def test_lower_as_text_is_one_line_per_equation_with_dels():
 
 def test_broadcasts_the_backend_does_itself_are_not_spelled_out():
     """``x @ w + b`` traces to a broadcast_in_dim of b; the lowering hands b to the add as it is
-    when the backend's add broadcasts like NumPy, and keeps every other broadcast."""
-    def f(x, w, b, c):
+    when the backend's add broadcasts like NumPy, a column broadcast becomes a reshape that adds
+    the unit axis, and every other broadcast is kept."""
+    def f(x, w, b, c, r):
         y = fnp.tanh(x @ w + b)                   # elided: add has y's full shape in x @ w
         kept_out = fnp.broadcast_to(c, (4, 2))    # an output: kept
         kept_col = fnp.broadcast_to(c[:, None], (2, 2)) * 3.0  # no full-shaped partner: kept
-        return y - b, kept_out, kept_col
+        scaled = ft.lax.broadcast_in_dim(r, (4, 2), (0,)) * y  # r as a (4, 1) column
+        return y - b, kept_out, kept_col, scaled
 
     x, w, b, c = np.ones((4, 3)), np.ones((3, 2)) / 3, np.array([0.5, -1.0]), np.array([1.0, 2.0])
-    lowered = ft.jit(f).lower(x, w, b, c)
+    r = np.array([1.0, 2.0, 3.0, 4.0])
+    lowered = ft.jit(f).lower(x, w, b, c, r)
     n_bcast = sum(e.primitive.name == "broadcast_in_dim" for e in lowered.jaxpr.jaxpr.eqns)
     text = lowered.as_text()
     body = text[text.index("    def "):]
-    assert n_bcast >= 3 and body.count("_broadcast_in_dim(") == 2  # both backends' add/sub broadcast
-    want = (np.tanh(x @ w + b) - b, np.broadcast_to(c, (4, 2)), np.broadcast_to(c[:, None], (2, 2)) * 3.0)
-    got = ft.jit(f)(x, w, b, c)
+    assert n_bcast >= 4 and body.count("_broadcast_in_dim(") == 2  # both backends' add/sub/mul broadcast
+    assert "_reshape(e, new_sizes=(4, 1))" in body
+    want = (np.tanh(x @ w + b) - b, np.broadcast_to(c, (4, 2)), np.broadcast_to(c[:, None], (2, 2)) * 3.0,
+            r[:, None] * np.tanh(x @ w + b))
+    got = ft.jit(f)(x, w, b, c, r)
     for g, wv in zip(got, want, strict=True):
         same(g, wv)
+
+
+def test_specialised_implementations_and_one_silencing_per_call():
+    """The numpy backend picks some implementations by the equation's types when lowering
+    (floating-point division, squaring), and a program with operations that could warn
+    (log 0, 1/0) silences warnings once around the whole call; results match NumPy's."""
+    def f(x, n):
+        return fnp.log(x) / x, x ** 2, n // 2, n / 2
+
+    x, n = np.array([0.0, 1.0, 2.0], f32), np.array([-3, 4, 7])
+    lowered = ft.jit(f).lower(x, n)
+    text = lowered.as_text()
+    with np.errstate(all="ignore"):
+        want = (np.log(x) / x, x ** 2, n // 2, n / 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = ft.jit(f)(x, n)
+    for g, wv in zip(got, want, strict=True):
+        np.testing.assert_array_equal(host(g), wv)
+        assert host(g).dtype == wv.dtype
+    if ft.get_backend() == "numpy":
+        assert "# specialised: divide" in text and "# specialised: _square" in text
+        assert text.count("with _silence_errors():") == 1
+        body = text[text.index("    def "):]
+        assert "errstate" not in body
 
 
 def test_lowered_jaxpr_is_optimised():
