@@ -65,7 +65,8 @@ def _git_revision() -> str:
 
 
 def _threads() -> dict[str, Any]:
-    out: dict[str, Any] = {v: os.environ.get(v, "unset") for v in benchmarks.THREAD_VARS}
+    out: dict[str, Any] = {"cpus": ",".join(map(str, benchmarks.CPUS)) if benchmarks.CPUS else "not pinned"}
+    out.update({v: os.environ.get(v, "unset") for v in benchmarks.THREAD_VARS})
     out["XLA_FLAGS"] = os.environ.get("XLA_FLAGS", "unset")
     if benchmarks.NUMPY_IMPORTED_BEFORE_PINNING:
         out["warning"] = "NumPy was imported before the pins: BLAS may use several threads"

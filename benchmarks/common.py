@@ -76,7 +76,7 @@ def assert_allclose_tree(got: Any, want: Any, rtol: float, atol: float) -> None:
 
 
 def timing_fields(t: Timing) -> dict[str, Any]:
-    return {"median_s": t.median, "best_s": t.best, "repeats": t.repeats, "number": t.number}
+    return {"median_s": t.median, "best_s": t.best, "repeats": t.repeats, "number": t.number, "cores": t.cores}
 
 
 def prepare_case(case: Case, check: Callable[[Any], None] | None) -> tuple[dict[str, Any], Step | None]:
@@ -166,11 +166,13 @@ def machine(release: bool = True) -> str:
 def timing_result(name: str, title: str, table_title: str, rows: list[dict[str, Any]], label: str,
                   notes: list[str], extra_column: tuple[str, str, str] | None = None) -> dict[str, Any]:
     """A workload's result with one timing table (implementation, median, then ``extra_column``
-    or the best repeat, ratio to NumPy, check) and its row of the summary."""
+    or the best repeat, ratio to NumPy, CPU cores busy while timed, check) and its row of the
+    summary."""
     middle = extra_column or ("best_s", "best", "time")
     table = {"title": table_title,
              "columns": [("impl", "implementation", "text"), ("median_s", "median", "time"), middle,
-                         ("ratio_vs_numpy", "× numpy", "ratio"), ("status", "check", "status")],
+                         ("ratio_vs_numpy", "× numpy", "ratio"), ("cores", "CPU cores", "float"),
+                         ("status", "check", "status")],
              "rows": rows}
     cells = {r["impl"]: value(rows, r["impl"]) for r in rows}
     return {"name": name, "title": title, "tables": [table], "summary": [{"label": label, "cells": cells}],

@@ -16,12 +16,17 @@ from typing import Any, Callable
 
 @dataclass(frozen=True)
 class Timing:
-    """Seconds per call: the median and the best of ``repeats`` repeats of ``number`` calls each."""
+    """Seconds per call: the median and the best of ``repeats`` repeats of ``number`` calls each.
+
+    ``cores``: the process's CPU time over the wall time, across all repeats: about 1.0 for
+    single-threaded code, more where a library ran threads of its own (XLA, a BLAS pool).
+    """
 
     median: float
     best: float
     repeats: int
     number: int
+    cores: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -32,6 +37,13 @@ def _loop(fn: Callable[[], Any], number: int) -> float:
     for _ in range(number):
         fn()
     return time.perf_counter() - start
+
+
+def _timed_loop(fn: Callable[[], Any], number: int) -> tuple[float, float]:
+    """Wall seconds and process CPU seconds of ``number`` calls."""
+    cpu = time.process_time()
+    wall = _loop(fn, number)
+    return wall, time.process_time() - cpu
 
 
 def calibrate(fn: Callable[[], Any], min_time: float, max_number: int = 1 << 20) -> tuple[int, float]:
@@ -69,12 +81,15 @@ def interleaved(fns: list[Callable[[], Any]], repeat: int = 7, min_time: float =
         number, per_call = calibrate(fn, min_time)  # also a warm-up
         plans.append((fn, number, min(repeat, 3) if per_call > slow else repeat))
     samples: list[list[float]] = [[] for _ in fns]
+    cpu = [0.0 for _ in fns]
     for r in range(max(repeat, 1)):
-        for (fn, number, reps), out in zip(plans, samples, strict=True):
+        for i, ((fn, number, reps), out) in enumerate(zip(plans, samples, strict=True)):
             if r < max(reps, 1):
-                out.append(_loop(fn, number) / number)
-    return [Timing(statistics.median(s), min(s), len(s), number)
-            for s, (_, number, _) in zip(samples, plans, strict=True)]
+                wall, cpu_s = _timed_loop(fn, number)
+                out.append(wall / number)
+                cpu[i] += cpu_s
+    return [Timing(statistics.median(s), min(s), len(s), number, c / sum(s) / number if sum(s) > 0 else None)
+            for s, c, (_, number, _) in zip(samples, cpu, plans, strict=True)]
 
 
 def fmt_time(seconds: float | None) -> str:
