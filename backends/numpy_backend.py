@@ -198,6 +198,40 @@ def _square(x, *, y):
     return np.square(x)
 
 
+def _reduce_short_rows(ufunc):
+    """A reduction over the trailing axes of many short rows (a softmax's max and sum over ten
+    classes for each of 256 examples): NumPy reduces a short contiguous row element by element,
+    row after row (12 µs for 256 rows of 10), while the transposed copy reduces with one vector
+    operation per element of the row (2.5 µs, copy included)."""
+    reduce = ufunc.reduce
+    keep = ufunc in (np.add, np.multiply)
+
+    def impl(x, *, axes):
+        lead = x.shape[:x.ndim - len(axes)]
+        rows = x.reshape(math.prod(lead), -1).T.copy()
+        return (reduce(rows, axis=0, dtype=x.dtype) if keep else reduce(rows, axis=0)).reshape(lead)
+
+    impl.__name__ = f"{ufunc.__name__}_reduce_short_rows"
+    return impl
+
+
+# A reduction over trailing axes takes the transposed route when the rows are at most this long
+# (longer rows favour NumPy's own loop) and there are at least _MANY_ROWS of them.
+_SHORT_ROW = {P.reduce_max_p: 32, P.reduce_min_p: 32, P.reduce_sum_p: 16, P.reduce_prod_p: 16}
+_MANY_ROWS = 64
+_SHORT_ROWS_IMPLS = {P.reduce_max_p: _reduce_short_rows(np.maximum), P.reduce_min_p: _reduce_short_rows(np.minimum),
+                     P.reduce_sum_p: _reduce_short_rows(np.add), P.reduce_prod_p: _reduce_short_rows(np.multiply)}
+
+
+def _reduces_short_rows(eqn: Any) -> bool:
+    shape, axes = eqn.invars[0].aval.shape, tuple(eqn.params["axes"])
+    nd = len(shape)
+    if not axes or len(axes) == nd or tuple(sorted(axes)) != tuple(range(nd - len(axes), nd)):
+        return False
+    row = math.prod(shape[nd - len(axes):])
+    return 1 < row <= _SHORT_ROW[eqn.primitive] and math.prod(shape[:nd - len(axes)]) >= _MANY_ROWS
+
+
 # Implementations chosen when a program is lowered, for an equation's types and params.
 _TRUE_DIVIDE = _quiet(np.true_divide)  # floating-point division: no integer check on each call
 _SQUARE = _quiet(_square)  # x ** 2, the most common power, without the squaring loop
@@ -215,6 +249,8 @@ class NumpyBackend(Backend):
             return _TRUE_DIVIDE
         if prim is P.integer_pow_p and eqn.params["y"] == 2:
             return _SQUARE
+        if prim in _SHORT_ROW and _reduces_short_rows(eqn):
+            return _SHORT_ROWS_IMPLS[prim]
         return None
 
     def asarray(self, x: Any) -> Any:

@@ -525,3 +525,31 @@ def test_jit_and_vmap_compose_both_ways():
     same(ft.jit(vmap(f, in_axes=(0, None)))(xs, w), want)
     loss = lambda w: fnp.sum(vmap(f, in_axes=(0, None))(xs, w))  # noqa: E731
     same(ft.jit(ft.grad(loss))(w), ft.grad(loss)(w))
+
+
+@pytest.mark.parametrize("dtype", [f32, np.float64, np.int32])
+@pytest.mark.parametrize("shape, axes", [((300, 10), (1,)), ((70, 3, 4), (1, 2)), ((2, 40, 5), (2,)),
+                                         ((64, 16), (-1,)), ((64, 40), (1,)), ((10, 10), (1,))])
+def test_reductions_over_short_rows_match_numpy(dtype, shape, axes):
+    """Reductions over the trailing axes of many short rows take a transposed route on the numpy
+    backend (see ``backends.numpy_backend._reduce_short_rows``); under jit they give NumPy's
+    values, dtypes and shapes, nan included, for every length of row around the thresholds."""
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal(shape) * 3).astype(dtype)
+    if x.dtype.kind == "f":
+        x.flat[7] = np.nan
+    fns = {"max": (fnp.max, np.max), "min": (fnp.min, np.min), "sum": (fnp.sum, np.sum), "prod": (fnp.prod, np.prod)}
+    for name, (ours, theirs) in fns.items():
+        jitted = ft.jit(lambda x: ours(x, axis=axes))
+        got = host(jitted(x))
+        if ft.get_backend() == "numpy":  # the transposed route is taken where the rows are short and many
+            short_and_many = shape in ((300, 10), (70, 3, 4), (2, 40, 5), (64, 16))
+            assert ("_reduce_short_rows" in jitted.lower(x).as_text()) == short_and_many, name
+        want = theirs(x, axis=axes)
+        assert got.shape == want.shape and got.dtype == want.dtype, name
+        if name in ("max", "min") or x.dtype.kind == "i":
+            np.testing.assert_array_equal(got, want, err_msg=name)
+        else:
+            # summation order differs from NumPy's: allow for cancellation in the sums
+            tol = 1e-5 if dtype == f32 else 1e-12
+            np.testing.assert_allclose(got, want, rtol=tol, atol=tol * 100, err_msg=name)
