@@ -223,6 +223,34 @@ _SHORT_ROWS_IMPLS = {P.reduce_max_p: _reduce_short_rows(np.maximum), P.reduce_mi
                      P.reduce_sum_p: _reduce_short_rows(np.add), P.reduce_prod_p: _reduce_short_rows(np.multiply)}
 
 
+@functools.lru_cache(maxsize=64)
+def _ones(n: int, dtype: np.dtype) -> np.ndarray:
+    ones = np.ones(n, dtype)
+    ones.flags.writeable = False
+    return ones
+
+
+def _column_sums(x, *, axes):
+    """The sum over the leading axis as a BLAS vector-matrix product with ones (3 µs instead of
+    9.5 for a 256 × 256 float32 gradient of a bias). Accumulation order is BLAS's, and a sum of
+    negative zeros is +0.0, as in XLA, whose reductions start from +0.0."""
+    n = x.shape[0]
+    if x.ndim == 2:
+        return _ones(n, x.dtype) @ x
+    return (_ones(n, x.dtype) @ x.reshape(n, -1)).reshape(x.shape[1:])
+
+
+# Column sums go to BLAS for float32/float64 columns of this many elements: from 8 (below,
+# NumPy's loop is as fast) to 4096 (above, NumPy's pairwise summation keeps more accuracy).
+_BLAS_COLUMN = (8, 4096)
+
+
+def _sums_columns(eqn: Any) -> bool:
+    shape, axes = eqn.invars[0].aval.shape, tuple(eqn.params["axes"])
+    return (eqn.invars[0].aval.dtype in (np.float32, np.float64) and axes == (0,) and len(shape) >= 2
+            and _BLAS_COLUMN[0] <= shape[0] <= _BLAS_COLUMN[1] and math.prod(shape[1:]) >= 8)
+
+
 def _reduces_short_rows(eqn: Any) -> bool:
     shape, axes = eqn.invars[0].aval.shape, tuple(eqn.params["axes"])
     nd = len(shape)
@@ -249,6 +277,8 @@ class NumpyBackend(Backend):
             return _TRUE_DIVIDE
         if prim is P.integer_pow_p and eqn.params["y"] == 2:
             return _SQUARE
+        if prim is P.reduce_sum_p and _sums_columns(eqn):
+            return _column_sums
         if prim in _SHORT_ROW and _reduces_short_rows(eqn):
             return _SHORT_ROWS_IMPLS[prim]
         return None
