@@ -147,6 +147,26 @@ def _dot_general(lhs, rhs, *, dimension_numbers):
     return out.reshape(bshape + mshape + nshape).astype(lhs.dtype, copy=False)
 
 
+def _matmul(lhs, rhs, *, dimension_numbers):
+    return lhs @ rhs
+
+
+def _matmul_t(lhs, rhs, *, dimension_numbers):
+    return lhs @ rhs.T
+
+
+def _t_matmul(lhs, rhs, *, dimension_numbers):
+    return lhs.T @ rhs
+
+
+def _t_matmul_t(lhs, rhs, *, dimension_numbers):
+    return lhs.T @ rhs.T
+
+
+# Matrix products of two matrices, by which axis of each is contracted: one BLAS call on views.
+_MATRIX_PRODUCTS = {(1, 0): _matmul, (1, 1): _matmul_t, (0, 0): _t_matmul, (0, 1): _t_matmul_t}
+
+
 def _iota(*, dtype, shape, dimension):
     r = np.arange(shape[dimension], dtype=dtype)
     return np.broadcast_to(r.reshape([-1 if i == dimension else 1 for i in range(len(shape))]), shape)
@@ -277,6 +297,11 @@ class NumpyBackend(Backend):
             return _TRUE_DIVIDE
         if prim is P.integer_pow_p and eqn.params["y"] == 2:
             return _SQUARE
+        if prim is P.dot_general_p:
+            (lc, rc), (lb, _) = eqn.params["dimension_numbers"]
+            if not lb and len(lc) == 1 and eqn.invars[0].aval.ndim == 2 and eqn.invars[1].aval.ndim == 2:
+                return _MATRIX_PRODUCTS[(lc[0], rc[0])]
+            return None
         if prim is P.reduce_sum_p and _sums_columns(eqn):
             return _column_sums
         if prim in _SHORT_ROW and _reduces_short_rows(eqn):

@@ -576,3 +576,20 @@ def test_column_sums_match_numpy(dtype, shape):
         text = f.lower(x).as_text()
         assert ("specialised: _column_sums" in text) == blas
         assert text.count("_reduce_sum(") == 2 and "_reduce_sum_(" not in text  # one implementation for both
+
+
+@pytest.mark.parametrize("lc, rc", [(1, 0), (1, 1), (0, 0), (0, 1)])
+@pytest.mark.parametrize("dtype", [f32, np.int64])
+def test_matrix_products_by_contracted_axes(lc, rc, dtype):
+    """A product of two matrices lowers to one ``@`` on (transposed) views, chosen by which axis
+    of each is contracted; each of the four choices gives NumPy's product and dtype."""
+    rng = np.random.default_rng(2)
+    a = rng.integers(-5, 5, (3, 4) if lc == 1 else (4, 3)).astype(dtype)
+    b = rng.integers(-5, 5, (4, 5) if rc == 0 else (5, 4)).astype(dtype)
+    f = ft.jit(lambda a, b: ft.lax.dot_general(a, b, (((lc,), (rc,)), ((), ()))))
+    want = (a if lc == 1 else a.T) @ (b if rc == 0 else b.T)
+    got = host(f(a, b))
+    np.testing.assert_array_equal(got, want)
+    assert got.dtype == want.dtype
+    if ft.get_backend() == "numpy":
+        assert "# specialised: _" in f.lower(a, b).as_text()
