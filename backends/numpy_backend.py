@@ -10,6 +10,7 @@ import numpy as np
 
 from backends.base import Backend
 from functrace import primitives as P
+from functrace.ir import Literal
 
 
 def _quiet(f):
@@ -96,6 +97,16 @@ def _pad(x, padval, *, padding_config):
     x = np.asarray(x)
     shape, place, crop = _pad_layout(x.shape, padding_config)
     out = np.full(shape, padval, dtype=x.dtype)
+    out[place] = x
+    return out if crop is None else out[crop]
+
+
+def _pad_with_zeros(x, padval, *, padding_config):
+    """``_pad`` for a padding value known to be 0 when lowered (the transpose of a slice):
+    np.zeros is twice as fast as np.full."""
+    x = np.asarray(x)
+    shape, place, crop = _pad_layout(x.shape, padding_config)
+    out = np.zeros(shape, dtype=x.dtype)
     out[place] = x
     return out if crop is None else out[crop]
 
@@ -302,6 +313,11 @@ class NumpyBackend(Backend):
             if not lb and len(lc) == 1 and eqn.invars[0].aval.ndim == 2 and eqn.invars[1].aval.ndim == 2:
                 return _MATRIX_PRODUCTS[(lc[0], rc[0])]
             return None
+        if prim is P.pad_p:
+            padval = eqn.invars[1]
+            zero = (isinstance(padval, Literal) and padval.aval.dtype.kind in "biuf" and padval.val == 0
+                    and not np.signbit(padval.val))  # -0.0 pads with -0.0
+            return _pad_with_zeros if zero else None
         if prim is P.reduce_sum_p and _sums_columns(eqn):
             return _column_sums
         if prim in _SHORT_ROW and _reduces_short_rows(eqn):

@@ -593,3 +593,23 @@ def test_matrix_products_by_contracted_axes(lc, rc, dtype):
     assert got.dtype == want.dtype
     if ft.get_backend() == "numpy":
         assert "# specialised: _" in f.lower(a, b).as_text()
+
+
+@pytest.mark.parametrize("padval, dtype", [(0.0, f32), (-0.0, f32), (2.5, np.float64), (0, np.int32),
+                                           (0, np.complex64)])
+def test_pad_values_under_jit(padval, dtype):
+    """Padding lowers to np.zeros where the value is known to be +0 (the transpose of a slice),
+    and otherwise keeps the value, -0.0 included."""
+    x = (np.arange(6).reshape(2, 3) + 1).astype(dtype)
+    pv = np.asarray(padval, dtype)
+    f = ft.jit(lambda x: ft.lax.pad(x, pv, ((1, 0, 0), (0, 2, 1))))
+    got = host(f(x))
+    want = np.full((3, 7), pv)
+    want[1:, 0:5:2] = x
+    np.testing.assert_array_equal(got, want)
+    assert got.dtype == want.dtype
+    if dtype == f32:
+        assert np.array_equal(np.signbit(got), np.signbit(want))
+    if ft.get_backend() == "numpy":
+        positive_zero = padval == 0 and not np.signbit(np.real(pv)) and pv.dtype.kind != "c"
+        assert ("_pad_with_zeros" in f.lower(x).as_text()) == positive_zero
