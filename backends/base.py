@@ -24,8 +24,16 @@ class Backend:
     # (those that silence warnings on each call) and enters this once around the whole program.
     silence_errors: Callable[[], Any] | None = None
 
+    # A control-flow body (a scan's step, a loop's body, a branch) is compiled to straight-line
+    # code once it has run this many times; until then it is interpreted, which costs nothing up
+    # front (eager code traces a new body on every call, and most of those run a few times).
+    COMPILE_BODY_AFTER = 8
+    _BODY_CACHE_SIZE = 256
+
     def __init__(self) -> None:
         self.impls: dict[Primitive, Callable[..., Any]] = {}
+        # id(closed jaxpr) -> [the closed jaxpr (kept alive, so the id stays its own), runs, compiled or None]
+        self._bodies: dict[int, list] = {}
 
     def register(self, prim: Primitive, impl: Callable[..., Any]) -> None:
         if prim in self.impls:
@@ -37,6 +45,25 @@ class Backend:
         once, when a program is lowered, instead of dispatching on each call), or None for the
         general one in ``impls``. It takes the same operands and params."""
         return None
+
+    def compiled_body(self, closed: Any) -> Callable[..., tuple] | None:
+        """``closed`` compiled by the jit lowering (flat arrays in, tuple out) once it has been
+        asked for ``COMPILE_BODY_AFTER`` times, else None: the control-flow implementations
+        interpret a body until then. Under jit a body is the same object on every call, so its
+        compiled form is made once; the cache holds the last ``_BODY_CACHE_SIZE`` bodies."""
+        entry = self._bodies.get(id(closed))
+        if entry is None:
+            if len(self._bodies) >= self._BODY_CACHE_SIZE:
+                del self._bodies[next(iter(self._bodies))]  # the oldest
+            entry = self._bodies[id(closed)] = [closed, 0, None]
+        if entry[2] is None:
+            entry[1] += 1
+            if entry[1] < self.COMPILE_BODY_AFTER:
+                return None
+            from backends.lowering import lower_jaxpr  # lowering imports this module's users
+
+            entry[2], _ = lower_jaxpr(closed.jaxpr, closed.consts, self, "body")
+        return entry[2]
 
     def asarray(self, x: Any) -> Any:
         """Convert a NumPy array, Python scalar or other backend's array to a native array."""

@@ -178,6 +178,32 @@ def _t_matmul_t(lhs, rhs, *, dimension_numbers):
 _MATRIX_PRODUCTS = {(1, 0): _matmul, (1, 1): _matmul_t, (0, 0): _t_matmul, (0, 1): _t_matmul_t}
 
 
+@functools.lru_cache(maxsize=256)
+def _general_product(lhs_shape: tuple, rhs_shape: tuple, dimension_numbers: tuple) -> Any:
+    """``_dot_general`` for one pair of shapes, with its transposes and reshapes worked out once
+    (a batched product inside a scan's step runs on every iteration)."""
+    (lc, rc), (lb, rb) = dimension_numbers
+    lfree = [i for i in range(len(lhs_shape)) if i not in lc and i not in lb]
+    rfree = [i for i in range(len(rhs_shape)) if i not in rc and i not in rb]
+    lperm, rperm = tuple(list(lb) + lfree + list(lc)), tuple(list(rb) + list(rc) + rfree)
+    b = math.prod(lhs_shape[i] for i in lb)
+    m, k = math.prod(lhs_shape[i] for i in lfree), math.prod(lhs_shape[i] for i in lc)
+    n = math.prod(rhs_shape[i] for i in rfree)
+    out_shape = tuple([lhs_shape[i] for i in lb] + [lhs_shape[i] for i in lfree] + [rhs_shape[i] for i in rfree])
+    lsplit, rsplit = (b, m, k) if lb else (m, k), (b, k, n) if lb else (k, n)
+
+    def product(lhs, rhs, *, dimension_numbers):
+        out = np.matmul(lhs.transpose(lperm).reshape(lsplit), rhs.transpose(rperm).reshape(rsplit))
+        return out.reshape(out_shape)
+
+    product.__name__ = "_general_product"
+    return product
+
+
+def _hashable(dimension_numbers: Any) -> tuple:
+    return tuple(tuple(tuple(d) for d in pair) for pair in dimension_numbers)
+
+
 def _iota(*, dtype, shape, dimension):
     r = np.arange(shape[dimension], dtype=dtype)
     return np.broadcast_to(r.reshape([-1 if i == dimension else 1 for i in range(len(shape))]), shape)
@@ -310,9 +336,10 @@ class NumpyBackend(Backend):
             return _SQUARE
         if prim is P.dot_general_p:
             (lc, rc), (lb, _) = eqn.params["dimension_numbers"]
-            if not lb and len(lc) == 1 and eqn.invars[0].aval.ndim == 2 and eqn.invars[1].aval.ndim == 2:
+            lhs, rhs = eqn.invars[0].aval, eqn.invars[1].aval
+            if not lb and len(lc) == 1 and lhs.ndim == 2 and rhs.ndim == 2:
                 return _MATRIX_PRODUCTS[(lc[0], rc[0])]
-            return None
+            return _general_product(lhs.shape, rhs.shape, _hashable(eqn.params["dimension_numbers"]))
         if prim is P.pad_p:
             padval = eqn.invars[1]
             zero = (isinstance(padval, Literal) and padval.aval.dtype.kind in "biuf" and padval.val == 0

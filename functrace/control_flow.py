@@ -36,6 +36,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from functrace import lax
+from functrace import primitives as P
 from functrace.api import flatten_fun, to_backend
 from functrace.avals import ShapedArray, is_bool, is_int
 from functrace.errors import DTypeError, FunctraceError, ShapeError
@@ -90,10 +91,16 @@ def _flat_avals(leaves: Sequence[Any]) -> list[ShapedArray]:
 
 
 def run_jaxpr(closed: ClosedJaxpr, args: Sequence[Any]) -> list:
-    """Run ``closed`` on concrete arrays of the active backend, one implementation call per
-    equation: the inner loop of every control-flow implementation, so it stays small."""
+    """Run ``closed`` on concrete arrays of the active backend: the inner loop of every
+    control-flow implementation. A body run often is compiled by the backend
+    (``Backend.compiled_body``); otherwise it is interpreted, one implementation call per
+    equation, so this stays small."""
     backend = current_backend()
     impl, native, asarray = backend.impls, backend.array_types, backend.asarray
+    compiled_body = getattr(backend, "compiled_body", None)
+    compiled = compiled_body(closed) if compiled_body is not None else None
+    if compiled is not None:
+        return list(compiled(*[x if isinstance(x, native) else asarray(x) for x in args]))
     jaxpr = closed.jaxpr
     env: dict[int, Any] = {}
     for v, c in zip(jaxpr.constvars, closed.consts, strict=True):
@@ -305,9 +312,14 @@ scan_p = def_primitive("scan", _scan_abstract_eval, multiple_results=True)
 
 
 def _stack(ys: list, aval: ShapedArray, n: int) -> Any:
+    """The per-step outputs of a scan as one array, by the backend's implementations directly
+    (the values are concrete: no need to go through ``bind``)."""
     if n == 0:
         return lax.full((0,) + aval.shape, 0, aval.dtype)
-    return lax.concatenate([lax.reshape(y, (1,) + aval.shape) for y in ys], 0)
+    b = current_backend()
+    reshape, concatenate = b.impls[P.reshape_p], b.impls[P.concatenate_p]
+    unit = (1,) + aval.shape
+    return concatenate(*[reshape(y if b.is_native(y) else b.asarray(y), new_sizes=unit) for y in ys], dimension=0)
 
 
 def _scan_impl(*args, jaxpr, length, reverse, num_consts, num_carry):

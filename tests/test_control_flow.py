@@ -17,6 +17,7 @@ import functrace.numpy as fnp
 from functrace import lax
 from functrace.ir import ClosedJaxpr, Jaxpr, typecheck_jaxpr
 from functrace.test_util import check_grads
+from functrace.tracing import current_backend
 
 X = np.array([0.3, -1.2, 0.7])
 
@@ -299,6 +300,43 @@ def test_jit_runs_control_flow_with_traced_predicates():
         close(ft.jit(f)(X, n), host(f(X, n)))
     close(ft.jit(ft.grad(scan_fn))(X), host(ft.grad(scan_fn)(X)))
     close(ft.jit(ft.vmap(cond_fn))(np.stack([X, -X])), np.stack([host(cond_fn(X)), host(cond_fn(-X))]))
+
+
+def test_bodies_run_often_are_compiled_and_agree_with_interpretation():
+    """A body is interpreted for its first ``COMPILE_BODY_AFTER - 1`` runs, then compiled by the
+    jit lowering and cached on the backend: a long scan switches within one call, a loop body
+    and a branch under jit after a few calls. Results do not change at the switch."""
+    backend = current_backend()
+    after = backend.COMPILE_BODY_AFTER
+    rng = np.random.default_rng(3)
+    xs = rng.standard_normal((3 * after, 4))
+    w = rng.standard_normal((4, 4)) * 0.5
+
+    def rnn(h, xs):
+        return lax.scan(lambda h, x: (fnp.tanh(w @ h + x), fnp.sum(h * x)), h, xs)
+
+    h = np.zeros(4)
+    want_h, want_ys = h, []
+    for x in xs:
+        want_ys.append(np.sum(want_h * x))
+        want_h = np.tanh(w @ want_h + x)
+    def compiled_since(before=frozenset()):
+        return {id(e[0]) for e in backend._bodies.values() if e[2] is not None} - before
+
+    before = frozenset(compiled_since())
+    for run in (rnn, ft.jit(rnn)):
+        got_h, got_ys = run(h, xs)
+        close(got_h, want_h)
+        close(got_ys, np.array(want_ys))
+    assert len(compiled_since(before)) == 2, "each scan of 3 * COMPILE_BODY_AFTER steps compiles its step"
+
+    loop = ft.jit(lambda x, n: lax.while_loop(lambda c: c[0] < n, lambda c: (c[0] + 1, c[1] * 1.5), (0, x))[1])
+    branch = ft.jit(lambda x: lax.cond(fnp.sum(x) > 0, lambda: x * 2.0, lambda: -x))
+    for i in range(2 * after + 2):  # the branches alternate: each is compiled after `after` runs of its own
+        close(loop(X, 3), X * 1.5 ** 3)
+        x = X * (-1) ** i
+        close(branch(x), x * 2.0 if np.sum(x) > 0 else -x)
+    assert len(compiled_since(before)) == 2 + 2 + 2  # the two scan steps, the loop's cond and body, both branches
 
 
 def test_python_if_in_a_body_needs_cond():
