@@ -23,6 +23,15 @@ class Backend:
     # None. Where given, lowered code binds the ``raw`` form of implementations that have one
     # (those that silence warnings on each call) and enters this once around the whole program.
     silence_errors: Callable[[], Any] | None = None
+    # Primitives whose implementation returns, for results of rank 1 or more, a new array that
+    # nothing else refers to (not a view of an operand). The lowering lets a later elementwise
+    # operation write into such a result where it is dead, of the same shape and dtype, and was
+    # never read by an operation that could have made a view of it.
+    fresh_results: frozenset = frozenset()
+
+    def writes_into(self, fn: Callable[..., Any]) -> bool:
+        """Whether the bound implementation ``fn`` takes ``out=`` (an array to write into)."""
+        return False
 
     # A control-flow body (a scan's step, a loop's body, a branch) is compiled to straight-line
     # code once it has run this many times; until then it is interpreted. Compiling a body of

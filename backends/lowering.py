@@ -185,6 +185,23 @@ def _implicit_broadcasts(jaxpr: Jaxpr, broadcasting: frozenset) -> dict[int, tup
     return elided
 
 
+def _reusable_buffers(jaxpr: Jaxpr, fresh: frozenset) -> set[int]:
+    """The equation results (by id) whose arrays the program may overwrite once they are dead:
+    made by a primitive of ``fresh`` (a new array of its own), of rank 1 or more, not an output,
+    and read only by primitives of ``fresh``, so no view of them can still be alive."""
+    if not fresh:
+        return set()
+    candidates = {id(v) for eqn in jaxpr.eqns if eqn.primitive in fresh and not eqn.primitive.multiple_results
+                  for v in eqn.outvars if v.aval.shape}
+    for eqn in jaxpr.eqns:
+        if eqn.primitive not in fresh:
+            for x in eqn.invars:
+                candidates.discard(id(x))
+    for x in jaxpr.outvars:
+        candidates.discard(id(x))
+    return candidates
+
+
 def jaxpr_to_source(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, name: str = "f", raw: bool = False
                     ) -> tuple[str, dict[str, Any]]:
     """The factory's source text and the environment it reads its bound values from."""
@@ -228,6 +245,8 @@ def jaxpr_to_source(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, name: str
         if isinstance(x, Var):
             last_use[id(x)] = len(jaxpr.eqns)  # returned: never released
     dead_after: dict[int, list[str]] = {}
+    reusable = _reusable_buffers(jaxpr, getattr(backend, "fresh_results", frozenset()))
+    writes_into = getattr(backend, "writes_into", None)
 
     body: list[str] = []
     for i, eqn in enumerate(jaxpr.eqns):
@@ -242,6 +261,14 @@ def jaxpr_to_source(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, name: str
         operands += [f"{k}={src.param(v)}" for k, v in params.items() if k not in odd]
         if odd:  # names that cannot be written as keyword arguments
             operands.append(f"**{src.param(odd)}")
+        if reusable and not params and not eqn.primitive.multiple_results and writes_into(src.env[fn]):
+            # An operand that dies here and is a buffer of our own takes the result (out=).
+            aval = eqn.outvars[0].aval
+            for x in eqn.invars:
+                x = sources.get(id(x), x) if isinstance(x, Var) else x
+                if isinstance(x, Var) and id(x) in reusable and last_use.get(id(x)) == i and x.aval == aval:
+                    operands.append(f"out={names[id(x)]}")
+                    break
         outs = []
         for v in eqn.outvars:
             if id(v) in last_use:

@@ -327,6 +327,13 @@ class NumpyBackend(Backend):
     array_types = (np.ndarray, np.generic)
     implicit_broadcast = frozenset(_BINARY) | {P.select_p}
     silence_errors = staticmethod(functools.partial(np.errstate, all="ignore"))
+    fresh_results = (frozenset(_UNARY) - {P.stop_gradient_p}) | frozenset(_BINARY) | frozenset({
+        P.integer_pow_p, P.select_p, P.convert_element_type_p, P.reduce_sum_p, P.reduce_prod_p, P.reduce_max_p,
+        P.reduce_min_p, P.reduce_and_p, P.reduce_or_p, P.argmax_p, P.argmin_p, P.cumsum_p, P.pad_p,
+        P.concatenate_p, P.gather_p, P.scatter_add_p, P.dot_general_p})
+
+    def writes_into(self, fn: Any) -> bool:
+        return isinstance(fn, np.ufunc)
 
     def specialize(self, eqn: Any) -> Any:
         prim = eqn.primitive

@@ -613,3 +613,41 @@ def test_pad_values_under_jit(padval, dtype):
     if ft.get_backend() == "numpy":
         positive_zero = padval == 0 and not np.signbit(np.real(pv)) and pv.dtype.kind != "c"
         assert ("_pad_with_zeros" in f.lower(x).as_text()) == positive_zero
+
+
+def test_dead_intermediates_are_overwritten_but_inputs_views_consts_and_outputs_are_not():
+    """The numpy backend's lowered code lets an elementwise operation write into an operand that
+    dies there (``out=``) when that array is the program's own: never an input, a constant, an
+    output, or an array some view (reshape, transpose, broadcast, ...) was taken of."""
+    rng = np.random.default_rng(4)
+    x, c = rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
+    const = rng.standard_normal((4, 3))
+    x0, c0, const0 = x.copy(), c.copy(), const.copy()
+
+    def f(x, c):
+        y = fnp.tanh(x * 2.0)                # x * 2.0 dies in tanh: written into
+        v = fnp.reshape(y, (3, 4))           # a view of y: y is never written into
+        t = fnp.transpose(y * 3.0)           # y * 3.0 is viewed too
+        z = y + const                        # the constant is never written into
+        w = fnp.exp(z) * c                   # exp(z) dies in the product; c is an input
+        return v, t, w, fnp.sin(w) + w + x   # w is an output: never written into
+
+    def want(x, c):
+        y = np.tanh(x * 2.0)
+        z = y + const
+        w = np.exp(z) * c
+        return y.reshape(3, 4), (y * 3.0).T, w, np.sin(w) + w + x
+
+    jitted = ft.jit(f)
+    for _ in range(2):  # the second call runs the cached code on the same inputs
+        for g, wv in zip(jitted(x, c), want(x0, c0), strict=True):
+            np.testing.assert_allclose(host(g), wv, rtol=1e-12)
+        np.testing.assert_array_equal(x, x0)
+        np.testing.assert_array_equal(c, c0)
+        np.testing.assert_array_equal(const, const0)
+    if ft.get_backend() == "numpy":
+        body = jitted.lower(x, c).as_text().split("    def ", 1)[1]
+        written = re.findall(r"out=(\w+)\)", body)
+        assert written, body
+        args = body.split("(", 1)[1].split(")", 1)[0].split(", ")
+        assert not set(written) & set(args), body  # no input is written into
