@@ -11,6 +11,8 @@ from collections import namedtuple
 import numpy as np
 import pytest
 from helpers import assert_close, host
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import functrace as ft
 import functrace.numpy as fnp
@@ -651,3 +653,59 @@ def test_dead_intermediates_are_overwritten_but_inputs_views_consts_and_outputs_
         assert written, body
         args = body.split("(", 1)[1].split(")", 1)[0].split(", ")
         assert not set(written) & set(args), body  # no input is written into
+
+
+# ---------------------------------------------------------------------------- random programs
+_UNARY_OPS = ("tanh", "exp", "negative", "sin", "square")
+_BINARY_OPS = ("add", "multiply", "subtract")
+
+
+def _run_program(xp, steps, outputs, x, y):
+    """Run a generated program (see ``random_programs``) with the NumPy-like namespace ``xp``."""
+    pool = [x, y]
+    for op, a, b in steps:
+        u = pool[-1 - a % len(pool)]  # mostly a recent value: chains of views and reuses
+        if op in _UNARY_OPS:
+            pool.append(getattr(xp, op)(u) if op != "tanh" else xp.tanh(u * 0.5))
+        elif op in _BINARY_OPS:
+            same = [v for v in pool if v.shape == u.shape]
+            pool.append(getattr(xp, op)(u, same[b % len(same)]))
+        elif op == "transpose":
+            pool.append(xp.transpose(u))
+        elif op == "reshape":
+            pool.append(xp.reshape(u, (u.shape[1], u.shape[0])))
+        elif op == "colsum":  # a reduction, broadcast back against its operand
+            pool.append(u - xp.sum(u, axis=0) * 0.25)
+        elif op == "rowmax":
+            pool.append(u - xp.max(u, axis=1, keepdims=True))
+    return tuple(pool[i % len(pool)] for i in outputs)
+
+
+@st.composite
+def random_programs(draw):
+    ops = _UNARY_OPS + _BINARY_OPS + ("transpose", "reshape", "colsum", "rowmax")
+    steps = draw(st.lists(st.tuples(st.sampled_from(ops), st.integers(0, 3), st.integers(0, 50)),
+                          min_size=1, max_size=12))
+    outputs = draw(st.lists(st.integers(0, 60), min_size=1, max_size=3))
+    return steps, outputs + [len(steps) + 1]  # the last value is always returned
+
+
+@settings(max_examples=60, deadline=None)
+@given(random_programs())
+def test_random_programs_give_the_same_values_under_jit_and_leave_inputs_alone(program):
+    """Random programs of elementwise operations, views (transpose, reshape), reductions and
+    broadcasts: jit (with its buffer reuse, elided broadcasts and specialised implementations)
+    gives NumPy's values on every call and never writes into its inputs."""
+    steps, outputs = program
+    rng = np.random.default_rng(len(steps))
+    x, y = rng.standard_normal((3, 4)) * 0.5, rng.standard_normal((3, 4)) * 0.5
+    x0, y0 = x.copy(), y.copy()
+    with np.errstate(all="ignore"):
+        want = _run_program(np, steps, outputs, x0, y0)
+    jitted = ft.jit(lambda x, y: _run_program(fnp, steps, outputs, x, y))
+    for _ in range(2):
+        got = jitted(x, y)
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_allclose(host(g), w, rtol=1e-12, atol=1e-12)
+        np.testing.assert_array_equal(x, x0)
+        np.testing.assert_array_equal(y, y0)
