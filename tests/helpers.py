@@ -12,6 +12,7 @@ from typing import Any, Callable
 import numpy as np
 
 import functrace as ft
+import functrace.numpy as fnp
 from functrace.ir import typecheck_jaxpr
 
 # Relative tolerances per result dtype (absolute tolerance is scaled the same way, so values
@@ -93,3 +94,13 @@ def random_array(rng: np.random.Generator, shape: tuple[int, ...], dtype: Any, d
     else:
         raise ValueError(f"unknown domain {domain!r}")
     return np.asarray(x, dtype=dtype)
+
+
+def mlp_loss(params: Any, x: Any, y: Any) -> Any:
+    """Mean squared error of a tanh MLP given as a list of (weight, bias) pairs: the small
+    training-step program the jit and pass tests share."""
+    h = x
+    for w, b in params[:-1]:
+        h = fnp.tanh(h @ w + b)
+    w, b = params[-1]
+    return fnp.mean((h @ w + b - y) ** 2)

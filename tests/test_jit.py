@@ -10,7 +10,7 @@ from collections import namedtuple
 
 import numpy as np
 import pytest
-from helpers import assert_close, host
+from helpers import assert_close, host, mlp_loss
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -410,14 +410,6 @@ def test_lower_of_a_long_chain():
 
 
 # ---------------------------------------------------------------------------- speed (printed)
-def _mlp_loss(params, x, y):
-    h = x
-    for w, b in params[:-1]:
-        h = fnp.tanh(h @ w + b)
-    w, b = params[-1]
-    return fnp.mean((h @ w + b - y) ** 2)
-
-
 def test_speed_of_jit_value_and_grad_of_an_mlp():
     rng = np.random.default_rng(0)
     sizes = [16, 32, 32, 1]
@@ -425,7 +417,7 @@ def test_speed_of_jit_value_and_grad_of_an_mlp():
               for m, n in zip(sizes[:-1], sizes[1:], strict=True)]
     x = rng.standard_normal((64, 16)).astype(f32)
     y = rng.standard_normal((64, 1)).astype(f32)
-    eager = ft.value_and_grad(_mlp_loss)
+    eager = ft.value_and_grad(mlp_loss)
     jitted = ft.jit(eager)
     same(jitted(params, x, y), eager(params, x, y), rtol=1e-4)
 

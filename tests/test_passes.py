@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import assert_close
+from helpers import assert_close, mlp_loss
 
 import functrace as ft
 import functrace.numpy as fnp
@@ -360,14 +360,6 @@ def test_stop_gradient_is_forwarded_only_when_asked():
 
 
 # ---------------------------------------------------------------------------- the pipeline
-def _mlp_loss(params, x, y):
-    h = x
-    for w, c in params[:-1]:
-        h = fnp.tanh(h @ w + c)
-    w, c = params[-1]
-    return fnp.mean((h @ w + c - y) ** 2)
-
-
 def _mlp_args():
     rng = np.random.default_rng(1)
     params = [(rng.standard_normal((4, 8)).astype(f32), np.zeros(8, f32)),
@@ -376,7 +368,7 @@ def _mlp_args():
 
 
 @pytest.mark.parametrize("fun", [
-    ft.value_and_grad(_mlp_loss),
+    ft.value_and_grad(mlp_loss),
     lambda p, x, y: ft.grad(lambda x: fnp.sum(fnp.sin(x) * fnp.zeros_like(x) + x * 1.0))(x),
     lambda p, x, y: ft.hessian(lambda x: fnp.sum(fnp.tanh(x) ** 3))(x[0]),
 ])
