@@ -94,19 +94,20 @@ def _slices(start_indices: tuple, limit_indices: tuple, strides: tuple) -> tuple
 
 
 def _pad(x, padval, *, padding_config):
-    x = np.asarray(x)
-    shape, place, crop = _pad_layout(x.shape, padding_config)
-    out = np.full(shape, padval, dtype=x.dtype)
-    out[place] = x
-    return out if crop is None else out[crop]
+    return _padded(x, padding_config, padval)
 
 
 def _pad_with_zeros(x, padval, *, padding_config):
     """``_pad`` for a padding value known to be 0 when lowered (the transpose of a slice):
     np.zeros is twice as fast as np.full."""
+    return _padded(x, padding_config, None)
+
+
+def _padded(x, padding_config, padval):
+    """``x`` placed in a new array filled with ``padval`` (zeros for None)."""
     x = np.asarray(x)
     shape, place, crop = _pad_layout(x.shape, padding_config)
-    out = np.zeros(shape, dtype=x.dtype)
+    out = np.zeros(shape, dtype=x.dtype) if padval is None else np.full(shape, padval, dtype=x.dtype)
     out[place] = x
     return out if crop is None else out[crop]
 
@@ -132,30 +133,6 @@ def _scatter_add(x, idx, upd, *, axis):
     out = np.array(x, copy=True)
     np.add.at(out, (slice(None),) * axis + (idx,), upd)
     return out
-
-
-def _dot_general(lhs, rhs, *, dimension_numbers):
-    (lc, rc), (lb, rb) = dimension_numbers
-    if not lb and len(lc) == 1 and np.ndim(lhs) == 2 and np.ndim(rhs) == 2:
-        # The common matrix product (and its transposes, as in gradients): one BLAS call on views.
-        return (lhs if lc[0] == 1 else lhs.T) @ (rhs if rc[0] == 0 else rhs.T)
-    lhs, rhs = np.asarray(lhs), np.asarray(rhs)
-    lfree = [i for i in range(lhs.ndim) if i not in lc and i not in lb]
-    rfree = [i for i in range(rhs.ndim) if i not in rc and i not in rb]
-    bshape = [lhs.shape[i] for i in lb]
-    mshape = [lhs.shape[i] for i in lfree]
-    nshape = [rhs.shape[i] for i in rfree]
-    k = math.prod(lhs.shape[i] for i in lc)
-    m = math.prod(mshape)
-    n = math.prod(nshape)
-    L = np.transpose(lhs, list(lb) + lfree + list(lc))
-    R = np.transpose(rhs, list(rb) + list(rc) + rfree)
-    if lb:
-        b = math.prod(bshape)
-        out = np.matmul(L.reshape(b, m, k), R.reshape(b, k, n))
-    else:
-        out = np.dot(L.reshape(m, k), R.reshape(k, n))
-    return out.reshape(bshape + mshape + nshape).astype(lhs.dtype, copy=False)
 
 
 def _matmul(lhs, rhs, *, dimension_numbers):
@@ -198,6 +175,17 @@ def _general_product(lhs_shape: tuple, rhs_shape: tuple, dimension_numbers: tupl
 
     product.__name__ = "_general_product"
     return product
+
+
+def _dot_general(lhs, rhs, *, dimension_numbers):
+    """The product an equation asks for, chosen on each call (eager code); lowered code binds
+    the same choice once (``NumpyBackend.specialize``)."""
+    (lc, rc), (lb, _) = dimension_numbers
+    if not lb and len(lc) == 1 and np.ndim(lhs) == 2 and np.ndim(rhs) == 2:
+        return _MATRIX_PRODUCTS[(lc[0], rc[0])](lhs, rhs, dimension_numbers=dimension_numbers)
+    lhs, rhs = np.asarray(lhs), np.asarray(rhs)
+    product = _general_product(lhs.shape, rhs.shape, _hashable(dimension_numbers))
+    return product(lhs, rhs, dimension_numbers=dimension_numbers)
 
 
 def _hashable(dimension_numbers: Any) -> tuple:
@@ -260,13 +248,11 @@ def _reduce_short_rows(ufunc):
     classes for each of 256 examples): NumPy reduces a short contiguous row element by element,
     row after row (12 µs for 256 rows of 10), while the transposed copy reduces with one vector
     operation per element of the row (2.5 µs, copy included)."""
-    reduce = ufunc.reduce
-    keep = ufunc in (np.add, np.multiply)
+    reduce = _reduce(ufunc)
 
     def impl(x, *, axes):
         lead = x.shape[:x.ndim - len(axes)]
-        rows = x.reshape(math.prod(lead), -1).T.copy()
-        return (reduce(rows, axis=0, dtype=x.dtype) if keep else reduce(rows, axis=0)).reshape(lead)
+        return reduce(x.reshape(math.prod(lead), -1).T.copy(), axes=0).reshape(lead)
 
     impl.__name__ = f"{ufunc.__name__}_reduce_short_rows"
     return impl

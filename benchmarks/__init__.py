@@ -5,7 +5,7 @@ Run it with ``python -m benchmarks`` (``--help`` for the flags); see ``benchmark
 Threads: by default each library's own thread pool (BLAS, OpenMP, torch) is pinned to one
 thread, as the performance issue asks, while jaxlib keeps its default runtime: it sizes its pool
 from the CPUs the process may use and ignores ``XLA_FLAGS=--xla_cpu_multi_thread_eigen=false``
-(measured with jax 0.10: 1.5 to 1.6 cores busy on this 2-core machine with the flag set). The
+(measured with jax 0.10: 1.3 to 1.6 cores busy on this 2-core machine with the flag set). The
 tables' "CPU cores" column shows what each implementation kept busy.
 
 ``FUNCTRACE_BENCH_CPUS=N`` puts every library on the same footing: the process is restricted to
