@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from functrace.avals import concrete_aval
+from functrace.avals import ShapedArray, concrete_aval
 from functrace.ir import ClosedJaxpr, Jaxpr
 from functrace.tracing import Tracer, current_backend, get_aval, new_trace
 from functrace.tracing import eval_jaxpr as _eval_jaxpr
@@ -45,17 +45,25 @@ def flatten_fun(f: Callable, in_tree: PyTreeDef) -> tuple[Callable[[list], list]
     return f_flat, store
 
 
-def trace_flat(f_flat: Callable[[list], list], in_vals: Sequence[Any], concrete: bool = True
-               ) -> tuple[Jaxpr, list, list]:
-    """Trace ``f_flat`` at the abstract values of ``in_vals``.
+def input_avals(flat: Sequence[Any]) -> list[ShapedArray]:
+    """The abstract values of a transform's input leaves, read before ``to_backend``: a Python
+    scalar's is weak (see ``ShapedArray``), as it is in eager code."""
+    return [get_aval(x) for x in flat]
+
+
+def trace_flat(f_flat: Callable[[list], list], in_vals: Sequence[Any], concrete: bool = True,
+               avals: Sequence[ShapedArray] | None = None) -> tuple[Jaxpr, list, list]:
+    """Trace ``f_flat`` at the abstract values of ``in_vals`` (or at ``avals``, from ``input_avals``).
 
     With ``concrete``, inputs carry their values when known, so every intermediate is computed
     too and Python control flow on values works. Returns the jaxpr, its constants, and the
     output tracers.
     """
+    if avals is None:
+        avals = [get_aval(v) for v in in_vals]
     with new_trace() as trace:
-        args = [trace.new_arg(get_aval(v), (v.val if isinstance(v, Tracer) else v) if concrete else None)
-                for v in in_vals]
+        args = [trace.new_arg(a, (v.val if isinstance(v, Tracer) else v) if concrete else None)
+                for v, a in zip(in_vals, avals, strict=True)]
         outs = f_flat(args)
         jaxpr, consts = trace.to_jaxpr(outs)
     return jaxpr, consts, outs
@@ -93,13 +101,14 @@ def make_jaxpr(f: Callable, static_argnums: int | Sequence[int] = ()) -> Callabl
     def traced(*args: Any) -> ClosedJaxpr:
         dyn, static = split_static(args, static_argnums)
         flat, in_tree = tree_flatten(tuple(dyn))
+        avals = input_avals(flat)
         flat = [to_backend(x) for x in flat]
 
         def f_dyn(*dyn_args):
             return f(*merge_static(dyn_args, static, len(args)))
 
         f_flat, out_tree = flatten_fun(f_dyn, in_tree)
-        jaxpr, consts, _ = trace_flat(f_flat, flat, concrete=False)
+        jaxpr, consts, _ = trace_flat(f_flat, flat, concrete=False, avals=avals)
         return ClosedJaxpr(jaxpr, consts, in_tree, out_tree.val)
 
     traced.__name__ = f"make_jaxpr({getattr(f, '__name__', 'f')})"

@@ -23,14 +23,24 @@ _DTYPE_TYPES = frozenset(type(np.dtype(t)) for t in (np.bool_, np.int8, np.int16
 
 
 class ShapedArray:
-    """The abstract value of an array: its shape and dtype, nothing about its contents."""
+    """The abstract value of an array: its shape and dtype, nothing about its contents.
 
-    __slots__ = ("shape", "dtype", "_hash")
+    ``weak_type`` marks the value of a Python scalar passed to a transform (``jit(f)(x, 2.0)``)
+    and arithmetic on such values only. Like the Python scalar it stands for, a weak value
+    takes the dtype of the array it meets (NEP 50: float32 array * weak float64 is float32);
+    ``functrace.numpy``'s promotion reads it. It is a property of a traced value, not of the
+    IR: promotion writes explicit conversions into the jaxpr, so equality and hashing ignore
+    it (a loop carry started from ``0.0`` matches a float64 body output), and primitives'
+    results are never weak.
+    """
 
-    def __init__(self, shape: tuple[int, ...], dtype: Any):
+    __slots__ = ("shape", "dtype", "weak_type", "_hash")
+
+    def __init__(self, shape: tuple[int, ...], dtype: Any, weak_type: bool = False):
         self.shape = shape if type(shape) is tuple and all(type(d) is int for d in shape) \
             else tuple(int(d) for d in shape)
         self.dtype = dtype if type(dtype) in _DTYPE_TYPES else np.dtype(dtype)
+        self.weak_type = weak_type
         self._hash = None
 
     @property
@@ -49,6 +59,9 @@ class ShapedArray:
 
     def update(self, shape=None, dtype=None) -> "ShapedArray":
         return ShapedArray(self.shape if shape is None else shape, self.dtype if dtype is None else dtype)
+
+    def with_weak_type(self, weak_type: bool) -> "ShapedArray":
+        return self if self.weak_type == weak_type else ShapedArray(self.shape, self.dtype, weak_type)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ShapedArray) and self.shape == other.shape and self.dtype == other.dtype
@@ -86,6 +99,7 @@ def register_aval_handler(cls: type, handler: Callable[[Any], ShapedArray]) -> N
 
 _PY_SCALAR_DTYPE = {bool: np.dtype(bool), int: np.dtype(np.int64), float: np.dtype(np.float64),
                     complex: np.dtype(np.complex128)}
+_PY_SCALAR_AVAL = {t: ShapedArray((), dt, weak_type=True) for t, dt in _PY_SCALAR_DTYPE.items()}
 
 
 # Abstract values are immutable, so one object serves every array of a given shape and dtype.
@@ -105,8 +119,8 @@ def concrete_aval(x: Any) -> ShapedArray:
         return aval
     if isinstance(x, np.ndarray):
         return ShapedArray(x.shape, x.dtype)
-    if t in _PY_SCALAR_DTYPE:
-        return ShapedArray((), _PY_SCALAR_DTYPE[t])
+    if t in _PY_SCALAR_AVAL:  # weak: it adapts to the arrays it meets, as in eager code
+        return _PY_SCALAR_AVAL[t]
     handler = _aval_handlers.get(t)
     if handler is not None:
         return handler(x)

@@ -74,6 +74,25 @@ def trace_to_closed(fn: Callable[[list], list], avals: Sequence[ShapedArray], va
     return ClosedJaxpr(closed, []), consts
 
 
+def _promote_weak_carry(init_flat: list, carry_avals: list, out_avals: Sequence[ShapedArray]) -> bool:
+    """A loop carry started from a Python scalar takes the dtype the body gives it (JAX's rule):
+    ``fori_loop(0, n, lambda i, c: c + x.sum(), 0.0)`` with float32 ``x`` carries float32, as
+    the same loop written in Python would. Updates the lists in place; True when the body must
+    be traced again."""
+    changed = False
+    for i, (a, o) in enumerate(zip(carry_avals, out_avals, strict=True)):
+        if not a.weak_type or a.dtype == o.dtype or a.shape != o.shape:
+            continue
+        dt = np.result_type(np.zeros((), a.dtype)[()].item(), o.dtype)  # as a Python scalar meets o
+        if dt == a.dtype:
+            continue
+        x = init_flat[i]
+        init_flat[i] = lax.convert_element_type(x, dt) if isinstance(x, Tracer) else np.asarray(x, dtype=dt)[()]
+        carry_avals[i] = ShapedArray(a.shape, dt)
+        changed = True
+    return changed
+
+
 def _avals_str(avals: Sequence[ShapedArray]) -> str:
     return "(" + ", ".join(a.str_short() for a in avals) + ")"
 
@@ -184,7 +203,9 @@ def switch(index: Any, branches: Sequence[Callable], *operands: Any) -> Any:
         index = lax.max(lax.min(index, np.int32(n - 1)), np.int32(0))
     ops_flat, in_tree = tree_flatten(operands)
     ops_flat = [_operand(x) for x in ops_flat]
-    avals = _flat_avals(ops_flat)
+    # Python-scalar operands enter the branches as strong values, so that every branch sees
+    # one dtype for them and the branches' outputs can be compared.
+    avals = [a.with_weak_type(False) for a in _flat_avals(ops_flat)]
     traced, out_trees = [], []
     for fun in branches:
         f_flat, out_tree = flatten_fun(fun, in_tree)
@@ -286,6 +307,11 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val: Any) -> Any:
         raise _error(TypeError, f"while_loop: cond_fun must return a boolean scalar, got {_avals_str(out)}")
     b_flat, b_tree = flatten_fun(body_fun, args_tree)
     body_closed, body_consts = trace_to_closed(b_flat, avals)
+    if _promote_weak_carry(init_flat, avals, body_closed.out_avals):
+        c_flat, c_tree = flatten_fun(cond_fun, args_tree)
+        cond_closed, cond_consts = trace_to_closed(c_flat, avals)
+        b_flat, b_tree = flatten_fun(body_fun, args_tree)
+        body_closed, body_consts = trace_to_closed(b_flat, avals)
     _check_same_carry("while_loop: body_fun", in_tree, b_tree.val, avals, body_closed.out_avals)
     outs = bind(while_p, *cond_consts, *body_consts, *init_flat, cond_jaxpr=cond_closed, body_jaxpr=body_closed,
                 cond_nconsts=len(cond_consts), body_nconsts=len(body_consts))
@@ -384,6 +410,9 @@ def scan(f: Callable, init: Any, xs: Any = None, length: int | None = None, reve
 
     closed, consts = trace_to_closed(body, carry_avals + x_avals)
     c_tree, y_tree, nc = out_store[-1]
+    if _promote_weak_carry(init_flat, carry_avals, closed.out_avals[:nc]):
+        closed, consts = trace_to_closed(body, carry_avals + x_avals)
+        c_tree, y_tree, nc = out_store[-1]
     _check_same_carry("scan: the body", init_tree, c_tree, carry_avals, closed.out_avals[:nc])
     outs = bind(scan_p, *consts, *init_flat, *xs_flat, jaxpr=closed, length=n, reverse=bool(reverse),
                 num_consts=len(consts), num_carry=len(init_flat))

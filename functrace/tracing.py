@@ -103,6 +103,19 @@ class Tracer:
             ))
         return v
 
+    def with_weak_type(self, weak_type: bool) -> "Tracer":
+        """This value with its aval's ``weak_type`` set (see ShapedArray): a copy, so that the
+        equation's own tracer (which CSE hands out again) keeps its type."""
+        if self.aval.weak_type == weak_type:
+            return self
+        t = object.__new__(type(self))
+        for cls in type(self).__mro__:
+            for name in getattr(cls, "__slots__", ()):
+                if name != "__weakref__" and hasattr(self, name):
+                    object.__setattr__(t, name, getattr(self, name))
+        t.aval = self.aval.with_weak_type(weak_type)
+        return t
+
     def _host(self, what: str):
         v = self.concrete_value(what)
         return v if isinstance(v, (np.ndarray, np.generic)) else current_backend().to_numpy(v)
@@ -162,6 +175,13 @@ def _literal_for(x: Any) -> Literal | None:
         arr = np.asarray(x)
         return Literal(arr[()], ShapedArray((), arr.dtype))
     return None
+
+
+def _strong(out_aval: Any) -> Any:
+    """A primitive's result is never weak, even where its rule hands back an input's aval."""
+    if type(out_aval) is list or type(out_aval) is tuple:
+        return [a.with_weak_type(False) for a in out_aval]
+    return out_aval.with_weak_type(False)
 
 
 # Output avals by (primitive, input avals, params): tracing repeats the same shapes many times.
@@ -278,6 +298,7 @@ class Trace:
                 out_aval = abstract_eval_rules[prim](*in_avals, **params)
             except FunctraceError as e:
                 raise located(e) from None
+            out_aval = _strong(out_aval)
             if akey is not None and len(_abstract_eval_cache) < 100_000:
                 _abstract_eval_cache[akey] = out_aval
         vals = [x.val for x in ins]

@@ -363,6 +363,6 @@ def test_errors_name_the_problem():
     with pytest.raises(TypeError, match="boolean scalar"):
         lax.while_loop(lambda c: c, lambda c: c, 1.0)
     with pytest.raises(TypeError, match="body_fun"):
-        lax.while_loop(lambda c: c < 3, lambda c: c + 1.0, 0)
+        lax.while_loop(lambda c: c < 3, lambda c: c + 1.0, np.int64(0))
     with pytest.raises(TypeError, match="integers"):
         lax.fori_loop(0.0, 3, lambda i, v: v, 1.0)

@@ -111,13 +111,18 @@ def test_retrace_on_new_pytree_structure():
     assert fun.calls == 4
 
 
-def test_python_scalar_and_zero_d_array_share_a_signature():
+def test_python_scalars_share_a_signature_apart_from_numpy_scalars():
+    # A Python float is traced as a weak value and a NumPy float64 as a strong one (they promote
+    # differently against float32), so they are two signatures, as in JAX; 0-d arrays and NumPy
+    # scalars of one dtype are one.
     fun = Counter(lambda x: x + 1)
     f = ft.jit(fun)
     same(f(1.0), np.float64(2.0))
+    same(f(5.0), np.float64(6.0))
+    assert fun.calls == 1
     same(f(np.float64(2.0)), np.float64(3.0))
     same(f(np.array(3.0)), np.float64(4.0))
-    assert fun.calls == 1
+    assert fun.calls == 2
 
 
 def test_retrace_on_backend_switch():

@@ -13,7 +13,7 @@ import numpy as np
 
 from functrace import lax
 from functrace import numpy as fnp
-from functrace.api import flatten_fun, make_jaxpr, to_backend, trace_flat
+from functrace.api import flatten_fun, input_avals, make_jaxpr, to_backend, trace_flat
 from functrace.avals import ShapedArray, is_float
 from functrace.errors import GradError
 from functrace.ir import Jaxpr
@@ -56,6 +56,7 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple
     t_flat, t_tree = tree_flatten(tuple(tangents))
     if in_tree != t_tree:
         raise located(GradError(f"jvp: tangents have structure {t_tree}, primals have {in_tree}"))
+    p_avals = input_avals(p_flat)
     p_flat = [to_backend(x) for x in p_flat]
     t_flat = [to_backend(x) for x in t_flat]
     for p, t in zip(p_flat, t_flat, strict=True):
@@ -64,7 +65,7 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple
             raise located(GradError(f"jvp: tangent {ta.str_short()} does not match primal {pa.str_short()}; "
                                     "each tangent must have its primal's shape and dtype"))
     f_flat, out_tree = flatten_fun(fun, in_tree)
-    jaxpr, consts, _ = trace_flat(f_flat, p_flat)
+    jaxpr, consts, _ = trace_flat(f_flat, p_flat, avals=p_avals)
     tangents_in = [t if is_differentiable(get_aval(p)) else Zero(get_aval(p))
                    for p, t in zip(p_flat, t_flat, strict=True)]
     with _quiet():
@@ -73,7 +74,8 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple
     return tree_unflatten(out_tree.val, outs), tree_unflatten(out_tree.val, touts)
 
 
-def _linearize_flat(f_flat: Callable, p_flat: list) -> tuple[list, Jaxpr, list]:
+def _linearize_flat(f_flat: Callable, p_flat: list, avals: list[ShapedArray] | None = None
+                    ) -> tuple[list, Jaxpr, list]:
     """Run ``f_flat`` at ``p_flat`` with symbolic tangents and keep the linear part.
 
     Returns the primal outputs, and the linear jaxpr (tangents of the differentiable inputs in
@@ -90,11 +92,12 @@ def _linearize_flat(f_flat: Callable, p_flat: list) -> tuple[list, Jaxpr, list]:
         with new_trace(JVPTrace) as jt, new_trace() as lin:
             with _quiet():
                 pairs = [jt.unpack(o) for o in f_flat([
-                    jt.pair(p, lin.new_arg(get_aval(p)) if is_differentiable(get_aval(p)) else Zero(get_aval(p)))
-                    for p in p_flat])]
+                    jt.pair(p, lin.new_arg(get_aval(p)) if is_differentiable(get_aval(p)) else Zero(get_aval(p)),
+                            None if avals is None else avals[i])
+                    for i, p in enumerate(p_flat)])]
             lin_jaxpr, lin_consts = lin.to_jaxpr([instantiate(t) for _, t in pairs])
         return [p for p, _ in pairs], lin_jaxpr, lin_consts
-    jaxpr, consts, _ = trace_flat(f_flat, p_flat)
+    jaxpr, consts, _ = trace_flat(f_flat, p_flat, avals=avals)
     with new_trace() as lin:
         tangents_in = [lin.new_arg(get_aval(p)) if is_differentiable(get_aval(p)) else Zero(get_aval(p))
                        for p in p_flat]
@@ -104,7 +107,8 @@ def _linearize_flat(f_flat: Callable, p_flat: list) -> tuple[list, Jaxpr, list]:
     return outs, lin_jaxpr, lin_consts
 
 
-def _vjp_flat(f_flat: Callable, p_flat: list) -> tuple[list, Callable[[list], list]]:
+def _vjp_flat(f_flat: Callable, p_flat: list, avals: list[ShapedArray] | None = None
+              ) -> tuple[list, Callable[[list], list]]:
     """Run ``f_flat`` at ``p_flat``: ``(outputs, pullback)``, where ``pullback(cts)`` (one
     cotangent per output, None for none) gives one cotangent per input (None or Zero where
     nothing flowed).
@@ -114,8 +118,8 @@ def _vjp_flat(f_flat: Callable, p_flat: list) -> tuple[list, Callable[[list], li
     jaxpr (``_linearize_flat``) and the pullback transposes it.
     """
     if trace_depth() == 0 and not any(isinstance(p, Tracer) for p in p_flat):
-        return tape_linearize(f_flat, p_flat, _quiet)
-    outs, lin_jaxpr, lin_consts = _linearize_flat(f_flat, p_flat)
+        return tape_linearize(f_flat, p_flat, _quiet, avals)
+    outs, lin_jaxpr, lin_consts = _linearize_flat(f_flat, p_flat, avals)
 
     diff = [is_differentiable(get_aval(p)) for p in p_flat]
 
@@ -138,9 +142,10 @@ def linearize(fun: Callable, *primals: Any) -> tuple[Any, Callable]:
     2.2232442754839328 4.4464885509678655
     """
     p_flat, in_tree = tree_flatten(primals)
+    p_avals = input_avals(p_flat)
     p_flat = [to_backend(x) for x in p_flat]
     f_flat, out_tree = flatten_fun(fun, in_tree)
-    outs, lin_jaxpr, lin_consts = _linearize_flat(f_flat, p_flat)
+    outs, lin_jaxpr, lin_consts = _linearize_flat(f_flat, p_flat, p_avals)
     diff = [is_differentiable(get_aval(p)) for p in p_flat]
 
     def f_jvp(*tangents: Any) -> Any:
@@ -183,6 +188,7 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
     (np.float64(3.0), np.float64(2.0))
     """
     p_flat, in_tree = tree_flatten(primals)
+    p_avals = input_avals(p_flat)
     p_flat = [to_backend(x) for x in p_flat]
     aux_store: dict[str, Any] = {}
 
@@ -199,7 +205,7 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
         return res
 
     f_flat, out_tree = flatten_fun(f_out, in_tree)
-    outs, pullback = _vjp_flat(f_flat, p_flat)
+    outs, pullback = _vjp_flat(f_flat, p_flat, p_avals)
     if has_aux:
         # f_flat returns out leaves followed by aux leaves; only the former are differentiated.
         out_tree_real = out_tree.val.children[0]

@@ -25,7 +25,7 @@ import numpy as np
 
 from functrace import lax
 from functrace import primitives as P
-from functrace.api import flatten_fun, to_backend
+from functrace.api import flatten_fun, input_avals, to_backend
 from functrace.avals import ShapedArray
 from functrace.control_flow import user_error
 from functrace.ir import ClosedJaxpr, Jaxpr, Literal
@@ -468,6 +468,7 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_size: int | No
                 "positional arguments; give one entry per argument"))
         flat, in_tree = tree_flatten((args, kwargs))
         axes = flatten_axes("in_axes", (in_axes, 0), (args, kwargs))
+        avals = input_avals(flat)
         flat = [to_backend(x) for x in flat]
         dims = [_normalize(a, get_aval(x).ndim, "in_axes") for x, a in zip(flat, axes, strict=True)]
         sizes = {get_aval(x).shape[d] for x, d in zip(flat, dims, strict=True) if d is not None}
@@ -489,7 +490,7 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_size: int | No
             return fun(*a, **kw)
 
         f_flat, out_store = flatten_fun(f_kw, in_tree)
-        outs = vmap_flat_dims(f_flat, flat, dims)
+        outs = vmap_flat_dims(f_flat, flat, dims, avals)
         out_tree = out_store.val
         results = [o for o, _ in outs]
         odims = flatten_axes("out_axes", out_axes, tree_unflatten(out_tree, results))
@@ -515,12 +516,14 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_size: int | No
     return vmapped
 
 
-def vmap_flat_dims(f_flat: Callable[[list], list], args: list, dims: list) -> list[tuple[Any, int | None]]:
-    """Run the per-example ``f_flat`` on batched ``args``; outputs keep whatever batch axis the
-    rules gave them (None: the same for every example)."""
+def vmap_flat_dims(f_flat: Callable[[list], list], args: list, dims: list,
+                   arg_avals: list[ShapedArray] | None = None) -> list[tuple[Any, int | None]]:
+    """Run the per-example ``f_flat`` on batched ``args`` (of abstract values ``arg_avals``,
+    when given); outputs keep whatever batch axis the rules gave them (None: the same for every
+    example)."""
     avals = []
-    for x, d in zip(args, dims, strict=True):
-        a = get_aval(x)
+    for i, (x, d) in enumerate(zip(args, dims, strict=True)):
+        a = get_aval(x) if arg_avals is None else arg_avals[i]
         avals.append(a if d is None else ShapedArray(a.shape[:d] + a.shape[d + 1:], a.dtype))
     closed = trace_at(f_flat, avals)
     outs, odims = batch_eval_jaxpr(closed.jaxpr, closed.consts, list(args), list(dims))

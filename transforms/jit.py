@@ -33,8 +33,10 @@ from functrace.tracing import Tracer, current_backend, eval_jaxpr, get_aval, sou
 from functrace.tree_util import LEAF, PyTreeDef, tree_flatten, tree_unflatten
 from transforms.passes import has_sub_jaxprs, optimize
 
-_PY_SCALARS = {bool: ((), np.dtype(bool)), int: ((), np.dtype(np.int64)), float: ((), np.dtype(np.float64)),
-               complex: ((), np.dtype(np.complex128))}
+# A Python scalar argument is traced as a weak value (see ShapedArray): its signature differs
+# from a NumPy scalar's of the same dtype, which is traced as a strong one.
+_PY_SCALARS = {bool: ((), np.dtype(bool), "weak"), int: ((), np.dtype(np.int64), "weak"),
+               float: ((), np.dtype(np.float64), "weak"), complex: ((), np.dtype(np.complex128), "weak")}
 
 
 class Lowered:

@@ -24,8 +24,8 @@ class JVPTracer(Tracer):
 
     __slots__ = ("tangent",)
 
-    def __init__(self, trace: "JVPTrace", primal: Any, tangent: Any):
-        super().__init__(trace, get_aval(primal), None, primal)
+    def __init__(self, trace: "JVPTrace", primal: Any, tangent: Any, aval: Any = None):
+        super().__init__(trace, get_aval(primal) if aval is None else aval, None, primal)
         self.tangent = tangent
 
 
@@ -59,9 +59,10 @@ class JVPTrace(Trace):
             return [JVPTracer(self, o, t) for o, t in zip(out, t_out, strict=True)]
         return JVPTracer(self, out, t_out)
 
-    def pair(self, primal: Any, tangent: Any) -> Any:
-        """An input of the function being linearized: a tracer (tangent may be Zero)."""
-        return JVPTracer(self, primal, tangent)
+    def pair(self, primal: Any, tangent: Any, aval: Any = None) -> Any:
+        """An input of the function being linearized: a tracer (tangent may be Zero); ``aval``
+        overrides the primal's (a Python scalar's weak one)."""
+        return JVPTracer(self, primal, tangent, aval)
 
     def unpack(self, x: Any) -> tuple[Any, Any]:
         """(primal, tangent or Zero) of an output of the function being linearized."""

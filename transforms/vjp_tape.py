@@ -112,7 +112,8 @@ def _stage(prim: Primitive, params: dict, avals: Sequence[Any], diff_in: list[in
         out = abstract_eval_rules[prim](*avals, **params)
     except FunctraceError as e:
         raise located(e) from None
-    out_avals = list(out) if prim.multiple_results else [out]
+    # Never weak, even where the rule hands back an input's (weak) aval: see ShapedArray.
+    out_avals = [a.with_weak_type(False) for a in (out if prim.multiple_results else [out])]
     ct_avals = [a for a in out_avals if is_differentiable(a)]
     n = len(avals)
     with new_trace() as staging:
@@ -199,8 +200,8 @@ class TapeTrace(Trace):
         self.records: list[tuple] = []  # (StagedVJP, residuals, input nodes, output nodes)
         self.n_nodes = 0
 
-    def new_input(self, val: Any) -> TapeTracer:
-        aval = get_aval(val)
+    def new_input(self, val: Any, aval: Any = None) -> TapeTracer:
+        aval = get_aval(val) if aval is None else aval
         if not is_differentiable(aval):
             return TapeTracer(self, aval, val, None)
         node = self.n_nodes
@@ -304,11 +305,13 @@ class TapeTrace(Trace):
         return [None if n is None else cts.get(n) for n in wanted]
 
 
-def tape_linearize(f_flat: Callable[[list], list], p_flat: list, quiet: Callable) -> tuple[list, Callable]:
-    """Run ``f_flat`` at the concrete ``p_flat`` on a tape: ``(outputs, pullback)`` where
-    ``pullback(cts)`` gives one cotangent per input (None where nothing flowed)."""
+def tape_linearize(f_flat: Callable[[list], list], p_flat: list, quiet: Callable, avals: Sequence[Any] | None = None
+                   ) -> tuple[list, Callable]:
+    """Run ``f_flat`` at the concrete ``p_flat`` (of abstract values ``avals``, when given) on a
+    tape: ``(outputs, pullback)`` where ``pullback(cts)`` gives one cotangent per input (None
+    where nothing flowed)."""
     with new_trace(TapeTrace) as tape:
-        ins = [tape.new_input(p) for p in p_flat]
+        ins = [tape.new_input(p, None if avals is None else avals[i]) for i, p in enumerate(p_flat)]
         with quiet():
             outs = f_flat(ins)
     vals, out_nodes = [], []

@@ -18,8 +18,8 @@ _PY_SCALARS = (bool, int, float, complex)
 
 def asarray(x: Any, dtype: Any = None) -> Array:
     """``numpy.asarray``: traced values pass through (cast if ``dtype``); others become backend arrays."""
-    if isinstance(x, Tracer):
-        return x if dtype is None else lax.convert_element_type(x, dtype)
+    if isinstance(x, Tracer):  # a dtype makes even a Python scalar's weak value strong, as in NumPy
+        return x if dtype is None else lax.convert_element_type(x, dtype).with_weak_type(False)
     if isinstance(x, (list, tuple)) and any(isinstance(e, Tracer) for e in _flat(x)):
         from functrace.numpy._shape import stack
 
@@ -87,8 +87,37 @@ def _as_operand(x: Any) -> Any:
     return asarray(x)
 
 
+# A Python scalar of each kind, standing for a weak value in np.result_type.
+_WEAK_STAND_IN = {"b": False, "i": 0, "u": 0, "f": 0.0, "c": 0j}
+
+
 def _dtype_key(x: Any) -> Any:
-    return x if isinstance(x, _PY_SCALARS) else get_aval(x).dtype
+    if isinstance(x, _PY_SCALARS):
+        return x
+    aval = get_aval(x)
+    return _WEAK_STAND_IN[aval.dtype.kind] if aval.weak_type else aval.dtype
+
+
+def _is_weak(x: Any) -> bool:
+    """A Python scalar, or a traced value standing for one (``jit(f)(x, 2.0)``'s ``2.0``)."""
+    return type(x) in _PY_SCALARS or (isinstance(x, Tracer) and x.aval.weak_type)
+
+
+def _weak_arithmetic(f):
+    """``f`` with ``_keep_weak`` applied to its result: for the operators Python scalars have."""
+    def g(*operands: Any) -> Any:
+        return _keep_weak(f(*operands), *operands)
+
+    g.__name__, g.__qualname__, g.__doc__, g.__wrapped__ = f.__name__, f.__qualname__, f.__doc__, f
+    return g
+
+
+def _keep_weak(out: Any, *operands: Any) -> Any:
+    """Arithmetic on weak values only is weak, as Python arithmetic on Python scalars stays a
+    Python scalar in eager code (``lr * 2.0`` then meets a float32 array as a float would)."""
+    if isinstance(out, Tracer) and all(_is_weak(a) for a in operands):
+        return out.with_weak_type(True)
+    return out
 
 
 def _is_dtype_like(x: Any) -> bool:
@@ -151,7 +180,8 @@ def promote(name: str, *args: Any, dtype: Any = None) -> tuple[list, np.dtype]:
     if dtype is not None:
         dt = np.dtype(dtype)
     else:
-        dt = np.result_type(*[a if av is None else av.dtype for a, av in zip(args, avals, strict=True)])
+        dt = np.result_type(*[a if av is None else _WEAK_STAND_IN[av.dtype.kind] if av.weak_type else av.dtype
+                              for a, av in zip(args, avals, strict=True)])
     shapes = {av.shape for av in avals if av is not None and av.shape}
     if len(shapes) <= 1:
         shape = shapes.pop() if shapes else ()
@@ -261,6 +291,7 @@ def round(x: Array, decimals: int = 0) -> Array:  # noqa: A001
 around = round
 
 
+@_weak_arithmetic
 def negative(x: Array) -> Array:
     """Elementwise -x."""
     (x,), dt = promote("negative", x)
@@ -274,6 +305,7 @@ def positive(x: Array) -> Array:
     return asarray(_as_operand(x)) if not isinstance(x, Tracer) else x
 
 
+@_weak_arithmetic
 def abs(x: Array) -> Array:  # noqa: A001
     """Elementwise absolute value."""
     (x,), dt = promote("abs", x)
@@ -324,12 +356,16 @@ def _binary(name: str, op, doc: str):
 def _arith(name: str, op, bool_op, doc: str):
     """A binary arithmetic function; on booleans it is ``bool_op`` (logical or / and), as in NumPy."""
     def f(x: Array, y: Array) -> Array:
-        (x, y), dt = promote(name, x, y)
+        (px, py), dt = promote(name, x, y)
         if is_bool(dt):
             if bool_op is None:
                 raise located(DTypeError(f"{name} is not defined for booleans; use logical_xor or cast to int"))
-            return bool_op(x, y)
-        return op(x, y)
+            return _keep_weak(bool_op(px, py), x, y)
+        out = op(px, py)
+        # Inline test of the common case (a strong traced x) first: this is every +, -, *.
+        if x.aval.weak_type if isinstance(x, Tracer) else type(x) in _PY_SCALARS:
+            return _keep_weak(out, x, y)
+        return out
 
     f.__name__ = name
     f.__doc__ = doc
@@ -401,6 +437,7 @@ def invert(x: Array) -> Array:
     return lax.bitwise_not(x)
 
 
+@_weak_arithmetic
 def true_divide(x: Array, y: Array) -> Array:
     """Elementwise x / y; integer inputs give floats, as in NumPy."""
     dt = result_type(x, y)
@@ -411,6 +448,7 @@ def true_divide(x: Array, y: Array) -> Array:
 divide = true_divide
 
 
+@_weak_arithmetic
 def floor_divide(x: Array, y: Array) -> Array:
     """Elementwise floor(x / y) (``x // y``)."""
     (x, y), dt = promote("floor_divide", x, y, dtype=_no_bool(result_type(x, y)))
@@ -440,6 +478,7 @@ def _float_floor_divide(x: Array, y: Array, dt: np.dtype) -> Array:
     return lax.stop_gradient(lax.select(lax.eq(y, zero), quotient, floored))
 
 
+@_weak_arithmetic
 def remainder(x: Array, y: Array) -> Array:
     """Elementwise x - floor(x / y) * y, with the sign of y (``x % y``)."""
     (x, y), dt = promote("remainder", x, y, dtype=_no_bool(result_type(x, y)))
@@ -478,6 +517,7 @@ def _is_integral_scalar(y: Any) -> bool:
     return isinstance(y, float) and y.is_integer() and abs(y) <= 64
 
 
+@_weak_arithmetic
 def power(x: Array, y: Array) -> Array:
     """Elementwise x ** y. Integer exponents known at trace time use ``integer_pow``."""
     if _is_integral_scalar(y):
