@@ -499,3 +499,16 @@ def test_check_grads_matmul_broadcasting(sx, sy, dtype):
     grads = ft.grad(lambda x, y: fnp.sum(fnp.sin(x @ y)), argnums=(0, 1))(*args)
     assert [host(g).shape for g in grads] == [sx, sy]
     assert all(host(g).dtype == dtype for g in grads)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.__name__)
+@pytest.mark.parametrize("subscripts,sx,sy", [("...ij,...jk->...ik", (2, 1, 3, 4), (5, 4, 2)),
+                                              ("ij...,j...->i...", (3, 2, 1), (2, 4)),
+                                              ("...ii,...i->...", (2, 3, 3), (3,))], ids=str)
+def test_check_grads_einsum_ellipsis(subscripts, sx, sy, dtype):
+    """einsum with '...': size-1 axes broadcast, so their cotangents are summed back."""
+    rng = np.random.default_rng(5)
+    args = (real(sx)(rng, dtype), real(sy)(rng, dtype))
+    check_grads(lambda x, y: fnp.einsum(subscripts, x, y), args, order=2, **TOL[dtype])
+    grads = ft.grad(lambda x, y: fnp.sum(fnp.einsum(subscripts, x, y) ** 2), argnums=(0, 1))(*args)
+    assert [host(g).shape for g in grads] == [sx, sy]

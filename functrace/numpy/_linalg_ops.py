@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import string
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -152,20 +153,33 @@ def vdot(a: Array, b: Array) -> Array:
     return dot(ravel(a), ravel(b))
 
 
-def _parse_einsum(subscripts: str, n: int) -> tuple[list[str], str]:
+def _parse_einsum(subscripts: str, ranks: Sequence[int]) -> tuple[list[str], str, list[str]]:
+    """``(input specs, output spec, ellipsis letters)``. Each ``...`` becomes letters unused
+    elsewhere, right-aligned across operands as NumPy broadcasts them: an operand whose
+    ``...`` covers e axes gets the last e of the ellipsis letters."""
     s = subscripts.replace(" ", "")
-    if "." in s:
-        raise user_error(NotImplementedError("functrace.numpy.einsum does not support '...' yet"))
-    if "->" in s:
-        lhs, out = s.split("->")
-    else:
-        lhs = s
-        counts = {c: lhs.count(c) for c in lhs if c != ","}
-        out = "".join(sorted(c for c, k in counts.items() if k == 1))
+    lhs, arrow, out = s.partition("->")
     ins = lhs.split(",")
-    if len(ins) != n:
-        raise user_error(ValueError(f"einsum: {len(ins)} operand subscripts but {n} operands"))
-    return ins, out
+    if len(ins) != len(ranks):
+        raise user_error(ValueError(f"einsum: {len(ins)} operand subscripts but {len(ranks)} operands"))
+    for spec in [*ins, out]:
+        if spec.replace("...", "").count(".") or spec.count("...") > 1:
+            raise user_error(ValueError(f"einsum: '{subscripts}' has a '.' that is not part of one '...'"))
+    widths = [max(r - len(spec.replace("...", "")), 0) if "..." in spec else 0 for spec, r in zip(ins, ranks,
+                                                                                                  strict=True)]
+    free = [c for c in string.ascii_letters if c not in s]
+    ell = free[:max(widths, default=0)]
+    ins = [spec.replace("...", "".join(ell[len(ell) - w:])) for spec, w in zip(ins, widths, strict=True)]
+    if not arrow:
+        counts = {c: lhs.count(c) for c in lhs if c not in ",."}
+        out = "".join(ell) + "".join(sorted(c for c, k in counts.items() if k == 1))
+    elif "..." in out:
+        out = out.replace("...", "".join(ell))
+    elif ell:
+        raise user_error(ValueError(
+            f"einsum: '{subscripts}' gives '...' axes to the operands but not to the output; write '...' in "
+            "the output too (NumPy's rule), or sum those axes first"))
+    return ins, out, ell
 
 
 def _einsum_diagonal(x: Any, spec: str) -> tuple[Any, str]:
@@ -189,8 +203,8 @@ def _einsum_diagonal(x: Any, spec: str) -> tuple[Any, str]:
 @_bool_products
 def einsum(subscripts: str, *operands: Array) -> Array:
     """Einstein summation, e.g. ``einsum('ij,jk->ik', a, b)``; contracted pairwise via dot_general."""
-    ins, out = _parse_einsum(subscripts, len(operands))
     ops = _pair_all(operands)
+    ins, out, ell = _parse_einsum(subscripts, [get_aval(o).ndim for o in ops])
     from functrace.numpy._reductions import sum as _sum
 
     sizes: dict[str, int] = {}
@@ -199,8 +213,11 @@ def einsum(subscripts: str, *operands: Array) -> Array:
         if len(shape) != len(spec):
             raise located(ShapeError(f"einsum: operand of shape {shape} does not match subscripts '{spec}'"))
         for c, d in zip(spec, shape, strict=True):
+            if c in ell and d == 1:  # '...' axes broadcast, as in NumPy: a 1 stretches to the others' size
+                continue
             if sizes.setdefault(c, d) != d:
                 raise located(ShapeError(f"einsum: index '{c}' has sizes {sizes[c]} and {d}"))
+    ops = [_stretch_ellipsis(o, spec, ell, sizes) for o, spec in zip(ops, ins, strict=True)]
     items = [_einsum_diagonal(o, spec) for o, spec in zip(ops, ins, strict=True)]
     # Sum out indices that appear in only one operand and not in the output.
     def reduce_private(k: int) -> None:
@@ -236,6 +253,13 @@ def einsum(subscripts: str, *operands: Array) -> Array:
         x = _sum(x, axis=tuple(leftover), dtype=get_aval(x).dtype)
         spec = "".join(c for c in spec if c in out)
     return lax.transpose(x, tuple(spec.index(c) for c in out))
+
+
+def _stretch_ellipsis(x: Any, spec: str, ell: list[str], sizes: dict[str, int]) -> Any:
+    """``x`` with its size-1 '...' axes broadcast to the size the other operands give them."""
+    shape = get_aval(x).shape
+    want = tuple(sizes.get(c, 1) if c in ell else d for c, d in zip(spec, shape, strict=True))
+    return x if want == shape else lax.broadcast_in_dim(x, want, tuple(range(len(shape))))
 
 
 def _pair_all(operands: Sequence[Any]) -> list:
