@@ -14,12 +14,12 @@ from typing import Any, Callable
 
 import numpy as np
 import pytest
+from helpers import assert_close, host, result_dtype
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import functrace as ft
 import functrace.numpy as fnp
-from tests.helpers import assert_close, host, result_dtype
 
 X32 = np.array([0.5, -1.25, 2.0], np.float32)
 

@@ -525,12 +525,52 @@ def power(x: Array, y: Array) -> Array:
         if is_int(dt) and int(y) < 0:
             raise user_error(ValueError("Integers to negative integer powers are not allowed."))
         return lax.integer_pow(x, int(y))
-    (x, y), dt = promote("power", x, y)
-    if not is_float(dt):
-        raise located(DTypeError(
-            f"power of {dt.name} arrays with an array exponent is not supported; use a Python int "
-            "exponent, or cast to float"))
-    return lax.pow(x, y)
+    (x, y), dt = promote("power", x, y, dtype=_no_bool(result_type(x, y)))
+    if is_float(dt):
+        return lax.pow(x, y)
+    return _integer_power(x, y, dt)
+
+
+def _integer_power(x: Array, y: Array, dt: np.dtype) -> Array:
+    """``x ** y`` for integer arrays, by repeated squaring over the bits of ``y`` (NumPy's
+    algorithm, so overflow wraps around as NumPy's does). The loop stops when every exponent is
+    used up: small exponents take a few steps.
+
+    A negative exponent known when ``power`` is called raises ValueError, as in NumPy; one that
+    is traced cannot, and gives ``x ** y`` rounded toward zero: 1 for x = 1, ±1 for x = -1, 0
+    otherwise."""
+    from functrace.control_flow import while_loop
+
+    y_now = y.val if isinstance(y, Tracer) else y
+    if y_now is not None and not isinstance(y, Tracer) and np.any(np.asarray(current_backend().to_numpy(y_now)) < 0):
+        raise user_error(ValueError("Integers to negative integer powers are not allowed."))
+    shape = broadcast_shapes(get_aval(x).shape, get_aval(y).shape)
+    x, y = _broadcast_to_shape(x, shape), _broadcast_to_shape(y, shape)
+    if get_aval(x).shape != shape:  # rank 0, left unbroadcast by promote
+        x = lax.broadcast_in_dim(x, shape, ())
+    if get_aval(y).shape != shape:
+        y = lax.broadcast_in_dim(y, shape, ())
+    zero, one, two = _cast(0, dt), _cast(1, dt), _cast(2, dt)
+    axes = tuple(range(len(shape)))
+
+    def more(carry):
+        return lax.reduce_or(lax.gt(carry[2], zero), axes)
+
+    def step(carry):
+        acc, base, e = carry
+        acc = lax.select(lax.ne(lax.rem(e, two), zero), lax.mul(acc, base), acc)
+        return acc, lax.mul(base, base), lax.div(e, two)
+
+    acc, _, _ = while_loop(more, step, (lax.full(shape, 1, dt), x, lax.max(y, zero)))
+    if dt.kind == "u":
+        return acc
+    odd = lax.ne(lax.rem(y, two), zero)
+    minus_one = _cast(-1, dt)
+    inverse = lax.select(lax.eq(x, one), lax.full(shape, 1, dt),
+                         lax.select(lax.eq(x, minus_one), lax.select(odd, lax.full(shape, -1, dt),
+                                                                     lax.full(shape, 1, dt)),
+                                    lax.full(shape, 0, dt)))
+    return lax.select(lax.lt(y, zero), inverse, acc)
 
 
 def float_power(x: Array, y: Array) -> Array:
