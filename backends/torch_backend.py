@@ -384,7 +384,7 @@ def _impl_table(device: Any) -> dict[P.Primitive, Callable[..., Any]]:
         P.atan_p: t.atan, P.sinh_p: t.sinh, P.cosh_p: t.cosh, P.tanh_p: t.tanh,
         P.asinh_p: t.asinh, P.acosh_p: t.acosh, P.atanh_p: t.atanh, P.exp_p: t.exp,
         P.exp2_p: t.exp2, P.expm1_p: t.expm1, P.log_p: t.log, P.log1p_p: t.log1p,
-        P.sqrt_p: t.sqrt, P.logistic_p: _logistic, P.not_p: _not, P.is_finite_p: t.isfinite,
+        P.sqrt_p: t.sqrt, P.logistic_p: _logistic, P.erf_p: t.erf, P.not_p: _not, P.is_finite_p: t.isfinite,
         P.stop_gradient_p: _identity,
         # binary
         P.add_p: t.add, P.sub_p: t.sub, P.mul_p: t.mul, P.div_p: _div, P.rem_p: _rem,

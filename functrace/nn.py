@@ -15,7 +15,7 @@ import numpy as np
 from functrace import lax
 from functrace import numpy as fnp
 from functrace.custom_derivatives import custom_jvp
-from functrace.numpy._core import _as_operand, _cast, _float_dtype, user_error
+from functrace.numpy._core import _as_operand, _cast, _float_dtype
 from functrace.tracing import get_aval
 
 Array = Any
@@ -60,11 +60,12 @@ def _softplus_jvp(primals: tuple, tangents: tuple) -> tuple:
 
 
 def gelu(x: Array, approximate: bool = True) -> Array:
-    """Gaussian error linear unit, tanh approximation (JAX's default ``approximate=True``)."""
-    if not approximate:
-        raise user_error(NotImplementedError(
-            "gelu(approximate=False) needs erf, which functrace does not provide yet; use approximate=True"))
+    """Gaussian error linear unit: ``x * Phi(x)``, with the standard normal CDF ``Phi`` exact
+    through ``erf`` (``approximate=False``) or in the tanh approximation (JAX's default)."""
     x = _float(x)
+    if not approximate:
+        phi = fnp.multiply(0.5, fnp.add(1.0, lax.erf(fnp.multiply(x, float(np.sqrt(0.5))))))
+        return fnp.multiply(x, phi)
     c = float(np.sqrt(2.0 / np.pi))
     inner = fnp.multiply(c, fnp.add(x, fnp.multiply(0.044715, fnp.power(x, 3))))
     return fnp.multiply(fnp.multiply(0.5, x), fnp.add(1.0, fnp.tanh(inner)))

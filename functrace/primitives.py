@@ -131,6 +131,7 @@ log_p = unop("log")
 log1p_p = unop("log1p")
 sqrt_p = unop("sqrt")
 logistic_p = unop("logistic")
+erf_p = unop("erf")
 not_p = unop("not", "ib")
 is_finite_p = def_primitive("is_finite", lambda x: (_check_kind("is_finite", x.dtype, "f"), x.update(dtype=bool))[1])
 

@@ -174,6 +174,7 @@ CASES: list[Case] = [
     *unary(P.log1p_p, lax.log1p, lambda s: uniform(-0.5, 3.0, s)),
     *unary(P.sqrt_p, lax.sqrt, lambda s: uniform(0.5, 3.0, s)),
     *unary(P.logistic_p, lax.logistic, real),
+    *unary(P.erf_p, lax.erf, real),
     *[Case(f"integer_pow[y={y}]", P.integer_pow_p, power_of(y), (nonzero((3, 2)),)) for y in (-3, -1, 0, 1, 2, 3, 5)],
     *binary(P.add_p, lax.add),
     *binary(P.sub_p, lax.sub),

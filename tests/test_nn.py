@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable
 
 import numpy as np
@@ -13,6 +14,7 @@ from hypothesis.extra import numpy as hnp
 
 import functrace as ft
 import functrace.numpy as fnp
+from functrace.test_util import check_grads
 
 nn = ft.nn
 f32, f64, i32 = np.float32, np.float64, np.int32
@@ -52,12 +54,20 @@ def np_gelu(x):
     return (0.5 * x * (1 + np.tanh(c * (x + 0.044715 * x**3)))).astype(x.dtype)
 
 
+def np_gelu_exact(x):
+    """x * Phi(x) with the C library's erf, element by element (independent of SciPy)."""
+    x = _float(x)
+    erf = np.vectorize(math.erf, otypes=[np.float64])
+    return (0.5 * x * (1 + erf(x.astype(np.float64) / math.sqrt(2)))).astype(x.dtype)
+
+
 # (name, functrace call, NumPy formula, dtypes)
 NN_OPS: list[tuple[str, Callable, Callable, tuple]] = [
     ("relu", nn.relu, lambda x: np.maximum(x, 0).astype(x.dtype), (f32, f64, i32)),
     ("sigmoid", nn.sigmoid, np_sigmoid, (f32, f64, i32)),
     ("softplus", nn.softplus, lambda x: np.logaddexp(_float(x), 0).astype(_float(x).dtype), (f32, f64, i32)),
     ("gelu", nn.gelu, np_gelu, (f32, f64)),
+    ("gelu(approximate=False)", lambda x: nn.gelu(x, approximate=False), np_gelu_exact, (f32, f64)),
     ("silu", nn.silu, lambda x: (_float(x) * np_sigmoid(x)).astype(_float(x).dtype), (f32, f64, i32)),
     ("swish", nn.swish, lambda x: (x * np_sigmoid(x)).astype(x.dtype), (f32, f64)),
     ("tanh", nn.tanh, np.tanh, (f32, f64, i32)),
@@ -157,9 +167,24 @@ def test_one_hot_dtype_and_out_of_range_labels(dtype):
     assert_close(nn.one_hot([0, 1], 2), np.eye(2))
 
 
-def test_gelu_exact_is_a_clear_error():
-    with pytest.raises(NotImplementedError, match="approximate=False"):
-        nn.gelu(np.ones(3), approximate=False)
+@pytest.mark.parametrize("dtype", [f32, f64])
+def test_gelu_exact_derivatives(dtype):
+    x = np.linspace(-3, 3, 7).astype(dtype)
+    check_grads(lambda x: nn.gelu(x, approximate=False), (x,), order=2,
+                rtol=1e-2 if dtype == f32 else 1e-6, atol=1e-2 if dtype == f32 else 1e-6)
+    # d/dx x Phi(x) = Phi(x) + x phi(x)
+    want = 0.5 * (1 + np.vectorize(math.erf)(x / math.sqrt(2))) + x * np.exp(-x * x / 2) / math.sqrt(2 * math.pi)
+    assert_close(ft.vmap(ft.grad(lambda x: nn.gelu(x, approximate=False)))(x), want.astype(dtype))
+
+
+def test_erf_without_scipy_is_the_c_librarys():
+    from backends.numpy_backend import _erf_by_element
+
+    x = np.array([-3.0, -0.5, 0.0, 1e-3, 2.5], np.float32)
+    got = _erf_by_element(x)
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, np.array([math.erf(v) for v in x.astype(np.float64)], np.float32))
+    assert _erf_by_element(np.array(0.5)).shape == ()
 
 
 def test_nn_jaxprs_use_literals_and_stop_gradient():

@@ -283,7 +283,7 @@ CASES: dict[str, Case | Program] = {
     "asinh": elementwise(1), "acosh": elementwise(1, "ge1"), "atanh": elementwise(1, "unit"),
     "exp": elementwise(1), "exp2": elementwise(1), "expm1": elementwise(1),
     "log": elementwise(1, "pos"), "log1p": elementwise(1, "pos"), "sqrt": elementwise(1, "pos"),
-    "logistic": elementwise(1), "not": elementwise(1, dtypes=LOGICAL),
+    "logistic": elementwise(1), "erf": elementwise(1), "not": elementwise(1, dtypes=LOGICAL),
     "is_finite": elementwise(1, "special"), "stop_gradient": elementwise(1, dtypes=ALL),
     "integer_pow": Case(_integer_pow, NUMS),
     # binary

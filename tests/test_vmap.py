@@ -71,6 +71,7 @@ def _elementwise_cases() -> list[Case]:
         P.atanh_p: (lax.atanh, lambda *s: lambda r: r.uniform(-0.9, 0.9, s)), P.exp_p: (lax.exp, real),
         P.exp2_p: (lax.exp2, real), P.expm1_p: (lax.expm1, real), P.log_p: (lax.log, positive),
         P.log1p_p: (lax.log1p, positive), P.sqrt_p: (lax.sqrt, positive), P.logistic_p: (lax.logistic, real),
+        P.erf_p: (lax.erf, real),
         P.not_p: (lax.bitwise_not, bools), P.is_finite_p: (lax.is_finite, real),
         P.stop_gradient_p: (lax.stop_gradient, real),
     }

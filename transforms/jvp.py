@@ -52,6 +52,8 @@ defjvp(P.log_p, lambda t, ans, x: lax.div(t, x))
 defjvp(P.log1p_p, lambda t, ans, x: lax.div(t, lax.add(x, _c(1, x))))
 defjvp(P.sqrt_p, lambda t, ans, x: lax.div(t, lax.mul(ans, _c(2, x))))
 defjvp(P.logistic_p, lambda t, ans, x: lax.mul(t, lax.mul(ans, lax.sub(_c(1, x), ans))))
+defjvp(P.erf_p, lambda t, ans, x: lax.mul(t, lax.mul(_c(2 / np.sqrt(np.pi), x),
+                                                     lax.exp(lax.neg(lax.integer_pow(x, 2))))))
 # |x|: derivative +1 at 0, as JAX chooses.
 defjvp(P.abs_p, lambda t, ans, x: lax.select(lax.ge(x, _c(0, x)), t, lax.neg(t)))
 for _p in (P.sign_p, P.floor_p, P.ceil_p, P.round_p, P.is_finite_p, P.not_p, P.and_p, P.or_p, P.xor_p,

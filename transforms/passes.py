@@ -54,7 +54,7 @@ NARY_ELEMENTWISE = frozenset({
 UNARY_ELEMENTWISE = frozenset({
     P.neg_p, P.sign_p, P.abs_p, P.floor_p, P.ceil_p, P.round_p, P.sin_p, P.cos_p, P.tan_p, P.asin_p,
     P.acos_p, P.atan_p, P.sinh_p, P.cosh_p, P.tanh_p, P.asinh_p, P.acosh_p, P.atanh_p, P.exp_p,
-    P.exp2_p, P.expm1_p, P.log_p, P.log1p_p, P.sqrt_p, P.logistic_p, P.not_p, P.is_finite_p,
+    P.exp2_p, P.expm1_p, P.log_p, P.log1p_p, P.sqrt_p, P.logistic_p, P.erf_p, P.not_p, P.is_finite_p,
     P.integer_pow_p, P.convert_element_type_p, P.stop_gradient_p,
 })
 # Operations that only move or replicate elements: a uniform operand gives a uniform result.
