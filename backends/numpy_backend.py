@@ -219,7 +219,7 @@ def _iota(*, dtype, shape, dimension):
 
 _UNARY = {
     P.neg_p: np.negative, P.sign_p: np.sign, P.abs_p: np.abs, P.floor_p: np.floor,
-    P.ceil_p: np.ceil, P.round_p: np.round, P.sin_p: np.sin, P.cos_p: np.cos, P.tan_p: np.tan,
+    P.ceil_p: np.ceil, P.round_p: np.round, P.sin_p: _quiet(np.sin), P.cos_p: _quiet(np.cos), P.tan_p: _quiet(np.tan),
     P.asin_p: _quiet(np.arcsin), P.acos_p: _quiet(np.arccos), P.atan_p: np.arctan,
     P.sinh_p: _quiet(np.sinh), P.cosh_p: _quiet(np.cosh), P.tanh_p: np.tanh,
     P.asinh_p: np.arcsinh, P.acosh_p: _quiet(np.arccosh), P.atanh_p: _quiet(np.arctanh),
@@ -229,7 +229,7 @@ _UNARY = {
     P.stop_gradient_p: lambda x: x,
 }
 _BINARY = {
-    P.add_p: np.add, P.sub_p: np.subtract, P.mul_p: np.multiply, P.div_p: _quiet(_div),
+    P.add_p: _quiet(np.add), P.sub_p: _quiet(np.subtract), P.mul_p: _quiet(np.multiply), P.div_p: _quiet(_div),
     P.rem_p: _quiet(np.fmod), P.pow_p: _quiet(np.power), P.max_p: np.maximum, P.min_p: np.minimum,
     P.atan2_p: np.arctan2, P.and_p: np.bitwise_and, P.or_p: np.bitwise_or, P.xor_p: np.bitwise_xor,
     P.eq_p: np.equal, P.ne_p: np.not_equal, P.lt_p: np.less, P.le_p: np.less_equal,
@@ -239,12 +239,12 @@ _OTHER = {
     P.integer_pow_p: _quiet(_integer_pow),
     P.select_p: np.where,
     P.convert_element_type_p: _quiet(lambda x, *, new_dtype: np.asarray(x).astype(new_dtype)),
-    P.reduce_sum_p: _reduce(np.add), P.reduce_prod_p: _reduce(np.multiply),
+    P.reduce_sum_p: _quiet(_reduce(np.add)), P.reduce_prod_p: _quiet(_reduce(np.multiply)),
     P.reduce_max_p: _reduce(np.maximum), P.reduce_min_p: _reduce(np.minimum),
     P.reduce_and_p: _reduce(np.logical_and), P.reduce_or_p: _reduce(np.logical_or),
     P.argmax_p: lambda x, *, axis, index_dtype: np.argmax(x, axis=axis).astype(index_dtype),
     P.argmin_p: lambda x, *, axis, index_dtype: np.argmin(x, axis=axis).astype(index_dtype),
-    P.cumsum_p: _cumsum,
+    P.cumsum_p: _quiet(_cumsum),
     P.broadcast_in_dim_p: _broadcast_in_dim,
     P.reshape_p: lambda x, *, new_sizes: x.reshape(new_sizes),  # the methods skip NumPy's dispatch
     P.transpose_p: lambda x, *, permutation: x.transpose(permutation),

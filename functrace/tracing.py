@@ -303,7 +303,7 @@ class Trace:
                 _abstract_eval_cache[akey] = out_aval
         vals = [x.val for x in ins]
         concrete = all(v is not None for v in vals)
-        out_val = eval_impl(prim, vals, params) if concrete else None
+        out_val = eval_impl(prim, vals, params, raw=True) if concrete else None
         if prim.multiple_results:
             outvars = [Var(a) for a in out_aval]
             vals_out = out_val if concrete else [None] * len(outvars)
@@ -350,12 +350,21 @@ def new_trace(trace_type: type[Trace] | None = None) -> Iterator[Trace]:
     """
     stack = _state.stack
     trace = (trace_type or Trace)(stack[-1].level + 1 if stack else 1)
+    # The outermost trace silences the backend's floating-point warnings (NumPy's) for all that
+    # runs inside it, once, so that the values traces compute as they go can use the raw
+    # implementations (``eval_impl(..., raw=True)``), as jit's lowered code does.
+    silence = None if stack else getattr(current_backend(), "silence_errors", None)
+    quiet = silence() if silence is not None else None
+    if quiet is not None:
+        quiet.__enter__()
     stack.append(trace)
     try:
         yield trace
     finally:
         trace.active = False
         stack.pop()
+        if quiet is not None:
+            quiet.__exit__(None, None, None)
 
 
 def trace_depth() -> int:
@@ -363,13 +372,17 @@ def trace_depth() -> int:
     return len(_state.stack)
 
 
-def eval_impl(prim: Primitive, vals: list, params: dict):
+def eval_impl(prim: Primitive, vals: list, params: dict, raw: bool = False):
+    """Run ``prim``'s implementation; ``raw``: the form without its own warning silencing, for
+    code inside a trace (the outermost trace silences warnings once)."""
     try:
         impl = current_backend().impls[prim]
     except KeyError:
         raise NotImplementedError(
             f"primitive {prim.name!r} has no implementation on the {current_backend().name} backend"
         ) from None
+    if raw:
+        impl = getattr(impl, "raw", impl)
     return impl(*vals, **params)
 
 

@@ -325,7 +325,9 @@ def test_lower_as_text_is_one_line_per_equation_with_dels():
     x, w = np.ones((4, 3), f32), np.ones((3, 2), f32)
     lowered = ft.jit(f).lower(x, w)
     text = lowered.as_text()
-    body = text[text.index("    def "):text.index("        return")].splitlines()[1:]
+    body = [ln for ln in text[text.index("    def "):text.index("return (")].splitlines()[1:] if ln.strip()]
+    if body[0].strip() == "with _silence_errors():":  # the numpy backend silences NumPy's warnings once per call
+        body = [ln[4:] for ln in body[1:]]
     assignments = [ln for ln in body if not ln.strip().startswith("del ")]
     eqns = lowered.jaxpr.jaxpr.eqns
     assert len(assignments) == len(eqns) > 0

@@ -31,8 +31,8 @@ def _quiet():
     """Silence NumPy's floating-point warnings while derivative rules run.
 
     Rules evaluate both sides of a ``select`` (e.g. log(x) where x == 0 is masked out), so the
-    warnings would be noise; the user's function itself was already run (and warned) while
-    it was traced.
+    warnings would be noise. (Everything inside a trace is silenced anyway, by the outermost
+    trace; this covers the work done after it closes.)
     """
     return np.errstate(all="ignore")
 
