@@ -8,6 +8,7 @@ factor 2, a clipped cotangent), so a derivative computed from the traced body wo
 from __future__ import annotations
 
 import functools
+import textwrap
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ import functrace.numpy as fnp
 from functrace import lax
 from functrace.control_flow import custom_lin_p
 from functrace.test_util import check_grads
+from transforms import custom_derivatives as custom_derivatives_module
 from transforms.batching import batching_rules
 from transforms.transpose import backward_pass
 
@@ -306,15 +308,12 @@ def test_choices_at_zero_are_jaxs_and_a_custom_rule_changes_them():
         assert host(ft.grad(fnp.sqrt)(0.0)) == np.inf
         assert np.all(np.isnan(host(ft.grad(fnp.linalg.norm)(np.zeros(3)))))
 
-    @ft.custom_jvp
-    def safe_norm(x):
-        return fnp.linalg.norm(x)
-
-    @safe_norm.defjvp
-    def safe_norm_jvp(primals, tangents):
-        (x,), (t,) = primals, tangents
-        n = safe_norm(x)
-        return n, fnp.sum(fnp.where(n > 0, x / fnp.where(n > 0, n, 1.0), 0.0) * t)
+    # The recipe is run as the module docstring prints it, so the documentation is what is tested.
+    doc = custom_derivatives_module.__doc__
+    recipe = textwrap.dedent(doc[doc.index("    @ft.custom_jvp"):doc.index("``ft.nn.softplus``")])
+    namespace = {"ft": ft, "fnp": fnp}
+    exec(recipe, namespace)
+    safe_norm = namespace["safe_norm"]
 
     close(ft.grad(safe_norm)(np.zeros(3)), np.zeros(3))
     close(ft.grad(safe_norm)(np.array([3.0, 4.0])), [0.6, 0.8])
