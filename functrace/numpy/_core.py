@@ -91,11 +91,13 @@ def _as_operand(x: Any) -> Any:
 _WEAK_STAND_IN = {"b": False, "i": 0, "u": 0, "f": 0.0, "c": 0j}
 
 
-def _dtype_key(x: Any) -> Any:
-    if isinstance(x, _PY_SCALARS):
-        return x
-    aval = get_aval(x)
+def _aval_key(aval: Any) -> Any:
+    """What stands for a value of abstract value ``aval`` in np.result_type."""
     return _WEAK_STAND_IN[aval.dtype.kind] if aval.weak_type else aval.dtype
+
+
+def _dtype_key(x: Any) -> Any:
+    return x if isinstance(x, _PY_SCALARS) else _aval_key(get_aval(x))
 
 
 def _is_weak(x: Any) -> bool:
@@ -180,8 +182,7 @@ def promote(name: str, *args: Any, dtype: Any = None) -> tuple[list, np.dtype]:
     if dtype is not None:
         dt = np.dtype(dtype)
     else:
-        dt = np.result_type(*[a if av is None else _WEAK_STAND_IN[av.dtype.kind] if av.weak_type else av.dtype
-                              for a, av in zip(args, avals, strict=True)])
+        dt = np.result_type(*[a if av is None else _aval_key(av) for a, av in zip(args, avals, strict=True)])
     shapes = {av.shape for av in avals if av is not None and av.shape}
     if len(shapes) <= 1:
         shape = shapes.pop() if shapes else ()
@@ -536,13 +537,14 @@ def _integer_power(x: Array, y: Array, dt: np.dtype) -> Array:
     algorithm, so overflow wraps around as NumPy's does). The loop stops when every exponent is
     used up: small exponents take a few steps.
 
-    A negative exponent known when ``power`` is called raises ValueError, as in NumPy; one that
-    is traced cannot, and gives ``x ** y`` rounded toward zero: 1 for x = 1, ±1 for x = -1, 0
+    A negative exponent whose value is known when ``power`` is called (eager code, and eager
+    derivatives) raises ValueError, as in NumPy; one that is abstract (under ``jit`` or
+    ``vmap``) cannot, and gives ``x ** y`` rounded toward zero: 1 for x = 1, ±1 for x = -1, 0
     otherwise."""
     from functrace.control_flow import while_loop
 
-    y_now = y.val if isinstance(y, Tracer) else y
-    if y_now is not None and not isinstance(y, Tracer) and np.any(np.asarray(current_backend().to_numpy(y_now)) < 0):
+    known = y.val if isinstance(y, Tracer) else y
+    if known is not None and np.any(np.asarray(current_backend().to_numpy(known)) < 0):
         raise user_error(ValueError("Integers to negative integer powers are not allowed."))
     shape = broadcast_shapes(get_aval(x).shape, get_aval(y).shape)
     x, y = _broadcast_to_shape(x, shape), _broadcast_to_shape(y, shape)
