@@ -54,6 +54,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "custom_jvp": ("functrace.custom_derivatives", "custom_jvp"),
     "custom_vjp": ("transforms.custom_derivatives", "custom_vjp"),
     "test_util": ("functrace.test_util", None),
+    "scipy": ("functrace.scipy", None),
     "get_backend": ("backends.registry", "get_backend"),
     "use_backend": ("backends.registry", "use_backend"),
     "backend_names": ("backends.registry", "backend_names"),
@@ -82,5 +83,5 @@ __all__ = [
     "jit", "vmap", "custom_jvp", "custom_vjp", "test_util", "make_jaxpr", "eval_jaxpr", "device_get", "device_put",
     "get_backend",
     "use_backend", "backend_names",
-    "lax", "nn", "numpy", "tree_util", "ClosedJaxpr", "Jaxpr",
+    "lax", "nn", "numpy", "scipy", "tree_util", "ClosedJaxpr", "Jaxpr",
 ]

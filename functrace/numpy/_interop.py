@@ -8,6 +8,7 @@ so plain NumPy code traces exactly as ``fnp`` code does.
 from __future__ import annotations
 
 import inspect
+import sys
 from functools import lru_cache
 from typing import Any
 
@@ -78,7 +79,7 @@ def install(fnp: Any) -> None:
             raise user_error(TypeError(f"numpy.{ufunc.__name__}(..., out=...) cannot write into a traced array"))
         kwargs.pop("out", None)
         if method == "__call__":
-            f = ufuncs.get(ufunc)
+            f = ufuncs.get(ufunc) or _scipy_special(ufunc)
             if f is not None and not kwargs:
                 return f(*inputs)
             if f is not None and set(kwargs) <= {"dtype"}:
@@ -94,6 +95,11 @@ def install(fnp: Any) -> None:
                 kw = {k: v for k, v in kwargs.items() if k in ("axis", "keepdims")}
                 kw.setdefault("axis", 0)
                 return red(*inputs, **kw)
+        special = sys.modules.get("scipy.special")
+        if special is not None and getattr(special, ufunc.__name__, None) is ufunc:
+            raise located(UnsupportedNumpyFunctionError(
+                f"scipy.special.{ufunc.__name__} has no traced equivalent (functrace.scipy.special has "
+                f"{', '.join(_SCIPY_SPECIAL)}); rewrite it with functrace.numpy functions"))
         raise located(UnsupportedNumpyFunctionError(
             f"numpy.{ufunc.__name__}{'' if method == '__call__' else '.' + method} has no traced equivalent "
             f"in functrace.numpy{' with arguments ' + str(sorted(kwargs)) if kwargs else ''}; "
@@ -111,6 +117,21 @@ def install(fnp: Any) -> None:
 
     Tracer.__array_ufunc__ = __array_ufunc__
     Tracer.__array_function__ = __array_function__
+
+
+_SCIPY_SPECIAL = ("erf", "expit", "logit")
+
+
+def _scipy_special(ufunc: Any) -> Any:
+    """``functrace.scipy.special``'s function for one of ``scipy.special``'s ufuncs, else None.
+    SciPy is never imported here: a SciPy ufunc can only arrive once the user has imported it."""
+    special = sys.modules.get("scipy.special")
+    name = getattr(ufunc, "__name__", "")
+    if special is None or name not in _SCIPY_SPECIAL or getattr(special, name, None) is not ufunc:
+        return None
+    from functrace.scipy import special as ft_special
+
+    return getattr(ft_special, name)
 
 
 # Keyword values that change nothing about the result (hints, or NumPy's own defaults spelled
