@@ -20,8 +20,48 @@ from functrace.ir import Literal
 from functrace.tracing import Trace, Tracer, peephole_rules
 
 
-def _lit_equals(x: Any, value: float) -> bool:
-    return type(x) is Literal and x.aval.dtype.kind in "fiuc" and x.val == value
+def unit_identity(prim: Any, a: Any, b: Any) -> tuple[int, bool] | None:
+    """``prim(a, b)`` as one of its operands, or its negation, where the other operand is a
+    known scalar that makes it so: x + 0, 0 + x, x - 0, 0 - x, x * 1, 1 * x, x * -1, -1 * x,
+    x / 1. ``a`` and ``b`` are the operands' known scalar values (None where unknown). Returns
+    (index of the operand that remains, whether to negate it), or None.
+
+    The one table of these identities: the peepholes below apply it while tracing, and
+    ``transforms.passes.simplify`` to a finished jaxpr; each caller checks the shapes.
+    """
+    if prim is P.add_p:
+        return (1, False) if _equals(a, 0) else (0, False) if _equals(b, 0) else None
+    if prim is P.sub_p:
+        return (0, False) if _equals(b, 0) else (1, True) if _equals(a, 0) else None
+    if prim is P.mul_p:
+        for i, v in ((1, a), (0, b)):
+            if _equals(v, 1) or _equals(v, -1):
+                return i, bool(v == -1)
+        return None
+    if prim is P.div_p:
+        return (0, False) if _equals(b, 1) else None
+    return None
+
+
+def _equals(value: Any, target: int) -> bool:
+    return value is not None and bool(value == target)
+
+
+def _literal_value(x: Any) -> Any:
+    """The value of a numeric scalar literal, else None."""
+    return x.val if type(x) is Literal and x.aval.dtype.kind in "fiuc" and x.aval.shape == () else None
+
+
+def _unit(trace: Trace, prim: Any, a: Any, b: Any) -> Tracer | None:
+    """``unit_identity`` applied while tracing, where the remaining operand has the result's shape."""
+    ident = unit_identity(prim, _literal_value(a), _literal_value(b))
+    if ident is None:
+        return None
+    i, negate = ident
+    x, other = (a, b) if i == 0 else (b, a)
+    if not _same_shape_as_result(x, other):
+        return None
+    return trace.process(P.neg_p, (x,), {}) if negate else x
 
 
 def _same_shape_as_result(x: Any, other: Any) -> bool:
@@ -57,11 +97,12 @@ def _mul(trace: Trace, c: Any, y: Tracer) -> Tracer:
 
 def _mul_rule(trace: Trace, ins: list, params: dict) -> Tracer | None:
     a, b = ins
+    unit = _unit(trace, P.mul_p, a, b)
+    if unit is not None:
+        return unit
     if type(b) is Literal and type(a) is not Literal:
         a, b = b, a  # the literal first
     if type(a) is Literal and type(b) is Tracer and a.aval.shape == ():
-        if _lit_equals(a, 1) or _lit_equals(a, -1):
-            return _mul(trace, a.val, b)
         inner = _scaled(b)
         if inner is not None:
             c, y = inner
@@ -114,10 +155,9 @@ def _negated(x: Any) -> Tracer | None:
 
 def _add_rule(trace: Trace, ins: list, params: dict) -> Tracer | None:
     a, b = ins
-    if _lit_equals(b, 0) and _same_shape_as_result(a, b):
-        return a
-    if _lit_equals(a, 0) and _same_shape_as_result(b, a):
-        return b
+    unit = _unit(trace, P.add_p, a, b)
+    if unit is not None:
+        return unit
     collected = _collect(trace, a, b, 1)  # also x + x = 2 * x
     if collected is not None:
         return collected
@@ -131,10 +171,9 @@ def _add_rule(trace: Trace, ins: list, params: dict) -> Tracer | None:
 
 def _sub_rule(trace: Trace, ins: list, params: dict) -> Tracer | None:
     a, b = ins
-    if _lit_equals(b, 0) and _same_shape_as_result(a, b):
-        return a
-    if _lit_equals(a, 0) and _same_shape_as_result(b, a):
-        return trace.process(P.neg_p, (b,), {})
+    unit = _unit(trace, P.sub_p, a, b)
+    if unit is not None:
+        return unit
     collected = _collect(trace, a, b, -1)
     if collected is not None:
         return collected
@@ -145,10 +184,7 @@ def _sub_rule(trace: Trace, ins: list, params: dict) -> Tracer | None:
 
 
 def _div_rule(trace: Trace, ins: list, params: dict) -> Tracer | None:
-    a, b = ins
-    if _lit_equals(b, 1) and _same_shape_as_result(a, b):
-        return a
-    return None
+    return _unit(trace, P.div_p, *ins)
 
 
 peephole_rules[P.mul_p] = _mul_rule

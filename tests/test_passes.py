@@ -253,6 +253,8 @@ def test_uniform_value_is_exact_about_signed_zero_and_nan():
     (lambda b, x: b.op(P.mul_p, x, lit(1.0)), []),
     (lambda b, x: b.op(P.div_p, x, lit(1.0)), []),
     (lambda b, x: b.op(P.mul_p, x, lit(-1.0)), ["neg"]),
+    (lambda b, x: b.op(P.mul_p, lit(-1.0), x), ["neg"]),
+    (lambda b, x: b.op(P.sub_p, lit(0.0), x), ["neg"]),
     (lambda b, x: b.op(P.neg_p, b.op(P.neg_p, x)), []),
     (lambda b, x: b.op(P.neg_p, b.op(P.neg_p, b.op(P.neg_p, x))), ["neg"]),
     (lambda b, x: b.op(P.integer_pow_p, x, y=1), []),

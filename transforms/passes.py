@@ -38,6 +38,7 @@ from functrace import primitives as P
 from functrace.avals import ShapedArray, is_bool, is_float, is_int
 from functrace.dce import dce_jaxpr
 from functrace.ir import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Var
+from functrace.peephole import unit_identity
 from functrace.primitives import Primitive, abstract_eval_rules
 from functrace.tracing import Tracer, equation_key, literal_key
 
@@ -330,18 +331,16 @@ def _simplify_rule(eqn: JaxprEqn, defs: dict[int, JaxprEqn]) -> JaxprEqn | Atom 
         return None
     a, b = xs
     va, vb = _literal_value(a, defs), _literal_value(b, defs)
-    if prim is P.add_p:
-        return b if _is(va, 0) else a if _is(vb, 0) else None
-    if prim is P.sub_p:
-        return a if _is(vb, 0) else None
-    if prim is P.div_p:
-        return a if _is(vb, 1) else None
-    # mul
-    for lit, other in ((va, b), (vb, a)):
-        if _is(lit, 1):
-            return other
-        if _is(lit, -1) and other.aval == out.aval:
-            return JaxprEqn(P.neg_p, [other], [out], {}, eqn.source_info)
+    ident = unit_identity(prim, va, vb)  # x + 0, x * -1, ...: the same table as the trace-time peepholes
+    if ident is not None:
+        i, negate = ident
+        if not negate:
+            return xs[i]  # _rewrite keeps it only when it has the result's type
+        if xs[i].aval == out.aval:
+            return JaxprEqn(P.neg_p, [xs[i]], [out], {}, eqn.source_info)
+    if prim is not P.mul_p:
+        return None
+    for lit in (va, vb):
         if _is(lit, 0) and (is_int(out.aval.dtype) or is_bool(out.aval.dtype)):
             # Safe for integers only: for floats, inf * 0 and nan * 0 are nan.
             return _scalar_literal(0, out.aval.dtype) if out.aval.shape == () else _zeros_or_ones(eqn, 0)
