@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 import pytest
-from helpers import assert_close, random_array
+from helpers import assert_close, random_array, result_dtype
 
 import functrace as ft
 from functrace.test_util import check_grads
@@ -37,11 +37,15 @@ def test_values_match_scipy(name, dtype, shape):
     assert_close(ft.jit(getattr(special, name))(x), want, what=f"jit({name}): ")
 
 
-@pytest.mark.parametrize("dtype", [np.int8, np.int32, np.bool_])
-def test_integers_are_computed_in_float64_as_in_scipy(dtype):
+@pytest.mark.parametrize("dtype", [np.int8, np.int32, np.bool_, np.float16])
+def test_other_types_are_computed_in_float64(dtype):
+    # SciPy's own choice depends on its version (1.17 takes float64; the GPU machine's float32 for int8,
+    # bool and float16, the first of their loops such a value casts to safely): functrace keeps one.
     x = np.array([0, 1, 1], dtype)
-    for name in ("erf", "expit", "logsumexp"):
-        assert_close(getattr(special, name)(x), getattr(sp, name)(x), what=f"{name}: ")
+    for name in ("erf", "expit"):
+        got = getattr(special, name)(x)
+        assert result_dtype(got) == np.float64
+        assert_close(got, getattr(sp, name)(x.astype(np.float64)), what=f"{name}: ")
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda d: d.__name__)

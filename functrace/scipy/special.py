@@ -1,5 +1,6 @@
 """``functrace.scipy.special``: ``erf``, ``expit``, ``logit`` and ``logsumexp`` with SciPy's
-semantics (integers and booleans are computed in float64, as SciPy's ufuncs do)."""
+semantics. float32 and float64 keep their type; integers, booleans and float16 are computed in
+float64 (as SciPy 1.17's ufuncs do; the SciPy on the GPU machine took float32 for the small ones)."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ Array = Any
 
 
 def _float(x: Any, floats: tuple = (np.float32, np.float64)) -> Any:
-    """``x`` in the type SciPy computes it in: its ufuncs keep float32 and float64 and take
-    everything else (integers, booleans, float16) in float64, their first loop."""
+    """``x`` in the type it is computed in: float32 and float64 stay, everything else (integers,
+    booleans, float16) becomes float64, the first loop of SciPy 1.17's ufuncs."""
     x = fnp.asarray(_as_operand(x)) if isinstance(x, (int, float, bool, list, tuple)) else _as_operand(x)
     dt = get_aval(x).dtype
     return lax.convert_element_type(x, dt if dt in floats else np.dtype(np.float64))
