@@ -39,7 +39,7 @@ def test_values_match_scipy(name, dtype, shape):
 
 @pytest.mark.parametrize("dtype", [np.int8, np.int32, np.bool_, np.float16])
 def test_other_types_are_computed_in_float64(dtype):
-    # SciPy's own choice depends on its version (1.17 takes float64; the GPU machine's float32 for int8,
+    # SciPy's own choice depends on its version (1.17 takes float64; 1.18 float32 for int8,
     # bool and float16, the first of their loops such a value casts to safely): functrace keeps one.
     x = np.array([0, 1, 1], dtype)
     for name in ("erf", "expit"):

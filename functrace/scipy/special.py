@@ -1,6 +1,6 @@
 """``functrace.scipy.special``: ``erf``, ``expit``, ``logit`` and ``logsumexp`` with SciPy's
 semantics. float32 and float64 keep their type; integers, booleans and float16 are computed in
-float64 (as SciPy 1.17's ufuncs do; the SciPy on the GPU machine took float32 for the small ones)."""
+float64 (as SciPy 1.17's ufuncs do; SciPy 1.18 takes float32 for int8, bool and float16)."""
 
 from __future__ import annotations
 
