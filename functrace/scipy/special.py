@@ -11,7 +11,7 @@ import numpy as np
 from functrace import lax
 from functrace import nn as _nn
 from functrace import numpy as fnp
-from functrace.numpy._core import _as_operand, user_error
+from functrace.numpy._core import user_error
 from functrace.tracing import get_aval
 
 Array = Any
@@ -20,7 +20,7 @@ Array = Any
 def _float(x: Any, floats: tuple = (np.float32, np.float64)) -> Any:
     """``x`` in the type it is computed in: float32 and float64 stay, everything else (integers,
     booleans, float16) becomes float64, the first loop of SciPy 1.17's ufuncs."""
-    x = fnp.asarray(_as_operand(x)) if isinstance(x, (int, float, bool, list, tuple)) else _as_operand(x)
+    x = fnp.asarray(x)
     dt = get_aval(x).dtype
     return lax.convert_element_type(x, dt if dt in floats else np.dtype(np.float64))
 
