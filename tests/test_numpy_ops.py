@@ -596,7 +596,8 @@ def test_special_values_are_silent_under_transforms_and_leave_numpy_settings_alo
     def f(x):  # functrace functions throughout: on eager NumPy arrays, `*` would be NumPy's own
         return fnp.sum(fnp.add(fnp.multiply(fnp.sin(x), fnp.log(x)), fnp.multiply(x, x)))
 
-    for run in (f, ft.jit(f), ft.grad(f), ft.jit(ft.grad(f)), lambda x: ft.jvp(f, (x,), (x,))):
+    for run in (f, ft.jit(f), ft.grad(f), ft.jit(ft.grad(f)), lambda x: ft.jvp(f, (x,), (x,)),
+                lambda x: ft.linearize(f, x)[1](x), ft.grad(lambda x: fnp.sum(ft.grad(f)(x)))):
         run(x)
     assert np.geterr() == before
     with pytest.warns(RuntimeWarning):  # the user's own NumPy code still warns as NumPy does

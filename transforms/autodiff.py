@@ -89,20 +89,18 @@ def _linearize_flat(f_flat: Callable, p_flat: list, avals: list[ShapedArray] | N
     """
     if not any(isinstance(p, Tracer) for p in p_flat):
         # Concrete inputs (the eager path): one pass, each rule's primal half computed at once.
-        with new_trace(JVPTrace) as jt, new_trace() as lin:
-            with _quiet():
-                pairs = [jt.unpack(o) for o in f_flat([
-                    jt.pair(p, lin.new_arg(get_aval(p)) if is_differentiable(get_aval(p)) else Zero(get_aval(p)),
-                            None if avals is None else avals[i])
-                    for i, p in enumerate(p_flat)])]
+        with new_trace(JVPTrace) as jt, new_trace() as lin:  # (open traces silence NumPy's warnings)
+            pairs = [jt.unpack(o) for o in f_flat([
+                jt.pair(p, lin.new_arg(get_aval(p)) if is_differentiable(get_aval(p)) else Zero(get_aval(p)),
+                        None if avals is None else avals[i])
+                for i, p in enumerate(p_flat)])]
             lin_jaxpr, lin_consts = lin.to_jaxpr([instantiate(t) for _, t in pairs])
         return [p for p, _ in pairs], lin_jaxpr, lin_consts
     jaxpr, consts, _ = trace_flat(f_flat, p_flat, avals=avals)
     with new_trace() as lin:
         tangents_in = [lin.new_arg(get_aval(p)) if is_differentiable(get_aval(p)) else Zero(get_aval(p))
                        for p in p_flat]
-        with _quiet():
-            outs, touts = jvp_jaxpr(jaxpr, consts, p_flat, tangents_in)
+        outs, touts = jvp_jaxpr(jaxpr, consts, p_flat, tangents_in)
         lin_jaxpr, lin_consts = lin.to_jaxpr([instantiate(t) for t in touts])
     return outs, lin_jaxpr, lin_consts
 

@@ -310,11 +310,11 @@ def tape_linearize(f_flat: Callable[[list], list], p_flat: list, quiet: Callable
                    ) -> tuple[list, Callable]:
     """Run ``f_flat`` at the concrete ``p_flat`` (of abstract values ``avals``, when given) on a
     tape: ``(outputs, pullback)`` where ``pullback(cts)`` gives one cotangent per input (None
-    where nothing flowed)."""
+    where nothing flowed). The open trace silences floating-point warnings while ``f_flat`` runs;
+    ``quiet`` does it for the backward pass, which runs after the trace has closed."""
     with new_trace(TapeTrace) as tape:
         ins = [tape.new_input(p, None if avals is None else avals[i]) for i, p in enumerate(p_flat)]
-        with quiet():
-            outs = f_flat(ins)
+        outs = f_flat(ins)
     vals, out_nodes = [], []
     for o in outs:
         if type(o) is TapeTracer and o._trace is tape:
