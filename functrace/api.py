@@ -60,7 +60,7 @@ def trace_flat(f_flat: Callable[[list], list], in_vals: Sequence[Any], concrete:
     output tracers.
     """
     if avals is None:
-        avals = [get_aval(v) for v in in_vals]
+        avals = input_avals(in_vals)
     with new_trace() as trace:
         args = [trace.new_arg(a, (v.val if isinstance(v, Tracer) else v) if concrete else None)
                 for v, a in zip(in_vals, avals, strict=True)]

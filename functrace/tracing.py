@@ -177,7 +177,7 @@ def _literal_for(x: Any) -> Literal | None:
     return None
 
 
-def _strong(out_aval: Any) -> Any:
+def strong_avals(out_aval: Any) -> Any:
     """A primitive's result is never weak, even where its rule hands back an input's aval."""
     if type(out_aval) is list or type(out_aval) is tuple:
         return [a.with_weak_type(False) for a in out_aval]
@@ -298,7 +298,7 @@ class Trace:
                 out_aval = abstract_eval_rules[prim](*in_avals, **params)
             except FunctraceError as e:
                 raise located(e) from None
-            out_aval = _strong(out_aval)
+            out_aval = strong_avals(out_aval)
             if akey is not None and len(_abstract_eval_cache) < 100_000:
                 _abstract_eval_cache[akey] = out_aval
         vals = [x.val for x in ins]

@@ -43,6 +43,7 @@ from functrace.tracing import (
     leaked_tracer_error,
     located,
     new_trace,
+    strong_avals,
 )
 from transforms.rules import RuleTable, Zero, instantiate, is_differentiable
 
@@ -112,8 +113,8 @@ def _stage(prim: Primitive, params: dict, avals: Sequence[Any], diff_in: list[in
         out = abstract_eval_rules[prim](*avals, **params)
     except FunctraceError as e:
         raise located(e) from None
-    # Never weak, even where the rule hands back an input's (weak) aval: see ShapedArray.
-    out_avals = [a.with_weak_type(False) for a in (out if prim.multiple_results else [out])]
+    out = strong_avals(out)  # never weak, even where the rule hands back an input's aval
+    out_avals = list(out) if prim.multiple_results else [out]
     ct_avals = [a for a in out_avals if is_differentiable(a)]
     n = len(avals)
     with new_trace() as staging:
