@@ -71,7 +71,7 @@ class Backend:
             entry[1] += 1
             if entry[1] < self.COMPILE_BODY_AFTER:
                 return None
-            from backends.lowering import lower_jaxpr  # lowering imports this module's users
+            from functrace.backends.lowering import lower_jaxpr  # lowering imports this module's users
 
             entry[2], _ = lower_jaxpr(closed.jaxpr, closed.consts, self, "body")
         return entry[2]

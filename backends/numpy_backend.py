@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from backends.base import Backend
 from functrace import primitives as P
+from functrace.backends.base import Backend
 from functrace.ir import Literal
 
 

@@ -8,11 +8,11 @@ import threading
 from contextlib import contextmanager
 from typing import Iterator
 
-from backends.base import Backend
+from functrace.backends.base import Backend
 from functrace.errors import BackendError
 from functrace.primitives import all_primitives
 
-_MODULES = {"numpy": "backends.numpy_backend", "torch": "backends.torch_backend"}
+_MODULES = {"numpy": "functrace.backends.numpy_backend", "torch": "functrace.backends.torch_backend"}
 _instances: dict[str, Backend] = {}
 _default: list[Backend] = []
 

@@ -19,9 +19,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from backends.base import Backend
 from functrace import primitives as P
 from functrace.avals import ShapedArray, register_aval_handler
+from functrace.backends.base import Backend
 from functrace.errors import BackendError, DTypeError
 
 try:  # torch is an optional dependency: only this module may import it.

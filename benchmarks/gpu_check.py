@@ -288,7 +288,7 @@ def default_backend_row(device: Any) -> dict[str, Any]:
     """FUNCTRACE_BACKEND/FUNCTRACE_DEVICE were honoured: the default backend is torch on the device."""
     import functrace as ft
     import functrace.numpy as fnp
-    from backends.registry import active_backend
+    from functrace.backends.registry import active_backend
 
     row = {"case": "FUNCTRACE_BACKEND/DEVICE select torch on the device", "dtype": "-", "ok": False,
            "err": 0.0, "note": "", "s": 0.0}
@@ -453,7 +453,7 @@ def main(argv: list[str] | None = None) -> int:
     if "error" in env:
         print(env["error"], file=sys.stderr)
         return 2
-    from backends.registry import load_backend
+    from functrace.backends.registry import load_backend
 
     try:
         device = load_backend("torch").device

@@ -2,7 +2,7 @@
 
 Trace pure functions into a jaxpr-style IR, transform it (grad, jvp, vjp, ...), and run it on
 NumPy or PyTorch. This module is the facade: it re-exports the core (``functrace``), the
-transforms (``transforms``) and the backends (``backends``). Names from the last two are
+transforms (``functrace.transforms``) and the backends (``functrace.backends``). Names from the last two are
 loaded on first use (PEP 562), so importing any module of the three packages first never
 runs into an import cycle through this facade.
 """
@@ -10,7 +10,8 @@ runs into an import cycle through this facade.
 import importlib as _importlib
 from typing import Any as _Any
 
-from functrace import lax, nn, numpy, peephole, tree_util  # noqa: F401
+# _layout first: it lets a source tree import functrace.transforms and functrace.backends.
+from functrace import _layout, lax, nn, numpy, peephole, tree_util  # noqa: F401
 from functrace.api import device_get, device_put, eval_jaxpr, make_jaxpr
 from functrace.errors import (  # noqa: F401
     AxisError,
@@ -30,7 +31,7 @@ from functrace.tracing import set_backend_resolver as _set_backend_resolver
 
 def _first_backend_lookup() -> _Any:
     """Install the registry's resolver on first use (the core never imports a backend)."""
-    from backends import registry
+    from functrace.backends import registry
 
     _set_backend_resolver(registry.active_backend)
     return registry.active_backend()
@@ -40,24 +41,24 @@ _set_backend_resolver(_first_backend_lookup)
 
 # Public name -> (module, attribute or None for the module itself), imported on first access.
 _LAZY: dict[str, tuple[str, str | None]] = {
-    "grad": ("transforms.autodiff", "grad"),
-    "value_and_grad": ("transforms.autodiff", "value_and_grad"),
-    "vjp": ("transforms.autodiff", "vjp"),
-    "jvp": ("transforms.autodiff", "jvp"),
-    "linearize": ("transforms.autodiff", "linearize"),
-    "jacfwd": ("transforms.autodiff", "jacfwd"),
-    "jacrev": ("transforms.autodiff", "jacrev"),
-    "hessian": ("transforms.autodiff", "hessian"),
-    "stop_gradient": ("transforms.autodiff", "stop_gradient"),
-    "jit": ("transforms.jit", "jit"),
-    "vmap": ("transforms.batching", "vmap"),
+    "grad": ("functrace.transforms.autodiff", "grad"),
+    "value_and_grad": ("functrace.transforms.autodiff", "value_and_grad"),
+    "vjp": ("functrace.transforms.autodiff", "vjp"),
+    "jvp": ("functrace.transforms.autodiff", "jvp"),
+    "linearize": ("functrace.transforms.autodiff", "linearize"),
+    "jacfwd": ("functrace.transforms.autodiff", "jacfwd"),
+    "jacrev": ("functrace.transforms.autodiff", "jacrev"),
+    "hessian": ("functrace.transforms.autodiff", "hessian"),
+    "stop_gradient": ("functrace.transforms.autodiff", "stop_gradient"),
+    "jit": ("functrace.transforms.jit", "jit"),
+    "vmap": ("functrace.transforms.batching", "vmap"),
     "custom_jvp": ("functrace.custom_derivatives", "custom_jvp"),
-    "custom_vjp": ("transforms.custom_derivatives", "custom_vjp"),
+    "custom_vjp": ("functrace.transforms.custom_derivatives", "custom_vjp"),
     "test_util": ("functrace.test_util", None),
     "scipy": ("functrace.scipy", None),
-    "get_backend": ("backends.registry", "get_backend"),
-    "use_backend": ("backends.registry", "use_backend"),
-    "backend_names": ("backends.registry", "backend_names"),
+    "get_backend": ("functrace.backends.registry", "get_backend"),
+    "use_backend": ("functrace.backends.registry", "use_backend"),
+    "backend_names": ("functrace.backends.registry", "backend_names"),
 }
 
 

@@ -19,9 +19,9 @@ import functrace.numpy as fnp
 from functrace import lax
 from functrace.control_flow import custom_lin_p
 from functrace.test_util import check_grads
-from transforms import custom_derivatives as custom_derivatives_module
-from transforms.batching import batching_rules
-from transforms.transpose import backward_pass
+from functrace.transforms import custom_derivatives as custom_derivatives_module
+from functrace.transforms.batching import batching_rules
+from functrace.transforms.transpose import backward_pass
 
 X = np.array([0.3, -1.2, 0.7])
 

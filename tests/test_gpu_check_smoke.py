@@ -20,8 +20,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from backends.registry import load_backend  # noqa: E402
 from benchmarks import gpu_check  # noqa: E402
+from functrace.backends.registry import load_backend  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -457,8 +457,8 @@ class _FakeBackend:
 
 
 def test_lowering_multiple_results_unused_outputs_and_awkward_param_names():
-    from backends.lowering import lower_jaxpr
     from functrace.avals import ShapedArray
+    from functrace.backends.lowering import lower_jaxpr
     from functrace.ir import Jaxpr, JaxprEqn, Literal, Var
     from functrace.primitives import Primitive
 
@@ -484,7 +484,7 @@ def test_lowering_multiple_results_unused_outputs_and_awkward_param_names():
 def test_traceback_through_generated_code_shows_its_lines():
     import traceback
 
-    from backends.lowering import lower_jaxpr
+    from functrace.backends.lowering import lower_jaxpr
 
     def boom(*args, **kwargs):
         raise RuntimeError("boom")
@@ -515,7 +515,7 @@ def test_lowering_optimises_the_jaxprs_inside_control_flow():
 
 
 def test_jit_and_vmap_compose_both_ways():
-    from transforms.batching import vmap
+    from functrace.transforms.batching import vmap
 
     def f(x, w):
         return fnp.tanh(x @ w)

@@ -17,7 +17,7 @@ from functrace import primitives as P
 from functrace.avals import ShapedArray
 from functrace.ir import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Var, typecheck_jaxpr
 from functrace.primitives import abstract_eval_rules
-from transforms import passes
+from functrace.transforms import passes
 
 f32, f64, i32 = np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.int32)
 

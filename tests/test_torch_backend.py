@@ -24,10 +24,10 @@ torch = pytest.importorskip("torch")
 
 import functrace as ft  # noqa: E402
 import functrace.numpy as fnp  # noqa: E402
-from backends import torch_backend as tb  # noqa: E402
 from functrace import lax  # noqa: E402
 from functrace import primitives as P  # noqa: E402
 from functrace.api import trace_flat  # noqa: E402
+from functrace.backends import torch_backend as tb  # noqa: E402
 from functrace.control_flow import impls as generic_impls  # noqa: E402
 from functrace.errors import BackendError, DTypeError  # noqa: E402
 from functrace.tracing import bind  # noqa: E402
@@ -385,7 +385,7 @@ def test_primitive_through_a_jaxpr(name):
 
 def test_loading_a_backend_refuses_a_missing_primitive(monkeypatch):
     """The registry checks every primitive has an implementation (after adding the shared ones)."""
-    from backends import registry
+    from functrace.backends import registry
 
     monkeypatch.setitem(P.all_primitives, "frobnicate", P.Primitive("frobnicate"))
     monkeypatch.setattr(registry, "_instances", {})
@@ -806,7 +806,7 @@ def test_missing_torch_raises_backend_error_with_install_hint(monkeypatch):
 
 def test_importing_functrace_does_not_import_torch():
     code = ("import sys, numpy as np, functrace as ft, functrace.numpy as fnp; "
-            "import backends.numpy_backend; fnp.sum(fnp.sin(np.ones(3))); "
+            "import functrace.backends.numpy_backend; fnp.sum(fnp.sin(np.ones(3))); "
             "assert 'torch' not in sys.modules, 'torch was imported'")
     env = {k: v for k, v in os.environ.items() if k != "FUNCTRACE_BACKEND"}
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)

@@ -22,7 +22,7 @@ import functrace.numpy as fnp
 from functrace import lax
 from functrace import primitives as P
 from functrace.ir import typecheck_jaxpr
-from transforms.batching import batching_rules
+from functrace.transforms.batching import batching_rules
 
 B = 3  # examples per batch
 

@@ -4,4 +4,4 @@ Importing the package registers every rule table, including those of the core's 
 and custom-derivative primitives, so any transform sees complete tables.
 """
 
-from transforms import control_flow_rules, custom_derivatives  # noqa: F401 -- register their rules
+from functrace.transforms import control_flow_rules, custom_derivatives  # noqa: F401 -- register their rules

@@ -18,13 +18,13 @@ from functrace.avals import ShapedArray, is_float
 from functrace.errors import GradError
 from functrace.ir import Jaxpr
 from functrace.tracing import Tracer, get_aval, located, new_trace, trace_depth
+from functrace.transforms.batching import vmap_flat
+from functrace.transforms.jvp import jvp_jaxpr
+from functrace.transforms.jvp_trace import JVPTrace
+from functrace.transforms.rules import Zero, instantiate, is_differentiable
+from functrace.transforms.transpose import backward_pass
+from functrace.transforms.vjp_tape import tape_linearize
 from functrace.tree_util import tree_flatten, tree_map, tree_structure, tree_unflatten
-from transforms.batching import vmap_flat
-from transforms.jvp import jvp_jaxpr
-from transforms.jvp_trace import JVPTrace
-from transforms.rules import Zero, instantiate, is_differentiable
-from transforms.transpose import backward_pass
-from transforms.vjp_tape import tape_linearize
 
 
 def _quiet():

@@ -536,4 +536,4 @@ __all__ = ["vmap", "batching_rules", "def_batch_rule", "batch_jaxpr", "batch_eva
 
 # The batching rules of control flow and of custom derivatives live next to their other rules;
 # loading them here makes the table complete whenever vmap runs.
-from transforms import control_flow_rules, custom_derivatives  # noqa: E402, F401
+from functrace.transforms import control_flow_rules, custom_derivatives  # noqa: E402, F401

@@ -44,7 +44,7 @@ from functrace.avals import ShapedArray, is_float
 from functrace.control_flow import cond_p, scan_p, while_p
 from functrace.ir import ClosedJaxpr, Jaxpr, Var
 from functrace.tracing import Tracer, bind, eval_jaxpr, get_aval, new_trace
-from transforms.batching import (
+from functrace.transforms.batching import (
     axis_size,
     batch_eval_jaxpr,
     batch_jaxpr,
@@ -54,8 +54,8 @@ from transforms.batching import (
     moveaxis,
     trace_at,
 )
-from transforms.jvp import jvp_jaxpr
-from transforms.rules import (
+from functrace.transforms.jvp import jvp_jaxpr
+from functrace.transforms.rules import (
     Zero,
     def_jvp_rule,
     def_transpose_rule,
@@ -63,7 +63,7 @@ from transforms.rules import (
     is_differentiable,
     is_undefined,
 )
-from transforms.transpose import backward_pass
+from functrace.transforms.transpose import backward_pass
 
 
 # ---------------------------------------------------------------------------- shared pieces

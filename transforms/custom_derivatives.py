@@ -54,9 +54,16 @@ from functrace.control_flow import custom_jvp_call_p, custom_lin_p, custom_vjp_c
 from functrace.custom_derivatives import Rule, _Call, _check_outs, _name, custom_jvp
 from functrace.errors import GradError
 from functrace.tracing import Tracer, bind, get_aval
+from functrace.transforms.batching import axis_size, batch_jaxpr, def_batch_rule, moveaxis, vmap_flat
+from functrace.transforms.rules import (
+    Zero,
+    def_jvp_rule,
+    def_transpose_rule,
+    instantiate,
+    is_differentiable,
+    is_undefined,
+)
 from functrace.tree_util import tree_flatten, tree_unflatten
-from transforms.batching import axis_size, batch_jaxpr, def_batch_rule, moveaxis, vmap_flat
-from transforms.rules import Zero, def_jvp_rule, def_transpose_rule, instantiate, is_differentiable, is_undefined
 
 
 def _no_closure_tangents(tangents: Sequence[Any], num_consts: int, what: str) -> None:

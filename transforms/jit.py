@@ -25,13 +25,13 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from backends.lowering import lower_jaxpr
 from functrace.api import flatten_fun, merge_static, to_backend, trace_flat
+from functrace.backends.lowering import lower_jaxpr
 from functrace.ir import ClosedJaxpr
 from functrace.primitives import stop_gradient_p
 from functrace.tracing import Tracer, current_backend, eval_jaxpr, get_aval, source_info
+from functrace.transforms.passes import has_sub_jaxprs, optimize
 from functrace.tree_util import LEAF, PyTreeDef, tree_flatten, tree_unflatten
-from transforms.passes import has_sub_jaxprs, optimize
 
 # A Python scalar argument is traced as a weak value (see ShapedArray): its signature differs
 # from a NumPy scalar's of the same dtype, which is traced as a strong one.

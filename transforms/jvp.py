@@ -14,8 +14,8 @@ from functrace import lax
 from functrace import primitives as P
 from functrace.ir import Jaxpr, Literal
 from functrace.tracing import _state, bind, get_aval
-from transforms import transpose as T
-from transforms.rules import (
+from functrace.transforms import transpose as T
+from functrace.transforms.rules import (
     Zero,
     def_jvp_rule,
     defjvp,

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from functrace.tracing import Trace, Tracer, bind, get_aval, leaked_tracer_error
-from transforms.rules import Zero, jvp_rules
+from functrace.transforms.rules import Zero, jvp_rules
 
 
 class JVPTracer(Tracer):

@@ -401,7 +401,7 @@ def _const_uniform_value(c: Any) -> Any:
 
 
 def _numpy_impls() -> dict:
-    from backends.registry import load_backend  # the pass computes with NumPy whatever runs the code
+    from functrace.backends.registry import load_backend  # the pass computes with NumPy whatever runs the code
 
     return load_backend("numpy").impls
 

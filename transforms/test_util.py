@@ -9,8 +9,8 @@ import numpy as np
 
 from functrace.api import device_get, flatten_fun, to_backend, trace_flat
 from functrace.tracing import Tracer
+from functrace.transforms.autodiff import jvp, vjp
 from functrace.tree_util import tree_flatten, tree_unflatten
-from transforms.autodiff import jvp, vjp
 
 _DEFAULT_EPS = {np.dtype(np.float16): 1e-1, np.dtype(np.float32): 1e-3, np.dtype(np.float64): 1e-6}
 _DEFAULT_TOL = {np.dtype(np.float16): 1e-1, np.dtype(np.float32): 2e-2, np.dtype(np.float64): 1e-5}

@@ -15,7 +15,7 @@ from functrace import lax
 from functrace import primitives as P
 from functrace.ir import Jaxpr, Literal, Var
 from functrace.tracing import _state, bind, get_aval
-from transforms.rules import (
+from functrace.transforms.rules import (
     UndefinedPrimal,
     Zero,
     add_tangents,

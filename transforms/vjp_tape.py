@@ -25,10 +25,10 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from backends.lowering import lower_jaxpr
 from functrace import control_flow as cf
 from functrace import lax
 from functrace import primitives as P
+from functrace.backends.lowering import lower_jaxpr
 from functrace.errors import FunctraceError
 from functrace.ir import Jaxpr, Var
 from functrace.primitives import Primitive
@@ -45,7 +45,7 @@ from functrace.tracing import (
     new_trace,
     strong_avals,
 )
-from transforms.rules import RuleTable, Zero, instantiate, is_differentiable
+from functrace.transforms.rules import RuleTable, Zero, instantiate, is_differentiable
 
 _CACHE_LIMIT = 4096  # signatures kept per backend; a program that exceeds it re-derives some
 
@@ -107,7 +107,7 @@ def _stage(prim: Primitive, params: dict, avals: Sequence[Any], diff_in: list[in
     a ``custom_jvp`` rule with Python control flow, see them) and the pair is interpreted rather
     than compiled: it is for this one call.
     """
-    from transforms.autodiff import _vjp_flat  # on tracers it takes the jaxpr route
+    from functrace.transforms.autodiff import _vjp_flat  # on tracers it takes the jaxpr route
 
     try:
         out = abstract_eval_rules[prim](*avals, **params)
