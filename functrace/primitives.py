@@ -17,13 +17,35 @@ from functrace.errors import AxisError, DTypeError, ShapeError
 
 
 class Primitive:
-    """An operation of the IR. Identity is by object; ``name`` is what the printer shows."""
+    """An operation of the IR. Identity is by object; ``name`` is what the printer shows.
 
-    __slots__ = ("name", "multiple_results")
+    Traits, declared once in ``def_primitive``, are what the interpreters read instead of
+    hand-kept lists of names:
 
-    def __init__(self, name: str, multiple_results: bool = False):
+    - ``elementwise``: operands of one shape (rank-0 operands stand for every position); vmap
+      batches it by the generic elementwise rule, the lowering may broadcast implicitly.
+    - ``commutative``: operands may be swapped (trace-time CSE treats ``x+y`` and ``y+x`` as one).
+    - ``linear``: the operand positions it is linear in (its transpose rule must cover them).
+    - ``zero_derivative``: its outputs carry no derivative (comparisons, integer results).
+    - ``subjaxprs``: its params hold jaxprs (control flow, custom derivatives).
+    - ``effectful``: it must run even when its result is unused (printing, collectives, random
+      state); passes never remove, fold or merge it.
+    """
+
+    __slots__ = ("name", "multiple_results", "elementwise", "commutative", "linear", "zero_derivative",
+                 "subjaxprs", "effectful")
+
+    def __init__(self, name: str, multiple_results: bool = False, *, elementwise: bool = False,
+                 commutative: bool = False, linear: tuple[int, ...] = (), zero_derivative: bool = False,
+                 subjaxprs: bool = False, effectful: bool = False):
         self.name = name
         self.multiple_results = multiple_results
+        self.elementwise = elementwise
+        self.commutative = commutative
+        self.linear = tuple(linear)
+        self.zero_derivative = zero_derivative
+        self.subjaxprs = subjaxprs
+        self.effectful = effectful
 
     def __repr__(self) -> str:
         return self.name
@@ -33,11 +55,13 @@ abstract_eval_rules: dict[Primitive, Callable[..., Any]] = {}
 all_primitives: dict[str, Primitive] = {}
 
 
-def def_primitive(name: str, rule: Callable, multiple_results: bool = False) -> Primitive:
-    """Create a primitive and register its abstract-eval rule; double registration is refused."""
+def def_primitive(name: str, rule: Callable, multiple_results: bool = False, **traits: Any) -> Primitive:
+    """Declare a primitive once: its name, its abstract-eval (shape/dtype) rule ``rule(*avals,
+    **params) -> ShapedArray`` (a list for ``multiple_results``) and its traits (see
+    ``Primitive``). Double declaration is refused."""
     if name in all_primitives:
         raise ValueError(f"primitive {name!r} is already defined")
-    p = Primitive(name, multiple_results)
+    p = Primitive(name, multiple_results, **traits)
     all_primitives[name] = p
     abstract_eval_rules[p] = rule
     return p
@@ -98,12 +122,12 @@ def _naryop_rule(name: str, kinds: str, out_dtype=None):
     return rule
 
 
-def unop(name: str, kinds: str = "f") -> Primitive:
-    return def_primitive(name, _unop_rule(name, kinds))
+def unop(name: str, kinds: str = "f", **traits: Any) -> Primitive:
+    return def_primitive(name, _unop_rule(name, kinds), elementwise=True, **traits)
 
 
-def binop(name: str, kinds: str = "fi", out_dtype=None) -> Primitive:
-    return def_primitive(name, _naryop_rule(name, kinds, out_dtype))
+def binop(name: str, kinds: str = "fi", out_dtype=None, **traits: Any) -> Primitive:
+    return def_primitive(name, _naryop_rule(name, kinds, out_dtype), elementwise=True, **traits)
 
 
 neg_p = unop("neg", "fi")
@@ -133,7 +157,8 @@ sqrt_p = unop("sqrt")
 logistic_p = unop("logistic")
 erf_p = unop("erf")
 not_p = unop("not", "ib")
-is_finite_p = def_primitive("is_finite", lambda x: (_check_kind("is_finite", x.dtype, "f"), x.update(dtype=bool))[1])
+is_finite_p = def_primitive("is_finite", lambda x: (_check_kind("is_finite", x.dtype, "f"), x.update(dtype=bool))[1],
+                            elementwise=True)
 
 
 def _integer_pow_rule(x: ShapedArray, *, y: int) -> ShapedArray:
@@ -143,7 +168,7 @@ def _integer_pow_rule(x: ShapedArray, *, y: int) -> ShapedArray:
     return x
 
 
-integer_pow_p = def_primitive("integer_pow", _integer_pow_rule)
+integer_pow_p = def_primitive("integer_pow", _integer_pow_rule, elementwise=True)
 
 add_p = binop("add")
 sub_p = binop("sub")
@@ -172,15 +197,15 @@ def _select_rule(pred: ShapedArray, on_true: ShapedArray, on_false: ShapedArray)
     return ShapedArray(_elementwise_shape("select", pred, on_true, on_false), dt)
 
 
-select_p = def_primitive("select", _select_rule)
+select_p = def_primitive("select", _select_rule, elementwise=True)
 
 
 def _convert_rule(x: ShapedArray, *, new_dtype) -> ShapedArray:
     return x.update(dtype=new_dtype)
 
 
-convert_element_type_p = def_primitive("convert_element_type", _convert_rule)
-stop_gradient_p = def_primitive("stop_gradient", lambda x: x)
+convert_element_type_p = def_primitive("convert_element_type", _convert_rule, elementwise=True)
+stop_gradient_p = def_primitive("stop_gradient", lambda x: x, elementwise=True)
 
 
 # ---------------------------------------------------------------------------- reductions

@@ -16,7 +16,7 @@ import functrace.numpy as fnp
 from functrace import lax
 from functrace import primitives as P
 from functrace.ir import typecheck_jaxpr
-from functrace.transforms.rules import jvp_rules
+from functrace.rules import jvp_rules
 
 
 def close(got, want, rtol=1e-10, atol=1e-12):
@@ -611,7 +611,7 @@ def test_check_grads_catches_a_wrong_second_derivative(monkeypatch):
 
 
 def test_check_grads_catches_a_wrong_transpose(monkeypatch):
-    from functrace.transforms.rules import transpose_rules
+    from functrace.rules import transpose_rules
 
     monkeypatch.setitem(transpose_rules, P.neg_p, lambda ct, x: [ct])
     with pytest.raises(AssertionError, match="vjp and finite differences disagree"):

@@ -1,6 +1,7 @@
 """A regular (non-editable) install puts transforms/ and backends/ inside the package, so a user
 project with folders of those names beside it still imports functrace (issue: installed names)."""
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,10 +13,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.mark.skipif(not (ROOT / "pyproject.toml").exists(), reason="needs the source tree")
 def test_wheel_install_beside_user_transforms_and_backends_folders(tmp_path):
-    site = tmp_path / "site"
+    site, src = tmp_path / "site", tmp_path / "src"  # built from a copy: setuptools writes build/ in-tree
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "build")
+    for name in ("functrace", "transforms", "backends"):
+        shutil.copytree(ROOT / name, src / name, ignore=ignore)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
     build = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--target", str(site), str(ROOT)],
+         "--target", str(site), str(src)],
         capture_output=True, text=True, timeout=300)
     assert build.returncode == 0, build.stderr
     assert not (site / "transforms").exists() and not (site / "backends").exists()

@@ -10,8 +10,8 @@ import functrace as ft
 import functrace.numpy as fnp
 from functrace import lax
 from functrace import primitives as P
+from functrace.rules import jvp_rules
 from functrace.transforms import vjp_tape
-from functrace.transforms.rules import jvp_rules
 
 X = np.array([0.3, -1.2, 2.0, 0.7])
 

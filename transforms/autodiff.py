@@ -17,11 +17,11 @@ from functrace.api import flatten_fun, input_avals, make_jaxpr, to_backend, trac
 from functrace.avals import ShapedArray, is_float
 from functrace.errors import GradError
 from functrace.ir import Jaxpr
+from functrace.rules import Zero, instantiate, is_differentiable
 from functrace.tracing import Tracer, get_aval, located, new_trace, trace_depth
 from functrace.transforms.batching import vmap_flat
 from functrace.transforms.jvp import jvp_jaxpr
 from functrace.transforms.jvp_trace import JVPTrace
-from functrace.transforms.rules import Zero, instantiate, is_differentiable
 from functrace.transforms.transpose import backward_pass
 from functrace.transforms.vjp_tape import tape_linearize
 from functrace.tree_util import tree_flatten, tree_map, tree_structure, tree_unflatten

@@ -30,18 +30,9 @@ from functrace.avals import ShapedArray
 from functrace.control_flow import user_error
 from functrace.ir import ClosedJaxpr, Jaxpr, Literal
 from functrace.primitives import Primitive
+from functrace.rules import BatchRule, batching_rules, def_batch_rule
 from functrace.tracing import _state, bind, get_aval, new_trace
 from functrace.tree_util import tree_flatten, tree_unflatten
-
-BatchRule = Callable[..., tuple[Any, Any]]
-batching_rules: dict[Primitive, BatchRule] = {}
-
-
-def def_batch_rule(prim: Primitive, rule: BatchRule) -> None:
-    """Register ``rule(args, dims, **params) -> (out, out_dim)`` for ``prim``; once per primitive."""
-    if prim in batching_rules:
-        raise ValueError(f"batching rule for {prim.name} is already registered")
-    batching_rules[prim] = rule
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -103,7 +94,7 @@ def batch_eval_jaxpr(jaxpr: Jaxpr, consts: list, args: list, dims: list) -> tupl
                 out = bind(eqn.primitive, *vals, **eqn.params)
                 od = [None] * len(out) if eqn.primitive.multiple_results else None
             else:
-                rule = batching_rules.get(eqn.primitive)
+                rule = batching_rule(eqn.primitive)
                 if rule is None:
                     raise NotImplementedError(f"batching rule for '{eqn.primitive.name}' is not implemented (vmap)")
                 out, od = rule(list(vals), list(ds), **eqn.params)
@@ -195,16 +186,15 @@ def _elementwise_rule(prim: Primitive) -> BatchRule:
     return rule
 
 
-_ELEMENTWISE = [
-    P.neg_p, P.sign_p, P.abs_p, P.floor_p, P.ceil_p, P.round_p, P.sin_p, P.cos_p, P.tan_p, P.asin_p,
-    P.acos_p, P.atan_p, P.sinh_p, P.cosh_p, P.tanh_p, P.asinh_p, P.acosh_p, P.atanh_p, P.exp_p,
-    P.exp2_p, P.expm1_p, P.log_p, P.log1p_p, P.sqrt_p, P.logistic_p, P.erf_p, P.not_p, P.is_finite_p,
-    P.integer_pow_p, P.add_p, P.sub_p, P.mul_p, P.div_p, P.rem_p, P.pow_p, P.max_p, P.min_p,
-    P.atan2_p, P.and_p, P.or_p, P.xor_p, P.eq_p, P.ne_p, P.lt_p, P.le_p, P.gt_p, P.ge_p,
-    P.select_p, P.convert_element_type_p, P.stop_gradient_p,
-]
-for _p in _ELEMENTWISE:
-    def_batch_rule(_p, _elementwise_rule(_p))
+def batching_rule(prim: Primitive) -> BatchRule | None:
+    """``prim``'s registered batching rule, else the one its traits give (elementwise: the generic rule)."""
+    rule = batching_rules.get(prim)
+    return rule if rule is not None or not prim.elementwise else _elementwise_batching(prim)
+
+
+@functools.lru_cache(maxsize=None)
+def _elementwise_batching(prim: Primitive) -> BatchRule:
+    return _elementwise_rule(prim)
 
 
 # ---------------------------------------------------------------------------- reductions
@@ -530,7 +520,8 @@ def vmap_flat_dims(f_flat: Callable[[list], list], args: list, dims: list,
     return list(zip(outs, odims, strict=True))
 
 
-__all__ = ["vmap", "batching_rules", "def_batch_rule", "batch_jaxpr", "batch_eval_jaxpr", "trace_at", "vmap_flat",
+__all__ = ["vmap", "batching_rules", "batching_rule", "def_batch_rule", "batch_jaxpr", "batch_eval_jaxpr", "trace_at",
+           "vmap_flat",
            "dependent_outputs", "moveaxis", "bdim_at_front"]
 
 

@@ -43,6 +43,14 @@ from functrace import lax
 from functrace.avals import ShapedArray, is_float
 from functrace.control_flow import cond_p, scan_p, while_p
 from functrace.ir import ClosedJaxpr, Jaxpr, Var
+from functrace.rules import (
+    Zero,
+    def_jvp_rule,
+    def_transpose_rule,
+    instantiate,
+    is_differentiable,
+    is_undefined,
+)
 from functrace.tracing import Tracer, bind, eval_jaxpr, get_aval, new_trace
 from functrace.transforms.batching import (
     axis_size,
@@ -55,14 +63,6 @@ from functrace.transforms.batching import (
     trace_at,
 )
 from functrace.transforms.jvp import jvp_jaxpr
-from functrace.transforms.rules import (
-    Zero,
-    def_jvp_rule,
-    def_transpose_rule,
-    instantiate,
-    is_differentiable,
-    is_undefined,
-)
 from functrace.transforms.transpose import backward_pass
 
 

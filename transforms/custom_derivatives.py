@@ -53,9 +53,7 @@ from functrace.api import to_backend
 from functrace.control_flow import custom_jvp_call_p, custom_lin_p, custom_vjp_call_p, user_error
 from functrace.custom_derivatives import Rule, _Call, _check_outs, _name, custom_jvp
 from functrace.errors import GradError
-from functrace.tracing import Tracer, bind, get_aval
-from functrace.transforms.batching import axis_size, batch_jaxpr, def_batch_rule, moveaxis, vmap_flat
-from functrace.transforms.rules import (
+from functrace.rules import (
     Zero,
     def_jvp_rule,
     def_transpose_rule,
@@ -63,6 +61,8 @@ from functrace.transforms.rules import (
     is_differentiable,
     is_undefined,
 )
+from functrace.tracing import Tracer, bind, get_aval
+from functrace.transforms.batching import axis_size, batch_jaxpr, def_batch_rule, moveaxis, vmap_flat
 from functrace.tree_util import tree_flatten, tree_unflatten
 
 

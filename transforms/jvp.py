@@ -13,18 +13,18 @@ import numpy as np
 from functrace import lax
 from functrace import primitives as P
 from functrace.ir import Jaxpr, Literal
-from functrace.tracing import _state, bind, get_aval
-from functrace.transforms import transpose as T
-from functrace.transforms.rules import (
+from functrace.rules import (
     Zero,
     def_jvp_rule,
     defjvp,
     deflinear,
     defzero,
     instantiate,
-    jvp_rules,
+    jvp_rule,
     prim_bind,
 )
+from functrace.tracing import _state, bind, get_aval
+from functrace.transforms import transpose as T
 
 
 def _c(value: float, like: Any) -> Any:
@@ -275,7 +275,7 @@ def jvp_jaxpr(jaxpr: Jaxpr, consts: list, primals: list, tangents: list) -> tupl
                 for v, o in zip(eqn.outvars, outs, strict=True):
                     penv[id(v)] = o
                 continue
-            rule = jvp_rules.get(eqn.primitive)
+            rule = jvp_rule(eqn.primitive)
             if rule is None:
                 raise NotImplementedError(f"differentiation rule for '{eqn.primitive.name}' is not implemented "
                                           "(forward mode, jvp)")

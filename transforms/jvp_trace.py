@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from functrace.rules import Zero, jvp_rule
 from functrace.tracing import Trace, Tracer, bind, get_aval, leaked_tracer_error
-from functrace.transforms.rules import Zero, jvp_rules
 
 
 class JVPTracer(Tracer):
@@ -51,7 +51,7 @@ class JVPTrace(Trace):
             if prim.multiple_results:
                 return [JVPTracer(self, o, Zero(get_aval(o))) for o in out]
             return JVPTracer(self, out, Zero(get_aval(out)))
-        rule = jvp_rules.get(prim)
+        rule = jvp_rule(prim)
         if rule is None:
             raise NotImplementedError(f"differentiation rule for '{prim.name}' is not implemented (forward mode)")
         out, t_out = rule(primals, tangents, **params)

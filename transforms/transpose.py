@@ -14,8 +14,7 @@ import numpy as np
 from functrace import lax
 from functrace import primitives as P
 from functrace.ir import Jaxpr, Literal, Var
-from functrace.tracing import _state, bind, get_aval
-from functrace.transforms.rules import (
+from functrace.rules import (
     UndefinedPrimal,
     Zero,
     add_tangents,
@@ -25,6 +24,7 @@ from functrace.transforms.rules import (
     transpose_rules,
     unbroadcast,
 )
+from functrace.tracing import _state, bind, get_aval
 
 
 def _aval(x: Any):

@@ -32,6 +32,7 @@ from functrace.backends.lowering import lower_jaxpr
 from functrace.errors import FunctraceError
 from functrace.ir import Jaxpr, Var
 from functrace.primitives import Primitive
+from functrace.rules import RuleTable, Zero, instantiate, is_differentiable
 from functrace.tracing import (
     Trace,
     Tracer,
@@ -45,7 +46,6 @@ from functrace.tracing import (
     new_trace,
     strong_avals,
 )
-from functrace.transforms.rules import RuleTable, Zero, instantiate, is_differentiable
 
 _CACHE_LIMIT = 4096  # signatures kept per backend; a program that exceeds it re-derives some
 

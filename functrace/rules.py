@@ -1,4 +1,9 @@
-"""Shared pieces of the derivative rules: symbolic zeros, registrars, un-broadcasting.
+"""The rule tables the transforms read, and the registrars that fill them.
+
+Each primitive's family module (``functrace/ops/``) registers its JVP, transpose and batching
+rules here, on the lines after the primitive is declared; the interpreters in
+``functrace.transforms`` read the tables and hold no per-primitive rule. Also here: the shared
+pieces of derivative rules (symbolic zeros, un-broadcasting).
 
 A tangent or cotangent that is known to be zero is the symbol ``Zero(aval)`` rather than an
 array, so derivatives of integer outputs and untouched inputs cost nothing.
@@ -104,8 +109,10 @@ class RuleTable(dict):
 
 
 JvpRule = Callable[..., tuple[Any, Any]]
+BatchRule = Callable[..., tuple[Any, Any]]
 jvp_rules: RuleTable = RuleTable()
 transpose_rules: RuleTable = RuleTable()
+batching_rules: dict[Primitive, BatchRule] = {}
 
 
 def _register(table: dict, prim: Primitive, rule: Callable, kind: str) -> None:
@@ -122,6 +129,12 @@ def def_jvp_rule(prim: Primitive, rule: JvpRule) -> None:
 def def_transpose_rule(prim: Primitive, rule: Callable[..., list]) -> None:
     """``rule(ct, *args, **params) -> [ct per arg]``; linear args arrive as ``UndefinedPrimal``."""
     _register(transpose_rules, prim, rule, "transpose")
+
+
+def def_batch_rule(prim: Primitive, rule: BatchRule) -> None:
+    """``rule(args, dims, **params) -> (out, out_dim)`` (lists of both for several results); ``dims``
+    holds each operand's batch axis, or None for an operand that is the same for every example."""
+    _register(batching_rules, prim, rule, "batching")
 
 
 def defjvp(prim: Primitive, *per_arg: Callable | None) -> None:
@@ -142,16 +155,30 @@ def defjvp(prim: Primitive, *per_arg: Callable | None) -> None:
     def_jvp_rule(prim, rule)
 
 
-def defzero(prim: Primitive) -> None:
-    """A primitive whose outputs carry no derivative (comparisons, integer results, ...)."""
+def jvp_rule(prim: Primitive) -> JvpRule | None:
+    """``prim``'s registered JVP rule, else the one its traits give (zero_derivative: zero tangents)."""
+    rule = jvp_rules.get(prim)
+    if rule is None and prim.zero_derivative:
+        rule = _zero_rules.get(prim) or _zero_rules.setdefault(prim, _zero_jvp(prim))
+    return rule
 
+
+_zero_rules: dict[Primitive, JvpRule] = {}
+
+
+def _zero_jvp(prim: Primitive) -> JvpRule:
     def rule(primals, tangents, **params):
         ans = prim_bind(prim, primals, params)
         if prim.multiple_results:
             return ans, [Zero(get_aval(a)) for a in ans]
         return ans, Zero(get_aval(ans))
 
-    def_jvp_rule(prim, rule)
+    return rule
+
+
+def defzero(prim: Primitive) -> None:
+    """A primitive whose outputs carry no derivative (comparisons, integer results, ...)."""
+    def_jvp_rule(prim, _zero_jvp(prim))
 
 
 def deflinear(prim: Primitive, transpose: Callable[..., list]) -> None:
