@@ -36,7 +36,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from functrace import lax
-from functrace import primitives as P
+from functrace import ops as P
 from functrace.api import flatten_fun, to_backend
 from functrace.avals import ShapedArray, is_bool, is_int
 from functrace.errors import DTypeError, FunctraceError, ShapeError

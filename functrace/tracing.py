@@ -23,13 +23,11 @@ import numpy as np
 from functrace.avals import ShapedArray, concrete_aval
 from functrace.errors import ConcretizationError, FunctraceError, TracerArrayConversionError, UnexpectedTracerError
 from functrace.ir import Jaxpr, JaxprEqn, Literal, Var
-from functrace.primitives import Primitive, abstract_eval_rules, all_primitives
+from functrace.primitives import Primitive, abstract_eval_rules
 from functrace.util import format_frame, user_frame
 
 # Peephole simplifications applied as equations are recorded; filled in by functrace.peephole.
 peephole_rules: dict[Primitive, Callable[..., Any]] = {}
-commutative_primitives = frozenset(all_primitives[n] for n in ("add", "mul", "max", "min", "eq", "ne", "and",
-                                                               "or", "xor"))
 
 
 class _TraceState(threading.local):
@@ -206,7 +204,7 @@ def equation_key(prim: Primitive, invars: list, params: dict) -> tuple:
     operands (in any order for commutative ones) and params. Used by the CSE done while
     tracing and by the ``cse`` pass; hashing it raises TypeError for unhashable params."""
     operand_keys = [id(x) if type(x) is Var else literal_key(x) for x in invars]
-    if prim in commutative_primitives:  # a * b and b * a are one subexpression
+    if prim.commutative:  # a * b and b * a are one subexpression
         operand_keys.sort(key=_operand_order)
     return (prim, tuple(operand_keys), tuple(params.items()) if params else ())
 

@@ -25,7 +25,7 @@ torch = pytest.importorskip("torch")
 import functrace as ft  # noqa: E402
 import functrace.numpy as fnp  # noqa: E402
 from functrace import lax  # noqa: E402
-from functrace import primitives as P  # noqa: E402
+from functrace import ops as P  # noqa: E402
 from functrace.api import trace_flat  # noqa: E402
 from functrace.backends import torch_backend as tb  # noqa: E402
 from functrace.control_flow import impls as generic_impls  # noqa: E402

@@ -27,7 +27,7 @@ from typing import Any, Callable, Sequence
 
 from functrace import control_flow as cf
 from functrace import lax
-from functrace import primitives as P
+from functrace import ops as P
 from functrace.backends.lowering import lower_jaxpr
 from functrace.errors import FunctraceError
 from functrace.ir import Jaxpr, Var
