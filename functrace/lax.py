@@ -8,7 +8,7 @@ module gathers them under one name, as ``jax.lax``.
 
 from __future__ import annotations
 
-from functrace.control_flow import cond, fori_loop, scan, switch, while_loop  # noqa: E402, F401
+from functrace.ops.control_flow import cond, fori_loop, switch, while_loop  # noqa: F401
 from functrace.ops.elementwise import (  # noqa: F401
     abs,
     acos,
@@ -75,6 +75,7 @@ from functrace.ops.reductions import (  # noqa: F401
     reduce_prod,
     reduce_sum,
 )
+from functrace.ops.scan import scan  # noqa: F401
 from functrace.ops.structural import (  # noqa: F401
     broadcast_in_dim,
     concatenate,

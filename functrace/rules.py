@@ -108,6 +108,19 @@ class RuleTable(dict):
         return super().setdefault(key, default)
 
 
+class Interpreters:
+    """The interpreters that rules of primitives with sub-jaxprs (control flow, custom
+    derivatives) apply to those sub-jaxprs: ``jvp_jaxpr``, ``linearize_jaxpr``,
+    ``backward_pass``, ``batch_jaxpr``, ``batch_eval_jaxpr``, ``vmap_flat``. Importing
+    ``functrace.transforms`` installs them (the core imports no transform); a rule runs only
+    inside a transform, so they are installed whenever one is called."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError(f"the interpreter {name!r} is not installed: import functrace.transforms first")
+
+
+interpreters = Interpreters()
+
 JvpRule = Callable[..., tuple[Any, Any]]
 BatchRule = Callable[..., tuple[Any, Any]]
 jvp_rules: RuleTable = RuleTable()

@@ -24,7 +24,6 @@ import functrace.numpy as fnp
 from functrace import lax
 from functrace import ops as P
 from functrace.rules import jvp_rule, transpose_rules
-from functrace.transforms import control_flow_rules, custom_derivatives  # noqa: F401 -- register their rules (lazily loaded)
 
 check_grads = ft.test_util.check_grads
 

@@ -26,11 +26,10 @@ import numpy as np
 from functrace import lax
 from functrace.api import flatten_fun, input_avals, to_backend
 from functrace.avals import ShapedArray
-from functrace.control_flow import user_error
 from functrace.ir import ClosedJaxpr, Jaxpr, Literal
 from functrace.primitives import Primitive
 from functrace.rules import BatchRule, axis_size, batching_rules, bdim_at_front, def_batch_rule, moveaxis  # noqa: F401
-from functrace.tracing import _state, bind, get_aval, new_trace
+from functrace.tracing import _state, bind, get_aval, trace_at, user_error
 from functrace.tree_util import tree_flatten, tree_unflatten
 
 
@@ -74,14 +73,6 @@ def batch_eval_jaxpr(jaxpr: Jaxpr, consts: list, args: list, dims: list) -> tupl
     return [o for o, _ in outs], [d for _, d in outs]
 
 
-def trace_at(fn: Callable[[list], list], avals: Sequence[ShapedArray]) -> ClosedJaxpr:
-    """Trace ``fn`` (flat list in, flat list out) at abstract ``avals`` into a ClosedJaxpr."""
-    with new_trace() as trace:
-        outs = fn([trace.new_arg(a) for a in avals])
-        jaxpr, consts = trace.to_jaxpr(outs)
-    return ClosedJaxpr(jaxpr, consts)
-
-
 def _batched_aval(a: ShapedArray, size: int) -> ShapedArray:
     return ShapedArray((size,) + a.shape, a.dtype)
 
@@ -108,15 +99,6 @@ def batch_jaxpr(closed: ClosedJaxpr, in_batched: Sequence[bool], size: int,
 
     avals = [_batched_aval(a, size) if b else a for a, b in zip(closed.in_avals, in_batched, strict=True)]
     return trace_at(fn, avals), out_batched
-
-
-def dependent_outputs(closed: ClosedJaxpr, in_mask: Sequence[bool]) -> list[bool]:
-    """Which outputs of ``closed`` depend on an input flagged in ``in_mask`` (a walk, no tracing)."""
-    batched = {id(v) for v, b in zip(closed.jaxpr.invars, in_mask, strict=True) if b}
-    for eqn in closed.jaxpr.eqns:
-        if any(not isinstance(x, Literal) and id(x) in batched for x in eqn.invars):
-            batched.update(id(v) for v in eqn.outvars)
-    return [not isinstance(x, Literal) and id(x) in batched for x in closed.jaxpr.outvars]
 
 
 def vmap_flat(fn: Callable[[list], list], args: Sequence[Any], dims: Sequence[int | None], size: int) -> list:
@@ -288,9 +270,4 @@ def vmap_flat_dims(f_flat: Callable[[list], list], args: list, dims: list,
 
 __all__ = ["vmap", "batching_rules", "batching_rule", "def_batch_rule", "batch_jaxpr", "batch_eval_jaxpr", "trace_at",
            "vmap_flat",
-           "dependent_outputs", "moveaxis", "bdim_at_front"]
-
-
-# The batching rules of control flow and of custom derivatives live next to their other rules;
-# loading them here makes the table complete whenever vmap runs.
-from functrace.transforms import control_flow_rules, custom_derivatives  # noqa: E402, F401
+           "moveaxis", "bdim_at_front"]
