@@ -17,8 +17,9 @@ import numpy as np
 
 from functrace import lax
 from functrace.avals import ShapedArray, is_float
+from functrace.errors import MissingRuleError
 from functrace.primitives import Primitive
-from functrace.tracing import bind, get_aval
+from functrace.tracing import bind, get_aval, located
 
 
 class Zero:
@@ -166,6 +167,13 @@ def defjvp(prim: Primitive, *per_arg: Callable | None) -> None:
         return ans, total
 
     def_jvp_rule(prim, rule)
+
+
+def missing_rule(prim: Primitive, what: str, transform: str) -> MissingRuleError:
+    """The error for a primitive without the rule a transform needs, at the user's line."""
+    return located(MissingRuleError(
+        f"primitive '{prim.name}' has no {what} rule, which {transform} needs; a primitive's rules are "
+        f"registered beside it in its family module under functrace/ops/ (see docs/adding_a_primitive.md)"))
 
 
 def jvp_rule(prim: Primitive) -> JvpRule | None:

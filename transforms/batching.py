@@ -28,7 +28,7 @@ from functrace.api import flatten_fun, input_avals, to_backend
 from functrace.avals import ShapedArray
 from functrace.ir import ClosedJaxpr, Jaxpr, Literal
 from functrace.primitives import Primitive
-from functrace.rules import BatchRule, axis_size, batching_rules, bdim_at_front, def_batch_rule, moveaxis  # noqa: F401
+from functrace.rules import BatchRule, axis_size, batching_rules, bdim_at_front, def_batch_rule, missing_rule, moveaxis  # noqa: F401
 from functrace.tracing import _state, bind, get_aval, trace_at, user_error
 from functrace.tree_util import tree_flatten, tree_unflatten
 
@@ -60,7 +60,7 @@ def batch_eval_jaxpr(jaxpr: Jaxpr, consts: list, args: list, dims: list) -> tupl
             else:
                 rule = batching_rule(eqn.primitive)
                 if rule is None:
-                    raise NotImplementedError(f"batching rule for '{eqn.primitive.name}' is not implemented (vmap)")
+                    raise missing_rule(eqn.primitive, "batching", "vmap")
                 out, od = rule(list(vals), list(ds), **eqn.params)
             if eqn.primitive.multiple_results:
                 for v, o, d in zip(eqn.outvars, out, od, strict=True):

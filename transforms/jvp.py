@@ -14,6 +14,7 @@ from functrace.ir import Jaxpr, Literal
 from functrace.rules import (
     Zero,
     jvp_rule,
+    missing_rule,
 )
 from functrace.tracing import _state, bind
 
@@ -57,8 +58,7 @@ def jvp_jaxpr(jaxpr: Jaxpr, consts: list, primals: list, tangents: list) -> tupl
                 continue
             rule = jvp_rule(eqn.primitive)
             if rule is None:
-                raise NotImplementedError(f"differentiation rule for '{eqn.primitive.name}' is not implemented "
-                                          "(forward mode, jvp)")
+                raise missing_rule(eqn.primitive, "JVP", "forward-mode differentiation (jvp)")
             po, to = rule(ps, ts, **eqn.params)
             if not multiple:
                 po, to = [po], [to]

@@ -17,6 +17,7 @@ from functrace.rules import (
     Zero,
     add_tangents,
     instantiate,
+    missing_rule,
     transpose_rules,
 )
 from functrace.tracing import _state, bind
@@ -62,8 +63,7 @@ def backward_pass(jaxpr: Jaxpr, consts: list, cts_out: list) -> list:
                     else (x.val if isinstance(x, Literal) else env[id(x)]) for x in eqn.invars]
             rule = transpose_rules.get(eqn.primitive)
             if rule is None:
-                raise NotImplementedError(f"transpose rule for '{eqn.primitive.name}' is not implemented "
-                                          "(reverse mode)")
+                raise missing_rule(eqn.primitive, "transpose", "reverse-mode differentiation (grad, vjp)")
             if eqn.primitive.multiple_results:
                 cts = [instantiate(Zero(v.aval)) if c is None else c for c, v in zip(cts, eqn.outvars, strict=True)]
                 ct_in = rule(cts, *args, **eqn.params)
