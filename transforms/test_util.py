@@ -12,10 +12,12 @@ How strict, and why it can afford to be:
 - **Tolerances are relative, not absolute.** Two numbers agree when their difference is at most
   ``atol + rtol * scale + noise``: ``scale`` is the size of the quantities compared (the larger
   of the two element magnitudes plus the root mean square of the output leaf, for a forward check;
-  the sum of the absolute terms of both inner products, for a reverse check), ``noise`` the
-  rounding error of a central difference (a few units of roundoff of ``f``'s values, divided by the
-  step), and ``atol`` is 0 unless given. So a derivative off by 0.05 % fails in float64 at any
-  magnitude; JAX's defaults for ``rtol`` are kept (2e-3 for float32, 1e-5 for float64).
+  the sum of the absolute terms of both inner products, for a reverse check); ``noise`` is the
+  central difference's own error (a few units of roundoff of ``f``'s values over the step, plus
+  twice the change when the step is halved); ``atol`` defaults to rounding level (16 units of
+  roundoff, 3.6e-15 in float64), where the old floor was 2e-5. So a derivative off by 0.05 % fails
+  in float64 at any magnitude above 1e-11; ``rtol`` defaults to JAX's (2e-3 for float32, 1e-5 for
+  float64).
 - **Reverse mode** is checked through ``<ct, J t> = <J^T ct, t>`` with a random cotangent, ``J t``
   from central differences (so a reverse-only ``custom_vjp`` is checked) and, when both modes are
   asked for, from ``ft.jvp`` too. For complex values the pairing is ``Re(sum(conj(a) * b))`` and
@@ -39,9 +41,14 @@ from functrace.tree_util import tree_flatten, tree_unflatten
 # (roundoff / eps) in a central difference; rtol is JAX's default_gradient_tolerance.
 _DEFAULT_EPS = {np.dtype(np.float16): 1e-1, np.dtype(np.float32): 1e-3, np.dtype(np.float64): 1e-6}
 _DEFAULT_RTOL = {np.dtype(np.float16): 1e-2, np.dtype(np.float32): 2e-3, np.dtype(np.float64): 1e-5}
-# A central difference of values v computed in a dtype with roundoff u is off by up to about
-# _NOISE_ULPS * u * |v| / eps (rounding in f itself, and in the subtraction).
-_NOISE_ULPS = 16.0
+# A central difference of values v computed in a dtype whose machine epsilon is u is off by up to
+# about _NOISE_ULPS * u * |v| / eps: each of the two values may be off by 8 units of roundoff (u / 2)
+# from the rounding inside f.
+_NOISE_ULPS = 4.0
+# The default atol: rounding-level, 16 units of roundoff of a value of order one. A derivative whose
+# true value is zero comes out of any computation as the rounding noise of the terms that cancelled
+# (d/dx (sin(x)**2 + cos(x)**2)); nothing relative to the result's magnitude can allow for that.
+_ATOL_ULPS = 16.0
 
 
 # ---------------------------------------------------------------------------- arrays and trees
@@ -133,38 +140,48 @@ class _Direction:
     """
 
     def __init__(self, args: tuple, eps: float, rng: np.random.Generator):
-        leaves, td = tree_flatten(args)
-        plus, minus, tangent = [], [], []
-        for x in leaves:
-            a = _np(x)
-            if not _is_inexact(a):
-                plus.append(a)
-                minus.append(a)
-                tangent.append(np.zeros(a.shape, a.dtype))
-                continue
-            t = random_direction(rng, a)
-            p, m = (a + eps * t).astype(a.dtype), (a - eps * t).astype(a.dtype)
-            plus.append(p)
-            minus.append(m)
-            tangent.append(((_wide(p) - _wide(m)) / (2 * eps)).astype(a.dtype))
+        leaves, self._tree = tree_flatten(args)
+        self._x = [_np(x) for x in leaves]
+        self._t = [random_direction(rng, a) for a in self._x]
         self.eps = eps
-        self.args_plus = tree_unflatten(td, plus)
-        self.args_minus = tree_unflatten(td, minus)
-        self.tangent = tree_unflatten(td, tangent)
+        plus, minus = self._points(eps)
+        self.tangent = tree_unflatten(self._tree, [
+            ((_wide(p) - _wide(m)) / (2 * eps)).astype(a.dtype) if _is_inexact(a) else np.zeros(a.shape, a.dtype)
+            for a, p, m in zip(self._x, plus, minus, strict=True)])
 
-    def numeric(self, f: Callable) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """``(f(x + eps t) - f(x - eps t)) / 2 eps`` per output leaf, in double precision, and each
-        element's rounding noise (a bound on how far rounding alone can move it)."""
-        plus, minus = _leaves(_value(f, self.args_plus)), _leaves(_value(f, self.args_minus))
-        diffs, noises = [], []
-        for p, m in zip(plus, minus, strict=True):
+    def _points(self, step: float) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        plus = [(a + step * t).astype(a.dtype) if _is_inexact(a) else a for a, t in zip(self._x, self._t, strict=True)]
+        minus = [(a - step * t).astype(a.dtype) if _is_inexact(a) else a for a, t in zip(self._x, self._t, strict=True)]
+        return plus, minus
+
+    def _difference(self, f: Callable, step: float) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """The central difference with ``step``, per output leaf in double precision, and the
+        largest magnitude of f's values in each leaf."""
+        plus, minus = self._points(step)
+        diffs, sizes = [], []
+        for p, m in zip(_leaves(_value(f, tree_unflatten(self._tree, plus))),
+                        _leaves(_value(f, tree_unflatten(self._tree, minus))), strict=True):
             wp, wm = _wide(p), _wide(m)
             with np.errstate(invalid="ignore"):
-                d = np.where(wp == wm, 0.0, wp - wm) / (2 * self.eps)  # inf - inf: no change
+                diffs.append(np.where(wp == wm, 0.0, wp - wm) / (2 * step))  # inf - inf: no change
             u = np.finfo(_real_dtype(p.dtype)).eps if _is_inexact(p) else 0.0
-            big = np.max(np.maximum(np.abs(wp), np.abs(wm)), initial=0.0)
-            diffs.append(d)
-            noises.append(np.full(d.shape, _NOISE_ULPS * u * big / self.eps))
+            sizes.append(u * np.max(np.maximum(np.abs(wp), np.abs(wm)), initial=0.0))
+        return diffs, sizes
+
+    def numeric(self, f: Callable) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """``(f(x + eps t) - f(x - eps t)) / 2 eps`` per output leaf, in double precision, and how
+        far each element may be from ``J t`` for reasons that are the difference's, not the rule's:
+        the rounding of f's values (a few units of roundoff of the leaf's largest value, over the
+        step) plus twice the change when the step is halved (which estimates both the truncation
+        error and a rounding error larger than f's values suggest, as when f's value is the small
+        difference of large intermediates)."""
+        diffs, sizes = self._difference(f, self.eps)
+        halves, _ = self._difference(f, self.eps / 2)
+        noises = []
+        for d, h, s in zip(diffs, halves, sizes, strict=True):
+            with np.errstate(invalid="ignore"):
+                change = np.where(d == h, 0.0, np.abs(d - h))
+            noises.append(_NOISE_ULPS * s / self.eps + 2.0 * change)
         return diffs, noises
 
 
@@ -253,7 +270,9 @@ def check_vjp(f: Callable, args: Sequence[Any], atol: float, rtol: float, eps: f
     expected = [("finite differences", f"central difference, eps={eps:g}", fd, fd_size, fd_noise)]
     if against_jvp:
         ad, ad_size = _inner(_leaves(jvp(f, args, d.tangent)[1]), ct_leaves)
-        expected.append(("jvp", "jvp", ad, ad_size, 0.0))
+        # Both sides are computed exactly up to rounding, but a true zero is only known to within
+        # the rounding noise of f's values (sin(x)**2 + cos(x)**2): the same noise bound applies.
+        expected.append(("jvp", "jvp", ad, ad_size, fd_noise))
     for name, how, fwd, size, noise_bound in expected:
         tol = atol + rtol * max(size, rev_size) + noise_bound
         if not abs(fwd - rev) <= tol:
@@ -274,7 +293,7 @@ def check_grads(f: Callable, args: Sequence[Any], order: int, modes: Sequence[st
     ``<ct, J t> = <J^T ct, t>``. Orders above 1 check the derivative functions themselves the same
     way, in every mode. Defaults: ``eps`` 1e-3 (float32) or 1e-6 (float64), scaled by
     ``max(1, |x|)``; ``rtol`` 2e-3 (float32) or 1e-5 (float64), relative to the magnitudes
-    compared; ``atol`` 0 (an absolute floor only when asked for).
+    compared; ``atol`` 16 units of roundoff (1.9e-6 in float32, 3.6e-15 in float64).
 
     >>> ft.test_util.check_grads(fnp.sin, (np.array([0.3, 1.2]),), order=2)
     """
@@ -286,7 +305,7 @@ def check_grads(f: Callable, args: Sequence[Any], order: int, modes: Sequence[st
     args = tuple(args)
     dt = _dtype_of(args)
     eps = eps if eps is not None else _DEFAULT_EPS.get(dt, 1e-6)
-    atol = atol if atol is not None else 0.0
+    atol = atol if atol is not None else _ATOL_ULPS * float(np.finfo(dt).eps)
     rtol = rtol if rtol is not None else _DEFAULT_RTOL.get(dt, 1e-5)
     rng = np.random.default_rng(seed)
     args = tuple(tree_unflatten(tree_flatten(a)[1], [_np(x) for x in tree_flatten(a)[0]]) for a in args)
