@@ -227,3 +227,11 @@ def test_bad_arguments_are_refused():
         check_grads(fnp.sin, (X,), order=1, modes=("forward",))
     with pytest.raises(ValueError, match="order"):
         check_grads(fnp.sin, (X,), order=0)
+
+
+def test_an_infinite_value_does_not_widen_the_other_elements_tolerance():
+    from functrace.transforms.test_util import _Direction
+
+    inf_at_0 = fnp.asarray(np.array([np.inf, 0.0, 0.0, 0.0, 0.0]))
+    _, noise = _Direction((X,), 1e-6, np.random.default_rng(0)).numeric(lambda x: x * 2.0 + inf_at_0)
+    assert np.all(np.isfinite(noise[0])) and noise[0].max() < 1e-6

@@ -165,7 +165,8 @@ class _Direction:
             with np.errstate(invalid="ignore"):
                 diffs.append(np.where(wp == wm, 0.0, wp - wm) / (2 * step))  # inf - inf: no change
             u = np.finfo(_real_dtype(p.dtype)).eps if _is_inexact(p) else 0.0
-            sizes.append(u * np.max(np.maximum(np.abs(wp), np.abs(wm)), initial=0.0))
+            big = np.maximum(np.abs(wp), np.abs(wm))
+            sizes.append(u * np.max(big, where=np.isfinite(big), initial=0.0))  # an inf must not excuse all
         return diffs, sizes
 
     def numeric(self, f: Callable) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -180,13 +181,20 @@ class _Direction:
         noises = []
         for d, h, s in zip(diffs, halves, sizes, strict=True):
             with np.errstate(invalid="ignore"):
-                change = np.where(d == h, 0.0, np.abs(d - h))
+                change = np.where((d == h) | ~np.isfinite(d) | ~np.isfinite(h), 0.0, np.abs(d - h))
             noises.append(_NOISE_ULPS * s / self.eps + 2.0 * change)
         return diffs, noises
 
 
 def _rms(a: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(np.abs(a) ** 2))) if a.size else 0.0
+    """The root mean square of the finite elements (an inf or nan elsewhere must not excuse all)."""
+    finite = np.abs(a[np.isfinite(a)])
+    return float(np.sqrt(np.mean(finite**2))) if finite.size else 0.0
+
+
+def _same(a: Any, b: Any) -> Any:
+    """Equal, or both nan (as NumPy's assert_allclose counts them)."""
+    return (a == b) | (np.isnan(a) & np.isnan(b))
 
 
 def _fmt(v: Any) -> str:
@@ -206,7 +214,7 @@ def _check_primal(where: str, got: Any, f: Callable, args: tuple, rtol: float) -
         gw, ww = _wide(g), _wide(w)
         tol = rtol * (np.maximum(np.abs(gw), np.abs(ww)) + _rms(ww))
         with np.errstate(invalid="ignore"):
-            bad = ~((np.abs(gw - ww) <= tol) | (gw == ww) | (np.isnan(gw) & np.isnan(ww)))
+            bad = ~((np.abs(gw - ww) <= tol) | _same(gw, ww))
         if bad.any():
             i = tuple(int(j) for j in np.argwhere(bad)[0])
             raise AssertionError(f"check_grads: {where}: primal output {k} at {i} is {_fmt(gw[i])} but f gives "
@@ -233,7 +241,7 @@ def check_jvp(f: Callable, args: Sequence[Any], atol: float, rtol: float, eps: f
         aw = _wide(a)
         tol = atol + rtol * (np.maximum(np.abs(aw), np.abs(b)) + max(_rms(aw), _rms(b))) + n
         with np.errstate(invalid="ignore"):
-            bad = ~((np.abs(aw - b) <= tol) | (aw == b))
+            bad = ~((np.abs(aw - b) <= tol) | _same(aw, b))
         if bad.any():
             i = tuple(int(j) for j in np.argwhere(bad)[0])
             raise AssertionError(
@@ -275,7 +283,7 @@ def check_vjp(f: Callable, args: Sequence[Any], atol: float, rtol: float, eps: f
         expected.append(("jvp", "jvp", ad, ad_size, fd_noise))
     for name, how, fwd, size, noise_bound in expected:
         tol = atol + rtol * max(size, rev_size) + noise_bound
-        if not abs(fwd - rev) <= tol:
+        if not (abs(fwd - rev) <= tol or _same(fwd, rev)):
             raise AssertionError(
                 f"check_grads: {where}, reverse mode: vjp and {name} disagree: <ct, J t> = {_fmt(fwd)} ({how}) "
                 f"but <J^T ct, t> = {_fmt(rev)} (vjp); |difference| {abs(fwd - rev):.3g} > tolerance {tol:.3g} "
