@@ -14,8 +14,8 @@ How strict, and why it can afford to be:
   of the two element magnitudes plus the root mean square of the output leaf, for a forward check;
   the sum of the absolute terms of both inner products, for a reverse check); ``noise`` is the
   central difference's own error (a few units of roundoff of ``f``'s values over the step, plus
-  twice the change when the step is halved); ``atol`` defaults to rounding level (16 units of
-  roundoff, 3.6e-15 in float64), where the old floor was 2e-5. So a derivative off by 0.05 % fails
+  twice the change when the step is halved); ``atol`` defaults to rounding level (16 machine
+  epsilons: 1.9e-6 in float32, 3.6e-15 in float64), not a fixed 1e-5. So a derivative off by 0.05 % fails
   in float64 at any magnitude above 1e-11; ``rtol`` defaults to JAX's (2e-3 for float32, 1e-5 for
   float64).
 - **Reverse mode** is checked through ``<ct, J t> = <J^T ct, t>`` with a random cotangent, ``J t``
@@ -37,15 +37,16 @@ from functrace.tracing import Tracer
 from functrace.transforms.autodiff import jvp, vjp
 from functrace.tree_util import tree_flatten, tree_unflatten
 
-# Steps near the cube root of each dtype's roundoff balance truncation (eps**2) against rounding
-# (roundoff / eps) in a central difference; rtol is JAX's default_gradient_tolerance.
+# Steps a little under the cube root of each dtype's machine epsilon, which balances truncation
+# (eps**2) against rounding (epsilon / eps) in a central difference, erring towards the small steps
+# that input domains near a kink or pole need; rtol is JAX's default_gradient_tolerance.
 _DEFAULT_EPS = {np.dtype(np.float16): 1e-1, np.dtype(np.float32): 1e-3, np.dtype(np.float64): 1e-6}
 _DEFAULT_RTOL = {np.dtype(np.float16): 1e-2, np.dtype(np.float32): 2e-3, np.dtype(np.float64): 1e-5}
 # A central difference of values v computed in a dtype whose machine epsilon is u is off by up to
 # about _NOISE_ULPS * u * |v| / eps: each of the two values may be off by 8 units of roundoff (u / 2)
-# from the rounding inside f.
+# from the rounding inside f. (Larger rounding, from cancellation inside f, shows in the halved step.)
 _NOISE_ULPS = 4.0
-# The default atol: rounding-level, 16 units of roundoff of a value of order one. A derivative whose
+# The default atol: rounding level, 16 machine epsilons of a value of order one. A derivative whose
 # true value is zero comes out of any computation as the rounding noise of the terms that cancelled
 # (d/dx (sin(x)**2 + cos(x)**2)); nothing relative to the result's magnitude can allow for that.
 _ATOL_ULPS = 16.0
@@ -301,7 +302,7 @@ def check_grads(f: Callable, args: Sequence[Any], order: int, modes: Sequence[st
     ``<ct, J t> = <J^T ct, t>``. Orders above 1 check the derivative functions themselves the same
     way, in every mode. Defaults: ``eps`` 1e-3 (float32) or 1e-6 (float64), scaled by
     ``max(1, |x|)``; ``rtol`` 2e-3 (float32) or 1e-5 (float64), relative to the magnitudes
-    compared; ``atol`` 16 units of roundoff (1.9e-6 in float32, 3.6e-15 in float64).
+    compared; ``atol`` 16 machine epsilons (1.9e-6 in float32, 3.6e-15 in float64).
 
     >>> ft.test_util.check_grads(fnp.sin, (np.array([0.3, 1.2]),), order=2)
     """
