@@ -14,7 +14,7 @@ import pytest
 import functrace as ft
 import functrace.numpy as fnp
 from functrace import lax
-from functrace import primitives as P
+from functrace import ops as P
 from functrace.rules import transpose_rules
 from functrace.test_util import check_grads
 from functrace.transforms.test_util import random_direction
