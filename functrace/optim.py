@@ -50,6 +50,11 @@ def _scalar(x: Any) -> Any:
     return x
 
 
+def _native(tree: Any) -> Any:
+    """The leaves as arrays of the active backend (NumPy gradients meet torch states otherwise)."""
+    return tree_map(fnp.asarray, tree)
+
+
 def _zero_count() -> Any:
     return fnp.zeros((), dtype=np.int32)
 
@@ -80,8 +85,14 @@ def _update_moment(grads: Any, moment: Any, decay: float, order: int) -> Any:
 
 
 def global_norm(updates: Any) -> Any:
-    """The 2-norm of all the leaves together, as one vector."""
-    return fnp.sqrt(sum(fnp.sum(fnp.square(x)) for x in tree_leaves(updates)))
+    """The 2-norm of all the leaves together, as one vector.
+
+    Its derivative at zero is zero rather than optax's nan (sqrt's infinite slope times 0): the
+    square root only sees a positive sum, so a meta-gradient through clipping stays finite.
+    """
+    sq = sum(fnp.sum(fnp.square(x)) for x in tree_leaves(updates))
+    positive = sq > 0
+    return fnp.where(positive, fnp.sqrt(fnp.where(positive, sq, 1)), 0)
 
 
 def apply_updates(params: Any, updates: Any) -> Any:
@@ -103,8 +114,8 @@ def chain(*transforms: GradientTransformation) -> GradientTransformation:
         return tuple(t.init(params) for t in transforms)
 
     def update(updates: Any, state: tuple, params: Any = None) -> tuple[Any, tuple]:
-        if not isinstance(state, tuple) or len(state) != len(transforms):
-            got = f"a tuple of {len(state)}" if isinstance(state, tuple) else type(state).__name__
+        if type(state) is not tuple or len(state) != len(transforms):
+            got = f"a tuple of {len(state)}" if type(state) is tuple else type(state).__name__
             raise ValueError(f"chain: expected the states of {len(transforms)} transformations (from this chain's "
                              f"init), got {got}")
         new_state = []
@@ -119,9 +130,11 @@ def chain(*transforms: GradientTransformation) -> GradientTransformation:
 def scale(step_size: float) -> GradientTransformation:
     """Multiply the updates by a constant."""
     step_size = _scalar(step_size)
-    return GradientTransformation(lambda params: EmptyState(),
-                                  lambda updates, state, params=None: (tree_map(lambda g: step_size * g, updates),
-                                                                       state))
+
+    def update(updates: Any, state: EmptyState, params: Any = None):
+        return tree_map(lambda g: step_size * g, _native(updates)), state
+
+    return GradientTransformation(lambda params: EmptyState(), update)
 
 
 class ScaleByScheduleState(NamedTuple):
@@ -135,6 +148,7 @@ def scale_by_schedule(step_size_fn: Schedule) -> GradientTransformation:
         return ScaleByScheduleState(count=_zero_count())
 
     def update(updates: Any, state: ScaleByScheduleState, params: Any = None):
+        updates = _native(updates)
         step = step_size_fn(state.count)
         updates = tree_map(lambda g: fnp.astype(step, _dtype(g)) * g, updates)
         return updates, ScaleByScheduleState(count=safe_increment(state.count))
@@ -162,6 +176,7 @@ def trace(decay: float, nesterov: bool = False, accumulator_dtype: Any = None) -
         return TraceState(trace=_zeros_like(params, accumulator_dtype))
 
     def update(updates: Any, state: TraceState, params: Any = None):
+        updates = _native(updates)
         new_trace = tree_map(lambda g, t: g + decay * t, updates, state.trace)
         updates = tree_map(lambda g, t: g + decay * t, updates, new_trace) if nesterov else new_trace
         return updates, TraceState(trace=_cast(new_trace, accumulator_dtype))
@@ -184,6 +199,7 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, eps_roo
         return ScaleByAdamState(count=_zero_count(), mu=_zeros_like(params, mu_dtype), nu=_zeros_like(params))
 
     def update(updates: Any, state: ScaleByAdamState, params: Any = None):
+        updates = _native(updates)
         mu = _update_moment(updates, state.mu, b1, 1)
         nu = _update_moment(updates, state.nu, b2, 2)
         count = safe_increment(state.count)
@@ -212,6 +228,7 @@ def scale_by_rss(initial_accumulator_value: float = 0.1, eps: float = 1e-7) -> G
         return ScaleByRssState(sum_of_squares=tree_map(lambda p: fnp.full_like(p, initial_accumulator_value), params))
 
     def update(updates: Any, state: ScaleByRssState, params: Any = None):
+        updates = _native(updates)
         sos = tree_map(lambda g, t: fnp.square(g) + t, updates, state.sum_of_squares)
         updates = tree_map(lambda t, g: fnp.where(t > 0, 1 / fnp.sqrt(t + eps), 0.0) * g, sos, updates)
         return updates, ScaleByRssState(sum_of_squares=sos)
@@ -253,6 +270,7 @@ def scale_by_rms(decay: float = 0.9, eps: float = 1e-8, initial_scale: float = 0
         return ScaleByRmsWithCountState(count=_zero_count(), nu=nu) if bias_correction else ScaleByRmsState(nu=nu)
 
     def update(updates: Any, state: Any, params: Any = None):
+        updates = _native(updates)
         nu = _update_moment(updates, state.nu, decay, 2)
         if bias_correction:
             count = safe_increment(state.count)
@@ -277,6 +295,7 @@ def scale_by_stddev(decay: float = 0.9, eps: float = 1e-8, initial_scale: float 
         return ScaleByRStdDevState(mu=mu, nu=nu)
 
     def update(updates: Any, state: Any, params: Any = None):
+        updates = _native(updates)
         mu = _update_moment(updates, state.mu, decay, 1)
         nu = _update_moment(updates, state.nu, decay, 2)
         if bias_correction:
@@ -298,6 +317,7 @@ def clip_by_global_norm(max_norm: float) -> GradientTransformation:
     max_norm = _scalar(max_norm)
 
     def update(updates: Any, state: EmptyState, params: Any = None):
+        updates = _native(updates)
         g_norm = global_norm(updates)
         keep = g_norm < max_norm
         # The unselected branch divides by 1 where the updates are kept, so a zero norm gives
@@ -364,15 +384,16 @@ def add_decayed_weights(weight_decay: ScalarOrSchedule = 0.0, mask: Any = None) 
         return AddDecayedWeightsState(count=_zero_count()) if callable(weight_decay) else EmptyState()
 
     def update(updates: Any, state: Any, params: Any = None):
+        updates = _native(updates)
         if params is None:
             raise ValueError("add_decayed_weights (and adamw) needs the parameters: call "
                              "update(grads, state, params)")
         if not callable(weight_decay):
             if weight_decay == 0.0:
                 return updates, state
-            return tree_map(lambda g, p: g + weight_decay * p, updates, params), state
+            return tree_map(lambda g, p: g + weight_decay * p, updates, _native(params)), state
         s = weight_decay(state.count)  # cast to each parameter's dtype, as a Python number would be
-        updates = tree_map(lambda g, p: g + fnp.astype(s, _dtype(p)) * p, updates, params)
+        updates = tree_map(lambda g, p: g + fnp.astype(s, _dtype(p)) * p, updates, _native(params))
         return updates, AddDecayedWeightsState(count=safe_increment(state.count))
 
     t = GradientTransformation(init, update)
