@@ -18,7 +18,8 @@ from typing import Any, Callable, NamedTuple, Union
 import numpy as np
 
 import functrace.numpy as fnp
-from functrace.tracing import get_aval
+from functrace.errors import DTypeError
+from functrace.tracing import get_aval, located
 from functrace.tree_util import tree_flatten, tree_leaves, tree_map, tree_unflatten
 
 Schedule = Callable[[Any], Any]
@@ -79,9 +80,19 @@ def _bias_correction(moment: Any, decay: float, count: Any) -> Any:
     return tree_map(lambda t: t / fnp.astype(correction, _dtype(t)), moment)
 
 
-def _update_moment(grads: Any, moment: Any, decay: float, order: int) -> Any:
-    """The exponential moving average ``(1 - decay) * g**order + decay * moment``."""
-    return tree_map(lambda g, t: (1 - decay) * g ** order + decay * t, grads, moment)
+def _square(x: Any) -> Any:
+    """``x**2`` of a real array. optax squares complex values as ``|x|**2``; until functrace.numpy
+    has ``conj``/``real`` (the complex-numbers issue), a complex leaf is refused rather than
+    given ``x**2``, which is the wrong moment."""
+    if _dtype(x).kind == "c":
+        raise located(DTypeError(f"functrace.optim supports real parameters only: got a complex {_dtype(x).name} "
+                                 "gradient; optimise its real and imaginary parts as two real leaves"))
+    return fnp.square(x)
+
+
+def _ema(values: Any, moment: Any, decay: float) -> Any:
+    """The exponential moving average ``(1 - decay) * values + decay * moment``, leafwise."""
+    return tree_map(lambda v, t: (1 - decay) * v + decay * t, values, moment)
 
 
 def global_norm(updates: Any) -> Any:
@@ -90,7 +101,7 @@ def global_norm(updates: Any) -> Any:
     Its derivative at zero is zero rather than optax's nan (sqrt's infinite slope times 0): the
     square root only sees a positive sum, so a meta-gradient through clipping stays finite.
     """
-    sq = sum(fnp.sum(fnp.square(x)) for x in tree_leaves(updates))
+    sq = sum(fnp.sum(_square(x)) for x in tree_leaves(updates))
     positive = sq > 0
     return fnp.where(positive, fnp.sqrt(fnp.where(positive, sq, 1)), 0)
 
@@ -200,8 +211,8 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, eps_roo
 
     def update(updates: Any, state: ScaleByAdamState, params: Any = None):
         updates = _native(updates)
-        mu = _update_moment(updates, state.mu, b1, 1)
-        nu = _update_moment(updates, state.nu, b2, 2)
+        mu = _ema(updates, state.mu, b1)
+        nu = _ema(tree_map(_square, updates), state.nu, b2)
         count = safe_increment(state.count)
         if nesterov:  # NAdam (Dozat 2016): look one step ahead along the momentum
             mu_hat = tree_map(lambda m, g: b1 * m + (1 - b1) * g, _bias_correction(mu, b1, safe_increment(count)),
@@ -229,7 +240,7 @@ def scale_by_rss(initial_accumulator_value: float = 0.1, eps: float = 1e-7) -> G
 
     def update(updates: Any, state: ScaleByRssState, params: Any = None):
         updates = _native(updates)
-        sos = tree_map(lambda g, t: fnp.square(g) + t, updates, state.sum_of_squares)
+        sos = tree_map(lambda g, t: _square(g) + t, updates, state.sum_of_squares)
         updates = tree_map(lambda t, g: fnp.where(t > 0, 1 / fnp.sqrt(t + eps), 0.0) * g, sos, updates)
         return updates, ScaleByRssState(sum_of_squares=sos)
 
@@ -271,7 +282,7 @@ def scale_by_rms(decay: float = 0.9, eps: float = 1e-8, initial_scale: float = 0
 
     def update(updates: Any, state: Any, params: Any = None):
         updates = _native(updates)
-        nu = _update_moment(updates, state.nu, decay, 2)
+        nu = _ema(tree_map(_square, updates), state.nu, decay)
         if bias_correction:
             count = safe_increment(state.count)
             nu_hat = _bias_correction(nu, decay, count)
@@ -296,14 +307,14 @@ def scale_by_stddev(decay: float = 0.9, eps: float = 1e-8, initial_scale: float 
 
     def update(updates: Any, state: Any, params: Any = None):
         updates = _native(updates)
-        mu = _update_moment(updates, state.mu, decay, 1)
-        nu = _update_moment(updates, state.nu, decay, 2)
+        mu = _ema(updates, state.mu, decay)
+        nu = _ema(tree_map(_square, updates), state.nu, decay)
         if bias_correction:
             count = safe_increment(state.count)
             mu_hat, nu_hat = _bias_correction(mu, decay, count), _bias_correction(nu, decay, count)
         else:
             mu_hat, nu_hat = mu, nu
-        updates = tree_map(lambda m, n, g: _rms_scaling(n - fnp.square(m), eps, eps_in_sqrt) * g,
+        updates = tree_map(lambda m, n, g: _rms_scaling(n - _square(m), eps, eps_in_sqrt) * g,
                            mu_hat, nu_hat, updates)
         if bias_correction:
             return updates, ScaleByRStdDevWithCountState(count, mu, nu)

@@ -385,6 +385,16 @@ def test_misuse_raises_clear_errors():
         bad.init(params)
 
 
+@pytest.mark.parametrize("make", [lambda: optim.adam(0.1), lambda: optim.rmsprop(0.1, centered=True),
+                                  lambda: optim.adagrad(0.1), lambda: optim.clip_by_global_norm(1.0)])
+def test_complex_parameters_are_refused_not_squared(make):
+    """optax's second moments of complex values are |g|**2; g**2 would be a wrong answer, so it raises."""
+    params = {"z": np.array([1 + 2j, 3 - 1j])}
+    opt = make()
+    with pytest.raises(ft.DTypeError, match="real parameters only: got a complex complex128 gradient"):
+        opt.update(params, opt.init(params), params)
+
+
 def test_ft_optim_is_exposed_lazily():
     assert ft.optim is optim and ft.flatten_util.ravel_pytree is not None
     assert "optim" in dir(ft) and "flatten_util" in dir(ft)
