@@ -18,6 +18,7 @@ from typing import Any, Callable, NamedTuple, Union
 import numpy as np
 
 import functrace.numpy as fnp
+from functrace.control_flow import user_error
 from functrace.errors import DTypeError
 from functrace.tracing import get_aval, located
 from functrace.tree_util import tree_flatten, tree_leaves, tree_map, tree_unflatten
@@ -49,6 +50,14 @@ def _scalar(x: Any) -> Any:
     if isinstance(x, np.generic) or (isinstance(x, np.ndarray) and x.ndim == 0):
         return x.item()
     return x
+
+
+def _check_state(state: Any, expected: type | tuple[type, ...], who: str) -> None:
+    """A state from another optimiser (or another place in a chain) is a clear error, not an AttributeError."""
+    if not isinstance(state, expected):
+        names = " or ".join(t.__name__ for t in (expected if isinstance(expected, tuple) else (expected,)))
+        raise user_error(TypeError(f"{who}: expected a {names} (from this transformation's init), "
+                                   f"got {type(state).__name__}; pass the state that this optimiser's init returned"))
 
 
 def _native(tree: Any) -> Any:
@@ -159,6 +168,7 @@ def scale_by_schedule(step_size_fn: Schedule) -> GradientTransformation:
         return ScaleByScheduleState(count=_zero_count())
 
     def update(updates: Any, state: ScaleByScheduleState, params: Any = None):
+        _check_state(state, ScaleByScheduleState, "scale_by_schedule")
         updates = _native(updates)
         step = step_size_fn(state.count)
         updates = tree_map(lambda g: fnp.astype(step, _dtype(g)) * g, updates)
@@ -187,6 +197,7 @@ def trace(decay: float, nesterov: bool = False, accumulator_dtype: Any = None) -
         return TraceState(trace=_zeros_like(params, accumulator_dtype))
 
     def update(updates: Any, state: TraceState, params: Any = None):
+        _check_state(state, TraceState, "trace")
         updates = _native(updates)
         new_trace = tree_map(lambda g, t: g + decay * t, updates, state.trace)
         updates = tree_map(lambda g, t: g + decay * t, updates, new_trace) if nesterov else new_trace
@@ -210,6 +221,7 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, eps_roo
         return ScaleByAdamState(count=_zero_count(), mu=_zeros_like(params, mu_dtype), nu=_zeros_like(params))
 
     def update(updates: Any, state: ScaleByAdamState, params: Any = None):
+        _check_state(state, ScaleByAdamState, "scale_by_adam")
         updates = _native(updates)
         mu = _ema(updates, state.mu, b1)
         nu = _ema(tree_map(_square, updates), state.nu, b2)
@@ -239,6 +251,7 @@ def scale_by_rss(initial_accumulator_value: float = 0.1, eps: float = 1e-7) -> G
         return ScaleByRssState(sum_of_squares=tree_map(lambda p: fnp.full_like(p, initial_accumulator_value), params))
 
     def update(updates: Any, state: ScaleByRssState, params: Any = None):
+        _check_state(state, ScaleByRssState, "scale_by_rss")
         updates = _native(updates)
         sos = tree_map(lambda g, t: _square(g) + t, updates, state.sum_of_squares)
         updates = tree_map(lambda t, g: fnp.where(t > 0, 1 / fnp.sqrt(t + eps), 0.0) * g, sos, updates)
@@ -281,6 +294,7 @@ def scale_by_rms(decay: float = 0.9, eps: float = 1e-8, initial_scale: float = 0
         return ScaleByRmsWithCountState(count=_zero_count(), nu=nu) if bias_correction else ScaleByRmsState(nu=nu)
 
     def update(updates: Any, state: Any, params: Any = None):
+        _check_state(state, ScaleByRmsWithCountState if bias_correction else ScaleByRmsState, "scale_by_rms")
         updates = _native(updates)
         nu = _ema(tree_map(_square, updates), state.nu, decay)
         if bias_correction:
@@ -306,6 +320,8 @@ def scale_by_stddev(decay: float = 0.9, eps: float = 1e-8, initial_scale: float 
         return ScaleByRStdDevState(mu=mu, nu=nu)
 
     def update(updates: Any, state: Any, params: Any = None):
+        _check_state(state, ScaleByRStdDevWithCountState if bias_correction else ScaleByRStdDevState,
+                     "scale_by_stddev")
         updates = _native(updates)
         mu = _ema(updates, state.mu, decay)
         nu = _ema(tree_map(_square, updates), state.nu, decay)
@@ -372,6 +388,7 @@ def masked(inner: GradientTransformation, mask: Any) -> GradientTransformation:
         return MaskedState(inner_state=inner.init(hide(params, mask_bools(params))))
 
     def update(updates: Any, state: MaskedState, params: Any = None):
+        _check_state(state, MaskedState, "masked")
         bools = mask_bools(updates)
         new, inner_state = inner.update(hide(updates, bools), state.inner_state,
                                         None if params is None else hide(params, bools))
@@ -395,6 +412,7 @@ def add_decayed_weights(weight_decay: ScalarOrSchedule = 0.0, mask: Any = None) 
         return AddDecayedWeightsState(count=_zero_count()) if callable(weight_decay) else EmptyState()
 
     def update(updates: Any, state: Any, params: Any = None):
+        _check_state(state, AddDecayedWeightsState if callable(weight_decay) else EmptyState, "add_decayed_weights")
         updates = _native(updates)
         if params is None:
             raise ValueError("add_decayed_weights (and adamw) needs the parameters: call "

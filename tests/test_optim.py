@@ -380,6 +380,10 @@ def test_misuse_raises_clear_errors():
         opt.update(params, optim.adam(0.1).init(params), params)
     with pytest.raises(ValueError, match="got ScaleByAdamState"):
         opt.update(params, optim.adam(0.1).init(params)[0], params)
+    with pytest.raises(TypeError, match="scale_by_adam: expected a ScaleByAdamState .* got EmptyState"):
+        optim.adam(0.1).update(params, optim.sgd(0.1).init(params))
+    with pytest.raises(TypeError, match="scale_by_rms: expected a ScaleByRmsWithCountState"):
+        optim.rmsprop(0.1, bias_correction=True).update(params, optim.rmsprop(0.1).init(params))
     bad = optim.adamw(0.1, mask={"w": True, "b": False})
     with pytest.raises(ValueError, match="masked: the mask has structure"):
         bad.init(params)
