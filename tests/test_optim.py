@@ -278,6 +278,7 @@ def test_jit_step_equals_eager(name, dtype):
     assert all(np.asarray(v).dtype == dtype for v in tree_leaves(host(pj)))
     counts = [leaf for leaf in tree_leaves(host(sj)) if leaf.dtype.kind == "i"]
     assert all(c.dtype == np.int32 and c.shape == () and c == 6 for c in counts)
+    assert len(jstep._cache) == 1, "the state's signature must not change between steps (one trace)"
 
 
 @pytest.mark.parametrize("name,opt,steps", [
