@@ -179,6 +179,10 @@ class PyTreeDef:
     def __hash__(self) -> int:
         return hash(self._key())
 
+    def unflatten(self, leaves: Iterable) -> Any:
+        """``tree_unflatten(self, leaves)``, as JAX's ``treedef.unflatten``."""
+        return tree_unflatten(self, leaves)
+
     @property
     def num_nodes(self) -> int:
         """Nodes and leaves together, as JAX counts them."""

@@ -113,6 +113,9 @@ def test_flatten_with_path():
     assert tree_leaves_with_path(PATH_TREE) == pairs
     rebuilt = tree_unflatten(treedef, [leaf for _, leaf in pairs])
     assert rebuilt["m"].name == "dense" and rebuilt["b"][1][1] == Point(3, 4)
+    again = treedef.unflatten(range(11))
+    assert again["b"][1][1] == Point(3, 4) and tree_structure(again) == treedef
+    assert (treedef.num_leaves, treedef.num_nodes) == (11, 19)  # as JAX counts this tree
 
 
 def test_key_types_print_and_compare_as_jax():
