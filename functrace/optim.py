@@ -18,9 +18,8 @@ from typing import Any, Callable, NamedTuple, Union
 import numpy as np
 
 import functrace.numpy as fnp
-from functrace.control_flow import user_error
 from functrace.errors import DTypeError
-from functrace.tracing import get_aval, located
+from functrace.tracing import get_aval, located, user_error
 from functrace.tree_util import tree_flatten, tree_leaves, tree_map, tree_unflatten
 
 Schedule = Callable[[Any], Any]
