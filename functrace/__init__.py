@@ -56,6 +56,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "custom_vjp": ("functrace.ops.custom_vjp", "custom_vjp"),
     "test_util": ("functrace.test_util", None),
     "scipy": ("functrace.scipy", None),
+    "optim": ("functrace.optim", None),
+    "flatten_util": ("functrace.flatten_util", None),
     "get_backend": ("functrace.backends.registry", "get_backend"),
     "use_backend": ("functrace.backends.registry", "use_backend"),
     "backend_names": ("functrace.backends.registry", "backend_names"),
