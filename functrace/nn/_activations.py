@@ -186,14 +186,17 @@ hard_swish = hard_silu
 
 def gelu(x: Array, approximate: bool = True) -> Array:
     """Gaussian error linear unit: ``x * Phi(x)``, with the standard normal CDF ``Phi`` exact
-    through ``erf`` (``approximate=False``) or in the tanh approximation (JAX's default)."""
+    through ``erf`` (``approximate=False``) or in the tanh approximation (JAX's default).
+
+    The approximation's ``(1 + tanh(u)) / 2`` is computed as ``sigmoid(2u)``, the same function
+    without the cancellation that costs ``1 + tanh(u)`` its digits for very negative ``x``.
+    """
     x = _float(x)
     if not approximate:
         phi = fnp.multiply(0.5, fnp.add(1.0, lax.erf(fnp.multiply(x, float(np.sqrt(0.5))))))
         return fnp.multiply(x, phi)
-    c = float(np.sqrt(2.0 / np.pi))
-    inner = fnp.multiply(c, fnp.add(x, fnp.multiply(0.044715, fnp.power(x, 3))))
-    return fnp.multiply(fnp.multiply(0.5, x), fnp.add(1.0, fnp.tanh(inner)))
+    c = float(2.0 * np.sqrt(2.0 / np.pi))
+    return fnp.multiply(x, sigmoid(fnp.multiply(c, fnp.add(x, fnp.multiply(0.044715, fnp.power(x, 3))))))
 
 
 def glu(x: Array, axis: int = -1) -> Array:
