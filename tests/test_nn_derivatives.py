@@ -90,14 +90,14 @@ def test_derivatives_at_the_kinks_are_jaxs(f, x, d1, d2, dtype):
 @pytest.mark.parametrize("mode", ["eager", "jit", "vmap"])
 def test_relu_passes_nan_through_and_its_derivative_at_zero_is_zero(mode):
     """relu(nan) is nan as np.maximum(nan, 0) (it was 0: a diverged activation hidden); relu'(0) = 0
-    and relu'(nan) = 0, as in JAX."""
+    as in JAX. relu'(nan) is 1 (JAX: 0), so nan's cotangent still reaches what produced it."""
     x = np.array([np.nan, 0.0, -0.0, -2.0, 3.0, -np.inf, np.inf])
     run = {"eager": lambda f: f, "jit": ft.jit, "vmap": ft.vmap}[mode]
     got = host(run(nn.relu)(x))
     np.testing.assert_array_equal(got, np.maximum(x, 0))
     assert not np.signbit(got[2])  # relu(-0.0) is +0.0, as np.maximum(-0.0, 0)
     assert_close(run(ft.vmap(ft.grad(nn.relu)) if mode != "vmap" else ft.grad(nn.relu))(x),
-                 np.array([0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 1.0]))
+                 np.array([1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 1.0]))
     assert np.isnan(host(nn.relu6(np.nan))) and np.isnan(host(nn.hard_sigmoid(np.float32(np.nan))))
 
 

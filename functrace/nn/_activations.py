@@ -6,9 +6,8 @@ functions rather than operators, so that eager calls on any backend's arrays (wh
 that array type's own) take the same path as traced ones.
 
 Derivatives at the kinks are JAX's: relu'(0) = 0, relu6'(0) = relu6'(6) = 0, hard_tanh'(+-1) = 1,
-leaky_relu'(0) = 1, elu'(0) = alpha. Where a kink's branch is chosen by ``where``, the value of the
-other branch goes through ``stop_gradient`` when it must carry nan (relu(nan) is nan, as
-``np.maximum(nan, 0)``) without carrying a derivative.
+leaky_relu'(0) = 1, elu'(0) = alpha. The branches are chosen by comparisons that are False for nan
+wherever that sends nan down a branch that keeps it, so relu(nan) is nan as ``np.maximum(nan, 0)``.
 """
 
 from __future__ import annotations
@@ -41,17 +40,18 @@ def identity(x: Array) -> Array:
 
 
 def relu(x: Array) -> Array:
-    """max(x, 0). relu(nan) is nan; the derivative at 0 is 0 (as in JAX, and in the x <= 0 branch)."""
+    """max(x, 0), with relu(nan) = nan (as ``np.maximum``: a diverged activation stays visible)
+    and the derivative at 0 equal to 0, as in JAX. Written ``where(x <= 0, 0, x)``: the comparison
+    is False for nan, so nan takes the ``x`` branch, value and derivative (JAX's rule gives 0
+    there); -0.0 gives +0.0 on every backend."""
     x = fnp.asarray(_as_operand(x))
-    # The second branch is 0, or nan where x is nan; it carries no derivative.
-    return fnp.where(fnp.greater(x, 0), x, lax.stop_gradient(fnp.maximum(x, 0)))
+    return fnp.where(fnp.less_equal(x, 0), 0, x)  # a scalar 0, not an array constant
 
 
 def relu6(x: Array) -> Array:
     """min(max(x, 0), 6); the derivative is 0 at both kinks (as in JAX) and nan passes through."""
     x = _float(x)
-    inside = fnp.logical_and(fnp.greater(x, 0), fnp.less(x, 6))
-    return fnp.where(inside, x, lax.stop_gradient(fnp.minimum(fnp.maximum(x, 0), 6)))
+    return fnp.where(fnp.less_equal(x, 0), 0, fnp.where(fnp.greater_equal(x, 6), 6, x))
 
 
 def sigmoid(x: Array) -> Array:

@@ -22,6 +22,8 @@ from functrace.numpy._core import user_error
 from functrace.tracing import get_aval
 
 Array = Any
+# What a masked logit becomes: JAX's -0.7 * the largest float32 (computed in float32, as there).
+_LARGE_NEGATIVE = float(-0.7 * np.finfo(np.float32).max)
 
 
 def _shape(x: Any) -> tuple[int, ...]:
@@ -134,8 +136,7 @@ def dot_product_attention(query: Array, key: Array, value: Array, bias: Array | 
         keep = masks[0]
         for m in masks[1:]:
             keep = fnp.logical_and(keep, m)
-        large_negative = -0.7 * float(min(np.finfo(logits_dt).max, np.finfo(np.float32).max))
-        logits = fnp.where(keep, logits, fnp.asarray(large_negative, logits_dt))
+        logits = fnp.where(keep, logits, fnp.asarray(_LARGE_NEGATIVE, logits_dt))
     probs = fnp.astype(softmax(logits, axis=-1), dt)
     encoded = fnp.einsum("bkgts,bskh->btkgh", probs, v)
     if query_seq_lengths is not None:

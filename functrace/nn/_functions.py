@@ -10,6 +10,7 @@ exact at ties (a maximum differentiated as such would be kinked there). ``where=
 
 from __future__ import annotations
 
+import math
 import operator
 from typing import Any, Sequence
 
@@ -133,7 +134,11 @@ def standardize(x: Array, axis: Axis = -1, mean: Array | None = None, variance: 
             variance = _mean(fnp.square(fnp.subtract(x, mean)), axes, where)
         else:
             variance = fnp.clip(fnp.subtract(_mean(fnp.square(x), axes, where), fnp.square(mean)), 0, None)
-    return fnp.divide(fnp.subtract(x, mean), fnp.sqrt(fnp.add(variance, epsilon)))
+    if isinstance(variance, (int, float)) and isinstance(epsilon, (int, float)):
+        scale = math.sqrt(variance + epsilon)  # a Python number: weak, so x keeps its float type
+    else:
+        scale = fnp.sqrt(fnp.add(variance, epsilon))
+    return fnp.divide(fnp.subtract(x, mean), scale)
 
 
 def one_hot(x: Array, num_classes: int, *, dtype: Any = None, axis: int = -1) -> Array:
