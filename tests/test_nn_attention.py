@@ -168,6 +168,8 @@ def test_logsumexp_b_return_sign_and_where(dtype):
     # b == 0 leaves an entry out even where a is inf; an empty selection is -inf
     assert_close(nn.logsumexp(np.array([np.inf, 0.0], dtype), b=np.array([0.0, 2.0], dtype)), dtype(np.log(2.0)))
     assert_close(nn.logsumexp(x, axis=1, where=np.zeros((3, 4), bool)), np.full(3, -np.inf, dtype))
+    # a Python number b is weak, as in JAX: x keeps its float type
+    assert_close(nn.logsumexp(x, axis=1, b=2.0), (np_lse(x, axis=1)[0] + np.log(2.0)).astype(dtype), rtol=tol, atol=tol)
     assert_close(ft.jit(lambda t: nn.logsumexp(t, axis=1, b=b, return_sign=True)[0])(x),
                  val.astype(dtype), rtol=tol, atol=tol)
 

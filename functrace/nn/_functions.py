@@ -1,5 +1,5 @@
 """Reductions and normalisations of ``functrace.nn``: the softmax family, ``logsumexp``,
-``standardize``, ``one_hot`` and ``dot_product_attention``, with ``jax.nn``'s signatures.
+``logmeanexp``, ``standardize`` and ``one_hot``, with ``jax.nn``'s signatures.
 
 All are compositions of ``functrace.numpy``/``functrace.lax`` operations. The softmax family
 subtracts the maximum along the reduced axes through ``stop_gradient``: exact, because these
@@ -52,9 +52,9 @@ def logsumexp(a: Array, axis: Axis = None, b: Array | None = None, keepdims: boo
     """
     a = _float(a)
     if b is not None:
-        b = fnp.asarray(b) if isinstance(b, (int, float, list, tuple)) else b
-        dt = np.result_type(get_aval(a).dtype, get_aval(b).dtype)
-        a, b = fnp.astype(a, dt), fnp.astype(b, dt)
+        b = fnp.asarray(b) if isinstance(b, (list, tuple)) else b
+        dt = fnp.result_type(a, b)  # a Python number b is weak: a keeps its float type
+        a, b = fnp.astype(a, dt), (b if isinstance(b, (int, float)) else fnp.astype(b, dt))
         a = fnp.where(fnp.not_equal(b, 0), a, -np.inf)
     a = _masked(a, where, -np.inf)
     axes = _axes(a, axis)
