@@ -111,7 +111,7 @@ _SELU = (1.6732632423543772848170429916717, 1.0507009873554804934193349852946)
 NN_WIDE: list[tuple[str, Callable, Callable, tuple]] = [
     ("identity", nn.identity, lambda x: x, (f32, f64, i32)),
     ("relu6", nn.relu6, _same(_np_relu6), (f32, f64, i32)),
-    ("hard_tanh", nn.hard_tanh, _same(lambda x: np.clip(x, -1, 1)), (f32, f64)),
+    ("hard_tanh", nn.hard_tanh, lambda x: np.clip(x, -1, 1).astype(x.dtype), (f32, f64, i32)),
     ("hard_sigmoid", nn.hard_sigmoid, _same(lambda x: _np_relu6(x + 3) / 6), (f32, f64, i32)),
     ("hard_silu", nn.hard_silu, _same(lambda x: x * _np_relu6(x + 3) / 6), (f32, f64)),
     ("hard_swish", nn.hard_swish, _same(lambda x: x * _np_relu6(x + 3) / 6), (f32, f64)),

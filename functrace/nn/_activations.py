@@ -165,8 +165,8 @@ def leaky_relu(x: Array, negative_slope: Array = 1e-2) -> Array:
 
 
 def hard_tanh(x: Array) -> Array:
-    """x clipped to [-1, 1]; the derivative at +-1 is 1 (as in JAX)."""
-    x = _float(x)
+    """x clipped to [-1, 1]; the derivative at +-1 is 1 (as in JAX). Integers stay integers."""
+    x = fnp.asarray(_as_operand(x))
     return fnp.where(fnp.greater(x, 1), 1, fnp.where(fnp.less(x, -1), -1, x))
 
 
