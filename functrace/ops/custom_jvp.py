@@ -1,10 +1,9 @@
 """``custom_jvp``: functions that bring their own forward-derivative rule (``custom_vjp``, in
 ``functrace.ops.custom_vjp``, brings a reverse one).
 
-The decorators (``custom_jvp`` in the core module ``functrace.custom_derivatives``, ``custom_vjp``
-here) and the rules that differentiate and batch their calls. A call of a decorated function
+The decorator and the rules that differentiate and batch its calls. A call of a decorated function
 traces the function into a jaxpr and binds one primitive
-(``custom_jvp_call`` or ``custom_vjp_call``, defined in ``functrace.control_flow``) holding that
+(``custom_jvp_call`` here, or ``custom_vjp_call``) holding that
 jaxpr and the user's rule. Evaluating, jitting or batching the call uses the jaxpr; differentiating
 it uses the rule instead of the traced body:
 
