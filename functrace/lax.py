@@ -251,3 +251,24 @@ def full_like_aval(aval, value) -> Array:
 
 
 from functrace.control_flow import cond, fori_loop, scan, switch, while_loop  # noqa: E402, F401
+from functrace.ops.cumulative import associative_scan, cumlogsumexp, cummax, cummin, cumprod  # noqa: E402,F401
+from functrace.ops.dynamic_slicing import (  # noqa: E402,F401
+    dynamic_index_in_dim,
+    dynamic_slice,
+    dynamic_slice_in_dim,
+    dynamic_update_index_in_dim,
+    dynamic_update_slice,
+    dynamic_update_slice_in_dim,
+    index_in_dim,
+    slice_in_dim,
+)
+from functrace.ops.scatter import scatter, scatter_max, scatter_min, scatter_mul  # noqa: E402,F401
+from functrace.ops.sorting import sort, sort_key_val, top_k  # noqa: E402,F401
+
+
+def __getattr__(name: str) -> Any:  # ``lax.map`` without shadowing the builtin ``map`` this module's code calls
+    if name == "map":
+        from functrace.ops.cumulative import map as lax_map
+
+        return lax_map
+    raise AttributeError(f"module 'functrace.lax' has no attribute {name!r}")
