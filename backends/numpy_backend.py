@@ -304,7 +304,7 @@ def _scatter(x, idx, upd, *, axis):
 
 
 def _scatter_ufunc(ufunc):
-    def impl(x, idx, upd, *, axis):
+    def impl(x, idx, upd, *, axis, **_):
         out, moved, flat, u = _scatter_view(x, idx, upd, axis)
         ufunc.at(moved, flat, u)
         return out

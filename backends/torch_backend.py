@@ -14,6 +14,7 @@ torch is optional: importing this module never fails, and ``make_backend`` raise
 from __future__ import annotations
 
 import os
+import warnings
 from functools import partial
 from typing import Any, Callable
 
@@ -409,11 +410,13 @@ def _scatter(x, idx, upd, *, axis):
 
 
 def _scatter_reduce(reduce: str):
-    def impl(x, idx, upd, *, axis):
+    def impl(x, idx, upd, *, axis, **_):
         out, flat, u = _scatter_rows(x, idx, upd, axis)
-        if x.dtype == torch.bool:  # and / or / and for prod / amin / amax
-            return out.to(torch.uint8).index_reduce_(axis, flat, u.to(torch.uint8), reduce).to(torch.bool)
-        return out.index_reduce_(axis, flat, u, reduce)
+        with warnings.catch_warnings():  # "index_reduce() is in beta": its results are tested here
+            warnings.simplefilter("ignore", UserWarning)
+            if x.dtype == torch.bool:  # and / or / and for prod / amin / amax
+                return out.to(torch.uint8).index_reduce_(axis, flat, u.to(torch.uint8), reduce).to(torch.bool)
+            return out.index_reduce_(axis, flat, u, reduce)
 
     return impl
 

@@ -144,7 +144,8 @@ class _IndexedUpdate:
         return f"_IndexedUpdate({self.array!r}, {self.index!r})"
 
     # -- the pieces
-    def _scatter(self, kind: Callable, values: Array, mode: str | None, fill_base: Array | None = None) -> Array:
+    def _scatter(self, kind: Callable, values: Array, mode: str | None, fill_base: Array | None = None,
+                 **kw: Any) -> Array:
         x = _as_operand(self.array)
         x = asarray(x) if isinstance(x, (bool, int, float, complex)) else x
         xa = get_aval(x)
@@ -163,7 +164,8 @@ class _IndexedUpdate:
 
         v = broadcast_to(v, pa.shape)
         flat = lax.reshape(base, (int(np.prod(pshape, dtype=np.int64)),))
-        out = lax.reshape(kind(flat, lax.reshape(asarray(pos), (pa.size,)), lax.reshape(v, (pa.size,)), 0), pshape)
+        out = lax.reshape(kind(flat, lax.reshape(asarray(pos), (pa.size,)), lax.reshape(v, (pa.size,)), 0, **kw),
+                          pshape)
         if pshape != xa.shape:
             out = lax.slice(out, (0,) * xa.ndim, xa.shape)
         return out
@@ -208,20 +210,24 @@ class _IndexedUpdate:
 
     def multiply(self, values: Array, *, indices_are_sorted: bool = False, unique_indices: bool = False,
                  mode: str | None = None) -> Array:
-        """``x[index] *= values``, multiplying in every repeated index."""
-        return self._scatter(scatter_mul, values, mode)
+        """``x[index] *= values``, multiplying in every repeated index. (The derivative in
+        ``values`` needs unique indices, as in JAX: say so with ``unique_indices=True`` when the
+        index is traced.)"""
+        return self._scatter(scatter_mul, values, mode, unique_indices=unique_indices)
 
     mul = multiply
 
     def divide(self, values: Array, *, indices_are_sorted: bool = False, unique_indices: bool = False,
                mode: str | None = None) -> Array:
         """``x[index] /= values`` (true division, as JAX: integer arrays give floats)."""
-        return true_divide(self.array, self._scatter(scatter_mul, values, mode, fill_base=self._ones()))
+        return true_divide(self.array, self._scatter(scatter_mul, values, mode, fill_base=self._ones(),
+                                                     unique_indices=unique_indices))
 
     def power(self, values: Array, *, indices_are_sorted: bool = False, unique_indices: bool = False,
               mode: str | None = None) -> Array:
         """``x[index] **= values`` (repeated indices multiply their exponents, as JAX)."""
-        return power(self.array, self._scatter(scatter_mul, values, mode, fill_base=self._ones()))
+        return power(self.array, self._scatter(scatter_mul, values, mode, fill_base=self._ones(),
+                                               unique_indices=unique_indices))
 
     def min(self, values: Array, *, indices_are_sorted: bool = False, unique_indices: bool = False,  # noqa: A003
             mode: str | None = None) -> Array:

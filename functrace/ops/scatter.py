@@ -30,7 +30,7 @@ Array = Any
 
 
 def _scatter_abstract_eval(name: str):
-    def rule(x: ShapedArray, idx: ShapedArray, upd: ShapedArray, *, axis: int) -> ShapedArray:
+    def rule(x: ShapedArray, idx: ShapedArray, upd: ShapedArray, *, axis: int, **_: Any) -> ShapedArray:
         if not is_int(idx.dtype):
             raise DTypeError(f"{name}: indices must be integers, got {idx.dtype.name}")
         if not 0 <= axis < x.ndim:
@@ -45,7 +45,7 @@ def _scatter_abstract_eval(name: str):
 
 
 scatter_p = def_primitive("scatter", _scatter_abstract_eval("scatter"), linear=(0, 2))
-scatter_mul_p = def_primitive("scatter_mul", _scatter_abstract_eval("scatter_mul"))
+scatter_mul_p = def_primitive("scatter_mul", _scatter_abstract_eval("scatter_mul"), linear=(0,))
 scatter_min_p = def_primitive("scatter_min", _scatter_abstract_eval("scatter_min"))
 scatter_max_p = def_primitive("scatter_max", _scatter_abstract_eval("scatter_max"))
 
@@ -56,9 +56,26 @@ def scatter(operand: Array, indices: Array, updates: Array, axis: int = 0) -> Ar
     return bind(scatter_p, operand, indices, updates, axis=int(axis))
 
 
-def scatter_mul(operand: Array, indices: Array, updates: Array, axis: int = 0) -> Array:
-    """A copy of ``operand`` multiplied by ``updates`` at ``indices`` along ``axis`` (repeats multiply)."""
-    return bind(scatter_mul_p, operand, indices, updates, axis=int(axis))
+def scatter_mul(operand: Array, indices: Array, updates: Array, axis: int = 0,
+                unique_indices: bool = False) -> Array:
+    """A copy of ``operand`` multiplied by ``updates`` at ``indices`` along ``axis`` (repeats multiply).
+
+    The derivative with respect to ``updates`` needs indices known to be unique, as in JAX:
+    concrete indices are checked here; for traced ones pass ``unique_indices=True``.
+    """
+    unique = bool(unique_indices) or _known_unique(indices)
+    return bind(scatter_mul_p, operand, indices, updates, axis=int(axis), unique_indices=unique)
+
+
+def _known_unique(idx: Array) -> bool:
+    """Whether ``idx`` is a concrete array without repeated entries."""
+    if isinstance(idx, Tracer):
+        if idx.val is None:
+            return False
+        v = idx.to_host("scatter_mul's indices")
+    else:
+        v = np.asarray(idx.detach().cpu().numpy() if hasattr(idx, "detach") else idx)
+    return len(np.unique(v)) == v.size
 
 
 def scatter_min(operand: Array, indices: Array, updates: Array, axis: int = 0) -> Array:
@@ -115,26 +132,19 @@ def_transpose_rule(scatter_p, _scatter_transpose)
 
 
 # ---------------------------------------------------------------------------- scatter_mul
-def _concrete_indices(idx: Array) -> np.ndarray | None:
-    if isinstance(idx, Tracer):
-        return None if idx.val is None else idx.to_host("scatter_mul's derivative")
-    return np.asarray(idx.detach().cpu().numpy() if hasattr(idx, "detach") else idx)
-
-
-def _scatter_mul_jvp(primals, tangents, *, axis):
+def _scatter_mul_jvp(primals, tangents, *, axis, unique_indices):
     x, idx, u = primals
     tx, _, tu = tangents
-    ans = scatter_mul(x, idx, u, axis)
+    ans = bind(scatter_mul_p, x, idx, u, axis=axis, unique_indices=unique_indices)
     out = Zero(get_aval(ans))
     if not isinstance(tx, Zero):
-        out = scatter_mul(tx, idx, u, axis)
+        out = bind(scatter_mul_p, tx, idx, u, axis=axis, unique_indices=unique_indices)
     if not isinstance(tu, Zero):
-        known = _concrete_indices(idx)
-        if known is None or len(np.unique(known)) != known.size:
+        if not unique_indices:
             raise NotImplementedError(
                 "the derivative of scatter_mul (x.at[i].multiply(v), .divide, .power) with respect to the "
-                "updates needs indices known to be unique, as in JAX; with repeated or traced indices, "
-                "write the product with functrace.numpy operations or differentiate only the operand")
+                "updates needs indices known to be unique, as in JAX: pass unique_indices=True (traced indices "
+                "that are unique), or write the product with functrace.numpy operations")
         # Unique indices: out[p] = x[p] * u[k], so d out[p] = ... + x[p] * du[k].
         zeros = lax.full(get_aval(x).shape, 0, get_aval(x).dtype)
         du = scatter(zeros, idx, lax.mul(lax.gather(x, idx, axis), tu), axis)
@@ -142,7 +152,16 @@ def _scatter_mul_jvp(primals, tangents, *, axis):
     return ans, out
 
 
+def _scatter_mul_transpose(ct, x, idx, u, *, axis, unique_indices):
+    """Linear in the operand alone: each position is scaled by its updates' product, a diagonal
+    map, which is its own transpose."""
+    if isinstance(ct, Zero):
+        return [Zero(x.aval), None, None]
+    return [bind(scatter_mul_p, ct, idx, u, axis=axis, unique_indices=unique_indices), None, None]
+
+
 def_jvp_rule(scatter_mul_p, _scatter_mul_jvp)
+def_transpose_rule(scatter_mul_p, _scatter_mul_transpose)
 
 
 # ---------------------------------------------------------------------------- scatter_min / max
@@ -181,13 +200,16 @@ def _flat_index(idx: Array, di: int, n: int) -> Array:
     return lax.add(idx, lax.mul(lax.iota(a.dtype, a.shape, 0), scalar(n, a.dtype)))
 
 
-def _scatter_batch(wrapper):
-    def rule(args, dims, *, axis):
+def _scatter_batch(prim):
+    def wrapper(x, idx, upd, axis, params):
+        return bind(prim, x, idx, upd, axis=axis, **params)
+
+    def rule(args, dims, *, axis, **params):
         (x, idx, upd), (dx, di, du) = args, dims
         size = batch_size(args, dims)
         x, upd = at_front(x, dx, size), at_front(upd, du, size)
         if di is None:
-            return wrapper(x, idx, upd, axis + 1), 0
+            return wrapper(x, idx, upd, axis + 1, params), 0
         # Batched indices: scatter into the (batch * n)-long flattening of the indexed axis.
         x = lax.transpose(x, _move(get_aval(x).ndim, axis + 1, 1))  # (B, N) + pre + post
         xa = get_aval(x)
@@ -197,7 +219,7 @@ def _scatter_batch(wrapper):
         ni, nd = get_aval(fidx).ndim - 1, get_aval(upd).ndim  # (B,) + pre + I + post -> (B,) + I + pre + post
         perm = ((0,) + tuple(range(1 + axis, 1 + axis + ni)) + tuple(range(1, 1 + axis))
                 + tuple(range(1 + axis + ni, nd)))
-        out = lax.reshape(wrapper(flat, fidx, lax.transpose(upd, perm), 0), xa.shape)
+        out = lax.reshape(wrapper(flat, fidx, lax.transpose(upd, perm), 0, params), xa.shape)
         return lax.transpose(out, _move(xa.ndim, 1, axis + 1)), 0
 
     return rule
@@ -209,6 +231,5 @@ def _move(ndim: int, src: int, dst: int) -> list[int]:
     return perm
 
 
-for _p, _w in ((scatter_p, scatter), (scatter_mul_p, scatter_mul), (scatter_min_p, scatter_min),
-               (scatter_max_p, scatter_max)):
-    def_batch_rule(_p, _scatter_batch(_w))
+for _p in (scatter_p, scatter_mul_p, scatter_min_p, scatter_max_p):
+    def_batch_rule(_p, _scatter_batch(_p))
