@@ -264,9 +264,12 @@ def _quantile(a: Array, q: Array, axis: Any, method: str, keepdims: bool, ignore
     x = lax.reshape(x, rest + (n_all,))
     dt = get_aval(x).dtype
     discrete = method in _DISCRETE
-    out_dt = dt if (discrete and not is_float(dt)) else (dt if is_float(dt) else np.dtype(np.float64))
-    if is_bool(dt) and not discrete:
-        x = lax.convert_element_type(x, out_dt)
+    if discrete:  # NumPy takes the values themselves: the array's dtype
+        out_dt = dt
+    else:  # interpolation in the promoted dtype of the array (as a float) and q (a weak scalar adapts)
+        out_dt = result_type(dt if is_float(dt) else np.float64, q if isinstance(q, float) else asarray(q))
+        out_dt = out_dt if is_float(out_dt) else np.dtype(np.float64)
+        x = _cast(x, out_dt)
     q = asarray(q)
     qa = get_aval(q)
     qf = _cast(q, out_dt if is_float(out_dt) else np.dtype(np.float64))
@@ -356,6 +359,8 @@ def nanpercentile(a: Array, q: Array, axis: int | Sequence[int] | None = None, o
 def _percent(q: Array) -> Array:
     from functrace.numpy._core import true_divide
 
+    if isinstance(q, (int, float)) and not isinstance(q, bool):
+        return q / 100  # stays a weak Python scalar
     return true_divide(asarray(q), 100)
 
 
