@@ -17,7 +17,7 @@ from functrace import lax
 from functrace.avals import ShapedArray, is_bool, is_float, is_int
 from functrace.errors import AxisError, DTypeError, ShapeError
 from functrace.ops._common import scalar
-from functrace.primitives import def_primitive
+from functrace.primitives import abstract_eval_rules, def_primitive
 from functrace.rules import Zero, def_batch_rule, def_jvp_rule
 from functrace.tracing import bind, get_aval
 from functrace.tree_util import tree_flatten, tree_leaves, tree_map, tree_unflatten
@@ -45,9 +45,13 @@ cumlogsumexp_p = def_primitive("cumlogsumexp", _cumulative_abstract_eval("cumlog
 
 
 def _wrapper(prim, doc: str) -> Callable:
+    check = abstract_eval_rules[prim]
+
     def f(operand: Array, axis: int = 0, reverse: bool = False) -> Array:
-        nd = get_aval(operand).ndim
-        return bind(prim, operand, axis=normalize_axis(axis, nd), reverse=bool(reverse))
+        a = get_aval(operand)
+        params = dict(axis=normalize_axis(axis, a.ndim), reverse=bool(reverse))
+        check(a, **params)  # eager calls skip the shape/dtype rule: refuse bad dtypes here too
+        return bind(prim, operand, **params)
 
     f.__name__ = f.__qualname__ = prim.name
     f.__doc__ = doc
