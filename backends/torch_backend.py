@@ -398,15 +398,14 @@ def _scatter_rows(x, idx, upd, axis):
 
 
 def _scatter(x, idx, upd, *, axis):
-    """Write the updates; of repeated indices only the last one (index_put_ alone would leave
-    the choice to the device)."""
+    """Write the updates; of repeated indices the last one: every write to a position carries
+    that position's last update (found with scatter_reduce), so the order of writes, which
+    index_copy_ leaves to the device, cannot matter. No value is read on the host."""
     out, flat, u = _scatter_rows(x, idx, upd, axis)
     order = torch.arange(flat.shape[0], device=flat.device)
     last = torch.full((x.shape[axis],), -1, dtype=torch.int64, device=flat.device)
     last.scatter_reduce_(0, flat, order, reduce="amax")
-    keep = last[flat] == order
-    out.index_copy_(axis, flat[keep], torch.index_select(u, axis, order[keep]))
-    return out
+    return out.index_copy_(axis, flat, torch.index_select(u, axis, last[flat]))
 
 
 def _scatter_reduce(reduce: str):
@@ -422,20 +421,28 @@ def _scatter_reduce(reduce: str):
 
 
 # ---------------------------------------------------------------------------- dynamic slicing
-def _block(shape, starts, sizes) -> tuple:
-    """The slices of the block: each start wrapped once if negative, then clamped inside."""
+def _block(x, starts, sizes) -> list:
+    """Index vectors of the block along each axis, computed on the device (no host read): each
+    start wrapped once if negative, then clamped so the block fits."""
     out = []
-    for n, s, k in zip(shape, starts, sizes, strict=True):
-        s = int(s)
-        s = s + n if s < 0 else s
-        s = min(max(s, 0), n - k)
-        out.append(slice(s, s + k))
-    return tuple(out)
+    for n, s, k in zip(x.shape, starts, sizes, strict=True):
+        s = s.to(torch.int64)
+        s = torch.clamp(torch.where(s < 0, s + n, s), 0, n - k)
+        out.append(s + torch.arange(k, device=x.device))
+    return out
+
+
+def _dynamic_slice(x, *starts, slice_sizes):
+    for axis, idx in enumerate(_block(x, starts, slice_sizes)):
+        x = torch.index_select(x, axis, idx)
+    return x
 
 
 def _dynamic_update_slice(x, upd, *starts):
     out = x.clone(memory_format=torch.contiguous_format)
-    out[_block(x.shape, starts, upd.shape)] = upd
+    idx = _block(x, starts, upd.shape)
+    nd = x.ndim
+    out.index_put_(tuple(v.reshape([-1 if j == i else 1 for j in range(nd)]) for i, v in enumerate(idx)), upd)
     return out
 
 
@@ -469,7 +476,7 @@ def _family_table() -> dict:
         SO.sort_p: _sort,
         SC.scatter_p: _scatter, SC.scatter_mul_p: _scatter_reduce("prod"),
         SC.scatter_min_p: _scatter_reduce("amin"), SC.scatter_max_p: _scatter_reduce("amax"),
-        DS.dynamic_slice_p: lambda x, *starts, slice_sizes: x[_block(x.shape, starts, slice_sizes)],
+        DS.dynamic_slice_p: _dynamic_slice,
         DS.dynamic_update_slice_p: _dynamic_update_slice,
         CU.cumprod_p: _cumulative(_via_int64(_cumprod)),
         CU.cummax_p: _cumulative(_cumextremum(torch.cummax)),

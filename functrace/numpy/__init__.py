@@ -67,7 +67,7 @@ from functrace.numpy._sorting import *  # noqa: E402,F401,F403
 from functrace.numpy._cumulative import *  # noqa: E402,F401,F403
 from functrace.numpy import _cumulative, _sorting  # noqa: E402
 
-__all__ += _sorting.__all__ + _cumulative.__all__
+__all__ += [n for n in _sorting.__all__ + _cumulative.__all__ + ["at"] if n not in __all__]
 
 from functrace.numpy import _interop  # noqa: E402
 
