@@ -288,6 +288,25 @@ def test_unique_array_api(name):
             assert_close(getattr(got, field), fields[field], what=f"{f}.{field}: ")
 
 
+UNIQ_AXIS = [
+    (np.array([[1, 2], [3, 4], [1, 2], [0, 9]]), 0), (np.array([[1, 2], [3, 4], [1, 2], [0, 9]]), 1),
+    (np.array([[1.0, np.nan], [1.0, np.nan], [0.0, 1.0]]), 0), (np.zeros((3, 0)), 0), (np.zeros((0, 2)), 0),
+    (np.random.default_rng(9).integers(0, 2, (3, 4, 2)), -2), (np.array([[True, False], [True, False]]), 0),
+]
+
+
+@pytest.mark.parametrize("x,axis", UNIQ_AXIS, ids=range(len(UNIQ_AXIS)))
+def test_unique_axis(x, axis):
+    got = fnp.unique(x, axis=axis, return_index=True, return_inverse=True, return_counts=True)
+    want = np.unique(x, axis=axis, return_index=True, return_inverse=True, return_counts=True)
+    for g, w, what in zip(got, want, ["values", "index", "inverse", "counts"], strict=True):
+        assert_close(g, w, what=what + ": ")
+    if x.size:
+        k = len(want[0]) if axis == 0 else want[0].shape[axis]
+        padded = ft.jit(lambda x: fnp.unique(x, axis=axis, size=k + 1, fill_value=-7))(x)
+        assert_close(fnp.take(padded, np.arange(k), axis=axis), want[0])
+
+
 def test_unique_size_as_jax():
     x = np.array([3, 1, 1, 2])
     vals, idx, inv, counts = ft.jit(lambda x: fnp.unique(x, size=5, return_index=True, return_inverse=True,

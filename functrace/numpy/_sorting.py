@@ -492,15 +492,15 @@ def _distinct_count(equal_nan: bool):
 def unique(ar: Array, return_index: bool = False, return_inverse: bool = False, return_counts: bool = False,
            axis: int | None = None, *, equal_nan: bool = True, size: int | None = None, fill_value: Any = None,
            sorted: bool = True) -> Any:  # noqa: A002
-    """``numpy.unique`` of the flattened array (``axis=None``): the sorted distinct values, and
-    optionally the index of each one's first occurrence, the inverse (``ar``'s shape) and the
+    """``numpy.unique``: the sorted distinct values of the flattened array (or, with ``axis``,
+    the distinct slices along it, in lexicographic order), and optionally the index of each
+    one's first occurrence, the inverse (``ar``'s shape; one per slice with ``axis``) and the
     counts. With a static ``size`` (as JAX, for ``jit``), results have that length: values are
     padded with ``fill_value`` (default: the smallest value), indices with the first one's,
     counts with 0. Differentiable in the values."""
-    if axis is not None:
-        raise user_error(NotImplementedError("unique(axis=...) is not supported; unique of the flattened array "
-                                             "(axis=None) is"))
     ar = _arr(ar)
+    if axis is not None:
+        return _unique_axis(ar, check_axis(axis, ar), return_index, return_inverse, return_counts, size, fill_value)
     shape = get_aval(ar).shape
     k = _static_size(ar, "unique", size, _distinct_count(equal_nan))
     x = _flatten(ar)
@@ -532,6 +532,61 @@ def unique(ar: Array, return_index: bool = False, return_inverse: bool = False, 
     for flag, key in ((return_index, "index"), (return_inverse, "inverse"), (return_counts, "counts")):
         if flag:
             out.append(extra[key])
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def _distinct_rows(v: np.ndarray) -> int:
+    """How many distinct rows ``v`` (2-D) has, rows equal when all entries are ``==`` (as NumPy's
+    ``unique(axis=...)``: NaN never equals NaN there)."""
+    if v.shape[0] == 0:
+        return 0
+    if v.shape[1] == 0:
+        return 1
+    s = v[np.lexsort(v.T[::-1])]
+    return int((s[1:] != s[:-1]).any(axis=1).sum()) + 1
+
+
+def _unique_axis(ar: Array, ax: int, return_index: bool, return_inverse: bool, return_counts: bool,
+                 size: int | None, fill_value: Any) -> Any:
+    """``unique`` of the slices along ``ax``: rows sorted lexicographically (one sort, every
+    column a key), then compacted as for the flattened case."""
+    from functrace.numpy._shape import moveaxis
+
+    moved = moveaxis(ar, ax, 0)
+    shape = get_aval(moved).shape
+    n, m = shape[0], int(np.prod(shape[1:], dtype=np.int64))
+    rows = lax.reshape(moved, (n, m))
+    k = _static_size(ar, "unique", size, lambda v: _distinct_rows(np.moveaxis(v, ax, 0).reshape(n, m)))
+    dt = get_aval(rows).dtype
+    if n == 0:
+        srows, perm, mask = rows, lax.full((0,), 0, _INDEX), lax.full((0,), True, bool)
+    else:
+        iota = lax.iota(_INDEX, (n,), 0)
+        cols = [lax.reshape(lax.slice(rows, (0, j), (n, j + 1)), (n,)) for j in range(m)]
+        perm = lax.sort(cols + [iota], 0, num_keys=max(m, 1))[-1] if m else iota
+        srows = lax.gather(rows, perm, 0)
+        if m:
+            differ = lax.reduce_or(lax.ne(lax.slice(srows, (1, 0), (n, m)), lax.slice(srows, (0, 0), (n - 1, m))),
+                                   (1,))
+        else:
+            differ = lax.full((n - 1,), False, bool)
+        mask = lax.concatenate([np.ones((1,), bool), differ], 0)
+    starts, valid = _compact(mask, k) if n else (lax.full((k,), 0, _INDEX), lax.full((k,), False, bool))
+    values = lax.gather(srows, starts, 0) if n else lax.full((k, m), 0, dt)
+    if fill_value is not None:
+        values = lax.select(lax.broadcast_in_dim(valid, (k, m), (0,)), values,
+                            lax.convert_element_type(lax.broadcast_in_dim(asarray(fill_value), (k, m), ()), dt))
+    values = moveaxis(lax.reshape(values, (k,) + shape[1:]), 0, ax)
+    run = lax.sub(lax.cumsum(lax.convert_element_type(mask, _INDEX), 0), _c(1, _INDEX))
+    out = [values]
+    if return_index:
+        out.append(lax.gather(perm, starts, 0) if n else lax.full((k,), 0, _INDEX))
+    if return_inverse:
+        out.append(scatter(lax.full((n,), 0, _INDEX), perm, run, 0))
+    if return_counts:
+        dest = lax.select(lax.lt(run, _c(k, _INDEX)), run, lax.full((n,), k, _INDEX))
+        out.append(lax.slice(lax.scatter_add(lax.full((k + 1,), 0, _INDEX), dest, lax.full((n,), 1, _INDEX), 0),
+                             (0,), (k,)))
     return out[0] if len(out) == 1 else tuple(out)
 
 
