@@ -69,6 +69,9 @@ def test_repeated_indices():
     assert_close(fnp.at(x)[i].min(np.array([3.0, -1.0, 0.5])), np.array([0.0, -1.0, 2.0, 3.0, 4.0]))
     assert_close(fnp.at(x)[np.array([0, 0, 3])].max(np.array([3.0, 9.0, 1.0])), np.array([9.0, 1.0, 2.0, 3.0, 4.0]))
     assert_close(fnp.at(x)[np.array([3, 1])].apply(lambda v: v * 10), np.array([0.0, 10.0, 2.0, 30.0, 4.0]))
+    assert_close(fnp.at(x)[np.array([1, 1, 3, 1, 9])].apply(lambda v: v + 1), np.array([0.0, 4.0, 2.0, 4.0, 4.0]))
+    got = ft.jit(lambda x, i: x.at[i].apply(lambda v: v * 10))(x, np.array([3, 1]))
+    assert_close(got, np.array([0.0, 10.0, 2.0, 30.0, 4.0]))
 
 
 def test_out_of_bounds_modes_as_jax():

@@ -16,8 +16,8 @@ updates drop what is still out of bounds (``"drop"``/``"fill"``, the default) or
 integer, True) there. Dropping works by a spare slot past the end of each indexed axis.
 
 Repeated indices: ``set`` keeps the last update, ``add``/``multiply``/``min``/``max`` combine
-all of them. ``apply`` applies ``func`` once per distinct position (JAX applies it once per
-occurrence).
+all of them, ``apply`` applies ``func`` once per occurrence (as JAX) when the index is concrete
+and once per distinct position when it is traced.
 """
 
 from __future__ import annotations
@@ -241,9 +241,28 @@ class _IndexedUpdate:
 
     def apply(self, func: Callable[[Array], Array], *, indices_are_sorted: bool = False,
               unique_indices: bool = False, mode: str | None = None) -> Array:
-        """``x[index] = func(x[index])``: ``func`` (elementwise) applied once per selected position."""
-        return self._scatter(scatter, func(self.get(mode="clip" if mode in ("clip", "promise_in_bounds") else None)),
-                             mode)
+        """``x[index] = func(x[index])`` for an elementwise ``func``. As JAX, a position that the
+        index names k times gets ``func`` applied k times, when the index is concrete; a traced
+        index applies ``func`` once per distinct position."""
+        x = asarray(_as_operand(self.array))
+        xa = get_aval(x)
+        if mode not in _MODES:
+            raise user_error(ValueError(f"mode must be one of {_MODES}, got {mode!r}"))
+        pos, pshape = _positions(xa.shape, self.index, mode in (None, "drop", "fill"))
+        if not isinstance(pos, np.ndarray):
+            return self._scatter(scatter, func(self.get(mode="clip" if mode in ("clip", "promise_in_bounds")
+                                                        else None)), mode)
+        # Concrete positions: the distinct real ones (not the spare slots) and how often each is named.
+        where, counts = np.unique(pos.reshape(-1), return_counts=True)
+        real = np.all([c < n for c, n in zip(np.unravel_index(where, pshape), xa.shape, strict=True)], axis=0)
+        where, counts = where[real], counts[real]
+        flat_where = np.ravel_multi_index(np.unravel_index(where, pshape), xa.shape).astype(np.int64)
+        flat = lax.reshape(x, (xa.size,))
+        vals = lax.gather(flat, flat_where, 0)
+        for r in range(1, int(counts.max(initial=0)) + 1):
+            some = np.nonzero(counts >= r)[0]
+            vals = scatter(vals, some, lax.convert_element_type(asarray(func(lax.gather(vals, some, 0))), xa.dtype), 0)
+        return lax.reshape(scatter(flat, flat_where, vals, 0), xa.shape)
 
 
 class IndexUpdateHelper:
