@@ -295,11 +295,13 @@ def _scatter(x, idx, upd, *, axis):
     """Write the updates; of repeated indices only the last one is written (so the choice is
     the same as the transpose rule's, on every backend)."""
     out, moved, flat, u = _scatter_view(x, idx, upd, axis)
-    last = np.full(x.shape[axis], -1, np.int64)
-    order = np.arange(flat.shape[0])
-    np.maximum.at(last, flat, order)
-    keep = last[flat] == order
-    moved[flat[keep]] = u[keep]
+    k = flat.shape[0]
+    _, first_from_end = np.unique(flat[::-1], return_index=True)
+    if first_from_end.shape[0] == k:  # no repeats
+        moved[flat] = u
+    else:
+        keep = k - 1 - first_from_end  # the last occurrence of each index
+        moved[flat[keep]] = u[keep]
     return out
 
 

@@ -109,16 +109,24 @@ def _positions(shape: tuple, index: Any, pad: bool) -> tuple[Any, tuple]:
         n = shape[ax]
         if kind == "arr":
             key.append(_adjust(v, n, pad))
-            pshape[ax] = n + 1 if pad else n
+            spare = pad and (isinstance(key[-1], Tracer) or bool(np.any(key[-1] == n)))
+            pshape[ax] = n + 1 if spare else n  # the spare slot only where an index needs it
         else:  # a slice of the unpadded axis, spelled so that it never reaches the spare slot
             start, stop, step = v.indices(n)
             key.append(slice(start, None if stop < 0 else stop, step))
         ax += 1
-    grid = np.arange(int(np.prod(pshape, dtype=np.int64)), dtype=np.int64).reshape(pshape)
     if not any(isinstance(k, Tracer) for k in key):
-        return grid[tuple(key)], tuple(pshape)
+        # NumPy indexes each axis's coordinates, broadcast without copying: memory in the size
+        # of the selection, not of the array.
+        pos, stride = np.zeros((), np.int64), 1
+        for ax in reversed(range(len(pshape))):
+            coords = np.arange(pshape[ax], dtype=np.int64).reshape([-1 if i == ax else 1 for i in range(len(pshape))])
+            pos = pos + np.broadcast_to(coords, pshape)[tuple(key)] * stride
+            stride *= pshape[ax]
+        return np.asarray(pos, np.int64), tuple(pshape)
     from functrace.numpy._indexing import getitem
 
+    grid = np.arange(int(np.prod(pshape, dtype=np.int64)), dtype=np.int64).reshape(pshape)
     return getitem(grid, tuple(key)), tuple(pshape)
 
 
