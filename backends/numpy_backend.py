@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from functrace import primitives as P
+from functrace import ops as P
 from functrace.backends.base import Backend
 from functrace.ir import Literal
 from functrace.ops import cumulative as CU

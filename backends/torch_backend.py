@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from functrace import primitives as P
+from functrace import ops as P
 from functrace.avals import ShapedArray, register_aval_handler
 from functrace.backends.base import Backend
 from functrace.errors import BackendError, DTypeError

@@ -14,8 +14,8 @@ import numpy as np
 
 from functrace import lax
 from functrace import numpy as fnp
-from functrace.custom_derivatives import custom_jvp
 from functrace.numpy._core import _as_operand, _cast, _float_dtype
+from functrace.ops.custom_jvp import custom_jvp
 from functrace.tracing import get_aval
 
 Array = Any

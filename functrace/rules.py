@@ -11,7 +11,7 @@ array, so derivatives of integer outputs and untouched inputs cost nothing.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -107,6 +107,19 @@ class RuleTable(dict):
         RuleTable.version += 1
         return super().setdefault(key, default)
 
+
+class Interpreters:
+    """The interpreters that rules of primitives with sub-jaxprs (control flow, custom
+    derivatives) apply to those sub-jaxprs: ``jvp_jaxpr``, ``linearize_jaxpr``,
+    ``backward_pass``, ``batch_jaxpr``, ``batch_eval_jaxpr``, ``vmap_flat``. Importing
+    ``functrace.transforms`` installs them (the core imports no transform); a rule runs only
+    inside a transform, so they are installed whenever one is called."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError(f"the interpreter {name!r} is not installed: import functrace.transforms first")
+
+
+interpreters = Interpreters()
 
 JvpRule = Callable[..., tuple[Any, Any]]
 BatchRule = Callable[..., tuple[Any, Any]]
@@ -213,3 +226,49 @@ class UndefinedPrimal:
 
 def is_undefined(x: Any) -> bool:
     return isinstance(x, UndefinedPrimal)
+
+
+def aval_of(x: Any) -> ShapedArray:
+    """The abstract value of an operand of a transpose rule, linear (undefined) or not."""
+    return x.aval if isinstance(x, UndefinedPrimal) else get_aval(x)
+
+
+def const_like(value: float, like: Any) -> Any:
+    """A scalar constant of ``like``'s dtype (a literal in the IR)."""
+    return np.asarray(value, dtype=get_aval(like).dtype)[()]
+
+
+# ---------------------------------------------------------------------------- batching helpers
+def moveaxis(x: Any, src: int, dst: int) -> Any:
+    """``x`` with axis ``src`` moved to position ``dst`` (one transpose, none when equal)."""
+    if src == dst:
+        return x
+    perm = [i for i in range(get_aval(x).ndim) if i != src]
+    perm.insert(dst, src)
+    return lax.transpose(x, perm)
+
+
+def bdim_at_front(x: Any, d: int | None, size: int) -> Any:
+    """``x`` with its batch axis first; an unbatched ``x`` is broadcast to ``size`` examples."""
+    if d is None:
+        a = get_aval(x)
+        return lax.broadcast_in_dim(x, (size,) + a.shape, tuple(range(1, a.ndim + 1)))
+    return moveaxis(x, d, 0)
+
+
+def axis_size(args: Sequence[Any], dims: Sequence[int | None]) -> int:
+    """The number of examples: the length of the batch axis of the first batched operand."""
+    for x, d in zip(args, dims, strict=True):
+        if d is not None:
+            return get_aval(x).shape[d]
+    raise ValueError("axis_size: no batched operand")
+
+
+def batch_axis(axis: int, d: int) -> int:
+    """The position in the batched array of per-example axis ``axis`` (batch axis at ``d``)."""
+    return axis + (axis >= d)
+
+
+def scalar(value: Any, dtype: Any) -> Any:
+    """A NumPy scalar of ``dtype`` (a literal in the IR)."""
+    return np.asarray(value, dtype=dtype)[()]

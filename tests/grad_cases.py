@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from functrace import primitives as P
+from functrace import ops as P
 from functrace.tracing import get_aval
 
 # check_grads tolerances per dtype: float32 central differences of a second derivative lose

@@ -25,11 +25,11 @@ torch = pytest.importorskip("torch")
 import functrace as ft  # noqa: E402
 import functrace.numpy as fnp  # noqa: E402
 from functrace import lax  # noqa: E402
-from functrace import primitives as P  # noqa: E402
+from functrace import ops as P  # noqa: E402
 from functrace.api import trace_flat  # noqa: E402
 from functrace.backends import torch_backend as tb  # noqa: E402
-from functrace.control_flow import impls as generic_impls  # noqa: E402
 from functrace.errors import BackendError, DTypeError  # noqa: E402
+from functrace.ops import generic_impls  # noqa: E402
 from functrace.tracing import bind  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -144,7 +144,7 @@ class Case:
 
 @dataclass(frozen=True)
 class Program:
-    """A primitive with a backend-neutral implementation (``functrace.control_flow.impls``) that
+    """A primitive with a backend-neutral implementation (``functrace.ops.generic_impls``) that
     only public functions build (its params hold sub-jaxprs): ``fn`` must contain it."""
 
     fn: Callable[[Any], Any]

@@ -34,7 +34,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from functrace import primitives as P
+from functrace import ops as P
 from functrace.avals import ShapedArray, is_bool, is_float, is_int
 from functrace.dce import dce_jaxpr
 from functrace.ir import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Var

@@ -541,7 +541,7 @@ def _integer_power(x: Array, y: Array, dt: np.dtype) -> Array:
     derivatives) raises ValueError, as in NumPy; one that is abstract (under ``jit`` or
     ``vmap``) cannot, and gives ``x ** y`` rounded toward zero: 1 for x = 1, ±1 for x = -1, 0
     otherwise."""
-    from functrace.control_flow import while_loop
+    from functrace.lax import while_loop
 
     known = y.val if isinstance(y, Tracer) else y
     if known is not None and np.any(np.asarray(current_backend().to_numpy(known)) < 0):

@@ -104,7 +104,9 @@ def take_along(x: Array, idx: Array, dimension: int) -> Array:
     m, n, k = int(np.prod(lead, dtype=np.int64)), xa.shape[dimension], ia.shape[dimension]
     flat = lax.reshape(xt, (m * n,))
     it = lax.reshape(it, (m, k))
-    offsets = lax.mul(lax.iota(ia.dtype, (m, k), 0), np.asarray(n, ia.dtype)[()])
+    dt = np.dtype(np.int64) if m * n >= 2**31 else ia.dtype  # flat positions must not overflow
+    it = lax.convert_element_type(it, dt)
+    offsets = lax.mul(lax.iota(dt, (m, k), 0), np.asarray(n, dt)[()])
     out = lax.gather(flat, lax.add(it, offsets), 0)
     return lax.transpose(lax.reshape(out, lead + (k,)), inv)
 
