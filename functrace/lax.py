@@ -9,6 +9,17 @@ module gathers them under one name, as ``jax.lax``.
 from __future__ import annotations
 
 from functrace.ops.control_flow import cond, fori_loop, switch, while_loop  # noqa: F401
+from functrace.ops.cumulative import associative_scan, cumlogsumexp, cummax, cummin, cumprod, map  # noqa: E402,F401,A004
+from functrace.ops.dynamic_slicing import (  # noqa: E402,F401
+    dynamic_index_in_dim,
+    dynamic_slice,
+    dynamic_slice_in_dim,
+    dynamic_update_index_in_dim,
+    dynamic_update_slice,
+    dynamic_update_slice_in_dim,
+    index_in_dim,
+    slice_in_dim,
+)
 from functrace.ops.elementwise import (  # noqa: F401
     abs,
     acos,
@@ -76,6 +87,8 @@ from functrace.ops.reductions import (  # noqa: F401
     reduce_sum,
 )
 from functrace.ops.scan import scan  # noqa: F401
+from functrace.ops.scatter import scatter, scatter_max, scatter_min, scatter_mul  # noqa: E402,F401
+from functrace.ops.sorting import sort, sort_key_val, top_k  # noqa: E402,F401
 from functrace.ops.structural import (  # noqa: F401
     broadcast_in_dim,
     concatenate,

@@ -81,6 +81,14 @@ class Tracer:
     ndim = property(lambda self: self.aval.ndim)
     size = property(lambda self: self.aval.size)
 
+    @property
+    def at(self):
+        """JAX's indexed updates: ``x.at[idx].set(v)``, ``.add``, ``.get``, ... (see
+        ``functrace.numpy._at``); each returns a new array."""
+        from functrace.numpy._at import IndexUpdateHelper
+
+        return IndexUpdateHelper(self)
+
     def __len__(self) -> int:
         if not self.aval.shape:
             raise TypeError("len() of a 0-d traced array")

@@ -292,6 +292,7 @@ for _path in sorted(Path(__file__).parent.glob("cases_*.py")):
     _mod = importlib.import_module(_path.stem)
     CASES += _mod.CASES
     ELSEWHERE.update(getattr(_mod, "ELSEWHERE", {}))
+    LINEAR |= set(getattr(_mod, "LINEAR", ()))
 
 
 # ---------------------------------------------------------------------------- structure
