@@ -180,6 +180,11 @@ def _literal_for(x: Any) -> Literal | None:
     if isinstance(x, (bool, int, float)):
         arr = np.asarray(x)
         return Literal(arr[()], ShapedArray((), arr.dtype))
+    if getattr(x, "ndim", None) == 0 and hasattr(x, "detach") and not x.requires_grad:
+        # A rank-0 torch tensor (an eager result of the torch backend, say -1 * a cotangent of 1):
+        # inline as on NumPy, so the IR does not depend on the backend that computed the value.
+        host = x.detach().cpu().numpy()
+        return Literal(host[()], ShapedArray((), host.dtype))
     return None
 
 
@@ -277,10 +282,21 @@ class Trace:
             raise leaked_tracer_error(x)
         return self.const(x)
 
-    # -- recording
-    def process(self, prim: Primitive, args: tuple, params: dict):
+    def recorded(self, prim: Primitive, args: tuple, params: dict) -> "Tracer | None":
+        """The result of an equation already recorded in this trace with these operands, if any."""
         ins = [a if type(a) is Tracer and a._trace is self else self._atom(a) for a in args]
-        rule = peephole_rules.get(prim)
+        invars = [x._var if type(x) is Tracer else x for x in ins]
+        try:
+            return self._cse.get(equation_key(prim, invars, params))
+        except TypeError:
+            return None
+
+    # -- recording
+    def process(self, prim: Primitive, args: tuple, params: dict, simplify: bool = True):
+        """Record ``prim(*args)`` (or find it already recorded); ``simplify``: first try its
+        peephole rule (functrace.peephole), which may return an equivalent tracer instead."""
+        ins = [a if type(a) is Tracer and a._trace is self else self._atom(a) for a in args]
+        rule = peephole_rules.get(prim) if simplify else None
         if rule is not None:
             simpler = rule(self, ins, params)
             if simpler is not None:
