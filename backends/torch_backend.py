@@ -20,7 +20,7 @@ from typing import Any, Callable
 import numpy as np
 
 from functrace import primitives as P
-from functrace.avals import ShapedArray, register_aval_handler
+from functrace.avals import ShapedArray, canonical_dtype, register_aval_handler
 from functrace.backends.base import Backend
 from functrace.errors import BackendError, DTypeError
 
@@ -48,8 +48,8 @@ if torch is not None:
 
 
 def torch_dtype(dtype: Any) -> Any:
-    """The torch dtype for a NumPy dtype (anything ``np.dtype`` accepts)."""
-    dt = np.dtype(dtype)
+    """The torch dtype for a NumPy dtype (anything ``np.dtype`` accepts, or a torch dtype)."""
+    dt = canonical_dtype(dtype)
     if not dt.isnative:
         dt = dt.newbyteorder("=")
     try:
@@ -249,6 +249,8 @@ def _arg_reduction(fn: Callable) -> Callable:
 @_via_int64
 def _cumsum(x, *, axis, reverse):
     """Inclusive cumulative sum in x's dtype (torch would widen ints to int64)."""
+    if x.dtype == torch.bool:  # NumPy's bool sum is a logical or; torch has no bool cumsum kernel
+        return _cumsum(x.to(torch.int64), axis=axis, reverse=reverse) > 0
     if reverse:
         return torch.flip(torch.cumsum(torch.flip(x, (axis,)), dim=axis, dtype=x.dtype), (axis,))
     return torch.cumsum(x, dim=axis, dtype=x.dtype)
