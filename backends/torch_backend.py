@@ -29,8 +29,12 @@ try:  # torch is an optional dependency: only this module may import it.
 except ImportError:  # pragma: no cover - exercised by a test that hides torch
     torch = None  # type: ignore[assignment]
 
-_INSTALL_HINT = ("the torch backend needs PyTorch: install it with `pip install functrace[torch]` "
-                 "(or `pip install torch`), or use FUNCTRACE_BACKEND=numpy")
+# The same two commands as the README's "PyTorch (optional)" (a test keeps them equal).
+_INSTALL_HINT = ("the torch backend needs PyTorch, which is not installed. For the CPU-only build (a few hundred MB): "
+                 "`pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu`; for CUDA on Linux "
+                 "(several GB): `pip install torch==2.13.0` (PyPI's default build, which "
+                 "`pip install functrace[torch]` also takes). 2.13.0 is the release functrace is tested with "
+                 "(see the README). Or use FUNCTRACE_BACKEND=numpy")
 
 # ---------------------------------------------------------------------------- dtypes
 _NP_TO_TORCH: dict[np.dtype, Any] = {}
