@@ -150,11 +150,11 @@ class Tracer:
         """``convert`` of the concrete value, refused when it would drop a derivative."""
         if self.val is not None and self.carries_derivative():
             raise located(ConcretizationError(
-                f"{what} of this traced {self.aval.str_short()} would give a Python number that no longer "
-                "depends on the inputs being differentiated, so its derivative would silently be dropped. "
-                "Keep the computation traced (fnp.sin(x) or fnp.exp(x) instead of math.sin(x) or math.exp(x), "
-                "fnp.asarray(x, dtype) instead of float(x)), or apply ft.stop_gradient(x) first if the "
-                "derivative is meant to be dropped"))
+                f"{what} of this traced {self.aval.str_short()} would return a Python number cut off from the "
+                "inputs being differentiated: its derivative would silently be dropped. Keep it an array "
+                "(fnp.sin(x) or fnp.exp(x) instead of math.sin(x) or math.exp(x), x instead of float(x), "
+                "x > 0 instead of float(x) > 0), or write ft.stop_gradient(x) where dropping the derivative "
+                "is meant"))
         return convert(self._host(what))
 
     def __bool__(self) -> bool:
