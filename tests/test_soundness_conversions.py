@@ -142,3 +142,11 @@ def test_array_conversion_message_does_not_advise_float():
         ft.grad(lambda x: np.asarray(x) * x)(1.5)
     assert "float(x)" not in str(info.value)
     assert "stop_gradient" in str(info.value)
+
+
+def test_integer_arguments_convert_under_every_transform():
+    """An integer argument carries no derivative, even where it is traced (eager jvp traces all)."""
+    f = lambda x, n: x * int(n) * operator.index(n)  # noqa: E731
+    np.testing.assert_allclose(host(ft.jvp(f, (1.5, np.int64(3)), (1.0, np.int64(0)))[1]), 9.0)
+    np.testing.assert_allclose(host(ft.grad(f)(1.5, 3)), 9.0)
+    np.testing.assert_allclose(host(ft.grad(ft.grad(lambda x, n: x * x * int(n)))(1.5, 3)), 6.0)
