@@ -36,7 +36,8 @@ except ImportError:  # pragma: no cover - exercised by a test that hides torch
 
 # The same two commands as the README's "PyTorch (optional)" (a test keeps them equal).
 _INSTALL_HINT = ("the torch backend needs PyTorch, which is not installed. For the CPU-only build (a few hundred MB): "
-                 "`pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu`; for CUDA on Linux "
+                 "`pip install torch==2.13.0 --index-url \"$TORCH_CPU_INDEX\"`, with TORCH_CPU_INDEX set to PyTorch's "
+                 "CPU wheel index (see the README); for CUDA on Linux "
                  "(several GB): `pip install torch==2.13.0` (PyPI's default build, which "
                  "`pip install functrace[torch]` also takes). 2.13.0 is the release functrace is tested with "
                  "(see the README). Or use FUNCTRACE_BACKEND=numpy")

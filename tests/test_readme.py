@@ -130,7 +130,8 @@ def torch_commands() -> tuple[str, str]:
 def test_readme_says_how_to_get_cpu_or_cuda_torch_and_why_the_pin():
     cpu, cuda = torch_commands()
     pin = re.fullmatch(r"pip install (torch==[\d.]+)", cuda).group(1)
-    assert cpu == f"pip install {pin} --index-url https://download.pytorch.org/whl/cpu"
+    assert cpu == f'pip install {pin} --index-url "$TORCH_CPU_INDEX"'
+    assert "TORCH_CPU_INDEX` is PyTorch's own wheel index for CPU builds" in README.read_text()
     text = README.read_text()
     section = text[text.index("### PyTorch (optional)"):text.index("## A tour")]
     assert "CPU only" in section and "CUDA" in section and "Why 2.13.0" in section
