@@ -56,6 +56,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "custom_vjp": ("functrace.transforms.custom_derivatives", "custom_vjp"),
     "test_util": ("functrace.test_util", None),
     "scipy": ("functrace.scipy", None),
+    "random": ("functrace.random", None),
     "get_backend": ("functrace.backends.registry", "get_backend"),
     "use_backend": ("functrace.backends.registry", "use_backend"),
     "backend_names": ("functrace.backends.registry", "backend_names"),

@@ -251,3 +251,11 @@ def full_like_aval(aval, value) -> Array:
 
 
 from functrace.control_flow import cond, fori_loop, scan, switch, while_loop  # noqa: E402, F401
+from functrace.ops.random_bits import (  # noqa: E402,F401
+    bitcast_convert_type,
+    erf_inv,
+    shift_left,
+    shift_right_arithmetic,
+    shift_right_logical,
+    threefry2x32,
+)
