@@ -360,7 +360,10 @@ def _shift_right_arithmetic(x, y):
 
 
 def _bitcast_convert_type(x, *, new_dtype):
-    return np.ascontiguousarray(x).view(new_dtype)
+    x = np.asarray(x)
+    if not x.flags.c_contiguous:  # (np.ascontiguousarray would make a rank-0 array rank 1)
+        x = x.copy()
+    return x.view(new_dtype)
 
 
 def _erf_inv(x):

@@ -349,11 +349,50 @@ def _unit_floats(k: Array, shape: tuple[int, ...], dt: np.dtype) -> Array:
     return lax.sub(lax.bitcast_convert_type(fb, dt), _const(1.0, dt))
 
 
+def _is_value(x: Any, v: float) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and x == v
+
+
+def _two_product(a: Array, b: Array) -> tuple[Array, Array]:
+    """``p, e`` with ``p = fl(a * b)`` and ``p + e == a * b`` exactly (Dekker, Veltkamp's split)."""
+    def halves(x):
+        c = fnp.multiply(_const(134217729.0, np.float64), x)  # 2**27 + 1
+        h = fnp.subtract(c, fnp.subtract(c, x))
+        return h, fnp.subtract(x, h)
+
+    p = fnp.multiply(a, b)
+    (ah, al), (bh, bl) = halves(a), halves(b)
+    e = fnp.add(fnp.add(fnp.add(fnp.subtract(fnp.multiply(ah, bh), p), fnp.multiply(ah, bl)), fnp.multiply(al, bh)),
+                fnp.multiply(al, bl))
+    return p, e
+
+
+def _fused_multiply_add(a: Array, b: Array, c: Array) -> Array:
+    """``a * b + c`` rounded once, as XLA's fused multiply-add computes it: float32 through
+    float64 (where the product is exact), float64 by error-free transformations."""
+    dt = get_aval(a).dtype
+    if dt.itemsize == 2:  # float16: XLA rounds each operation, as NumPy does
+        return fnp.add(fnp.multiply(a, b), c)
+    if dt.itemsize == 4:
+        wide = [lax.convert_element_type(x, np.float64) for x in (a, b, c)]
+        return lax.convert_element_type(fnp.add(fnp.multiply(wide[0], wide[1]), wide[2]), dt)
+    p, e = _two_product(a, b)
+    s = fnp.add(p, c)
+    back = fnp.subtract(s, p)
+    t = fnp.add(fnp.subtract(p, fnp.subtract(s, back)), fnp.subtract(c, back))  # p + c == s + t
+    return fnp.add(s, fnp.add(t, e))
+
+
 def _uniform(k: Array, shape: tuple[int, ...], dt: np.dtype, minval: Any, maxval: Any) -> Array:
     lo, hi = _param(minval, dt), _param(maxval, dt)
     _check_shape("uniform", shape, get_aval(lo).shape, get_aval(hi).shape)
     floats = _unit_floats(k, shape, dt)
-    return fnp.maximum(lo, fnp.add(fnp.multiply(floats, fnp.subtract(hi, lo)), lo))
+    if _is_value(minval, 0.0) and _is_value(maxval, 1.0):
+        return floats  # floats * (1 - 0) + 0, exactly
+    span = fnp.subtract(hi, lo)
+    shape_all = tuple(np.broadcast_shapes(shape, get_aval(span).shape, get_aval(lo).shape))
+    scaled = _fused_multiply_add(floats, _broadcast(span, shape_all), _broadcast(lo, shape_all))
+    return fnp.maximum(lo, scaled)
 
 
 def uniform(key: Array, shape: Shape = (), dtype: Any = None, minval: Any = 0.0, maxval: Any = 1.0) -> Array:
@@ -463,6 +502,8 @@ def _clip_int(x: Array, dtype: np.dtype) -> Array:
     xd = get_aval(x).dtype
     lo = max(np.iinfo(dtype).min, np.iinfo(xd).min)
     hi = min(np.iinfo(dtype).max, np.iinfo(xd).max)
+    if xd.kind == "u" and xd.itemsize <= 4:  # clip in int64 (torch cannot compare uint32)
+        x, xd = lax.convert_element_type(x, _I64), _I64
     return lax.convert_element_type(fnp.clip(x, np.asarray(lo, xd)[()], np.asarray(hi, xd)[()]), dtype)
 
 
@@ -474,6 +515,12 @@ def randint(key: Array, shape: Shape, minval: Any, maxval: Any, dtype: Any = Non
     if dt.kind not in "iu" or dt.itemsize not in (1, 2, 4, 8):
         raise _error(DTypeError, f"random.randint returns integers; dtype {dt.name} is not an integer dtype")
     minval, maxval = fnp.asarray(minval), fnp.asarray(maxval)
+    if dt.itemsize < 4:  # sampled in 32 bits (less bias), then cast, as JAX
+        info = np.iinfo(dt)
+        i32 = np.dtype(np.int32)
+        lo32 = fnp.clip(lax.convert_element_type(minval, i32), np.int32(info.min), np.int32(info.max))
+        hi32 = fnp.clip(lax.convert_element_type(maxval, i32), np.int32(info.min), np.int32(info.max + 1))
+        return lax.convert_element_type(randint(key, shape, lo32, hi32, i32), dt)
     if get_aval(minval).dtype.kind not in "iu":
         minval = lax.convert_element_type(minval, _I64)
     if get_aval(maxval).dtype.kind not in "iu":
@@ -672,8 +719,8 @@ def categorical(key: Array, logits: Any, axis: int = -1, shape: Shape | None = N
         raise _error(ValueError, f"random.categorical: {n} samples without replacement exceed the "
                                  f"{lshape[axis]} categories")
     z = fnp.moveaxis(fnp.add(logits, _gumbel(k, lshape, dt, mode)), axis, -1)
-    top = lax_sort_indices(fnp.negative(z), nd - 1)
-    top = lax.slice(top, (0,) * nd, batch_shape + (n,))
+    top = lax_sort_indices(fnp.negative(z), nd - 1)  # top_k: ties to the lower index, int32 as JAX
+    top = lax.convert_element_type(lax.slice(top, (0,) * nd, batch_shape + (n,)), np.int32)
     return fnp.reshape(fnp.moveaxis(top, -1, 0), shape)
 
 
