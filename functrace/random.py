@@ -31,9 +31,10 @@ import numpy as np
 
 from functrace import lax
 from functrace import numpy as fnp
-from functrace.errors import DTypeError, ShapeError
-from functrace.tracing import Tracer, get_aval, located
+from functrace.errors import DTypeError, FunctraceError, ShapeError
+from functrace.tracing import Tracer, current_source, get_aval, located
 from functrace.tree_util import register_pytree_node
+from functrace.util import format_frame
 
 Array = Any
 Shape = Sequence[int]
@@ -50,8 +51,10 @@ _M32 = 0xFFFFFFFF
 
 
 def _error(cls: type, msg: str) -> Exception:
-    """A functrace error that names the user's line."""
-    return located(cls(msg))
+    """An error of ``cls`` whose message starts with the user's file and line."""
+    if issubclass(cls, FunctraceError):
+        return located(cls(msg))
+    return cls(f"{format_frame(current_source())}: {msg}")
 
 
 # ---------------------------------------------------------------------------- keys
@@ -158,8 +161,10 @@ def _seed_data(seed: Any) -> Array:
         raise _error(DTypeError, f"a PRNG seed must be an integer, got {seed!r}")
     if isinstance(seed, (int, np.integer)) and not isinstance(seed, np.ndarray):
         s = int(seed)
-        if not -(2**63) <= s < 2**64:
-            raise _error(DTypeError, f"a PRNG seed must fit in 64 bits, got {s}")
+        if not -(2**63) <= s < 2**63:
+            raise _error(DTypeError, f"a PRNG seed must fit in a signed 64-bit integer, got {s}")
+        if isinstance(seed, np.integer) and seed.dtype.itemsize <= 4:
+            return np.array([0, s % 2**32], dtype=np.uint32)  # 32-bit seeds: high word 0
         s %= 2**64
         return np.array([s >> 32, s & _M32], dtype=np.uint32)
     aval = get_aval(seed)
