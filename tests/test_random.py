@@ -63,7 +63,7 @@ SHIFT_DTYPES = [np.int8, np.int32, np.int64, np.uint8, np.uint32]
 def _shift_reference(kind, x, y, dt):
     bits = 8 * np.dtype(dt).itemsize
     out = []
-    for a, s in zip(x.tolist(), y.tolist()):
+    for a, s in zip(x.tolist(), y.tolist(), strict=True):
         ua = a % 2**bits
         if kind == "left":
             r = 0 if not 0 <= s < bits else (ua << s) % 2**bits
