@@ -434,18 +434,30 @@ def _as_int64_bits(x):
 
 def _threefry2x32(k1, k2, x1, x2):
     """Threefry-2x32, 20 rounds, in int64 with a 32-bit mask after every addition and rotation:
-    the same bits as the NumPy backend's uint32 arithmetic."""
-    k1, k2, a, b = torch.broadcast_tensors(*(t.to(torch.int64) for t in (k1, k2, x1, x2)))
-    ks = (k1, k2, k1 ^ k2 ^ _THREEFRY_PARITY)
-    a = (a + ks[0]) & _M32
-    b = (b + ks[1]) & _M32
+    the same bits as the NumPy backend's uint32 arithmetic. In place on two work tensors."""
+    shape = torch.broadcast_shapes(k1.shape, k2.shape, x1.shape, x2.shape)
+    dev = x1.device
+
+    def full(t):
+        return torch.empty(shape, dtype=torch.int64, device=dev).copy_(t.to(torch.int64).expand(shape))
+
+    if k1.dim() == 0 and k2.dim() == 0:
+        ka, kb = int(k1), int(k2)
+        ks = (ka, kb, ka ^ kb ^ _THREEFRY_PARITY)
+    else:
+        ka, kb = full(k1), full(k2)
+        ks = (ka, kb, ka ^ kb ^ _THREEFRY_PARITY)
+    a, b = full(x1), full(x2)
+    t = torch.empty_like(a)
+    a.add_(ks[0]).bitwise_and_(_M32)
+    b.add_(ks[1]).bitwise_and_(_M32)
     for i in range(5):
         for r in _ROTATIONS[i % 2]:
-            a = (a + b) & _M32
-            b = ((b << r) & _M32) | (b >> (32 - r))
-            b = b ^ a
-        a = (a + ks[(i + 1) % 3]) & _M32
-        b = (b + ks[(i + 2) % 3] + (i + 1)) & _M32
+            a.add_(b).bitwise_and_(_M32)
+            torch.bitwise_left_shift(b, r, out=t).bitwise_and_(_M32)
+            b.bitwise_right_shift_(32 - r).bitwise_or_(t).bitwise_xor_(a)
+        a.add_(ks[(i + 1) % 3]).bitwise_and_(_M32)
+        b.add_(ks[(i + 2) % 3]).add_(i + 1).bitwise_and_(_M32)
     return a.to(torch.uint32), b.to(torch.uint32)
 
 

@@ -394,9 +394,7 @@ def _uniform(k: Array, shape: tuple[int, ...], dt: np.dtype, minval: Any, maxval
     floats = _unit_floats(k, shape, dt)
     if _is_value(minval, 0.0) and _is_value(maxval, 1.0):
         return floats  # floats * (1 - 0) + 0, exactly
-    span = fnp.subtract(hi, lo)
-    shape_all = tuple(np.broadcast_shapes(shape, get_aval(span).shape, get_aval(lo).shape))
-    scaled = _fused_multiply_add(floats, _broadcast(span, shape_all), _broadcast(lo, shape_all))
+    scaled = _fused_multiply_add(floats, fnp.subtract(hi, lo), lo)
     return fnp.maximum(lo, scaled)
 
 
