@@ -15,7 +15,7 @@ import numpy as np
 
 import functrace as ft
 from benchmarks import frameworks as fw
-from benchmarks.cases import functrace_cases, jax_cases, numpy_case
+from benchmarks.cases import functrace_cases, jax_cases
 from benchmarks.common import Case, Ctx, assert_allclose_tree, run_cases, value
 
 NAME = "random"
