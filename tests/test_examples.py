@@ -22,7 +22,7 @@ import functrace as ft
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 OURS = ["quickstart", "logistic_regression", "mlp_digits", "tanh_derivatives", "newton_rosenbrock",
-        "numpy_interop"]
+        "numpy_interop", "bayes_regression"]
 
 
 def load(name: str):
@@ -92,6 +92,15 @@ def test_mlp_digits(tmp_path):
     assert res["losses"][-1] < 0.3 * res["losses"][0]
     assert res["test_accuracy"] >= 0.95 and res["train_accuracy"] >= res["test_accuracy"] - 0.02
     assert_png(tmp_path / "mlp_digits.png")
+
+
+def test_bayes_regression(tmp_path):
+    """Variational means near the exact Gaussian posterior's (within its sd); the ELBO falls."""
+    res = load("bayes_regression").main(["--steps", "600", "--out", str(tmp_path)])
+    assert np.all(np.abs(res["mu"] - res["exact_mu"]) <= res["exact_sd"])
+    assert np.mean(res["history"][-50:]) < 0.6 * res["history"][0]
+    assert np.all(res["sd"] > 0) and np.all(res["sd"] <= res["exact_sd"] * 1.5)
+    assert_png(tmp_path / "bayes_regression.png")
 
 
 def test_tanh_derivatives(tmp_path):
