@@ -31,7 +31,8 @@ import numpy as np
 
 from functrace import lax
 from functrace import numpy as fnp
-from functrace.errors import DTypeError, FunctraceError, ShapeError
+from functrace.errors import AxisError, DTypeError, FunctraceError, ShapeError
+from functrace.ops.random_bits import sort_indices
 from functrace.tracing import Tracer, current_source, get_aval, located
 from functrace.tree_util import register_pytree_node
 from functrace.util import format_frame
@@ -164,9 +165,11 @@ def _seed_data(seed: Any) -> Array:
         if not -(2**63) <= s < 2**63:
             raise _error(DTypeError, f"a PRNG seed must fit in a signed 64-bit integer, got {s}")
         if isinstance(seed, np.integer) and seed.dtype.itemsize <= 4:
-            return np.array([0, s % 2**32], dtype=np.uint32)  # 32-bit seeds: high word 0
-        s %= 2**64
-        return np.array([s >> 32, s & _M32], dtype=np.uint32)
+            words = [0, s % 2**32]  # 32-bit seeds: high word 0
+        else:
+            s %= 2**64
+            words = [s >> 32, s & _M32]
+        return fnp.asarray(np.array(words, dtype=np.uint32))  # the backend's array
     aval = get_aval(seed)
     if aval.shape != () or aval.dtype.kind not in "iu":
         raise _error(DTypeError, f"a PRNG seed must be an integer scalar, got {aval.str_short()}")
@@ -581,14 +584,8 @@ def _shuffle(k: Array, x: Array, axis: int) -> Array:
     for _ in range(rounds):
         k, sub = _split_n(k, 2)
         sort_keys = _bits32(sub, get_aval(x).shape)
-        x = _take_along(x, lax_sort_indices(sort_keys, axis), axis)
+        x = _take_along(x, sort_indices(sort_keys, axis), axis)
     return x
-
-
-def lax_sort_indices(x: Array, axis: int) -> Array:
-    from functrace.ops.random_bits import sort_indices
-
-    return sort_indices(x, axis)
 
 
 def permutation(key: Array, x: int | Array, axis: int = 0, independent: bool = False) -> Array:
@@ -612,8 +609,6 @@ def permutation(key: Array, x: int | Array, axis: int = 0, independent: bool = F
 
 def _axis(name: str, axis: int, ndim: int) -> int:
     if not -ndim <= axis < ndim:
-        from functrace.errors import AxisError
-
         raise _error(AxisError, f"random.{name}: axis {axis} is out of range for {ndim} axes")
     return axis % ndim
 
@@ -668,7 +663,7 @@ def choice(key: Array, a: int | Array, shape: Shape = (), replace: bool = True, 
             ind = fnp.sum(lax.convert_element_type(below, _I64), axis=-1)
         else:
             g = fnp.add(_gumbel(k, (n_inputs,), pdt, mode), fnp.log(p_arr))
-            ind = lax.slice(lax_sort_indices(fnp.negative(g), 0), (0,), (n_draws,))
+            ind = lax.slice(sort_indices(fnp.negative(g), 0), (0,), (n_draws,))
         result = ind if aval.ndim == 0 else lax.gather(arr, ind, axis)
     out_shape = shape if aval.ndim == 0 else aval.shape[:axis] + shape + aval.shape[axis + 1:]
     return fnp.reshape(result, out_shape)
@@ -722,7 +717,7 @@ def categorical(key: Array, logits: Any, axis: int = -1, shape: Shape | None = N
         raise _error(ValueError, f"random.categorical: {n} samples without replacement exceed the "
                                  f"{lshape[axis]} categories")
     z = fnp.moveaxis(fnp.add(logits, _gumbel(k, lshape, dt, mode)), axis, -1)
-    top = lax_sort_indices(fnp.negative(z), nd - 1)  # top_k: ties to the lower index, int32 as JAX
+    top = sort_indices(fnp.negative(z), nd - 1)  # top_k: ties to the lower index, int32 as JAX
     top = lax.convert_element_type(lax.slice(top, (0,) * nd, batch_shape + (n,)), np.int32)
     return fnp.reshape(fnp.moveaxis(top, -1, 0), shape)
 
