@@ -835,7 +835,7 @@ def _gamma_one(k: Array, alpha: Array, log_space: bool) -> Array:
 
 
 def _gamma_samples(k: Array, a: Array, log_space: bool) -> Array:
-    from functrace.transforms.batching import vmap
+    import functrace  # the facade: the core does not import the transforms itself
 
     shape = get_aval(a).shape
     n = math.prod(shape)
@@ -843,7 +843,7 @@ def _gamma_samples(k: Array, a: Array, log_space: bool) -> Array:
         return a
     keys = _split(k, (n,))
     flat = fnp.reshape(a, (n,))
-    samples = vmap(lambda kk, aa: _gamma_one(kk, aa, log_space))(keys, flat)
+    samples = functrace.vmap(lambda kk, aa: _gamma_one(kk, aa, log_space))(keys, flat)
     return fnp.reshape(samples, shape)
 
 
