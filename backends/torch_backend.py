@@ -441,12 +441,11 @@ def _threefry2x32(k1, k2, x1, x2):
     def full(t):
         return torch.empty(shape, dtype=torch.int64, device=dev).copy_(t.to(torch.int64).expand(shape))
 
-    if k1.dim() == 0 and k2.dim() == 0:
-        ka, kb = int(k1), int(k2)
-        ks = (ka, kb, ka ^ kb ^ _THREEFRY_PARITY)
+    if k1.dim() == 0 and k2.dim() == 0:  # rank-0 keys stay rank 0 (and on the device)
+        ka, kb = k1.to(torch.int64), k2.to(torch.int64)
     else:
         ka, kb = full(k1), full(k2)
-        ks = (ka, kb, ka ^ kb ^ _THREEFRY_PARITY)
+    ks = (ka, kb, ka ^ kb ^ _THREEFRY_PARITY)
     a, b = full(x1), full(x2)
     t = torch.empty_like(a)
     a.add_(ks[0]).bitwise_and_(_M32)
