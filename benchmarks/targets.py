@@ -120,6 +120,15 @@ def _trace(results: Results) -> list[dict[str, Any]]:
     ]
 
 
+def _random(results: Results) -> list[dict[str, Any]]:
+    out = []
+    for table, kind in enumerate(("normal", "uniform")):
+        text, r, rb = _versus(_rows(results, "random", table), fw.FT_JIT, fw.JAX_JIT, "jax jit")
+        out.append(_row("random", f"jit({kind}) of 1M float32 within 3× of JAX jit", text, r, 3.0, ratio_best=rb))
+    return out
+
+
 def evaluate(results: Results) -> list[dict[str, Any]]:
     """Every target of the issue with its verdict, in the issue's order."""
-    return [*_mlp(results), *_chain(results), *_tanh(results), *_rosenbrock(results), *_trace(results)]
+    return [*_mlp(results), *_chain(results), *_tanh(results), *_rosenbrock(results), *_trace(results),
+            *_random(results)]

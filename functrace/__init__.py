@@ -58,6 +58,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "scipy": ("functrace.scipy", None),
     "optim": ("functrace.optim", None),
     "flatten_util": ("functrace.flatten_util", None),
+    "random": ("functrace.random", None),
     "get_backend": ("functrace.backends.registry", "get_backend"),
     "use_backend": ("functrace.backends.registry", "use_backend"),
     "backend_names": ("functrace.backends.registry", "backend_names"),

@@ -75,6 +75,14 @@ from functrace.ops.elementwise import (  # noqa: F401
 from functrace.ops.linalg import (  # noqa: F401
     dot_general,
 )
+from functrace.ops.random_bits import (  # noqa: E402,F401
+    bitcast_convert_type,
+    erf_inv,
+    shift_left,
+    shift_right_arithmetic,
+    shift_right_logical,
+    threefry2x32,
+)
 from functrace.ops.reductions import (  # noqa: F401
     argmax,
     argmin,

@@ -23,7 +23,7 @@ import functrace as ft
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 OURS = ["quickstart", "logistic_regression", "mlp_digits", "tanh_derivatives", "newton_rosenbrock",
-        "numpy_interop"]
+        "numpy_interop", "bayes_regression"]
 
 
 def load(name: str):
@@ -95,6 +95,15 @@ def test_mlp_digits(tmp_path):
     assert_png(tmp_path / "mlp_digits.png")
 
 
+def test_bayes_regression(tmp_path):
+    """Variational means near the exact Gaussian posterior's (within its sd); the ELBO falls."""
+    res = load("bayes_regression").main(["--steps", "600", "--out", str(tmp_path)])
+    assert np.all(np.abs(res["mu"] - res["exact_mu"]) <= res["exact_sd"])
+    assert np.mean(res["history"][-50:]) < 0.6 * res["history"][0]
+    assert np.all(res["sd"] > 0) and np.all(res["sd"] <= res["exact_sd"] * 1.5)
+    assert_png(tmp_path / "bayes_regression.png")
+
+
 def test_tanh_derivatives(tmp_path):
     res = load("tanh_derivatives").main(["--quick", "--out", str(tmp_path)])
     assert len(res["errors"]) == 6 and len(res["curves"]) == 7
@@ -147,8 +156,10 @@ SMALL = {
     "numpy_interop": ["--quick"],
     "per_example_grads": ["--examples", "8", "--steps", "2", "--hidden", "4"],
     "rnn_scan": ["--length", "6", "--sequences", "3", "--hidden", "3", "--steps", "2"],
+    "bayes_regression": ["--steps", "3", "--samples", "2"],
 }
-PICTURES = {"mlp_digits": "mlp_digits.png", "tanh_derivatives": "tanh_derivatives.png"}
+PICTURES = {"mlp_digits": "mlp_digits.png", "tanh_derivatives": "tanh_derivatives.png",
+            "bayes_regression": "bayes_regression.png"}
 
 
 def test_the_table_lists_every_example():

@@ -365,6 +365,43 @@ CASES.update({
     "cumlogsumexp": with_params(FLOATS, _cumulative_params, "special", ARRAYS),
 })
 
+def _random_bits_rows() -> dict[str, Case]:
+    """The random-bits family (functrace/ops/random_bits.py): torch computes in int64 with masks and
+    must give the NumPy backend's bits exactly."""
+    u32 = np.dtype(np.uint32)
+
+    def threefry(rng, s, dt):
+        return tuple(rng.integers(0, 2**32, s, dtype=np.uint32) for _ in range(4)), {}
+
+    def shift(rng, s, dt):
+        info = np.iinfo(dt)
+        x = rng.integers(info.min, info.max, s, dtype=dt, endpoint=True)
+        y = rng.integers(-2 if info.min < 0 else 0, 8 * dt.itemsize + 3, s).astype(dt)
+        return (x, y), {}
+
+    def bitcast(rng, s, dt):
+        other = {"f": "i", "i": "f", "u": "f"}[dt.kind] + str(dt.itemsize)
+        x = sample(rng, s, dt) if dt.kind == "f" else rng.integers(0, 2**20, s).astype(dt)
+        return (x,), {"new_dtype": np.dtype(other)}
+
+    def sort_indices(rng, s, dt):
+        x = sample(rng, s, dt) if dt.kind == "f" else rng.integers(0, 2**32, s, dtype=np.uint32)
+        return (x,), {"dimension": len(s) - 1}
+
+    ints = (np.dtype(np.int8), np.dtype(np.int32), np.dtype(np.int64), np.dtype(np.uint8), u32)
+    return {
+        "threefry2x32": Case(threefry, (u32,)),
+        "shift_left": Case(shift, ints, arity=2),
+        "shift_right_logical": Case(shift, ints, arity=2),
+        "shift_right_arithmetic": Case(shift, ints, arity=2),
+        "bitcast_convert_type": Case(bitcast, FLOATS + (np.dtype(np.int32), u32)),
+        "erf_inv": elementwise(1, "unit"),
+        "sort_indices": Case(sort_indices, FLOATS + (u32,), ((3, 5), (2, 1, 4))),
+    }
+
+
+CASES.update(_random_bits_rows())
+
 CASE_IDS = [(name, dt, s) for name, c in CASES.items() if isinstance(c, Case) for dt in c.dtypes for s in c.shapes]
 PROGRAM_IDS = [(name, dt, s) for name, c in CASES.items() if isinstance(c, Program)
                for dt in c.dtypes for s in c.shapes]

@@ -233,6 +233,31 @@ def _family_cases() -> list[Case]:
 
 
 CASES += _family_cases()
+def _random_bits_cases() -> list[Case]:
+    """The random-bits family (functrace/ops/random_bits.py)."""
+    from functrace.ops import random_bits as RB
+
+    def u32(*shape):
+        return lambda r: r.integers(0, 2**32, shape, dtype=np.uint32)
+
+    def i32(lo, hi, *shape):
+        return lambda r: r.integers(lo, hi, shape).astype(np.int32)
+
+    return [
+        case("threefry2x32", RB.threefry2x32_p, lax.threefry2x32, u32(3), u32(3), u32(), u32(3)),
+        case("threefry2x32[scalar keys]", RB.threefry2x32_p, lambda a, b: lax.threefry2x32(
+            np.uint32(1), np.uint32(2), a, b), u32(4), u32(4)),
+        *[case(f"{p.name}", p, f, i32(-2**31, 2**31 - 1, 2, 3), i32(-2, 35, 2, 3))
+          for p, f in ((RB.shift_left_p, lax.shift_left), (RB.shift_right_logical_p, lax.shift_right_logical),
+                       (RB.shift_right_arithmetic_p, lax.shift_right_arithmetic))],
+        case("bitcast_convert_type", RB.bitcast_convert_type_p, lambda x: lax.bitcast_convert_type(x, np.int64),
+             real(2, 3)),
+        case("erf_inv", RB.erf_inv_p, lax.erf_inv, lambda r: r.uniform(-0.9, 0.9, (2, 3))),
+        case("sort_indices", RB.sort_indices_p, lambda x: RB.sort_indices(x, 1), real(3, 4)),
+    ]
+
+
+CASES += _random_bits_cases()
 
 
 # ---------------------------------------------------------------------------- the loop oracle

@@ -20,3 +20,4 @@ __all__ = [
     "one_hot", "relu", "relu6", "selu", "sigmoid", "silu", "soft_sign", "softmax", "softplus", "sparse_plus",
     "sparse_sigmoid", "squareplus", "standardize", "swish", "tanh",
 ]
+from functrace import initializers  # noqa: E402,F401 -- ft.nn.initializers, as jax.nn.initializers
