@@ -11,6 +11,7 @@ import numpy as np
 from functrace import primitives as P
 from functrace.backends.base import Backend
 from functrace.ir import Literal
+from functrace.ops import convolution as C
 
 
 def _quiet(f):
@@ -259,6 +260,110 @@ _OTHER = {
 }
 
 
+# ---------------------------------------------------------------------------- convolution
+def _window_geometry(shape, window, strides, dilation):
+    """Output extent of each window axis, or None when some axis has no complete window."""
+    out = []
+    for d, w, s, r in zip(shape, window, strides, dilation, strict=True):
+        eff = (w - 1) * r + 1
+        if d < eff:
+            return None
+        out.append((d - eff) // s + 1)
+    return out
+
+
+def _conv_general_dilated(lhs, rhs, *, window_strides, padding, lhs_dilation, rhs_dilation, dimension_numbers,
+                          feature_group_count, batch_group_count, precision, preferred_element_type):
+    """im2col: a strided view of every window (no copy), then one matrix product per feature
+    group (a single batched BLAS call), in channels-last order so each row of the window matrix
+    is contiguous in the input's features."""
+    lspec, rspec, ospec = dimension_numbers
+    n = lhs.ndim - 2
+    if preferred_element_type is not None:
+        lhs, rhs = lhs.astype(preferred_element_type), rhs.astype(preferred_element_type)
+    x = np.transpose(lhs, (lspec[0],) + tuple(lspec[2:]) + (lspec[1],))  # N, spatial..., C
+    w = np.transpose(rhs, tuple(rspec[2:]) + (rspec[1], rspec[0]))  # spatial..., I, O
+    cfg = ((0, 0, 0),) + tuple((lo, hi, d - 1) for (lo, hi), d in zip(padding, lhs_dilation, strict=True)) \
+        + ((0, 0, 0),)
+    if any(c != (0, 0, 0) for c in cfg):
+        x = _padded(x, cfg, None)
+    groups = feature_group_count
+    if batch_group_count > 1:  # example groups become feature groups: N = (B, N/B) -> C = (B, C)
+        b = batch_group_count
+        x = x.reshape((b, x.shape[0] // b) + x.shape[1:])
+        x = np.moveaxis(x, 0, -2).reshape(x.shape[1:-1] + (b * x.shape[-1],))
+        groups = b
+    x = np.ascontiguousarray(x)
+    ksize, (cin, cout) = w.shape[:n], w.shape[n:]
+    out_sp = _window_geometry(x.shape[1:n + 1], ksize, window_strides, rhs_dilation)
+    batch = x.shape[0]
+    canon_shape = (batch,) + tuple(out_sp or [0] * n) + (cout,)
+    inverse = [0] * lhs.ndim
+    for canonical, axis in enumerate((ospec[0],) + tuple(ospec[2:]) + (ospec[1],)):
+        inverse[axis] = canonical
+    if out_sp is None or 0 in canon_shape or cin == 0 or 0 in ksize:
+        return np.zeros(canon_shape, x.dtype).transpose(inverse)
+    st = x.strides
+    view_shape = (batch,) + tuple(out_sp) + tuple(ksize) + (x.shape[-1],)
+    view_strides = ((st[0],) + tuple(st[1 + i] * window_strides[i] for i in range(n))
+                    + tuple(st[1 + i] * rhs_dilation[i] for i in range(n)) + (st[-1],))
+    patches = np.lib.stride_tricks.as_strided(x, view_shape, view_strides, writeable=False)
+    rows, k = batch * math.prod(out_sp), math.prod(ksize)
+    if groups == 1:
+        out = patches.reshape(rows, k * cin) @ w.reshape(k * cin, cout)
+    else:
+        pg = patches.reshape((rows, k, groups, cin)).transpose(2, 0, 1, 3).reshape(groups, rows, k * cin)
+        wg = w.reshape(k * cin, groups, cout // groups).transpose(1, 0, 2)
+        out = np.matmul(pg, wg).transpose(1, 0, 2).reshape(rows, cout)
+    return out.reshape(canon_shape).transpose(inverse)
+
+
+def _reduce_window(ufunc, kind):
+    """A windowed reduction on a strided view of the padded (and dilated) operand: every window
+    at once, reduced over the window axes by the ufunc (non-overlapping windows: a reshape)."""
+    def impl(x, *, window_dimensions, window_strides, padding, base_dilation, window_dilation):
+        x = np.asarray(x)
+        ident = _window_identity(kind, x.dtype)
+        cfg = tuple((lo, hi, b - 1) for (lo, hi), b in zip(padding, base_dilation, strict=True))
+        if any(c != (0, 0, 0) for c in cfg):
+            x = _padded(x, cfg, ident)
+        nd = x.ndim
+        out_shape = _window_geometry(x.shape, window_dimensions, window_strides, window_dilation)
+        if out_shape is None or 0 in out_shape:
+            return np.full(out_shape or [0] * nd, ident, x.dtype)
+        kw = dict(dtype=x.dtype) if kind == "sum" else {}
+        if tuple(window_strides) == tuple(window_dimensions) and all(d == 1 for d in window_dilation):
+            x = x[tuple(slice(0, o * w) for o, w in zip(out_shape, window_dimensions, strict=True))]
+            split = [v for o, w in zip(out_shape, window_dimensions, strict=True) for v in (o, w)]
+            return ufunc.reduce(x.reshape(split), axis=tuple(range(1, 2 * nd, 2)), **kw)
+        x = np.ascontiguousarray(x)
+        view = np.lib.stride_tricks.as_strided(
+            x, tuple(out_shape) + tuple(window_dimensions),
+            tuple(s * w for s, w in zip(x.strides, window_strides, strict=True))
+            + tuple(s * d for s, d in zip(x.strides, window_dilation, strict=True)), writeable=False)
+        return ufunc.reduce(view, axis=tuple(range(nd, 2 * nd)), **kw)
+
+    impl.__name__ = f"reduce_window_{kind}"
+    return impl
+
+
+def _window_identity(kind, dtype):
+    if kind == "sum":
+        return dtype.type(0)
+    if dtype.kind == "f":
+        return dtype.type(-np.inf if kind == "max" else np.inf)
+    info = np.iinfo(dtype)
+    return dtype.type(info.min if kind == "max" else info.max)
+
+
+_CONV = {
+    C.conv_general_dilated_p: _conv_general_dilated,
+    C.reduce_window_sum_p: _reduce_window(np.add, "sum"),
+    C.reduce_window_max_p: _reduce_window(np.maximum, "max"),
+    C.reduce_window_min_p: _reduce_window(np.minimum, "min"),
+}
+
+
 def _square(x, *, y):
     return np.square(x)
 
@@ -377,7 +482,7 @@ class NumpyBackend(Backend):
 
 def make_backend() -> NumpyBackend:
     b = NumpyBackend()
-    for table in (_UNARY, _BINARY, _OTHER):
+    for table in (_UNARY, _BINARY, _OTHER, _CONV):
         for prim, impl in table.items():
             b.register(prim, impl)
     return b

@@ -9,3 +9,4 @@ Importing this package imports every family, so every rule table is complete.
 """
 
 from functrace.primitives import *  # noqa: F401,F403  -- the primitives not yet moved to a family
+from functrace.ops import convolution  # noqa: F401
