@@ -368,6 +368,101 @@ def _iota(*, dtype, shape, dimension, device):
     return r.reshape([-1 if i == dimension else 1 for i in range(len(shape))]).expand(shape)
 
 
+# ---------------------------------------------------------------------------- convolution
+def _conv_general_dilated(lhs, rhs, *, window_strides, padding, lhs_dilation, rhs_dilation, dimension_numbers,
+                          feature_group_count, batch_group_count, precision, preferred_element_type):
+    """torch.nn.functional.conv1d/2d/3d in the (N, C, spatial...) layout: the input's dilation and
+    any asymmetric or negative padding are applied first (``_pad``), batch groups become
+    feature groups, and a convolution with no spatial axis gets one of length 1."""
+    lspec, rspec, ospec = dimension_numbers
+    n = lhs.ndim - 2
+    if preferred_element_type is not None:
+        lhs, rhs = lhs.to(torch_dtype(preferred_element_type)), rhs.to(torch_dtype(preferred_element_type))
+    if not lhs.dtype.is_floating_point:
+        raise DTypeError(f"the torch backend convolves floating arrays only, got {numpy_dtype(lhs.dtype).name}; "
+                         "convert with lax.convert_element_type (or use the numpy backend)")
+    if n > 3:
+        raise BackendError(f"the torch backend has convolutions of 1 to 3 spatial axes, not {n}; "
+                           "use FUNCTRACE_BACKEND=numpy for this one")
+    x = lhs.permute(lspec)
+    w = rhs.permute(rspec)
+    symmetric = all(lo == hi >= 0 for lo, hi in padding)
+    if any(d != 1 for d in lhs_dilation) or not symmetric:
+        cfg = ((0, 0, 0), (0, 0, 0)) + tuple((lo, hi, d - 1) for (lo, hi), d in zip(padding, lhs_dilation,
+                                                                                     strict=True))
+        x = _pad(x, 0, padding_config=cfg)
+        pads = (0,) * n
+    else:
+        pads = tuple(lo for lo, _ in padding)
+    groups = feature_group_count
+    if batch_group_count > 1:  # N = (B, N/B) -> C = (B, C): batch groups as feature groups
+        b = batch_group_count
+        x = x.reshape((b, x.shape[0] // b) + tuple(x.shape[1:])).transpose(0, 1)
+        x = x.reshape((x.shape[0], b * x.shape[2]) + tuple(x.shape[3:]))
+        groups = b
+    strides, dil = tuple(window_strides), tuple(rhs_dilation)
+    if n == 0:
+        x, w, strides, pads, dil = x[..., None], w[..., None], (1,), (0,), (1,)
+    spatial = x.shape[2:]
+    eff = [(k - 1) * d + 1 for k, d in zip(w.shape[2:], dil, strict=True)]
+    if any(s + 2 * p < e for s, p, e in zip(spatial, pads, eff, strict=True)) or 0 in x.shape or 0 in w.shape:
+        out_sp = [max(0, (s + 2 * p - e) // st + 1) if s + 2 * p >= e else 0
+                  for s, p, e, st in zip(spatial, pads, eff, strides, strict=True)]
+        out = torch.zeros([x.shape[0], w.shape[0]] + out_sp, dtype=x.dtype, device=x.device)
+    else:
+        conv = (torch.nn.functional.conv1d, torch.nn.functional.conv2d, torch.nn.functional.conv3d)[len(spatial) - 1]
+        out = conv(x, w, None, strides, pads, dil, groups)
+    if n == 0:
+        out = out[..., 0]
+    inverse = [0] * lhs.ndim
+    for canonical, axis in enumerate(ospec):
+        inverse[axis] = canonical
+    return out.permute(inverse)
+
+
+def _reduce_window(kind):
+    """A windowed reduction on a strided view (``as_strided``) of the padded operand, reduced over
+    the window axes."""
+    reduce = {"sum": torch.sum, "max": torch.amax, "min": torch.amin}[kind] if torch is not None else None
+
+    def impl(x, *, window_dimensions, window_strides, padding, base_dilation, window_dilation):
+        if x.dtype.is_floating_point:
+            ident = {"sum": 0.0, "max": -float("inf"), "min": float("inf")}[kind]
+        else:
+            info = torch.iinfo(x.dtype)
+            ident = {"sum": 0, "max": info.min, "min": info.max}[kind]
+        cfg = tuple((lo, hi, b - 1) for (lo, hi), b in zip(padding, base_dilation, strict=True))
+        if any(c != (0, 0, 0) for c in cfg):
+            x = _pad(x, ident, padding_config=cfg)
+        nd = x.ndim
+        out_shape = []
+        for d, w, s, r in zip(x.shape, window_dimensions, window_strides, window_dilation, strict=True):
+            eff = (w - 1) * r + 1
+            out_shape.append(0 if d < eff else (d - eff) // s + 1)
+        if 0 in out_shape:
+            return torch.full(out_shape, ident, dtype=x.dtype, device=x.device)
+        x = x.contiguous()
+        st = x.stride()
+        view = x.as_strided(tuple(out_shape) + tuple(window_dimensions),
+                            tuple(a * b for a, b in zip(st, window_strides, strict=True))
+                            + tuple(a * b for a, b in zip(st, window_dilation, strict=True)))
+        return reduce(view, dim=tuple(range(nd, 2 * nd)))
+
+    impl.__name__ = f"reduce_window_{kind}"
+    return impl
+
+
+def _conv_table() -> dict:
+    from functrace.ops import convolution as C
+
+    return {
+        C.conv_general_dilated_p: _conv_general_dilated,
+        C.reduce_window_sum_p: _reduce_window("sum"),
+        C.reduce_window_max_p: _reduce_window("max"),
+        C.reduce_window_min_p: _reduce_window("min"),
+    }
+
+
 # ---------------------------------------------------------------------------- the table
 def _identity(x):
     return x
@@ -526,7 +621,7 @@ def make_backend() -> TorchBackend:
     if torch is None:
         raise BackendError(_INSTALL_HINT)
     b = TorchBackend(pick_device())
-    for prim, impl in _impl_table(b.device).items():
+    for prim, impl in {**_impl_table(b.device), **_conv_table()}.items():
         b.register(prim, impl)
     # The registry adds the backend-neutral implementations (control flow) and then checks
     # that every primitive is covered.

@@ -622,22 +622,20 @@ def reduce_window(operand: Array, init_value: Any, computation: Callable, window
                   window_dilation: Sequence[int] | None = None) -> Array:
     """Reduce each window of ``operand`` with ``computation`` (``lax.add``, ``lax.max`` or
     ``lax.min``) starting from ``init_value``, as ``jax.lax.reduce_window``. Padding and the
-    holes of ``base_dilation`` hold ``init_value`` (XLA's semantics); with the reduction's
-    identity as ``init_value`` (0, -inf, +inf) it is one ``reduce_window_*`` primitive."""
+    holes of ``base_dilation`` are skipped (as in XLA); with the reduction's identity as
+    ``init_value`` (0, -inf, +inf) it is one ``reduce_window_*`` primitive, otherwise that
+    primitive combined once with ``init_value``."""
     kind = _reduce_window_kind(computation)
     xa = get_aval(operand)
     params = _window_params(xa.ndim, window_dimensions, window_strides, padding, base_dilation, window_dilation,
                             xa.shape)
     concrete = not hasattr(init_value, "aval")
     init = np.asarray(init_value, dtype=xa.dtype)[()] if concrete else init_value
+    out = _reduce_window_bind(kind, operand, params)
     if concrete and init == _identity(kind, xa.dtype):
-        return _reduce_window_bind(kind, operand, params)
-    # A general initial value: place it in the padding and the dilation holes explicitly, reduce
-    # without padding, then combine with it once more (it is also each window's starting value).
-    cfg = [(lo, hi, b - 1) for (lo, hi), b in zip(params["padding"], params["base_dilation"], strict=True)]
-    padded = lax.pad(operand, init, cfg)
-    plain = dict(params, padding=((0, 0),) * xa.ndim, base_dilation=(1,) * xa.ndim)
-    out = _reduce_window_bind(kind, padded, plain)
+        return out
+    # A general initial value starts each window's reduction once; padding and the holes of
+    # base_dilation take no part (XLA skips them), so they hold the identity.
     return {"sum": lax.add, "max": lax.max, "min": lax.min}[kind](out, init)
 
 
