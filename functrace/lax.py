@@ -252,7 +252,16 @@ def full_like_aval(aval, value) -> Array:
 
 from functrace.control_flow import cond, fori_loop, scan, switch, while_loop  # noqa: E402, F401
 from functrace.ops.convolution import (  # noqa: E402,F401
-    ConvDimensionNumbers, conv, conv_dimension_numbers, conv_general_dilated, conv_general_dilated_patches,
-    conv_transpose, conv_with_general_padding, padtype_to_pads, reduce_window, reduce_window_max, reduce_window_min,
+    ConvDimensionNumbers,
+    conv,
+    conv_dimension_numbers,
+    conv_general_dilated,
+    conv_general_dilated_patches,
+    conv_transpose,
+    conv_with_general_padding,
+    padtype_to_pads,
+    reduce_window,
+    reduce_window_max,
+    reduce_window_min,
     reduce_window_sum,
 )

@@ -120,3 +120,4 @@ def one_hot(x: Array, num_classes: int, dtype: Any = np.float64, axis: int = -1)
 
 __all__ = ["relu", "sigmoid", "softplus", "gelu", "silu", "swish", "tanh", "logsumexp", "softmax",
            "log_softmax", "one_hot"]
+from functrace.pooling import avg_pool, max_pool, min_pool  # noqa: E402,F401

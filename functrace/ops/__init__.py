@@ -8,5 +8,5 @@ of implementations (``functrace/backends/*_backend.py``). See docs/adding_a_prim
 Importing this package imports every family, so every rule table is complete.
 """
 
-from functrace.primitives import *  # noqa: F401,F403  -- the primitives not yet moved to a family
 from functrace.ops import convolution  # noqa: F401
+from functrace.primitives import *  # noqa: F401,F403  -- the primitives not yet moved to a family
