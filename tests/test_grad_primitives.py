@@ -285,6 +285,7 @@ LINEAR = {
     P.concatenate_p, P.gather_p, P.scatter_add_p, P.dot_general_p,
     P.all_primitives["cond"], P.all_primitives["scan"], P.all_primitives["custom_lin"],
 }
+LINEAR |= {p for p in P.all_primitives.values() if p.linear}  # the primitives that declare the trait
 # Primitives whose transpose rule exists only to raise a clear error (reverse mode of while).
 TRANSPOSE_REFUSES = {P.all_primitives["while"]}
 # Primitives tested outside the table, with the test that does it.
