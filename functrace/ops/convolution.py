@@ -32,8 +32,8 @@ import numpy as np
 
 from functrace import lax
 from functrace.avals import ShapedArray, is_bool, is_float, is_int
-from functrace.errors import DTypeError, ShapeError
-from functrace.primitives import def_primitive
+from functrace.errors import DTypeError, FunctraceError, ShapeError
+from functrace.primitives import abstract_eval_rules, def_primitive
 from functrace.rules import (
     Zero,
     add_tangents,
@@ -43,7 +43,7 @@ from functrace.rules import (
     instantiate,
     is_undefined,
 )
-from functrace.tracing import bind, get_aval
+from functrace.tracing import bind, get_aval, located
 
 Array = Any
 
@@ -268,10 +268,21 @@ def conv_general_dilated(lhs: Array, rhs: Array, window_strides: Sequence[int], 
     if preferred_element_type is not None:
         pet = np.dtype(preferred_element_type)
         lhs, rhs = lax.convert_element_type(lhs, pet), lax.convert_element_type(rhs, pet)
-    return bind(conv_general_dilated_p, lhs, rhs, window_strides=strides, padding=pads, lhs_dilation=lhs_dil,
-                rhs_dilation=rhs_dil, dimension_numbers=dn, feature_group_count=operator.index(feature_group_count),
-                batch_group_count=operator.index(batch_group_count), precision=_precision(precision),
-                preferred_element_type=None)
+    params = dict(window_strides=strides, padding=pads, lhs_dilation=lhs_dil, rhs_dilation=rhs_dil,
+                  dimension_numbers=dn, feature_group_count=operator.index(feature_group_count),
+                  batch_group_count=operator.index(batch_group_count), precision=_precision(precision),
+                  preferred_element_type=None)
+    _checked(_conv_abstract_eval, get_aval(lhs), get_aval(rhs), **params)
+    return bind(conv_general_dilated_p, lhs, rhs, **params)
+
+
+def _checked(rule: Callable, *avals: ShapedArray, **params: Any) -> None:
+    """Run an abstract-evaluation rule up front: eager calls skip it on the happy path, and a
+    backend would otherwise promote mixed dtypes or accept out-of-range padding silently."""
+    try:
+        rule(*avals, **params)
+    except FunctraceError as e:
+        raise located(e) from None
 
 
 def conv(lhs: Array, rhs: Array, window_strides: Sequence[int], padding: str, precision: Any = None,
@@ -613,6 +624,7 @@ def _reduce_window_kind(computation: Callable) -> str:
 
 
 def _reduce_window_bind(kind: str, x: Array, params: dict) -> Array:
+    _checked(abstract_eval_rules[_REDUCE_WINDOW_PRIMS[kind]], get_aval(x), **params)
     return bind(_REDUCE_WINDOW_PRIMS[kind], x, **params)
 
 
