@@ -446,6 +446,8 @@ def _reduce_window(kind):
         view = x.as_strided(tuple(out_shape) + tuple(window_dimensions),
                             tuple(a * b for a, b in zip(st, window_strides, strict=True))
                             + tuple(a * b for a, b in zip(st, window_dilation, strict=True)))
+        if kind == "sum":  # torch sums small integers in int64
+            return reduce(view, dim=tuple(range(nd, 2 * nd)), dtype=x.dtype)
         return reduce(view, dim=tuple(range(nd, 2 * nd)))
 
     impl.__name__ = f"reduce_window_{kind}"
