@@ -356,11 +356,61 @@ def _window_identity(kind, dtype):
     return dtype.type(info.min if kind == "max" else info.max)
 
 
+def _selected(x, kind, params):
+    """Flat indices, in the padded and dilated operand, of each window's first max (min), and that
+    operand's geometry (``ops.convolution.select_layout``)."""
+    wd, ws, pad, bd, wdil = (params[k] for k in ("window_dimensions", "window_strides", "padding", "base_dilation",
+                                                 "window_dilation"))
+    pshape, out, starts, offsets, disjoint = C.select_layout(x.shape, wd, ws, pad, bd, wdil)
+    if 0 in out:
+        return None, pshape, out, disjoint
+    cfg = tuple((lo, hi, b - 1) for (lo, hi), b in zip(pad, bd, strict=True))
+    xp = np.ascontiguousarray(_padded(x, cfg, _window_identity(kind, x.dtype)) if any(c != (0, 0, 0) for c in cfg)
+                              else x)
+    view = np.lib.stride_tricks.as_strided(
+        xp, out + tuple(wd), tuple(s * w for s, w in zip(xp.strides, ws, strict=True))
+        + tuple(s * r for s, r in zip(xp.strides, wdil, strict=True)), writeable=False)
+    cols = view.reshape(out + (len(offsets),))
+    pick = cols.argmax(axis=-1) if kind == "max" else cols.argmin(axis=-1)
+    return starts + offsets[pick], pshape, out, disjoint
+
+
+def _select_and_gather_add(t, x, *, kind, **params):
+    flat, pshape, out, _ = _selected(x, kind, params)
+    if flat is None:
+        return np.zeros(out, t.dtype)
+    cfg = tuple((lo, hi, b - 1) for (lo, hi), b in zip(params["padding"], params["base_dilation"], strict=True))
+    tp = _padded(t, cfg, None) if any(c != (0, 0, 0) for c in cfg) else np.asarray(t)
+    return np.take(tp.reshape(-1), flat)
+
+
+def _select_and_scatter_add(ct, x, *, kind, **params):
+    flat, pshape, out, disjoint = _selected(x, kind, params)
+    result = np.zeros(x.shape, ct.dtype)
+    if flat is None:
+        return result
+    size = math.prod(pshape)
+    if disjoint:  # every padded position is chosen at most once: a plain assignment
+        buf = np.zeros(size, ct.dtype)
+        buf[flat.reshape(-1)] = np.asarray(ct).reshape(-1)
+    else:
+        buf = np.bincount(flat.reshape(-1), weights=np.asarray(ct).reshape(-1), minlength=size).astype(ct.dtype)
+    buf = buf.reshape(pshape)
+    if pshape == x.shape:
+        return buf
+    where = C.unpad_slices(x.shape, pshape, params["padding"], params["base_dilation"])
+    if where is not None:
+        result[where[0]] = buf[where[1]]
+    return result
+
+
 _CONV = {
     C.conv_general_dilated_p: _conv_general_dilated,
     C.reduce_window_sum_p: _reduce_window(np.add, "sum"),
     C.reduce_window_max_p: _reduce_window(np.maximum, "max"),
     C.reduce_window_min_p: _reduce_window(np.minimum, "min"),
+    C.select_and_gather_add_p: _select_and_gather_add,
+    C.select_and_scatter_add_p: _select_and_scatter_add,
 }
 
 

@@ -454,6 +454,75 @@ def _reduce_window(kind):
     return impl
 
 
+_SELECT_INDEX_CACHE: dict = {}
+
+
+def _selected(x, kind, params):
+    """Flat indices, in the padded and dilated operand, of each window's first max (min): a
+    strided view of every window, one argmax over the window axis (``ops.convolution.select_layout``
+    has the index arithmetic)."""
+    from functrace.ops import convolution as C
+
+    wd, ws, pad, bd, wdil = (params[k] for k in ("window_dimensions", "window_strides", "padding", "base_dilation",
+                                                 "window_dilation"))
+    pshape, out, starts, offsets, disjoint = C.select_layout(tuple(x.shape), wd, ws, pad, bd, wdil)
+    if 0 in out:
+        return None, pshape, out, disjoint
+    key = (id(starts), x.device)
+    cached = _SELECT_INDEX_CACHE.get(key)
+    if cached is None or cached[0] is not starts:
+        if len(_SELECT_INDEX_CACHE) > 256:
+            _SELECT_INDEX_CACHE.clear()
+        cached = _SELECT_INDEX_CACHE[key] = (starts, torch.from_numpy(np.array(starts)).to(x.device),
+                                             torch.from_numpy(np.array(offsets)).to(x.device))
+    _, t_starts, t_offsets = cached
+    cfg = tuple((lo, hi, b - 1) for (lo, hi), b in zip(pad, bd, strict=True))
+    if any(c != (0, 0, 0) for c in cfg):
+        ident = -float("inf") if kind == "max" else float("inf")
+        if not x.dtype.is_floating_point:
+            info = torch.iinfo(x.dtype)
+            ident = info.min if kind == "max" else info.max
+        x = _pad(x, ident, padding_config=cfg)
+    x = x.contiguous()
+    st = x.stride()
+    view = x.as_strided(tuple(out) + tuple(wd), tuple(a * b for a, b in zip(st, ws, strict=True))
+                        + tuple(a * b for a, b in zip(st, wdil, strict=True)))
+    cols = view.reshape(tuple(out) + (len(offsets),))
+    pick = cols.argmax(dim=-1) if kind == "max" else cols.argmin(dim=-1)
+    return t_starts + t_offsets[pick], pshape, out, disjoint
+
+
+def _select_and_gather_add(t, x, *, kind, **params):
+    flat, pshape, out, _ = _selected(x, kind, params)
+    if flat is None:
+        return torch.zeros(out, dtype=t.dtype, device=t.device)
+    cfg = tuple((lo, hi, b - 1) for (lo, hi), b in zip(params["padding"], params["base_dilation"], strict=True))
+    if any(c != (0, 0, 0) for c in cfg):
+        t = _pad(t, 0, padding_config=cfg)
+    return t.reshape(-1)[flat]
+
+
+def _select_and_scatter_add(ct, x, *, kind, **params):
+    from functrace.ops import convolution as C
+
+    flat, pshape, out, disjoint = _selected(x, kind, params)
+    if flat is None:
+        return torch.zeros(tuple(x.shape), dtype=ct.dtype, device=ct.device)
+    buf = torch.zeros(int(np.prod(pshape)), dtype=ct.dtype, device=ct.device)
+    if disjoint:  # every padded position is chosen at most once: a plain assignment
+        buf[flat.reshape(-1)] = ct.reshape(-1)
+    else:
+        buf.index_add_(0, flat.reshape(-1), ct.reshape(-1))
+    buf = buf.reshape(pshape)
+    if tuple(pshape) == tuple(x.shape):
+        return buf
+    result = torch.zeros(tuple(x.shape), dtype=ct.dtype, device=ct.device)
+    where = C.unpad_slices(tuple(x.shape), pshape, params["padding"], params["base_dilation"])
+    if where is not None:
+        result[where[0]] = buf[where[1]]
+    return result
+
+
 def _conv_table() -> dict:
     from functrace.ops import convolution as C
 
@@ -462,6 +531,8 @@ def _conv_table() -> dict:
         C.reduce_window_sum_p: _reduce_window("sum"),
         C.reduce_window_max_p: _reduce_window("max"),
         C.reduce_window_min_p: _reduce_window("min"),
+        C.select_and_gather_add_p: _select_and_gather_add,
+        C.select_and_scatter_add_p: _select_and_scatter_add,
     }
 
 

@@ -38,6 +38,13 @@ CASES = [
          window(lax.reduce_window_max, (1, 3, 2), (1, 2, 1), "SAME"), (distinct((2, 5, 3)),)),
     Case("reduce_window_max[pool2x2]", C.reduce_window_max_p,
          window(lax.reduce_window_max, (1, 2, 2, 1), (1, 2, 2, 1), "VALID"), (distinct((2, 4, 5, 2)),)),
+    # The JVP and gradient of max/min pooling as primitives of their own (linear in the first operand).
+    Case("select_and_gather_add[max,pad,dilations]", C.select_and_gather_add_p,
+         lambda t, x: C.select_and_gather_add(t, x, "max", (2, 2), (1, 2), ((1, 0), (0, 1)), (1, 2), (2, 1)),
+         (real((4, 3)), distinct((4, 3)))),
+    Case("select_and_scatter_add[min,overlapping]", C.select_and_scatter_add_p,
+         lambda c, x: C.select_and_scatter_add(c, x, "min", (3, 2), (1, 1), ((1, 1), (0, 0)), (1, 1), (1, 1)),
+         (real((4, 3)), distinct((4, 4)))),
     Case("reduce_window_min[dilated]", C.reduce_window_min_p,
          window(lax.reduce_window_min, (3,), (2,), [(1, 1)], window_dilation=(2,)), (distinct((8,)),)),
 ]

@@ -19,11 +19,13 @@ convolution become batch groups of its kernel's transpose and vice versa.
 ``reduce_window_max``/``min`` route the derivative of each window to the *first* element (in
 row-major order inside the window) that attains the extremum, as XLA's select-and-scatter with
 ``ge``/``le`` does in JAX: with ties, exactly one element of each window receives the tangent.
+As in JAX, two linear primitives carry it: ``select_and_gather_add`` (the JVP: the tangent at
+each window's selected element) and its transpose ``select_and_scatter_add`` (the gradient).
 """
 
 from __future__ import annotations
 
-import itertools
+import functools
 import math
 import operator
 from typing import Any, Callable, NamedTuple, Sequence
@@ -40,7 +42,6 @@ from functrace.rules import (
     def_batch_rule,
     def_jvp_rule,
     def_transpose_rule,
-    instantiate,
     is_undefined,
 )
 from functrace.tracing import bind, get_aval, located
@@ -703,37 +704,99 @@ def_jvp_rule(reduce_window_sum_p, _reduce_window_sum_jvp)
 def_transpose_rule(reduce_window_sum_p, _reduce_window_sum_transpose)
 
 
-def window_patches(x: Array, pad_value: Any, *, window_dimensions, window_strides, padding, base_dilation,
-                   window_dilation) -> Array:
-    """Every window of ``x`` as an array of shape ``(window size,) + output shape``: entry ``k``
-    holds, for each output position, the ``k``-th element (row-major in the window) of its
-    window. Built from one pad and a strided slice per window offset (or, for non-overlapping
-    windows, one reshape and transpose), so it is linear in ``x`` and differentiable."""
-    xa = get_aval(x)
-    nd = xa.ndim
-    out_shape = tuple(_window_out("window_patches", d, lo, hi, bd, w, wd, s) for d, (lo, hi), bd, w, wd, s in
-                      zip(xa.shape, padding, base_dilation, window_dimensions, window_dilation, window_strides,
-                          strict=True))
-    cfg = [(lo, hi, b - 1) for (lo, hi), b in zip(padding, base_dilation, strict=True)]
-    if any(c != (0, 0, 0) for c in cfg):
-        x = lax.pad(x, pad_value, cfg)
-    k = math.prod(window_dimensions)
-    if (all(s == w for s, w in zip(window_strides, window_dimensions, strict=True))
-            and all(d == 1 for d in window_dilation)):
-        # Non-overlapping windows tile a prefix of the array: crop, split each axis, transpose.
-        x = lax.slice(x, (0,) * nd, tuple(o * w for o, w in zip(out_shape, window_dimensions, strict=True)))
-        split = [v for o, w in zip(out_shape, window_dimensions, strict=True) for v in (o, w)]
-        x = lax.reshape(x, split)
-        perm = [2 * i + 1 for i in range(nd)] + [2 * i for i in range(nd)]
-        return lax.reshape(lax.transpose(x, perm), (k,) + out_shape)
-    pieces = []
-    for offset in itertools.product(*(range(w) for w in window_dimensions)):
-        start = tuple(o * d for o, d in zip(offset, window_dilation, strict=True))
-        limit = tuple(s + (n - 1) * st + 1 if n else s
-                      for s, n, st in zip(start, out_shape, window_strides, strict=True))
-        piece = lax.slice(x, start, limit, window_strides)
-        pieces.append(lax.reshape(piece, (1,) + out_shape))
-    return lax.concatenate(pieces, 0)
+# -- max/min: the derivative goes to the selected element of each window
+def _select_abstract_eval(name: str, out_is_window: bool):
+    """``select_and_gather_add(t, x)`` has the windowed output's shape; ``select_and_scatter_add(ct, x)``
+    has ``x``'s shape (``ct`` has the windowed output's)."""
+    window_rule = _reduce_window_abstract_eval(name)
+
+    def rule(v: ShapedArray, x: ShapedArray, *, kind, **params) -> ShapedArray:
+        out = window_rule(x, **params)
+        want = x if out_is_window else out
+        if v.shape != want.shape or v.dtype != x.dtype:
+            raise ShapeError(f"{name}: the first operand must be {want.update(dtype=x.dtype).str_short()}, "
+                             f"got {v.str_short()}")
+        if kind not in ("max", "min"):
+            raise ShapeError(f"{name}: kind must be 'max' or 'min', got {kind!r}")
+        return out if out_is_window else x
+
+    return rule
+
+
+select_and_gather_add_p = def_primitive("select_and_gather_add",
+                                        _select_abstract_eval("select_and_gather_add", True), linear=(0,))
+select_and_scatter_add_p = def_primitive("select_and_scatter_add",
+                                         _select_abstract_eval("select_and_scatter_add", False), linear=(0,))
+
+
+def select_and_gather_add(tangents: Array, operand: Array, kind: str, window_dimensions, window_strides, padding,
+                          base_dilation, window_dilation) -> Array:
+    """For each window of ``operand``, the entry of ``tangents`` (shaped like ``operand``) at the
+    window's first maximum (``kind="max"``) or minimum, in row-major order within the window:
+    the JVP of ``reduce_window_max``/``min``. Linear in ``tangents``."""
+    return bind(select_and_gather_add_p, tangents, operand, kind=kind, window_dimensions=tuple(window_dimensions),
+                window_strides=tuple(window_strides), padding=tuple(map(tuple, padding)),
+                base_dilation=tuple(base_dilation), window_dilation=tuple(window_dilation))
+
+
+def select_and_scatter_add(source: Array, operand: Array, kind: str, window_dimensions, window_strides, padding,
+                           base_dilation, window_dilation) -> Array:
+    """An array shaped like ``operand`` that holds, at each window's first maximum (minimum), the
+    sum of ``source`` (shaped like the windowed output) over the windows that select it: the
+    transpose of ``select_and_gather_add``, and so the gradient of max (min) pooling."""
+    return bind(select_and_scatter_add_p, source, operand, kind=kind, window_dimensions=tuple(window_dimensions),
+                window_strides=tuple(window_strides), padding=tuple(map(tuple, padding)),
+                base_dilation=tuple(base_dilation), window_dilation=tuple(window_dilation))
+
+
+def _select_jvp(prim):
+    def rule(primals, tangents, **params):
+        v, x = primals
+        ans = bind(prim, v, x, **params)
+        tv = tangents[0]
+        if isinstance(tv, Zero):  # the selection is piecewise constant in x: no derivative through x
+            return ans, Zero(get_aval(ans))
+        return ans, bind(prim, tv, x, **params)
+
+    return rule
+
+
+def _select_transpose(other):
+    def rule(ct, v, x, **params):
+        if is_undefined(x):
+            raise NotImplementedError(f"{other.name}'s transpose: the selecting operand must be known")
+        if isinstance(ct, Zero):
+            return [Zero(v.aval), None]
+        return [bind(other, ct, x, **params), None]
+
+    return rule
+
+
+def _batch_first(x: Array, d: int | None, size: int) -> Array:
+    """``x`` with its batch axis first (an unbatched ``x`` broadcast to ``size`` examples)."""
+    a = get_aval(x)
+    if d is None:
+        return lax.broadcast_in_dim(x, (size,) + a.shape, tuple(range(1, a.ndim + 1)))
+    return lax.transpose(x, [d] + [i for i in range(a.ndim) if i != d])
+
+
+def _select_batch_rule(prim):
+    def rule(args, dims, *, kind, window_dimensions, window_strides, padding, base_dilation, window_dilation):
+        size = next(get_aval(a).shape[d] for a, d in zip(args, dims, strict=True) if d is not None)
+        v, x = (_batch_first(a, d, size) for a, d in zip(args, dims, strict=True))
+        out = bind(prim, v, x, kind=kind, window_dimensions=(1,) + tuple(window_dimensions),
+                   window_strides=(1,) + tuple(window_strides), padding=((0, 0),) + tuple(padding),
+                   base_dilation=(1,) + tuple(base_dilation), window_dilation=(1,) + tuple(window_dilation))
+        return out, 0
+
+    return rule
+
+
+for _p, _other in ((select_and_gather_add_p, select_and_scatter_add_p),
+                   (select_and_scatter_add_p, select_and_gather_add_p)):
+    def_jvp_rule(_p, _select_jvp(_p))
+    def_transpose_rule(_p, _select_transpose(_other))
+    def_batch_rule(_p, _select_batch_rule(_p))
 
 
 def _reduce_window_chooser_jvp(kind: str):
@@ -744,15 +807,7 @@ def _reduce_window_chooser_jvp(kind: str):
         ans = bind(prim, x, **params)
         if isinstance(t, Zero):
             return ans, Zero(get_aval(ans))
-        xa = get_aval(x)
-        px = window_patches(x, _identity(kind, xa.dtype), **params)
-        pa = get_aval(px)
-        # The first element of each window that attains the extremum (row-major in the window).
-        first = (lax.argmax if kind == "max" else lax.argmin)(px, 0, np.int32)
-        chosen = lax.eq(lax.iota(np.int32, pa.shape, 0), lax.broadcast_in_dim(first, pa.shape,
-                                                                              tuple(range(1, pa.ndim))))
-        pt = window_patches(instantiate(t), np.zeros((), xa.dtype)[()], **params)
-        return ans, lax.reduce_sum(lax.select(chosen, pt, lax.full(pa.shape, 0, xa.dtype)), (0,))
+        return ans, bind(select_and_gather_add_p, t, x, kind=kind, **params)
 
     return rule
 
@@ -778,3 +833,50 @@ def _reduce_window_batch_rule(prim):
 
 for _p in (reduce_window_sum_p, reduce_window_max_p, reduce_window_min_p):
     def_batch_rule(_p, _reduce_window_batch_rule(_p))
+
+
+# -- shared by the backends' implementations of the selections
+@functools.lru_cache(maxsize=256)
+def select_layout(x_shape: tuple, window_dimensions: tuple, window_strides: tuple, padding: tuple,
+                  base_dilation: tuple, window_dilation: tuple) -> tuple:
+    """Index arithmetic for the selections, worked out once per geometry: ``(padded shape,
+    output shape, starts, offsets, disjoint)``. ``starts`` (output shape) is the flat index in the
+    padded, dilated operand of each window's first element, ``offsets`` (window size,) the flat
+    offset of each window element (row-major); ``disjoint`` says no two windows share an element."""
+    pshape = tuple((_dilate(d, b)) + lo + hi for d, b, (lo, hi) in zip(x_shape, base_dilation, padding, strict=True))
+    out = tuple(_window_out("select", d, lo, hi, b, w, r, s) for d, (lo, hi), b, w, r, s in
+                zip(x_shape, padding, base_dilation, window_dimensions, window_dilation, window_strides, strict=True))
+    elem = [int(np.prod(pshape[i + 1:], dtype=np.int64)) for i in range(len(pshape))]
+    starts = np.zeros(out, np.int64)
+    offsets = np.zeros(window_dimensions, np.int64)
+    for i, (o, w, s, r, e) in enumerate(zip(out, window_dimensions, window_strides, window_dilation, elem,
+                                            strict=True)):
+        shape = [1] * len(out)
+        shape[i] = -1
+        starts = starts + (np.arange(o, dtype=np.int64) * s * e).reshape(shape)
+        offsets = offsets + (np.arange(w, dtype=np.int64) * r * e).reshape(shape)
+    disjoint = all(s >= _dilate(w, r) for w, s, r in zip(window_dimensions, window_strides, window_dilation,
+                                                          strict=True))
+    starts.flags.writeable = False
+    offsets = offsets.reshape(-1)
+    offsets.flags.writeable = False
+    return pshape, out, starts, offsets, disjoint
+
+
+@functools.lru_cache(maxsize=256)
+def unpad_slices(x_shape: tuple, pshape: tuple, padding: tuple, base_dilation: tuple) -> tuple | None:
+    """``(destination, source)`` slices that copy the padded, dilated array's entries back to the
+    operand's positions (element ``j`` sits at ``lo + j * dilation``), or None when none survive."""
+    dst, src = [], []
+    for n, pn, (lo, _), b in zip(x_shape, pshape, padding, base_dilation, strict=True):
+        j0 = max(0, -(lo // b) if lo < 0 else 0)
+        while j0 < n and lo + j0 * b < 0:
+            j0 += 1
+        j1 = n
+        while j1 > j0 and lo + (j1 - 1) * b >= pn:
+            j1 -= 1
+        if j1 <= j0:
+            return None
+        dst.append(slice(j0, j1))
+        src.append(slice(lo + j0 * b, lo + (j1 - 1) * b + 1, b))
+    return tuple(dst), tuple(src)
