@@ -421,11 +421,16 @@ def _conv_general_dilated(lhs, rhs, *, window_strides, padding, lhs_dilation, rh
 
 
 def _reduce_window(kind):
-    """A windowed reduction on a strided view (``as_strided``) of the padded operand, reduced over
-    the window axes."""
+    """A windowed reduction: torch's pooling kernels where the geometry allows (``_pool_plan``),
+    else a strided view (``as_strided``) of the padded operand reduced over the window axes."""
     reduce = {"sum": torch.sum, "max": torch.amax, "min": torch.amin}[kind] if torch is not None else None
 
     def impl(x, *, window_dimensions, window_strides, padding, base_dilation, window_dilation):
+        pooled = _pooled_reduce_window(x, kind, dict(window_dimensions=window_dimensions, window_strides=window_strides,
+                                                     padding=padding, base_dilation=base_dilation,
+                                                     window_dilation=window_dilation))
+        if pooled is not None:
+            return pooled
         if x.dtype.is_floating_point:
             ident = {"sum": 0.0, "max": -float("inf"), "min": float("inf")}[kind]
         else:
@@ -452,6 +457,93 @@ def _reduce_window(kind):
 
     impl.__name__ = f"reduce_window_{kind}"
     return impl
+
+
+def _pool_plan(shape, params, sums: bool = False):
+    """How a windowed reduction maps onto torch's 2-d/3-d pooling kernels, or None: the axes that
+    pool (1 to 3 of them, symmetric padding of at most half the window, no base dilation; for
+    sums no window dilation) go last, the others are flattened into one leading axis."""
+    wd, ws, pad, bd, wdil = (params[k] for k in ("window_dimensions", "window_strides", "padding", "base_dilation",
+                                                 "window_dilation"))
+    if any(b != 1 for b in bd) or 0 in shape:
+        return None
+    active = [i for i in range(len(shape)) if (wd[i], ws[i], tuple(pad[i]), wdil[i]) != (1, 1, (0, 0), 1)]
+    if not 1 <= len(active) <= 3 or (sums and any(wdil[i] != 1 for i in active)):
+        return None
+    for i in active:
+        eff = (wd[i] - 1) * wdil[i] + 1
+        lo, hi = pad[i]
+        if lo != hi or lo < 0 or lo > wd[i] // 2 or shape[i] + 2 * lo < eff:
+            return None
+    rest = [i for i in range(len(shape)) if i not in active]
+    lead = (1,) * (2 - len(active)) if len(active) < 2 else ()
+    pick = lambda v, one: tuple(one for _ in lead) + tuple(v[i] for i in active)  # noqa: E731
+    return dict(perm=rest + active, rest=tuple(shape[i] for i in rest), lead=lead,
+                spatial=tuple(shape[i] for i in active), kernel=pick(wd, 1), stride=pick(ws, 1),
+                padding=tuple(0 for _ in lead) + tuple(pad[i][0] for i in active), dilation=pick(wdil, 1))
+
+
+def _to_pool(x, plan):
+    """(batch, channel, spatial...) when two axes do not pool: a permuted view, which torch pools
+    in its channels-last kernels without a copy; otherwise the others flattened into one axis."""
+    if len(plan["rest"]) == 2 and not plan["lead"]:
+        return x.permute(plan["perm"])
+    b = int(np.prod(plan["rest"], dtype=np.int64))
+    return x.permute(plan["perm"]).reshape((b,) + plan["lead"] + plan["spatial"])
+
+
+def _from_pool(y, plan):
+    nd = len(plan["perm"])
+    y = y.reshape(plan["rest"] + tuple(y.shape[y.ndim - len(plan["perm"]) + len(plan["rest"]):]))
+    inverse = [0] * nd
+    for i, axis in enumerate(plan["perm"]):
+        inverse[axis] = i
+    return y.permute(inverse)
+
+
+def _max_pool(xt, plan, indices: bool):
+    fn = torch.nn.functional.max_pool3d if len(plan["kernel"]) == 3 else torch.nn.functional.max_pool2d
+    return fn(xt, plan["kernel"], plan["stride"], plan["padding"], plan["dilation"], return_indices=indices)
+
+
+def _pooled_reduce_window(x, kind, params):
+    """``reduce_window_*`` by torch's pooling kernels where the geometry allows, else None."""
+    if not x.dtype.is_floating_point:
+        return None
+    plan = _pool_plan(tuple(x.shape), params, sums=kind == "sum")
+    if plan is None:
+        return None
+    xt = _to_pool(x, plan)
+    if kind == "sum":
+        fn = torch.nn.functional.avg_pool3d if len(plan["kernel"]) == 3 else torch.nn.functional.avg_pool2d
+        y = fn(xt, plan["kernel"], plan["stride"], plan["padding"], False, True, 1)
+    else:
+        y = _max_pool(xt if kind == "max" else -xt, plan, False)
+        y = y if kind == "max" else -y
+    return _from_pool(y, plan)
+
+
+def _pooled_selection(v, x, kind, params, scatter: bool):
+    """The selections by torch's max pooling with indices (first maximum of each window, as
+    functrace's rule; a minimum is the maximum of -x), else None."""
+    if not x.dtype.is_floating_point:
+        return None
+    plan = _pool_plan(tuple(x.shape), params)
+    if plan is None:
+        return None
+    xt = _to_pool(x if kind == "max" else -x, plan)
+    out, idx = _max_pool(xt, plan, True)
+    k = len(plan["kernel"])
+    if scatter:
+        backward = (torch.ops.aten.max_pool3d_with_indices_backward if k == 3
+                    else torch.ops.aten.max_pool2d_with_indices_backward)
+        vt = v.permute(plan["perm"]).reshape(out.shape)
+        g = backward(vt, xt, list(plan["kernel"]), list(plan["stride"]), list(plan["padding"]),
+                     list(plan["dilation"]), False, idx)
+        return _from_pool(g, plan)
+    vt = _to_pool(v, plan)
+    picked = vt.flatten(start_dim=-k).gather(-1, idx.flatten(start_dim=-k)).reshape(out.shape)
+    return _from_pool(picked, plan)
 
 
 _SELECT_INDEX_CACHE: dict = {}
@@ -493,6 +585,9 @@ def _selected(x, kind, params):
 
 
 def _select_and_gather_add(t, x, *, kind, **params):
+    pooled = _pooled_selection(t, x, kind, params, scatter=False)
+    if pooled is not None:
+        return pooled
     flat, pshape, out, _ = _selected(x, kind, params)
     if flat is None:
         return torch.zeros(out, dtype=t.dtype, device=t.device)
@@ -505,6 +600,9 @@ def _select_and_gather_add(t, x, *, kind, **params):
 def _select_and_scatter_add(ct, x, *, kind, **params):
     from functrace.ops import convolution as C
 
+    pooled = _pooled_selection(ct, x, kind, params, scatter=True)
+    if pooled is not None:
+        return pooled
     flat, pshape, out, disjoint = _selected(x, kind, params)
     if flat is None:
         return torch.zeros(tuple(x.shape), dtype=ct.dtype, device=ct.device)
