@@ -373,14 +373,22 @@ def _conv_general_dilated(lhs, rhs, *, window_strides, padding, lhs_dilation, rh
                           feature_group_count, batch_group_count, precision, preferred_element_type):
     """torch.nn.functional.conv1d/2d/3d in the (N, C, spatial...) layout: the input's dilation and
     any asymmetric or negative padding are applied first (``_pad``), batch groups become
-    feature groups, and a convolution with no spatial axis gets one of length 1."""
+    feature groups, and a convolution with no spatial axis gets one of length 1. Integer
+    convolutions (which torch lacks) run on the host with the NumPy backend's exact one."""
     lspec, rspec, ospec = dimension_numbers
     n = lhs.ndim - 2
     if preferred_element_type is not None:
         lhs, rhs = lhs.to(torch_dtype(preferred_element_type)), rhs.to(torch_dtype(preferred_element_type))
     if not lhs.dtype.is_floating_point:
-        raise DTypeError(f"the torch backend convolves floating arrays only, got {numpy_dtype(lhs.dtype).name}; "
-                         "convert with lax.convert_element_type (or use the numpy backend)")
+        # torch has no integer convolutions: NumPy's exact one, on the host.
+        from functrace.backends import numpy_backend
+
+        out = numpy_backend._conv_general_dilated(
+            lhs.cpu().numpy(), rhs.cpu().numpy(), window_strides=window_strides, padding=padding,
+            lhs_dilation=lhs_dilation, rhs_dilation=rhs_dilation, dimension_numbers=dimension_numbers,
+            feature_group_count=feature_group_count, batch_group_count=batch_group_count, precision=precision,
+            preferred_element_type=None)
+        return torch.from_numpy(np.ascontiguousarray(out)).to(lhs.device)
     if n > 3:
         raise BackendError(f"the torch backend has convolutions of 1 to 3 spatial axes, not {n}; "
                            "use FUNCTRACE_BACKEND=numpy for this one")

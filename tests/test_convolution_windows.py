@@ -229,9 +229,10 @@ def test_convolve_correlate_match_numpy(op, mode):
 def test_convolve_dtypes_and_defaults():
     assert_close(fnp.convolve([1, 2, 3], [0, 1, 0.5]), np.convolve([1, 2, 3], [0, 1, 0.5]))
     assert_close(fnp.correlate(np.float32([1, 2, 3]), [1, 1]), np.correlate(np.float32([1, 2, 3]), [1, 1]))
-    if ft.get_backend() == "numpy":  # the torch backend convolves floating arrays only
-        assert_close(fnp.convolve(np.int32([1, 2, 3]), np.int32([4, 5])), np.convolve(np.int32([1, 2, 3]),
-                                                                                      np.int32([4, 5])))
+    i3, i2 = np.int32([1, 2, 3]), np.int32([4, 5])
+    assert_close(fnp.convolve(i3, i2), np.convolve(i3, i2))
+    big, small = np.array([2**52 + 1, 3], np.int64), np.array([2**8, 1], np.int64)  # beyond float64's integers
+    assert_close(fnp.correlate(big, small, "full"), np.correlate(big, small, "full"))
     with pytest.raises(ShapeError, match="one-dimensional"):
         fnp.convolve(np.ones((2, 2)), np.ones(2))
     with pytest.raises(ShapeError, match="empty"):
