@@ -320,7 +320,7 @@ def _conv_general_dilated(lhs, rhs, *, window_strides, padding, lhs_dilation, rh
 
 def _reduce_window(ufunc, kind):
     """A windowed reduction on a strided view of the padded (and dilated) operand: every window
-    at once, reduced over the window axes by the ufunc (non-overlapping windows: a reshape)."""
+    at once, reduced over the window axes by the ufunc."""
     def impl(x, *, window_dimensions, window_strides, padding, base_dilation, window_dilation):
         x = np.asarray(x)
         ident = _window_identity(kind, x.dtype)
@@ -332,11 +332,16 @@ def _reduce_window(ufunc, kind):
         if out_shape is None or 0 in out_shape:
             return np.full(out_shape or [0] * nd, ident, x.dtype)
         kw = dict(dtype=x.dtype) if kind == "sum" else {}
-        if tuple(window_strides) == tuple(window_dimensions) and all(d == 1 for d in window_dilation):
-            x = x[tuple(slice(0, o * w) for o, w in zip(out_shape, window_dimensions, strict=True))]
-            split = [v for o, w in zip(out_shape, window_dimensions, strict=True) for v in (o, w)]
-            return ufunc.reduce(x.reshape(split), axis=tuple(range(1, 2 * nd, 2)), **kw)
         x = np.ascontiguousarray(x)
+        k = math.prod(window_dimensions)
+        if k <= 16:
+            # Window element first, copied: the reduction is then k - 1 vector operations over
+            # contiguous rows (reducing each short window in place is several times slower).
+            view = np.lib.stride_tricks.as_strided(
+                x, tuple(window_dimensions) + tuple(out_shape),
+                tuple(s * d for s, d in zip(x.strides, window_dilation, strict=True))
+                + tuple(s * w for s, w in zip(x.strides, window_strides, strict=True)), writeable=False)
+            return ufunc.reduce(view.reshape((k,) + tuple(out_shape)), axis=0, **kw)
         view = np.lib.stride_tricks.as_strided(
             x, tuple(out_shape) + tuple(window_dimensions),
             tuple(s * w for s, w in zip(x.strides, window_strides, strict=True))
@@ -367,11 +372,22 @@ def _selected(x, kind, params):
     cfg = tuple((lo, hi, b - 1) for (lo, hi), b in zip(pad, bd, strict=True))
     xp = np.ascontiguousarray(_padded(x, cfg, _window_identity(kind, x.dtype)) if any(c != (0, 0, 0) for c in cfg)
                               else x)
+    # Window element first: row k holds the k-th element of every window, contiguously, so the
+    # search below is a few vector operations per window element (argmax over short rows is slow).
     view = np.lib.stride_tricks.as_strided(
-        xp, out + tuple(wd), tuple(s * w for s, w in zip(xp.strides, ws, strict=True))
-        + tuple(s * r for s, r in zip(xp.strides, wdil, strict=True)), writeable=False)
-    cols = view.reshape(out + (len(offsets),))
-    pick = cols.argmax(axis=-1) if kind == "max" else cols.argmin(axis=-1)
+        xp, tuple(wd) + out, tuple(s * r for s, r in zip(xp.strides, wdil, strict=True))
+        + tuple(s * w for s, w in zip(xp.strides, ws, strict=True)), writeable=False)
+    rows = view.reshape(len(offsets), -1)
+    best = (np.maximum if kind == "max" else np.minimum).reduce(rows, axis=0)
+    pick = np.zeros(best.shape, np.intp)
+    taken = np.zeros(best.shape, bool)
+    for k in range(len(offsets)):  # the first row that attains the extremum, per window
+        hit = rows[k] == best
+        hit &= ~taken
+        taken |= hit
+        if k:
+            pick += hit * k
+    pick = pick.reshape(out)
     return starts + offsets[pick], pshape, out, disjoint
 
 
