@@ -303,6 +303,28 @@ def _conv_general_dilated(lhs, rhs, *, window_strides, padding, lhs_dilation, rh
         inverse[axis] = canonical
     if out_sp is None or 0 in canon_shape or cin == 0 or 0 in ksize:
         return np.zeros(canon_shape, x.dtype).transpose(inverse)
+    per_example = math.prod(out_sp) * math.prod(ksize) * x.shape[-1] * x.itemsize
+    chunk = max(1, _IM2COL_BYTES // max(per_example, 1))
+    if chunk >= batch:
+        return _im2col_product(x, w, out_sp, ksize, window_strides, rhs_dilation, groups).transpose(inverse)
+    out = np.empty(canon_shape, np.result_type(x, w))
+    for start in range(0, batch, chunk):  # bounded memory: the window matrix of a few examples at a time
+        out[start:start + chunk] = _im2col_product(x[start:start + chunk], w, out_sp, ksize, window_strides,
+                                                   rhs_dilation, groups)
+    return out.transpose(inverse)
+
+
+# The most memory one window matrix (im2col) may take; larger batches are split into chunks.
+_IM2COL_BYTES = 1 << 27
+
+
+def _im2col_product(x, w, out_sp, ksize, window_strides, rhs_dilation, groups):
+    """One convolution of examples ``x`` (N, spatial..., C), already padded and dilated, with
+    ``w`` (spatial..., I, O): a strided view of every window, copied into the window matrix,
+    times the kernel (one batched product over the groups)."""
+    n = len(ksize)
+    cin, cout = w.shape[n:]
+    batch = x.shape[0]
     st = x.strides
     view_shape = (batch,) + tuple(out_sp) + tuple(ksize) + (x.shape[-1],)
     view_strides = ((st[0],) + tuple(st[1 + i] * window_strides[i] for i in range(n))
@@ -315,7 +337,7 @@ def _conv_general_dilated(lhs, rhs, *, window_strides, padding, lhs_dilation, rh
         pg = patches.reshape((rows, k, groups, cin)).transpose(2, 0, 1, 3).reshape(groups, rows, k * cin)
         wg = w.reshape(k * cin, groups, cout // groups).transpose(1, 0, 2)
         out = np.matmul(pg, wg).transpose(1, 0, 2).reshape(rows, cout)
-    return out.reshape(canon_shape).transpose(inverse)
+    return out.reshape((batch,) + tuple(out_sp) + (cout,))
 
 
 def _reduce_window(ufunc, kind):
