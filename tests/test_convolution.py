@@ -181,7 +181,7 @@ def test_numpy_backend_splits_a_large_window_matrix(monkeypatch):
         pytest.skip("a property of the NumPy backend's lowering")
     from functrace.backends import numpy_backend
 
-    x, w = _conv_args((5, 2, 6, 5), (3, 1, 3, 3), np.float64)
+    x, w = _conv_args((5, 2, 6, 5), (4, 1, 3, 3), np.float64)
     want = reference_conv(x, w, (1, 2), "SAME", feature_group_count=2)
     monkeypatch.setattr(numpy_backend, "_IM2COL_BYTES", 600)  # about two examples per chunk
     assert_close(lax.conv_general_dilated(x, w, (1, 2), "SAME", feature_group_count=2), want)
