@@ -374,27 +374,16 @@ def _conv_general_dilated(lhs, rhs, *, window_strides, padding, lhs_dilation, rh
     """torch.nn.functional.conv1d/2d/3d in the (N, C, spatial...) layout: the input's dilation and
     any asymmetric or negative padding are applied first (``_pad``), batch groups become
     feature groups, and a convolution with no spatial axis gets one of length 1. Integer
-    convolutions (which torch lacks) run on the host with the NumPy backend's exact one."""
+    convolutions, which torch lacks, and those of more than three spatial axes are sums over
+    the kernel's taps (``_conv_by_taps``)."""
     lspec, rspec, ospec = dimension_numbers
     n = lhs.ndim - 2
     if preferred_element_type is not None:
         lhs, rhs = lhs.to(torch_dtype(preferred_element_type)), rhs.to(torch_dtype(preferred_element_type))
-    if not lhs.dtype.is_floating_point:
-        # torch has no integer convolutions: NumPy's exact one, on the host.
-        from functrace.backends import numpy_backend
-
-        out = numpy_backend._conv_general_dilated(
-            lhs.cpu().numpy(), rhs.cpu().numpy(), window_strides=window_strides, padding=padding,
-            lhs_dilation=lhs_dilation, rhs_dilation=rhs_dilation, dimension_numbers=dimension_numbers,
-            feature_group_count=feature_group_count, batch_group_count=batch_group_count, precision=precision,
-            preferred_element_type=None)
-        return torch.from_numpy(np.ascontiguousarray(out)).to(lhs.device)
-    if n > 3:
-        raise BackendError(f"the torch backend has convolutions of 1 to 3 spatial axes, not {n}; "
-                           "use FUNCTRACE_BACKEND=numpy for this one")
+    by_taps = not lhs.dtype.is_floating_point or n > 3  # what torch's convolutions do not cover
     x = lhs.permute(lspec)
     w = rhs.permute(rspec)
-    symmetric = all(lo == hi >= 0 for lo, hi in padding)
+    symmetric = all(lo == hi >= 0 for lo, hi in padding) and not by_taps
     if any(d != 1 for d in lhs_dilation) or not symmetric:
         cfg = ((0, 0, 0), (0, 0, 0)) + tuple((lo, hi, d - 1) for (lo, hi), d in zip(padding, lhs_dilation,
                                                                                      strict=True))
@@ -417,6 +406,8 @@ def _conv_general_dilated(lhs, rhs, *, window_strides, padding, lhs_dilation, rh
         out_sp = [max(0, (s + 2 * p - e) // st + 1) if s + 2 * p >= e else 0
                   for s, p, e, st in zip(spatial, pads, eff, strides, strict=True)]
         out = torch.zeros([x.shape[0], w.shape[0]] + out_sp, dtype=x.dtype, device=x.device)
+    elif by_taps:
+        out = _conv_by_taps(x, w, strides, dil, groups)
     else:
         conv = (torch.nn.functional.conv1d, torch.nn.functional.conv2d, torch.nn.functional.conv3d)[len(spatial) - 1]
         out = conv(x, w, None, strides, pads, dil, groups)
@@ -426,6 +417,26 @@ def _conv_general_dilated(lhs, rhs, *, window_strides, padding, lhs_dilation, rh
     for canonical, axis in enumerate(ospec):
         inverse[axis] = canonical
     return out.permute(inverse)
+
+
+def _conv_by_taps(x, w, strides, dilation, groups):
+    """A convolution of the padded ``x`` (N, C, spatial...) with ``w`` (O, I, kernel...) as one
+    broadcast product and sum per kernel tap (a loop over taps, not pixels): for integers, which
+    torch does not convolve, exactly; and for more than three spatial axes."""
+    import itertools
+
+    n, (o, i), kernel = x.ndim - 2, w.shape[:2], tuple(w.shape[2:])
+    out_sp = [(s - ((k - 1) * d + 1)) // st + 1 for s, k, d, st in zip(x.shape[2:], kernel, dilation, strides,
+                                                                          strict=True)]
+    xg = x.reshape((x.shape[0], groups, i) + tuple(x.shape[2:]))  # (N, G, I, spatial...)
+    wg = w.reshape((groups, o // groups, i) + kernel)  # (G, O/G, I, kernel...)
+    out = torch.zeros((x.shape[0], groups, o // groups) + tuple(out_sp), dtype=x.dtype, device=x.device)
+    for tap in itertools.product(*(range(k) for k in kernel)):
+        window = xg[(slice(None),) * 3 + tuple(slice(t * d, t * d + (m - 1) * st + 1, st) for t, d, m, st
+                                               in zip(tap, dilation, out_sp, strides, strict=True))]
+        taps = wg[(slice(None),) * 3 + tap].reshape((1, groups, o // groups, i) + (1,) * n)
+        out += (window[:, :, None] * taps).sum(dim=3)
+    return out.reshape((x.shape[0], o) + tuple(out_sp))
 
 
 def _reduce_window(kind):

@@ -106,6 +106,7 @@ CONV_TABLE = [
     ("3d_same", (1, 2, 4, 5, 3), (3, 2, 2, 3, 2), (1, 2, 1), "SAME", {}),
     ("3d_ndhwc_groups", (2, 3, 4, 4, 4), (2, 2, 2, 2, 2), (1, 1, 1), [(1, 0), (0, 0), (1, 1)],
      dict(dimension_numbers=("NDHWC", "DHWIO", "NDHWC"), feature_group_count=2)),
+    ("4d_spatial", (1, 2, 3, 4, 3, 3), (2, 2, 2, 1, 2, 2), (1, 2, 1, 1), "SAME", {}),
     ("0d_matmul", (3, 4), (5, 4), (), [], {}),
     ("1d_window_larger_than_input", (1, 1, 2), (1, 1, 4), (1,), "VALID", {}),
 ]
