@@ -28,7 +28,7 @@ import numpy as np
 from functrace.api import flatten_fun, merge_static, to_backend, trace_flat
 from functrace.backends.lowering import lower_jaxpr
 from functrace.ir import ClosedJaxpr
-from functrace.primitives import stop_gradient_p
+from functrace.ops.elementwise import stop_gradient_p
 from functrace.tracing import Tracer, current_backend, eval_jaxpr, get_aval, source_info
 from functrace.transforms.passes import has_sub_jaxprs, optimize
 from functrace.tree_util import LEAF, PyTreeDef, tree_flatten, tree_unflatten
