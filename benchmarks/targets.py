@@ -128,7 +128,17 @@ def _random(results: Results) -> list[dict[str, Any]]:
     return out
 
 
+def _conv(results: Results) -> list[dict[str, Any]]:
+    rows = _rows(results, "conv", 0)
+    text, r, rb = _versus(rows, fw.FT_JIT, fw.TORCH, "torch autograd")
+    text2, r2, rb2 = _versus(rows, fw.FT_TORCH_JIT, fw.TORCH, "torch autograd")
+    return [
+        _row("conv", "CNN step: jit (NumPy backend) ≤ 1.5× torch autograd", text, r, 1.5, ratio_best=rb),
+        _row("conv", "CNN step: jit (torch backend) ≤ 1.2× torch autograd", text2, r2, 1.2, ratio_best=rb2),
+    ]
+
+
 def evaluate(results: Results) -> list[dict[str, Any]]:
     """Every target of the issue with its verdict, in the issue's order."""
     return [*_mlp(results), *_chain(results), *_tanh(results), *_rosenbrock(results), *_trace(results),
-            *_random(results)]
+            *_random(results), *_conv(results)]

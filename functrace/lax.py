@@ -9,6 +9,20 @@ module gathers them under one name, as ``jax.lax``.
 from __future__ import annotations
 
 from functrace.ops.control_flow import cond, fori_loop, switch, while_loop  # noqa: F401
+from functrace.ops.convolution import (  # noqa: E402,F401
+    ConvDimensionNumbers,
+    conv,
+    conv_dimension_numbers,
+    conv_general_dilated,
+    conv_general_dilated_patches,
+    conv_transpose,
+    conv_with_general_padding,
+    padtype_to_pads,
+    reduce_window,
+    reduce_window_max,
+    reduce_window_min,
+    reduce_window_sum,
+)
 from functrace.ops.cumulative import associative_scan, cumlogsumexp, cummax, cummin, cumprod, map  # noqa: E402,F401,A004
 from functrace.ops.dynamic_slicing import (  # noqa: E402,F401
     dynamic_index_in_dim,

@@ -175,6 +175,8 @@ OPS += [
     op("tensordot", [((2, 3), (3, 4))], FLOAT1, axes=1),
     op("tensordot", [((2, 3, 4), (4, 2, 5))], FLOAT1, axes=([0, 2], [1, 0])),
     op("tensordot", [((2, 3), (4, 5))], FLOAT1, axes=0),
+    *[op(n, [((5,), (3,)), ((2,), (4,)), ((1,), (1,))], FLOAT2 + same(2, i32), mode=m)
+      for n in ("convolve", "correlate") for m in ("full", "same", "valid")],
     op("trace", [((4, 4),), ((3, 5),)], NUM1), op("trace", [((4, 4),)], FLOAT1, offset=1),
     op("diag", [((4,),), ((3, 5),), ((5, 3),)], NUM1),
     op("diag", [((4,),), ((3, 5),), ((5, 3),)], FLOAT1, k=1),

@@ -272,6 +272,48 @@ def _scan_program(x):
     return lax.scan(step, lax.full((), 0, aval(x).dtype), xs, reverse=True)
 
 
+def _window(s: tuple, k: tuple, strides: tuple, padding: tuple, base=None, dil=None) -> dict:
+    n = len(k)
+    return {"window_dimensions": k, "window_strides": strides, "padding": padding,
+            "base_dilation": base or (1,) * n, "window_dilation": dil or (1,) * n}
+
+
+def _conv_general_dilated(rng, s, dt):
+    """Grouped NHWC convolution (torch's conv2d) when ``s`` has three axes, else a batch-grouped
+    NCH one with input dilation and asymmetric padding."""
+    from functrace.ops.convolution import conv_dimension_numbers
+
+    if len(s) == 3:
+        x, w, spec = sample(rng, (2, 5, 4, 4), dt), sample(rng, (3, 2, 2, 4), dt), ("NHWC", "HWIO", "NHWC")
+        geometry = dict(window_strides=(1, 2), padding=((1, 0), (0, 1)), lhs_dilation=(1, 1), rhs_dilation=(2, 1),
+                        feature_group_count=2, batch_group_count=1)
+    else:
+        x, w, spec = sample(rng, (4, 2, 5), dt), sample(rng, (4, 2, 2), dt), None
+        geometry = dict(window_strides=(2,), padding=((2, -1),), lhs_dilation=(2,), rhs_dilation=(1,),
+                        feature_group_count=1, batch_group_count=2)
+    dn = conv_dimension_numbers(x.shape, w.shape, spec)
+    return (x, w), dict(geometry, dimension_numbers=dn, precision=None, preferred_element_type=None)
+
+
+def _window_case(rng, s, dt):
+    """A pooling geometry (torch's pooling kernels) for three axes, a general one otherwise."""
+    if len(s) == 3:
+        return (sample(rng, (2, 6, 4, 3), dt, "coarse"),), _window(s, (1, 2, 2, 1), (1, 2, 2, 1), ((0, 0),) * 4)
+    return (sample(rng, (5, 4), dt, "coarse"),), _window(s, (2, 3), (2, 1), ((1, 0), (1, 1)), (1, 2), (1, 2))
+
+
+def _selection(scatter: bool, kind: str):
+    def build(rng, s, dt):
+        (x,), params = _window_case(rng, s, dt)
+        from functrace.ops import convolution as C
+
+        out = C._reduce_window_abstract_eval("w")(ft.tracing.get_aval(x), **params).shape
+        v = sample(rng, out if scatter else x.shape, dt)
+        return (v, x), dict(params, kind=kind)
+
+    return build
+
+
 CASES: dict[str, Case | Program] = {
     # unary
     "neg": elementwise(1, dtypes=NUMS), "sign": elementwise(1, "coarse", dtypes=NUMS),
@@ -315,6 +357,13 @@ CASES: dict[str, Case | Program] = {
     "scatter_add": Case(_scatter_add, NUMS, ARRAYS),
     "dot_general": Case(_dot_general, NUMS),
     "iota": Case(_iota, NUMS),
+    # convolution family (functrace/ops/convolution.py)
+    "conv_general_dilated": Case(_conv_general_dilated, NUMS, ((2,), (2, 1, 4))),
+    "reduce_window_sum": Case(_window_case, NUMS, ((2,), (2, 1, 4))),
+    "reduce_window_max": Case(_window_case, NUMS, ((2,), (2, 1, 4))),
+    "reduce_window_min": Case(_window_case, NUMS, ((2,), (2, 1, 4))),
+    "select_and_gather_add": Case(_selection(False, "max"), NUMS, ((2,), (2, 1, 4))),
+    "select_and_scatter_add": Case(_selection(True, "min"), NUMS, ((2,), (2, 1, 4))),
     # control flow and custom derivatives: implementations shared by every backend
     "custom_jvp_call": Case(_call, FLOATS), "custom_vjp_call": Case(_call, FLOATS),
     "custom_lin": Case(_custom_lin, (F32,), raises=TypeError),

@@ -206,6 +206,34 @@ def _custom_cases() -> list[Case]:
 CASES: list[Case] = _elementwise_cases() + _structural_cases() + _control_flow_cases() + _custom_cases()
 
 
+def _convolution_cases() -> list[Case]:
+    """The convolution family (functrace/ops/convolution.py): images, kernels or both batched."""
+    from functrace.ops import convolution as C
+
+    return [
+        case("conv[nhwc,groups]", C.conv_general_dilated_p,
+             lambda x, w: lax.conv_general_dilated(x, w, (1, 2), "SAME", rhs_dilation=(2, 1),
+                                                   dimension_numbers=("NHWC", "HWIO", "NHWC"), feature_group_count=2),
+             real(2, 5, 4, 4), real(3, 2, 2, 4)),
+        case("conv[batch_groups,lhs_dilation]", C.conv_general_dilated_p,
+             lambda x, w: lax.conv_general_dilated(x, w, (1,), [(1, 0)], lhs_dilation=(2,), batch_group_count=2),
+             real(4, 2, 5), real(4, 2, 2)),
+        case("reduce_window_sum", C.reduce_window_sum_p, lambda x: lax.reduce_window_sum(x, (2, 2), (1, 2), "SAME"),
+             real(4, 5)),
+        case("reduce_window_max", C.reduce_window_max_p, lambda x: lax.reduce_window_max(x, (2, 3), (2, 1), "SAME"),
+             real(4, 5)),
+        case("reduce_window_min", C.reduce_window_min_p, lambda x: lax.reduce_window_min(x, (3,), (1,), "VALID"),
+             real(6)),
+        case("select_and_gather_add", C.select_and_gather_add_p,
+             lambda t, x: C.select_and_gather_add(t, x, "max", (2, 2), (2, 1), ((0, 1), (1, 0)), (1, 1), (1, 1)),
+             real(4, 5), real(4, 5)),
+        case("select_and_scatter_add", C.select_and_scatter_add_p,
+             lambda c, x: C.select_and_scatter_add(c, x, "min", (2, 2), (1, 1), ((0, 0), (0, 0)), (1, 1), (1, 1)),
+             real(3, 4), real(4, 5)),
+    ]
+
+
+CASES += _convolution_cases()
 def _family_cases() -> list[Case]:
     """The sorting, scatter, dynamic-slicing and cumulative families (functrace/ops/)."""
     from functrace.ops import cumulative as CU

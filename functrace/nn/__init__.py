@@ -21,3 +21,4 @@ __all__ = [
     "sparse_sigmoid", "squareplus", "standardize", "swish", "tanh",
 ]
 from functrace import initializers  # noqa: E402,F401 -- ft.nn.initializers, as jax.nn.initializers
+from functrace.pooling import avg_pool, max_pool, min_pool  # noqa: E402,F401

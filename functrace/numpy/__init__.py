@@ -21,6 +21,7 @@ from functrace.numpy._core import (
     result_type, rint, round, shape, sign, sin, sinh, size, sqrt, square, subtract, tan, tanh, true_divide,
     trunc, where,
 )
+from functrace.numpy._convolution import convolve, correlate
 from functrace.numpy._creation import (
     arange, empty, eye, full, full_like, identity, linspace, ones, ones_like, tri, tril, triu, zeros,
     zeros_like,
@@ -51,6 +52,7 @@ __all__ = [
     "sum", "var",
     # linear algebra
     "dot", "einsum", "inner", "matmul", "outer", "tensordot", "vdot", "transpose", "trace", "diag",
+    "convolve", "correlate",
     # shapes
     "array_split", "atleast_1d", "broadcast_arrays", "broadcast_to", "concatenate", "expand_dims",
     "flip", "fliplr", "flipud", "hstack", "moveaxis", "pad", "ravel", "repeat", "reshape", "roll",
