@@ -28,6 +28,7 @@ from functrace.numpy._core import (
     not_equal,
     power,
     sqrt,
+    subtract,
     user_error,
     where,
 )
@@ -193,7 +194,7 @@ def lstsq(a: Array, b: Array, rcond: Any = None, *, numpy_resid: bool = False) -
     s_inv = where(keep, divide(1.0, where(keep, s, 1.0)), 0.0)
     x = matmul(matrix_transpose(vh), multiply(s_inv[:, None], matmul(matrix_transpose(u), b2)))
     rank = sum(astype(keep, np.int32))
-    r = b2 - matmul(a, x)
+    r = subtract(b2, matmul(a, x))
     resid = sum(multiply(r, r), axis=0)
     if numpy_resid and m <= n:  # NumPy returns no residuals for under-determined systems
         resid = resid[:0]
