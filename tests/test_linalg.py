@@ -252,3 +252,24 @@ def test_lax_linalg_cholesky_solve_round_trip():
     np.testing.assert_allclose(host(s), np.linalg.svd(a, compute_uv=False), atol=1e-10)
     q, r = lax.linalg.qr(a[0])
     np.testing.assert_allclose(host(q) @ host(r), a[0], atol=1e-10)
+
+
+@pytest.mark.parametrize("lower", [True, False])
+def test_scipy_linalg_cho_solve_and_solve_triangular(lower):
+    scipy_linalg = pytest.importorskip("scipy.linalg")
+    from functrace.scipy import linalg as fsl
+
+    a = _mk(spd, (4, 4), np.float64)
+    b = np.random.default_rng(7).standard_normal((4, 2))
+    c = fsl.cho_factor(a, lower=lower)
+    np.testing.assert_allclose(host(fsl.cho_solve(c, b)), scipy_linalg.cho_solve(scipy_linalg.cho_factor(a, lower),
+                                                                                  b), atol=1e-10)
+    np.testing.assert_allclose(host(fsl.cho_solve(c, b[:, 0])), np.linalg.solve(a, b[:, 0]), atol=1e-10)
+    np.testing.assert_allclose(host(fsl.solve(a, b, assume_a="pos")), np.linalg.solve(a, b), atol=1e-10)
+    for trans in (0, 1):
+        for unit in (False, True):
+            np.testing.assert_allclose(
+                host(fsl.solve_triangular(a, b, trans=trans, lower=lower, unit_diagonal=unit)),
+                scipy_linalg.solve_triangular(a, b, trans=trans, lower=lower, unit_diagonal=unit), atol=1e-10)
+    check_grads(lambda m, y: fsl.cho_solve(fsl.cho_factor(m, lower=lower), y), (a, b), order=2,
+                modes=("fwd", "rev"))
