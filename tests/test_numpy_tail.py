@@ -300,7 +300,8 @@ def test_vmap_matches_a_loop(name):
     fns = {
         "hypot": (lambda x: fnp.hypot(x, 2.0), F), "nanmean": (lambda x: fnp.nanmean(fnp.where(x > 1, np.nan, x)), F),
         "isclose": (lambda x: fnp.isclose(x, 0.5, atol=0.3), F), "kron": (lambda x: fnp.kron(x, x), F),
-        "cov": (lambda x: fnp.cov(fnp.reshape(x, (2, 2))), F), "rot90": (lambda x: fnp.rot90(fnp.reshape(x, (2, 2))), F),
+        "cov": (lambda x: fnp.cov(fnp.reshape(x, (2, 2))), F),
+        "rot90": (lambda x: fnp.rot90(fnp.reshape(x, (2, 2))), F),
         "gcd": (lambda x: fnp.gcd(x, 12), I),
     }
     f, xs = fns[name]

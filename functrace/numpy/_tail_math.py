@@ -61,7 +61,7 @@ from functrace.numpy._core import (
     where,
 )
 from functrace.numpy._reductions import all, any, argmax, argmin, max, mean, min, prod, sum
-from functrace.numpy._shape import concatenate, expand_dims, reshape, transpose
+from functrace.numpy._shape import concatenate, expand_dims, moveaxis, reshape, transpose
 from functrace.tracing import get_aval
 
 Array = Any
@@ -368,8 +368,7 @@ def unwrap(p: Array, discont: float | None = None, axis: int = -1, period: float
 # ---------------------------------------------------------------------------- integers
 def _int_operands(name: str, x1: Array, x2: Array) -> tuple:
     x1, x2 = asarray(_as_operand(x1)), asarray(_as_operand(x2))
-    dt = np.result_type(get_aval(x1).dtype, get_aval(x2).dtype) if hasattr(x2, "aval") or hasattr(x1, "aval") \
-        else np.result_type(x1.dtype, x2.dtype)
+    dt = np.result_type(get_aval(x1).dtype, get_aval(x2).dtype)
     if dt.kind not in "iub":
         raise user_error(TypeError(f"{name} needs integer operands, got {dt}"))
     return astype(x1, dt), astype(x2, dt), dt
@@ -415,22 +414,43 @@ def bitwise_count(x: Array) -> Array:
     dt = get_aval(x).dtype
     if dt == np.bool_:
         return astype(x, np.uint8)
-    v = where(less(x, 0), negative(x), x) if dt.kind == "i" else x
     total = astype(multiply(x, 0), np.uint8)
-    if dt.kind == "i":  # |min| wraps to itself: count from its unsigned bits
-        v = astype(v, np.dtype(f"u{dt.itemsize}"))
+    v = x
+    if dt.kind == "i":  # |x|; the minimum (whose negation wraps to itself) has one bit, 2**(bits-1)
+        lowest = np.iinfo(dt).min
+        is_min = equal(x, lowest)
+        v = where(is_min, 0, where(less(x, 0), negative(x), x))
+        total = astype(is_min, np.uint8)
     for _ in range(dt.itemsize * 8):
         total = total + astype(bitwise_and(v, 1), np.uint8)
-        v = floor_divide(v, 2)
+        v = _halve(v, dt)
     return total
+
+
+def _halve(v: Array, dt: np.dtype) -> Array:
+    """``v // 2`` for non-negative ``v`` (unsigned 32/64-bit division as a shift of two halves is
+    not needed: a wide enough signed type holds every unsigned value up to uint32)."""
+    if dt.kind == "u" and dt.itemsize >= 4:
+        return _unsigned_halve(v, dt)
+    return floor_divide(v, 2)
+
+
+def _unsigned_halve(v: Array, dt: np.dtype) -> Array:
+    if dt.itemsize == 4:
+        return astype(floor_divide(astype(v, np.int64), 2), dt)
+    # uint64: the top bit through a comparison, the rest in int64
+    top = logical_not(less(v, np.uint64(2**63)))
+    low = astype(bitwise_and(v, np.uint64(2**63 - 1)), np.int64)
+    return astype(floor_divide(low, 2), dt) + astype(where(top, np.uint64(2**62), np.uint64(0)), dt)
 
 
 def gcd(x1: Array, x2: Array) -> Array:
     """Greatest common divisor (non-negative), by Euclid's algorithm in a ``while_loop``."""
     x1, x2, dt = _int_operands("gcd", x1, x2)
     a, b = abs(x1), abs(x2)
-    shape = np.broadcast_shapes(get_aval(a).shape, get_aval(b).shape)
-    a, b = a + np.zeros(shape, dt), b + np.zeros(shape, dt)
+    from functrace.numpy._shape import broadcast_arrays
+
+    a, b = broadcast_arrays(a, b)
 
     def cond(c):
         return any(c[1] != 0)
@@ -820,14 +840,18 @@ def logspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, base: 
 
 def geomspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, dtype: Any = None,
               axis: int = 0) -> Array:
-    """Numbers spaced evenly on a log scale between ``start`` and ``stop`` (same signs)."""
-    s, e = asarray(start, np.float64) * 1.0, asarray(stop, np.float64) * 1.0
-    sign = where(less(s, 0), -1.0, 1.0)
-    out = multiply(sign, logspace(log(abs(s)) / math.log(10), log(abs(e)) / math.log(10), num, endpoint))
-    if num > 0:
-        out = concatenate([reshape(s, (1,)), out[1:]]) if num > 1 else reshape(s, (1,))
-        if endpoint and num > 1:
-            out = concatenate([out[:-1], reshape(e, (1,))])
+    """Numbers spaced evenly on a log scale between ``start`` and ``stop`` (same signs):
+    ``start * (stop / start) ** t`` for ``t`` evenly spaced in [0, 1]."""
+    s, e = _float(start), _float(stop)
+    if num <= 0:
+        return astype(multiply(asarray(np.zeros(0)), 0.0), dtype or np.float64)
+    den = (num - 1) if endpoint else num
+    t = np.arange(num, dtype=np.float64) / builtins.max(den, 1)
+    out = multiply(s, power(true_divide(e, s), t))
+    if endpoint and num > 1:
+        out = concatenate([out[:-1], reshape(astype(e, get_aval(out).dtype), (1,))])
+    if axis:
+        out = moveaxis(out, 0, axis)
     return astype(out, dtype) if dtype is not None else out
 
 
