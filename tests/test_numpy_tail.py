@@ -182,6 +182,15 @@ CALLS = {
     "matvec": (lambda m: m.matvec(F, V[:4]), True),
     "vecmat": (lambda m: m.vecmat(V[:3], F), True),
     "matrix_transpose": (lambda m: m.matrix_transpose(F.reshape(3, 2, 2)), True),
+    "nextafter": (lambda m: m.nextafter(np.array([1.0, 1.0, 0.0, 0.0, -2.0, 8.0, 3.0, np.inf, 1e-320]),
+                                        np.array([2.0, 0.0, 1.0, -1.0, 0.0, 0.0, 3.0, 0.0, 1.0])), True),
+    "nextafter_f32": (lambda m: m.nextafter(np.float32([1.0, 0.5, -4.0]), np.float32([0.0, 1.0, -9.0])), True),
+    "packbits": (lambda m: m.packbits(np.array([[1, 0, 1], [1, 1, 0]], np.uint8), axis=-1), True),
+    "packbits_flat": (lambda m: m.packbits(np.arange(11) % 3 == 0, bitorder="little"), True),
+    "unpackbits": (lambda m: m.unpackbits(np.array([[5, 255], [128, 0]], np.uint8), axis=1), True),
+    "unpackbits_count": (lambda m: m.unpackbits(np.array([5, 7], np.uint8), count=10, bitorder="little"), True),
+    "frombuffer": (lambda m: m.frombuffer(b"\x01\x02\x03\x04", dtype=np.uint8), False),
+    "fromiter": (lambda m: m.fromiter(range(4), dtype=np.float32), False),
     "sort_complex": (lambda m: np.real(m.sort_complex(V[::-1])), False),
 }
 

@@ -76,8 +76,14 @@ __all__ = [
     "isclose", "allclose", "array_equal", "array_equiv", "isin",
     "nansum", "nanprod", "nanmax", "nanmin", "nanmean", "nanvar", "nanstd", "nanargmax", "nanargmin",
     "average", "ptp", "cov", "corrcoef", "bincount", "histogram", "histogram_bin_edges", "histogram2d",
-    "histogramdd", "interp", "logspace", "geomspace", "empty_like", "euler_gamma",
+    "histogramdd", "interp", "logspace", "geomspace", "empty_like", "euler_gamma", "nextafter", "packbits",
+    "unpackbits", "frombuffer", "fromiter", "fromstring", "from_dlpack", "frompyfunc", "iterable", "finfo", "iinfo",
+    "can_cast", "promote_types", "issubdtype", "isdtype",
 ]
+
+# dtype introspection: NumPy's own helpers (functrace's dtypes are NumPy's)
+finfo, iinfo, can_cast, promote_types, issubdtype, isdtype = (np.finfo, np.iinfo, np.can_cast, np.promote_types,
+                                                               np.issubdtype, np.isdtype)
 
 euler_gamma = float(np.euler_gamma)
 
@@ -863,3 +869,108 @@ def empty_like(prototype: Array, dtype: Any = None, shape: Any = None) -> Array:
         return zeros(shape, dtype or get_aval(_as_operand(prototype)).dtype)
     return zeros_like(prototype, dtype=dtype)
 
+
+
+def nextafter(x1: Array, x2: Array) -> Array:
+    """The next representable number after ``x1`` in the direction of ``x2`` (from ``frexp``:
+    one unit in the last place, half of it when stepping down to a smaller binade)."""
+    x1, x2 = _float(x1), _float(x2)
+    dt = np.result_type(get_aval(x1).dtype, get_aval(x2).dtype)
+    x1, x2 = astype(x1, dt), astype(x2, dt)
+    info = np.finfo(dt)
+    tiny = _like(info.smallest_subnormal, x1)
+    m, e = frexp(x1)
+    ulp = maximum(power(_like(2.0, x1), astype(e, dt) - float(info.nmant) - 1.0), tiny)
+    up = greater(x2, x1)
+    away = equal(up, greater(x1, 0))  # moving away from zero
+    exact_pow2 = equal(abs(m), 0.5)
+    step = where(logical_and(logical_not(away), exact_pow2), maximum(ulp * 0.5, tiny), ulp)
+    out = where(up, x1 + step, x1 - step)
+    out = where(equal(x1, 0), where(up, tiny, negative(tiny)), out)
+    out = where(equal(x1, x2), x2, out)
+    out = where(logical_and(isinf(x1), logical_not(equal(x1, x2))),
+                where(greater(x1, 0), _like(info.max, x1), _like(info.min, x1)), out)
+    return where(logical_or(isnan(x1), isnan(x2)), _like(np.nan, x1), out)
+
+
+def packbits(a: Array, axis: int | None = None, bitorder: str = "big") -> Array:
+    """Pack the truth of ``a`` into uint8 bytes along ``axis`` (padded with zeros to 8)."""
+    from functrace.numpy._shape import pad
+
+    a = asarray(_as_operand(a))
+    if axis is None:
+        a, axis = reshape(a, (-1,)), 0
+    axis %= builtins.max(get_aval(a).ndim, 1)
+    bits = astype(astype(a, np.bool_), np.uint8)
+    n = get_aval(bits).shape[axis]
+    padn = (-n) % 8
+    if padn:
+        widths = [(0, 0)] * get_aval(bits).ndim
+        widths[axis] = (0, padn)
+        bits = pad(bits, widths)
+    bits = moveaxis(bits, axis, -1)
+    lead = get_aval(bits).shape[:-1]
+    bits = reshape(bits, lead + ((n + padn) // 8, 8))
+    weights = np.array([128, 64, 32, 16, 8, 4, 2, 1] if bitorder == "big" else [1, 2, 4, 8, 16, 32, 64, 128], np.uint8)
+    out = sum(multiply(bits, weights), axis=-1, dtype=np.uint8)
+    return moveaxis(out, -1, axis)
+
+
+def unpackbits(a: Array, axis: int | None = None, count: int | None = None, bitorder: str = "big") -> Array:
+    """Unpack uint8 bytes into bits along ``axis``."""
+    a = asarray(_as_operand(a))
+    if get_aval(a).dtype != np.uint8:
+        raise user_error(TypeError(f"unpackbits needs uint8, got {get_aval(a).dtype}"))
+    if axis is None:
+        a, axis = reshape(a, (-1,)), 0
+    axis %= builtins.max(get_aval(a).ndim, 1)
+    a = moveaxis(a, axis, -1)
+    shifts = np.array([7, 6, 5, 4, 3, 2, 1, 0] if bitorder == "big" else list(range(8)), np.uint8)
+    bits = bitwise_and(right_shift(expand_dims(a, -1), shifts), np.uint8(1))
+    lead = get_aval(a).shape[:-1]
+    bits = reshape(bits, lead + (get_aval(a).shape[-1] * 8,))
+    if count is not None:
+        total = get_aval(bits).shape[-1]
+        if count <= total:
+            bits = bits[..., :count]
+        else:
+            from functrace.numpy._shape import pad
+
+            bits = pad(bits, [(0, 0)] * len(lead) + [(0, count - total)])
+    return moveaxis(bits, -1, axis)
+
+
+def frombuffer(buffer: Any, dtype: Any = float, count: int = -1, offset: int = 0) -> Array:
+    """An array from the bytes of ``buffer`` (read on the host, as NumPy)."""
+    return asarray(np.frombuffer(buffer, dtype=dtype, count=count, offset=offset).copy())
+
+
+def fromiter(iterable: Any, dtype: Any, count: int = -1) -> Array:
+    """An array from an iterable of numbers (read on the host)."""
+    return asarray(np.fromiter(iterable, dtype=dtype, count=count))
+
+
+def fromstring(string: str, dtype: Any = float, count: int = -1, *, sep: str) -> Array:
+    """An array from a text string of numbers separated by ``sep``."""
+    return asarray(np.fromstring(string, dtype=dtype, count=count, sep=sep))
+
+
+def from_dlpack(x: Any, /, *, device: Any = None, copy: bool | None = None) -> Array:
+    """An array from an object with ``__dlpack__`` (through NumPy)."""
+    return asarray(np.from_dlpack(x))
+
+
+def frompyfunc(func: Any, /, nin: int, nout: int, *, identity: Any = None) -> Any:
+    """``func`` of scalars as a vectorized function (``vectorize``; no ufunc methods)."""
+    from functrace.numpy._tail_shape import vectorize
+
+    return vectorize(func)
+
+
+def iterable(y: Any) -> bool:
+    """True when ``iter(y)`` works."""
+    try:
+        iter(y)
+    except TypeError:
+        return False
+    return True
