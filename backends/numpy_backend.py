@@ -439,14 +439,27 @@ def _np_slogdet(a):
     return [np.asarray(sign, a.dtype), np.asarray(logabsdet, a.dtype)]
 
 
+def _column_signs(v):
+    """+1/-1 per column: the sign of the column's entry of largest magnitude (the first of ties).
+    Eigen- and singular vectors are defined up to sign; flipping by this rule makes the NumPy
+    and torch backends agree (and is locally constant, so derivatives are unaffected)."""
+    if v.shape[-2] == 0:
+        return np.ones(v.shape[:-2] + v.shape[-1:], v.dtype)
+    idx = np.argmax(np.abs(v), axis=-2)[..., None, :]
+    return np.where(np.take_along_axis(v, idx, axis=-2)[..., 0, :] < 0, -1, 1).astype(v.dtype)
+
+
 def _np_eigh(a, *, lower):
     w, v = np.linalg.eigh(a, UPLO="L" if lower else "U")
-    return [v, w]
+    return [v * _column_signs(v)[..., None, :], w]
 
 
 def _np_svd(a, *, full_matrices):
     u, s, vh = np.linalg.svd(a, full_matrices=full_matrices)
-    return [s, u, vh]
+    k = s.shape[-1]
+    su = _column_signs(u)
+    sv = np.concatenate([su[..., :k], _column_signs(np.swapaxes(vh[..., k:, :], -1, -2))], axis=-1)
+    return [s, u * su[..., None, :], vh * sv[..., :, None]]
 
 
 _LINALG = {

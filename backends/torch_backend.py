@@ -490,14 +490,26 @@ def _t_solve(a, b):
     return torch.where((info != 0)[..., None, None], torch.full_like(x, float("nan")), x)
 
 
+def _column_signs(v):
+    """+1/-1 per column, the sign of its largest-magnitude entry (as the NumPy backend's rule)."""
+    if v.shape[-2] == 0:
+        return torch.ones(v.shape[:-2] + v.shape[-1:], dtype=v.dtype, device=v.device)
+    idx = torch.argmax(torch.abs(v), dim=-2, keepdim=True)
+    top = torch.take_along_dim(v, idx, dim=-2)[..., 0, :]
+    return torch.where(top < 0, -torch.ones_like(top), torch.ones_like(top))
+
+
 def _t_eigh(a, *, lower):
     w, v = torch.linalg.eigh(a, UPLO="L" if lower else "U")
-    return [v, w]
+    return [v * _column_signs(v)[..., None, :], w]
 
 
 def _t_svd(a, *, full_matrices):
     u, s, vh = torch.linalg.svd(a, full_matrices=full_matrices)
-    return [s, u, vh]
+    k = s.shape[-1]
+    su = _column_signs(u)
+    sv = torch.cat([su[..., :k], _column_signs(vh[..., k:, :].transpose(-1, -2))], dim=-1)
+    return [s, u * su[..., None, :], vh * sv[..., :, None]]
 
 
 def _linalg_table() -> dict:

@@ -123,14 +123,7 @@ def fabs(x: Array) -> Array:
     return abs(_float(x))
 
 
-def concat(arrays: Sequence[Array], /, *, axis: int | None = 0) -> Array:
-    """The array API's name for ``concatenate``."""
-    return concatenate(arrays, axis=axis)
-
-
-def permute_dims(a: Array, /, axes: Sequence[int]) -> Array:
-    """The array API's name for ``transpose``."""
-    return transpose(a, axes)
+concat, permute_dims = concatenate, transpose  # the array API's names (NumPy's are the same functions)
 
 
 def _float(x: Array) -> Array:
