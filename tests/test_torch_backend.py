@@ -450,6 +450,35 @@ def _random_bits_rows() -> dict[str, Case]:
 
 
 CASES.update(_random_bits_rows())
+# The linalg_decompositions family: well-conditioned (symmetric positive definite where needed)
+# stacks of matrices, with distinct eigen/singular values so the vectors agree up to LAPACK's signs,
+# which both backends choose alike here.
+MATRICES = ((3, 3), (2, 4, 4))
+
+
+def _matrix(kind: str, params: Callable[[tuple], dict] = lambda s: {}, rhs: bool = False) -> Case:
+    def build(rng, s, dt):
+        a = rng.standard_normal(s)
+        if kind == "spd":  # eigenvalues 2, 4, 6, ...: well separated, so float32 eigenvectors are accurate
+            q = np.linalg.qr(a)[0]
+            a = (q * (2.0 * np.arange(1, s[-1] + 1))) @ np.swapaxes(q, -1, -2)
+        elif kind == "tall":
+            a = rng.standard_normal(s[:-2] + (s[-2] + 2, s[-1]))
+        else:
+            a = 0.3 * a + 2 * np.eye(s[-1])
+        ops = (a.astype(dt),) + ((rng.standard_normal(s[:-1] + (2,)).astype(dt),) if rhs else ())
+        return ops, params(s)
+    return Case(build, FLOATS, MATRICES)
+
+
+CASES.update({
+    "cholesky": _matrix("spd"),
+    "triangular_solve": _matrix("square", lambda s: dict(left_side=True, lower=len(s) == 2, transpose_a=len(s) == 3,
+                                                         unit_diagonal=False), rhs=True),
+    "solve": _matrix("square", rhs=True), "det": _matrix("square"), "slogdet": _matrix("square"),
+    "qr": _matrix("tall", lambda s: {"full_matrices": False}), "eigh": _matrix("spd", lambda s: {"lower": True}),
+    "svd": _matrix("tall", lambda s: {"full_matrices": False}),
+})
 
 CASE_IDS = [(name, dt, s) for name, c in CASES.items() if isinstance(c, Case) for dt in c.dtypes for s in c.shapes]
 PROGRAM_IDS = [(name, dt, s) for name, c in CASES.items() if isinstance(c, Program)

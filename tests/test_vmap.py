@@ -288,6 +288,35 @@ def _random_bits_cases() -> list[Case]:
 CASES += _random_bits_cases()
 
 
+def _linalg_cases() -> list[Case]:
+    """The linalg_decompositions family, on well-conditioned (or positive definite) matrices."""
+    from functrace.ops import linalg_decompositions as LD
+
+    def spd(n):
+        def make(rng):
+            a = rng.standard_normal((n, n))
+            return a @ a.T + n * np.eye(n)
+        return make
+
+    def conditioned(n):
+        return lambda rng: 0.3 * rng.standard_normal((n, n)) + 2 * np.eye(n)
+
+    return [
+        case("cholesky", LD.cholesky_p, lax.linalg.cholesky, spd(3)),
+        case("triangular_solve", LD.triangular_solve_p,
+             lambda a, b: lax.linalg.triangular_solve(a, b, left_side=True, lower=True), conditioned(3), real(3, 2)),
+        case("solve", LD.solve_p, lax.linalg.solve, conditioned(3), real(3, 2)),
+        case("det", LD.det_p, lax.linalg.det, conditioned(3)),
+        case("slogdet", LD.slogdet_p, lambda a: lax.linalg.slogdet(a)[1], conditioned(3)),
+        case("qr", LD.qr_p, lambda a: lax.linalg.qr(a, full_matrices=False), real(4, 3)),
+        case("eigh", LD.eigh_p, lax.linalg.eigh, spd(3)),
+        case("svd", LD.svd_p, lambda a: lax.linalg.svd(a, full_matrices=False), real(4, 3)),
+    ]
+
+
+CASES += _linalg_cases()
+
+
 # ---------------------------------------------------------------------------- the loop oracle
 def axis_configs(case: Case, examples: list[tuple]) -> list[tuple]:
     """in_axes to try: all 0; all last axis; each argument in turn unmapped (None)."""

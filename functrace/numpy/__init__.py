@@ -71,6 +71,12 @@ from functrace.numpy import _cumulative, _sorting  # noqa: E402
 
 __all__ += [n for n in _sorting.__all__ + _cumulative.__all__ + ["at"] if n not in __all__]
 
+from functrace.numpy._tail_math import *  # noqa: E402,F401,F403
+from functrace.numpy._tail_shape import *  # noqa: E402,F401,F403
+from functrace.numpy import _tail_math, _tail_shape  # noqa: E402
+
+__all__ += [n for n in _tail_math.__all__ + _tail_shape.__all__ if n not in __all__]
+
 from functrace.numpy import _interop  # noqa: E402
 
 _interop.install(__import__("functrace.numpy", fromlist=["*"]))

@@ -1,0 +1,443 @@
+"""Matrix decompositions and solves: ``cholesky``, ``triangular_solve``, ``solve``, ``det``,
+``slogdet``, ``qr``, ``eigh`` and ``svd``, each on the last two axes of its operands (any
+leading axes are a batch). Declared with their traits, then their ``lax.linalg`` wrappers, JVP,
+transpose and batching rules.
+
+The derivative rules are JAX's (``jax/_src/lax/linalg.py``), for real matrices: eigenvectors
+and singular vectors are differentiable where the eigen/singular values are distinct, ``qr``
+where the matrix has at least as many rows as columns and ``full_matrices`` is off (or it is
+square). ``solve`` and ``triangular_solve`` are linear in their right-hand side, so reverse
+mode transposes them into solves with the transposed matrix. ``det``'s derivative divides
+by nothing but solves with the matrix, so it is nan at singular matrices (JAX uses a
+cofactor solve there).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from functrace import lax
+from functrace.avals import ShapedArray
+from functrace.errors import ShapeError
+from functrace.ops._common import at_front, batch_size
+from functrace.primitives import check_kind, def_primitive, same_dtype
+from functrace.rules import Zero, def_batch_rule, def_jvp_rule, def_transpose_rule, instantiate, is_undefined
+from functrace.tracing import bind, get_aval
+
+Array = Any
+
+
+# ---------------------------------------------------------------------------- shape checks
+def _square(name: str, a: ShapedArray) -> int:
+    check_kind(name, a.dtype, "f")
+    if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
+        raise ShapeError(f"{name} needs square matrices in its last two axes, got shape {a.shape}")
+    return a.shape[-1]
+
+
+def _matrix(name: str, a: ShapedArray) -> tuple[int, int]:
+    check_kind(name, a.dtype, "f")
+    if a.ndim < 2:
+        raise ShapeError(f"{name} needs an array of at least two dimensions, got shape {a.shape}")
+    return a.shape[-2], a.shape[-1]
+
+
+def _rhs(name: str, a: ShapedArray, b: ShapedArray, left_side: bool = True) -> None:
+    same_dtype(name, a, b)
+    n = _square(name, a)
+    if b.ndim != a.ndim or b.shape[:-2] != a.shape[:-2] or b.shape[-2 if left_side else -1] != n:
+        raise ShapeError(f"{name}: right-hand side of shape {b.shape} does not match matrices of shape {a.shape}")
+
+
+# ---------------------------------------------------------------------------- declarations
+def _cholesky_ae(a):
+    _square("cholesky", a)
+    return ShapedArray(a.shape, a.dtype)
+
+
+def _triangular_solve_ae(a, b, *, left_side, lower, transpose_a, unit_diagonal):
+    _rhs("triangular_solve", a, b, left_side)
+    return ShapedArray(b.shape, b.dtype)
+
+
+def _solve_ae(a, b):
+    _rhs("solve", a, b)
+    return ShapedArray(b.shape, b.dtype)
+
+
+def _det_ae(a):
+    _square("det", a)
+    return ShapedArray(a.shape[:-2], a.dtype)
+
+
+def _slogdet_ae(a):
+    _square("slogdet", a)
+    return [ShapedArray(a.shape[:-2], a.dtype), ShapedArray(a.shape[:-2], a.dtype)]
+
+
+def _qr_ae(a, *, full_matrices):
+    m, n = _matrix("qr", a)
+    k = m if full_matrices else min(m, n)
+    return [ShapedArray(a.shape[:-2] + (m, k), a.dtype), ShapedArray(a.shape[:-2] + (k, n), a.dtype)]
+
+
+def _eigh_ae(a, *, lower):
+    n = _square("eigh", a)
+    return [ShapedArray(a.shape, a.dtype), ShapedArray(a.shape[:-2] + (n,), a.dtype)]
+
+
+def _svd_ae(a, *, full_matrices):
+    m, n = _matrix("svd", a)
+    k = min(m, n)
+    mu, nv = (m, n) if full_matrices else (k, k)
+    lead = a.shape[:-2]
+    return [ShapedArray(lead + (k,), a.dtype), ShapedArray(lead + (m, mu), a.dtype),
+            ShapedArray(lead + (nv, n), a.dtype)]
+
+
+cholesky_p = def_primitive("cholesky", _cholesky_ae)
+triangular_solve_p = def_primitive("triangular_solve", _triangular_solve_ae, linear=(1,))
+solve_p = def_primitive("solve", _solve_ae, linear=(1,))
+det_p = def_primitive("det", _det_ae)
+slogdet_p = def_primitive("slogdet", _slogdet_ae, multiple_results=True)
+qr_p = def_primitive("qr", _qr_ae, multiple_results=True)
+eigh_p = def_primitive("eigh", _eigh_ae, multiple_results=True)
+svd_p = def_primitive("svd", _svd_ae, multiple_results=True)
+
+
+# ---------------------------------------------------------------------------- small matrix helpers
+def _mT(x: Array) -> Array:
+    nd = get_aval(x).ndim
+    return lax.transpose(x, list(range(nd - 2)) + [nd - 1, nd - 2])
+
+
+def _mm(a: Array, b: Array) -> Array:
+    """Batched matrix product of two arrays with the same leading (batch) axes."""
+    nd = get_aval(a).ndim
+    batch = tuple(range(nd - 2))
+    return lax.dot_general(a, b, (((nd - 1,), (nd - 2,)), (batch, batch)))
+
+
+def _masked(x: Array, mask2d: np.ndarray) -> Array:
+    a = get_aval(x)
+    mask = np.broadcast_to(mask2d, a.shape)
+    return lax.select(mask, x, lax.full(a.shape, 0, a.dtype))
+
+
+def _tril(x: Array, k: int = 0) -> Array:
+    s = get_aval(x).shape
+    return _masked(x, np.tri(s[-2], s[-1], k, dtype=bool))
+
+
+def _triu(x: Array, k: int = 0) -> Array:
+    s = get_aval(x).shape
+    return _masked(x, ~np.tri(s[-2], s[-1], k - 1, dtype=bool))
+
+
+def _diagonal(x: Array) -> Array:
+    """The main diagonal of square matrices: (..., n, n) -> (..., n)."""
+    nd = get_aval(x).ndim
+    return lax.reduce_sum(_masked(x, np.eye(get_aval(x).shape[-1], dtype=bool)), (nd - 1,))
+
+
+def _rows(v: Array, shape: tuple) -> Array:
+    """A (..., k) vector broadcast along the rows: result[..., i, j] = v[..., j]."""
+    nd = len(shape)
+    return lax.broadcast_in_dim(v, shape, tuple(range(nd - 2)) + (nd - 1,))
+
+
+def _cols(v: Array, shape: tuple) -> Array:
+    """result[..., i, j] = v[..., i]."""
+    nd = len(shape)
+    return lax.broadcast_in_dim(v, shape, tuple(range(nd - 2)) + (nd - 2,))
+
+
+def _symmetrize(x: Array) -> Array:
+    dt = get_aval(x).dtype
+    return lax.mul(lax.add(x, _mT(x)), np.asarray(0.5, dt)[()])
+
+
+def _half_eye(n: int, shape: tuple, dt: Any) -> np.ndarray:
+    return np.broadcast_to(np.eye(n, dtype=dt), shape)
+
+
+# ---------------------------------------------------------------------------- lax.linalg wrappers
+def cholesky(x: Array, *, symmetrize_input: bool = True) -> Array:
+    """The lower Cholesky factor ``L`` (``x = L Lᵀ``) of symmetric positive definite matrices;
+    nan where a matrix is not positive definite (as JAX). With ``symmetrize_input`` the factor
+    is of ``(x + xᵀ)/2``, so the derivative is symmetric too."""
+    if symmetrize_input:
+        x = _symmetrize(x)
+    return bind(cholesky_p, x)
+
+
+def triangular_solve(a: Array, b: Array, *, left_side: bool = False, lower: bool = False,
+                     transpose_a: bool = False, conjugate_a: bool = False, unit_diagonal: bool = False) -> Array:
+    """Solve ``op(a) @ x = b`` (``left_side``) or ``x @ op(a) = b`` with ``a`` triangular; only
+    the triangle ``lower`` names is read (its diagonal taken as ones with ``unit_diagonal``).
+    ``op(a)`` is ``aᵀ`` with ``transpose_a``. Leading axes of ``a`` broadcast against ``b``'s."""
+    del conjugate_a  # real matrices only
+    a, b = _broadcast_batch(a, b)
+    return bind(triangular_solve_p, a, b, left_side=bool(left_side), lower=bool(lower),
+                transpose_a=bool(transpose_a), unit_diagonal=bool(unit_diagonal))
+
+
+def solve(a: Array, b: Array) -> Array:
+    """Solve ``a @ x = b`` for square ``a`` (..., n, n) and ``b`` (..., n, k)."""
+    a, b = _broadcast_batch(a, b)
+    return bind(solve_p, a, b)
+
+
+def det(a: Array) -> Array:
+    """Determinants of square matrices (..., n, n) -> (...)."""
+    return bind(det_p, a)
+
+
+def slogdet(a: Array) -> tuple:
+    """``(sign, log|det|)`` of square matrices; sign is 0 and log|det| is -inf for singular ones."""
+    sign, logabsdet = bind(slogdet_p, a)
+    return sign, logabsdet
+
+
+def qr(x: Array, *, full_matrices: bool = True) -> tuple:
+    """``(q, r)`` with orthonormal columns in ``q`` and upper-triangular ``r``, ``x = q @ r``."""
+    q, r = bind(qr_p, x, full_matrices=bool(full_matrices))
+    return q, r
+
+
+def eigh(x: Array, *, lower: bool = True, symmetrize_input: bool = True, sort_eigenvalues: bool = True) -> tuple:
+    """``(v, w)``: eigenvectors (columns of ``v``) and ascending eigenvalues of symmetric matrices
+    (JAX's order of results). Without ``symmetrize_input`` only the ``lower`` (or upper) triangle
+    is read."""
+    del sort_eigenvalues  # the backends always sort ascending
+    if symmetrize_input:
+        x = _symmetrize(x)
+    v, w = bind(eigh_p, x, lower=bool(lower))
+    return v, w
+
+
+def svd(x: Array, *, full_matrices: bool = True, compute_uv: bool = True) -> Any:
+    """``(u, s, vh)`` with ``x = u @ diag(s) @ vh`` and descending singular values ``s``; just
+    ``s`` without ``compute_uv``."""
+    s, u, vh = bind(svd_p, x, full_matrices=bool(full_matrices and compute_uv))
+    return (u, s, vh) if compute_uv else s
+
+
+def _broadcast_batch(a: Array, b: Array) -> tuple:
+    """Broadcast the leading (batch) axes of two stacks of matrices against each other."""
+    sa, sb = get_aval(a).shape, get_aval(b).shape
+    if len(sa) < 2 or len(sb) < 2:
+        raise ShapeError(f"expected stacks of matrices, got shapes {sa} and {sb}")
+    try:
+        lead = tuple(np.broadcast_shapes(sa[:-2], sb[:-2]))
+    except ValueError:
+        raise ShapeError(f"the leading axes of shapes {sa} and {sb} do not broadcast") from None
+
+    def grow(x, s):
+        if s[:-2] == lead:
+            return x
+        shape = lead + s[-2:]
+        nd = len(shape)
+        x = lax.reshape(x, (1,) * (len(lead) - len(s[:-2])) + tuple(s))
+        keep = [i for i, d in enumerate(get_aval(x).shape[:-2]) if d != 1] + [nd - 2, nd - 1]
+        squeezed = lax.reshape(x, tuple(get_aval(x).shape[i] for i in keep))
+        return lax.broadcast_in_dim(squeezed, shape, tuple(keep))
+
+    return grow(a, sa), grow(b, sb)
+
+
+# ---------------------------------------------------------------------------- JVP rules
+def _cholesky_jvp(primals, tangents):
+    (x,), (t,) = primals, tangents
+    L = bind(cholesky_p, x)
+    if isinstance(t, Zero):
+        return L, Zero(get_aval(L))
+    sigma = _symmetrize(t)
+    tmp = bind(triangular_solve_p, L, sigma, left_side=False, lower=True, transpose_a=True, unit_diagonal=False)
+    inner = bind(triangular_solve_p, L, tmp, left_side=True, lower=True, transpose_a=False, unit_diagonal=False)
+    a = get_aval(L)
+    halve = np.where(np.eye(a.shape[-1], dtype=bool), 0.5, 1.0).astype(a.dtype)
+    phi = lax.mul(_tril(inner), np.broadcast_to(halve, a.shape))
+    return L, _mm(L, phi)
+
+
+def_jvp_rule(cholesky_p, _cholesky_jvp)
+
+
+def _triangular_solve_jvp(primals, tangents, *, left_side, lower, transpose_a, unit_diagonal):
+    a, b = primals
+    ta, tb = tangents
+    params = dict(left_side=left_side, lower=lower, transpose_a=transpose_a, unit_diagonal=unit_diagonal)
+    x = bind(triangular_solve_p, a, b, **params)
+    out = Zero(get_aval(x))
+    if not isinstance(tb, Zero):
+        out = bind(triangular_solve_p, a, tb, **params)
+    if not isinstance(ta, Zero):
+        n = get_aval(a).shape[-1]
+        k = -1 if unit_diagonal else 0
+        mask = np.tri(n, n, k, dtype=bool) if lower else ~np.tri(n, n, -1 - k, dtype=bool)
+        da = _masked(ta, mask)
+        da = _mT(da) if transpose_a else da
+        rhs = _mm(da, x) if left_side else _mm(x, da)
+        term = lax.neg(bind(triangular_solve_p, a, rhs, **params))
+        out = term if isinstance(out, Zero) else lax.add(out, term)
+    return x, out
+
+
+def _triangular_solve_transpose(ct, a, b, *, left_side, lower, transpose_a, unit_diagonal):
+    if is_undefined(a):
+        raise ValueError("triangular_solve is linear in its right-hand side only")
+    if isinstance(ct, Zero):
+        return [None, Zero(b.aval)]
+    return [None, bind(triangular_solve_p, a, ct, left_side=left_side, lower=lower,
+                       transpose_a=not transpose_a, unit_diagonal=unit_diagonal)]
+
+
+def_jvp_rule(triangular_solve_p, _triangular_solve_jvp)
+def_transpose_rule(triangular_solve_p, _triangular_solve_transpose)
+
+
+def _solve_jvp(primals, tangents):
+    a, b = primals
+    ta, tb = tangents
+    x = bind(solve_p, a, b)
+    if isinstance(ta, Zero) and isinstance(tb, Zero):
+        return x, Zero(get_aval(x))
+    rhs = instantiate(tb, get_aval(b))
+    if not isinstance(ta, Zero):
+        rhs = lax.sub(rhs, _mm(ta, x))
+    return x, bind(solve_p, a, rhs)
+
+
+def _solve_transpose(ct, a, b):
+    if is_undefined(a):
+        raise ValueError("solve is linear in its right-hand side only")
+    if isinstance(ct, Zero):
+        return [None, Zero(b.aval)]
+    return [None, bind(solve_p, _mT(a), ct)]
+
+
+def_jvp_rule(solve_p, _solve_jvp)
+def_transpose_rule(solve_p, _solve_transpose)
+
+
+def _trace_solve(a: Array, t: Array) -> Array:
+    """``trace(a⁻¹ t)`` per matrix: the derivative of log|det a| along ``t``."""
+    nd = get_aval(a).ndim
+    return lax.reduce_sum(_diagonal(bind(solve_p, a, t)), (nd - 2,))
+
+
+def _det_jvp(primals, tangents):
+    (a,), (t,) = primals, tangents
+    d = bind(det_p, a)
+    if isinstance(t, Zero):
+        return d, Zero(get_aval(d))
+    return d, lax.mul(d, _trace_solve(a, t))
+
+
+def _slogdet_jvp(primals, tangents):
+    (a,), (t,) = primals, tangents
+    sign, logabsdet = bind(slogdet_p, a)
+    zero = Zero(get_aval(sign))
+    if isinstance(t, Zero):
+        return [sign, logabsdet], [zero, Zero(get_aval(logabsdet))]
+    return [sign, logabsdet], [zero, _trace_solve(a, t)]
+
+
+def_jvp_rule(det_p, _det_jvp)
+def_jvp_rule(slogdet_p, _slogdet_jvp)
+
+
+def _qr_jvp(primals, tangents, *, full_matrices):
+    (x,), (dx,) = primals, tangents
+    q, r = bind(qr_p, x, full_matrices=full_matrices)
+    if isinstance(dx, Zero):
+        return [q, r], [Zero(get_aval(q)), Zero(get_aval(r))]
+    m, n = get_aval(x).shape[-2:]
+    if m < n or (full_matrices and m != n):
+        raise NotImplementedError("the derivative of qr is defined for matrices with at least as many rows as "
+                                  "columns, with full_matrices=False (or square matrices), as in JAX")
+    dx_rinv = bind(triangular_solve_p, r, dx, left_side=False, lower=False, transpose_a=False, unit_diagonal=False)
+    qt_dx_rinv = _mm(_mT(q), dx_rinv)
+    low = _tril(qt_dx_rinv, -1)
+    do = lax.sub(low, _mT(low))
+    dq = lax.add(_mm(q, lax.sub(do, qt_dx_rinv)), dx_rinv)
+    dr = _mm(lax.sub(qt_dx_rinv, do), r)
+    return [q, r], [dq, dr]
+
+
+def_jvp_rule(qr_p, _qr_jvp)
+
+
+def _eigh_jvp(primals, tangents, *, lower):
+    (x,), (dx,) = primals, tangents
+    v, w = bind(eigh_p, x, lower=lower)
+    if isinstance(dx, Zero):
+        return [v, w], [Zero(get_aval(v)), Zero(get_aval(w))]
+    a = get_aval(v)
+    n, dt = a.shape[-1], a.dtype
+    dx = _symmetrize(dx)
+    vt_dx_v = _mm(_mT(v), _mm(dx, v))
+    eye = _half_eye(n, a.shape, dt)
+    # F[i, j] = 1 / (w[j] - w[i]) off the diagonal, 0 on it.
+    diffs = lax.sub(_rows(w, a.shape), _cols(w, a.shape))
+    fmat = lax.sub(lax.div(np.asarray(1, dt)[()], lax.add(diffs, eye)), eye)
+    dv = _mm(v, lax.mul(fmat, vt_dx_v))
+    return [v, w], [dv, _diagonal(vt_dx_v)]
+
+
+def_jvp_rule(eigh_p, _eigh_jvp)
+
+
+def _svd_jvp(primals, tangents, *, full_matrices):
+    (x,), (dx,) = primals, tangents
+    s, u, vt = bind(svd_p, x, full_matrices=full_matrices)
+    if isinstance(dx, Zero):
+        return [s, u, vt], [Zero(get_aval(s)), Zero(get_aval(u)), Zero(get_aval(vt))]
+    m, n = get_aval(x).shape[-2:]
+    if full_matrices and m != n:
+        raise NotImplementedError("the derivative of svd with full_matrices=True is defined for square matrices "
+                                  "only (as in JAX); pass full_matrices=False")
+    v = _mT(vt)
+    kshape = get_aval(vt).shape[:-2] + (get_aval(s).shape[-1],) * 2
+    dt = get_aval(s).dtype
+    eye = _half_eye(kshape[-1], kshape, dt)
+    ds_mat = _mm(_mT(u), _mm(dx, v))
+    ds = _diagonal(ds_mat)
+    s_row, s_col = _rows(s, kshape), _cols(s, kshape)
+    s_diffs = lax.mul(lax.add(s_row, s_col), lax.sub(s_row, s_col))  # s_j² - s_i²
+    fmat = lax.sub(lax.div(np.asarray(1, dt)[()], lax.add(s_diffs, eye)), eye)
+    dss = lax.mul(s_row, ds_mat)
+    sds = lax.mul(s_col, ds_mat)
+    du = _mm(u, lax.mul(fmat, lax.add(dss, _mT(dss))))
+    dv = _mm(v, lax.mul(fmat, lax.add(sds, _mT(sds))))
+    if m > n:
+        dav = _mm(dx, v)
+        proj = lax.sub(dav, _mm(u, _mm(_mT(u), dav)))
+        du = lax.add(du, lax.div(proj, _rows(s, get_aval(proj).shape)))
+    elif n > m:
+        dahu = _mm(_mT(dx), u)
+        proj = lax.sub(dahu, _mm(v, _mm(vt, dahu)))
+        dv = lax.add(dv, lax.div(proj, _rows(s, get_aval(proj).shape)))
+    return [s, u, vt], [ds, du, _mT(dv)]
+
+
+def_jvp_rule(svd_p, _svd_jvp)
+
+
+# ---------------------------------------------------------------------------- batching
+def _batched(prim):
+    """Every operand's batch axis to the front (the primitives treat leading axes as a batch)."""
+
+    def rule(args, dims, **params):
+        size = batch_size(args, dims)
+        out = bind(prim, *[at_front(x, d, size) for x, d in zip(args, dims, strict=True)], **params)
+        return (out, [0] * len(out)) if prim.multiple_results else (out, 0)
+
+    return rule
+
+
+for _p in (cholesky_p, triangular_solve_p, solve_p, det_p, slogdet_p, qr_p, eigh_p, svd_p):
+    def_batch_rule(_p, _batched(_p))
