@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
+import numpy as np
+
 from functrace.avals import ShapedArray, concrete_aval
 from functrace.ir import ClosedJaxpr, Jaxpr
 from functrace.tracing import Tracer, current_backend, get_aval, new_trace
@@ -140,6 +142,35 @@ def eval_jaxpr(closed_jaxpr: ClosedJaxpr, *args: Any) -> Any:
     return outs
 
 
+def _shares_memory(x: Any) -> bool:
+    """Whether ``x`` may share memory with another array or refuse writes: a NumPy view (a
+    broadcast, a transpose, a slice) or read-only array, a torch view."""
+    base = getattr(x, "base", None)
+    if base is not None or type(x) is np.ndarray and not x.flags.writeable:
+        return True
+    is_view = getattr(x, "_is_view", None)  # torch
+    return bool(is_view()) if is_view is not None else False
+
+
+def own_results(tree: Any, inputs: Any = ()) -> Any:
+    """``tree`` with every array leaf an array of the caller's own, safe to modify in place: a
+    leaf that is one of ``inputs``' leaves, a leaf seen earlier in the tree, or a view or
+    read-only array (see ``_shares_memory``) is copied; fresh arrays, scalars and tracers pass.
+    For the results of the eager transforms, whose values may be an argument passed through or
+    a broadcast made while differentiating (``grad(fnp.mean)``)."""
+    leaves, treedef = tree_flatten(tree)
+    taken = {id(x) for x in tree_flatten(inputs)[0]}
+    changed = False
+    for i, x in enumerate(leaves):
+        if isinstance(x, Tracer) or isinstance(x, (np.generic, int, float, complex, bool)) or x is None:
+            continue
+        if id(x) in taken or _shares_memory(x):
+            x = leaves[i] = current_backend().copy(x)
+            changed = True
+        taken.add(id(x))
+    return tree_unflatten(treedef, leaves) if changed else tree
+
+
 def device_get(tree: Any) -> Any:
     """Every array leaf of ``tree`` as a NumPy array on the host, from any backend (torch
     tensors are detached and copied from their device); other leaves pass through.
@@ -147,7 +178,6 @@ def device_get(tree: Any) -> Any:
     >>> ft.device_get({"w": np.ones(2)})
     {'w': array([1., 1.])}
     """
-    import numpy as np
 
     def get(x: Any) -> Any:
         if isinstance(x, Tracer):

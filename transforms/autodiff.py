@@ -13,7 +13,7 @@ import numpy as np
 
 from functrace import lax
 from functrace import numpy as fnp
-from functrace.api import flatten_fun, input_avals, make_jaxpr, to_backend, trace_flat
+from functrace.api import flatten_fun, input_avals, make_jaxpr, own_results, to_backend, trace_flat
 from functrace.avals import ShapedArray, is_float
 from functrace.errors import GradError
 from functrace.ir import Jaxpr
@@ -71,7 +71,7 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple
     with _quiet():
         outs, touts = jvp_jaxpr(jaxpr, consts, p_flat, tangents_in)
     touts = [instantiate(t) for t in touts]
-    return tree_unflatten(out_tree.val, outs), tree_unflatten(out_tree.val, touts)
+    return own_results((tree_unflatten(out_tree.val, outs), tree_unflatten(out_tree.val, touts)), (primals, tangents))
 
 
 def _linearize_flat(f_flat: Callable, p_flat: list, avals: list[ShapedArray] | None = None
@@ -153,9 +153,9 @@ def linearize(fun: Callable, *primals: Any) -> tuple[Any, Callable]:
         from functrace.tracing import eval_jaxpr
 
         t_in = [to_backend(t) for t, d in zip(t_flat, diff, strict=True) if d]
-        return tree_unflatten(out_tree.val, eval_jaxpr(lin_jaxpr, lin_consts, t_in))
+        return own_results(tree_unflatten(out_tree.val, eval_jaxpr(lin_jaxpr, lin_consts, t_in)), (tangents, primals))
 
-    return tree_unflatten(out_tree.val, outs), f_jvp
+    return own_results(tree_unflatten(out_tree.val, outs), primals), f_jvp
 
 
 # ---------------------------------------------------------------------------- reverse mode
@@ -223,10 +223,13 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
         cts = pullback(ct_flat + [None] * n_aux)
         grads = [(instantiate(Zero(get_aval(p))) if c is None else instantiate(c)) if d else _int_zeros(p)
                  for p, c, d in zip(p_flat, cts, diff, strict=True)]
-        return tuple(tree_unflatten(in_tree, grads))
+        return own_results(tuple(tree_unflatten(in_tree, grads)), (ct, primals))
 
     out = tree_unflatten(out_tree_real, outs)
-    return (out, vjp_fn, aux) if has_aux else (out, vjp_fn)
+    if has_aux:
+        out, aux = own_results((out, aux), primals)
+        return out, vjp_fn, aux
+    return own_results(out, primals), vjp_fn
 
 
 def _int_zeros(p: Any) -> Any:
@@ -393,7 +396,7 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0) -> Callable:
                 nd_in, nd_out = len(a.shape), len(oa.shape)
                 row.append(fnp.transpose(m, tuple(range(nd_in, nd_in + nd_out)) + tuple(range(nd_in))))
             result.append(_in_tree_value(row, in_tree, argnums))
-        return tree_unflatten(out_tree, result)
+        return own_results(tree_unflatten(out_tree, result), args)
 
     return jac_f
 
@@ -430,7 +433,7 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0) -> Callable:
             rows = _pushforward_basis(pull, out_avals, k)  # rows[i]: (out_k.size,) + in_i.shape
             row = [fnp.reshape(r, oa.shape + a.shape) for r, a in zip(rows, in_avals, strict=True)]
             result.append(_in_tree_value(row, in_tree, argnums))
-        return tree_unflatten(out_tree, result)
+        return own_results(tree_unflatten(out_tree, result), args)
 
     return jac_f
 
