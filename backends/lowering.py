@@ -249,8 +249,8 @@ def _pieces(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, name: str, raw: b
     """The program's source as ``(factory name, text)`` pieces, the last being ``_make``, and the
     environment the factories read their bound values from. One piece unless the program
     has more than ``chunk`` equations; then each run of ``chunk`` equations is a function
-    ``_partK`` of the values live at its start (passed in a list it empties, so each value is
-    released after its last use as in one function) returning those live at its end."""
+    ``_partK(_r)`` that reads the values made by earlier parts from the register list ``_r`` and
+    stores there those that later parts read (cleared after their last use, as a ``del`` would)."""
     name = re.sub(r"\W", "_", name) or "f"
     if keyword.iskeyword(name) or name[0] == "_" or name[0].isdigit():
         name = "f_" + name  # bound values are named _..., so the function's name must not be
@@ -300,37 +300,53 @@ def _pieces(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, name: str, raw: b
     writes_into = getattr(backend, "writes_into", None)
     n_eqns = len(jaxpr.eqns)
     chunked = n_eqns > chunk
-    # Chunked: the variables defined so far and read later (kept in order of definition).
-    live: dict[str, None] = dict.fromkeys(names[id(v)] for v in jaxpr.invars if id(v) in last_use)
-    live_in = list(live)
+
+    def part_of(i: int) -> int:  # the part holding equation i (-1: the arguments; n_eqns: the return)
+        return -1 if i < 0 else min(i, n_eqns - 1) // chunk
+
+    # Chunked: a value read in a later part than its own goes through a slot of the register
+    # list ``_r``, stored where it is made, loaded by each later part that reads it, and cleared
+    # where it dies; so each part passes only what it reads and writes, and the whole stays linear.
+    slot: dict[str, int] = {}
+    defined_in: dict[str, int] = {}
+    if chunked:
+        for v in jaxpr.invars:
+            if id(v) in last_use:
+                slot[names[id(v)]] = len(slot)
+                defined_in[names[id(v)]] = -1
+    part = 0
+    loads: dict[str, int] = {}  # the slots the current part reads
+
+    def load(n: str) -> str:
+        if n in slot and defined_in[n] != part:
+            loads.setdefault(n, slot[n])
+        return n
 
     pieces: list[tuple[str, str]] = []
-    part_calls: list[str] = []
     body: list[str] = []
     src.used = set()
 
-    def close_part(ret: str) -> None:
+    def close_part(ret: str | None) -> None:
         """Wrap the equations generated since the last part as a function ``_partK``."""
-        k = len(pieces)
-        unpack = [f"        {', '.join(live_in)}, = _s"] if live_in else []
-        fn_lines = [f"def _make_part{k}(_env):", *src.lines(src.used), f"    def _part{k}(_s):", *unpack,
-                    "        _s.clear()", *body, f"        return {ret}", f"    return _part{k}", ""]
-        pieces.append((f"_make_part{k}", "\n".join(fn_lines)))
-        part_calls.append(f"_part{k}")
+        fn_lines = [f"def _make_part{part}(_env):", *src.lines(src.used), f"    def _part{part}(_r):",
+                    *(f"        {n} = _r[{k}]" for n, k in loads.items()), *body,
+                    *([f"        return {ret}"] if ret else []), f"    return _part{part}", ""]
+        pieces.append((f"_make_part{part}", "\n".join(fn_lines)))
         body.clear()
+        loads.clear()
         src.used = set()
 
     for i, eqn in enumerate(jaxpr.eqns):
         if chunked and i and i % chunk == 0:
-            close_part("[" + ", ".join(live) + "]")
-            live_in = list(live)
+            close_part(None)
+            part += 1
         prim, params = eqn.primitive, eqn.params
         if id(eqn) in reshaped:  # a broadcast its consumers do themselves: only unit axes are added
             prim, params = P.reshape_p, {"new_sizes": elided[id(eqn)]}
         elif id(eqn) in elided:
             continue
         fn = src.impl(prim, eqn if prim is eqn.primitive else None)
-        operands = [operand(x) for x in eqn.invars]
+        operands = [load(operand(x)) for x in eqn.invars]
         odd = {k: v for k, v in params.items() if not k.isidentifier() or keyword.iskeyword(k)}
         operands += [f"{k}={src.param(v)}" for k, v in params.items() if k not in odd]
         if odd:  # names that cannot be written as keyword arguments
@@ -344,21 +360,25 @@ def _pieces(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, name: str, raw: b
                     operands.append(f"out={names[id(x)]}")
                     break
         outs = []
+        stores = []
         for v in eqn.outvars:
             if id(v) in last_use:
                 outs.append(new_name(v))
-                live[outs[-1]] = None
                 dead_after.setdefault(last_use[id(v)], []).append(names[id(v)])
+                if chunked and part_of(last_use[id(v)]) > part:
+                    slot[outs[-1]] = len(slot)
+                    defined_in[outs[-1]] = part
+                    stores.append(f"        _r[{slot[outs[-1]]}] = {outs[-1]}")
             else:
                 outs.append("_")
         target = outs[0] if not eqn.primitive.multiple_results else ", ".join(outs) + ("," if len(outs) == 1 else "")
         body.append(f"        {target} = {fn}({', '.join(operands)})")
+        body.extend(stores)
         dead = dead_after.pop(i, []) + (["_"] if "_" in outs else [])
         if dead:
             body.append(f"        del {', '.join(dead)}")
-            for d in dead:
-                live.pop(d, None)
-    rets = [ref(x) for x in jaxpr.outvars]
+            body.extend(f"        _r[{slot[d]}] = None" for d in dead if d in slot and defined_in[d] != part)
+    rets = [load(ref(x)) for x in jaxpr.outvars]
     if own_outputs:
         copies = outputs_to_copy(jaxpr, backend)
         if any(copies):
@@ -369,13 +389,13 @@ def _pieces(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, name: str, raw: b
     ret = "(" + ", ".join(rets) + ("," if len(rets) == 1 else "") + ")"
     if chunked:
         close_part(ret)
-        for part in part_calls:
-            src.header[part] = f"    {part} = _env[{part!r}]"
-        first, *rest = part_calls
-        live_args = ", ".join(names[id(v)] for v in jaxpr.invars if id(v) in last_use)
-        body = [f"        _s = {first}([{live_args}])", *(f"        _s = {p}(_s)" for p in rest[:-1]),
-                f"        return {rest[-1]}(_s)" if rest else "        return _s"]
-        src.used = set(part_calls)
+        part_names = [f"_part{k}" for k in range(len(pieces))]
+        for p in part_names:
+            src.header[p] = f"    {p} = _env[{p!r}]"
+        body = [f"        _r = [None] * {len(slot)}",
+                *(f"        _r[{slot[a]}] = {a}" for a in args if a in slot),
+                *(f"        {p}(_r)" for p in part_names[:-1]), f"        return {part_names[-1]}(_r)"]
+        src.used = set(part_names)
     else:
         body.append(f"        return {ret}")
     if whole_call and src.silenced:
