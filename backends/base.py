@@ -71,7 +71,7 @@ class Backend:
         with self._bodies_lock:
             entry = self._bodies.get(id(closed))
             if entry is None:
-                if len(self._bodies) >= self._BODY_CACHE_SIZE:
+                while len(self._bodies) >= self._BODY_CACHE_SIZE:
                     del self._bodies[next(iter(self._bodies))]  # the oldest
                 entry = self._bodies[id(closed)] = [closed, 0, None]
             if entry[2] is not None:

@@ -171,6 +171,28 @@ def own_results(tree: Any, inputs: Any = ()) -> Any:
     return tree_unflatten(treedef, leaves) if changed else tree
 
 
+def block_until_ready(tree: Any) -> Any:
+    """Wait until every array of ``tree`` has been computed, and return ``tree`` (as JAX's).
+
+    NumPy computes eagerly, so there is nothing to wait for; torch runs CUDA kernels
+    asynchronously, so for a tree holding CUDA tensors this synchronises each of their devices
+    (``torch.cuda.synchronize``). Use it around timings:
+    ``ft.block_until_ready(f(x))``.
+    """
+    devices = []
+    for x in tree_flatten(tree)[0]:
+        device = getattr(x, "device", None)
+        if getattr(device, "type", None) == "cuda" and device not in devices:
+            devices.append(device)
+    if devices:
+        import sys
+
+        cuda = sys.modules["torch"].cuda  # a CUDA tensor exists, so torch is imported
+        for device in devices:
+            cuda.synchronize(device)
+    return tree
+
+
 def device_get(tree: Any) -> Any:
     """Every array leaf of ``tree`` as a NumPy array on the host, from any backend (torch
     tensors are detached and copied from their device); other leaves pass through.

@@ -45,7 +45,7 @@ OUTPUT_KINDS = {
     "stop_gradient": (lambda x: ft.stop_gradient(x), (np.ones(3),)),
     "same-dtype cast": (lambda x: fnp.asarray(x, dtype=x.dtype), (np.ones(3),)),
     "cond returning an input": (lambda x: ft.lax.cond(True, lambda v: v, lambda v: v * 2.0, x), (np.ones(3),)),
-    "while_loop of no steps": (lambda x: ft.lax.while_loop(lambda c: c[0] > 10.0, lambda c: c * 2.0, x),
+    "while_loop of no steps": (lambda x: ft.lax.while_loop(lambda c: c[0] < -10.0, lambda c: c * 2.0, x),
                                (np.ones(3),)),
     "scan carry passed through": (lambda x: ft.lax.scan(lambda c, _: (c, c * 2.0), x, None, length=2),
                                   (np.ones(3),)),

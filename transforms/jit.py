@@ -281,9 +281,11 @@ def _normalize_argnames(argnames: str | Sequence[str] | None, what: str) -> tupl
 def _positional_names(fun: Callable) -> list[str] | None:
     """The names of ``fun``'s parameters that can be passed by position, or None if unknown."""
     try:
-        params = inspect.signature(fun).parameters.values()
+        params = list(inspect.signature(fun).parameters.values())
     except (TypeError, ValueError):
         return None
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return None  # ``*args``: positions past the named ones are unknown
     return [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
 
 
@@ -339,7 +341,8 @@ def jit(fun: Callable, static_argnums: int | Sequence[int] | None = (),
         for i in nums:
             if -n <= i < n:
                 static[i % n] = args[i]
-            elif positional is None or not -len(positional) <= i < len(positional) or positional[i] not in kwargs:
+            elif positional is None or not -len(positional) <= i < len(positional):
+                # (a parameter of ``fun`` not passed by position is passed by keyword or defaulted)
                 raise ValueError(
                     f"jit({fun_name}): static_argnums {i} is out of range for a call with {n} positional "
                     "arguments")
