@@ -36,7 +36,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from functrace import primitives as P
+from functrace import ops as P
 from functrace.ir import Jaxpr, Literal, Var
 from functrace.pretty import _fmt_literal, _fmt_param, var_names
 

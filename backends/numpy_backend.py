@@ -8,9 +8,13 @@ from typing import Any
 
 import numpy as np
 
-from functrace import primitives as P
+from functrace import ops as P
 from functrace.backends.base import Backend
 from functrace.ir import Literal
+from functrace.ops import cumulative as CU
+from functrace.ops import dynamic_slicing as DS
+from functrace.ops import scatter as SC
+from functrace.ops import sorting as SO
 
 
 def _quiet(f):
@@ -259,6 +263,103 @@ _OTHER = {
 }
 
 
+# ---------------------------------------------------------------------------- sorting
+def _sort(*operands, dimension, is_stable, num_keys):
+    """A stable sort (NaN last, -0.0 equal to 0.0, as np.argsort and JAX order them)."""
+    if len(operands) == 1:
+        return [np.sort(operands[0], axis=dimension, kind="stable")]
+    if num_keys == 1:
+        perm = np.argsort(operands[0], axis=dimension, kind="stable")
+    else:
+        keys = [np.moveaxis(k, dimension, -1) for k in reversed(operands[:num_keys])]
+        perm = np.moveaxis(np.lexsort(keys, axis=-1), -1, dimension)
+    return [np.take_along_axis(o, perm, axis=dimension) for o in operands]
+
+
+_SORTING = {SO.sort_p: _sort}
+
+
+# ---------------------------------------------------------------------------- scatter
+def _scatter_view(x, idx, upd, axis):
+    """A fresh copy of x seen with the indexed axis first, the flat indices, and the updates
+    arranged to match (one row per index)."""
+    out = np.array(x, copy=True)
+    flat = np.asarray(idx).reshape(-1)
+    moved = np.moveaxis(out, axis, 0)
+    k = flat.shape[0]
+    u = np.asarray(upd).reshape(x.shape[:axis] + (k,) + x.shape[axis + 1:])
+    return out, moved, flat, np.moveaxis(u, axis, 0)
+
+
+def _scatter(x, idx, upd, *, axis):
+    """Write the updates; of repeated indices only the last one is written (so the choice is
+    the same as the transpose rule's, on every backend)."""
+    out, moved, flat, u = _scatter_view(x, idx, upd, axis)
+    k = flat.shape[0]
+    _, first_from_end = np.unique(flat[::-1], return_index=True)
+    if first_from_end.shape[0] == k:  # no repeats
+        moved[flat] = u
+    else:
+        keep = k - 1 - first_from_end  # the last occurrence of each index
+        moved[flat[keep]] = u[keep]
+    return out
+
+
+def _scatter_ufunc(ufunc):
+    def impl(x, idx, upd, *, axis, **_):
+        out, moved, flat, u = _scatter_view(x, idx, upd, axis)
+        ufunc.at(moved, flat, u)
+        return out
+
+    return impl
+
+
+_SCATTER = {SC.scatter_p: _scatter, SC.scatter_mul_p: _quiet(_scatter_ufunc(np.multiply)),
+            SC.scatter_min_p: _scatter_ufunc(np.minimum), SC.scatter_max_p: _scatter_ufunc(np.maximum)}
+
+
+# ---------------------------------------------------------------------------- dynamic slicing
+def _block(shape, starts, sizes) -> tuple:
+    """The slices of the block: each start wrapped once if negative, then clamped inside."""
+    out = []
+    for n, s, k in zip(shape, starts, sizes, strict=True):
+        s = int(s)
+        s = s + n if s < 0 else s
+        s = min(max(s, 0), n - k)
+        out.append(slice(s, s + k))
+    return tuple(out)
+
+
+def _dynamic_update_slice(x, upd, *starts):
+    out = np.array(x, copy=True)
+    out[_block(x.shape, starts, upd.shape)] = upd
+    return out
+
+
+_DYNAMIC = {
+    DS.dynamic_slice_p: lambda x, *starts, slice_sizes: x[_block(x.shape, starts, slice_sizes)],
+    DS.dynamic_update_slice_p: _dynamic_update_slice,
+}
+
+
+# ---------------------------------------------------------------------------- cumulative
+def _accumulate(fn):
+    def impl(x, *, axis, reverse):
+        if reverse:
+            return np.flip(fn(np.flip(x, axis), axis), axis)
+        return fn(x, axis)
+
+    return impl
+
+
+_CUMULATIVE = {
+    CU.cumprod_p: _quiet(_accumulate(lambda x, axis: np.cumprod(x, axis=axis, dtype=x.dtype))),
+    CU.cummax_p: _quiet(_accumulate(lambda x, axis: np.maximum.accumulate(x, axis=axis))),
+    CU.cummin_p: _quiet(_accumulate(lambda x, axis: np.minimum.accumulate(x, axis=axis))),
+    CU.cumlogsumexp_p: _quiet(_accumulate(lambda x, axis: np.logaddexp.accumulate(x, axis=axis))),
+}
+
+
 def _square(x, *, y):
     return np.square(x)
 
@@ -377,7 +478,7 @@ class NumpyBackend(Backend):
 
 def make_backend() -> NumpyBackend:
     b = NumpyBackend()
-    for table in (_UNARY, _BINARY, _OTHER):
+    for table in (_UNARY, _BINARY, _OTHER, _SORTING, _SCATTER, _DYNAMIC, _CUMULATIVE):
         for prim, impl in table.items():
             b.register(prim, impl)
     return b

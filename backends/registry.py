@@ -43,7 +43,7 @@ def load_backend(name: str) -> Backend:
     b = module.make_backend()
     # Control flow and custom-derivative primitives are defined in the core with backend-neutral
     # implementations (they interpret their sub-jaxprs); every backend gets them.
-    from functrace.control_flow import impls as core_impls
+    from functrace.ops import generic_impls as core_impls
 
     for prim, impl in core_impls.items():
         b.impls.setdefault(prim, impl)

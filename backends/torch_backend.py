@@ -14,15 +14,20 @@ torch is optional: importing this module never fails, and ``make_backend`` raise
 from __future__ import annotations
 
 import os
+import warnings
 from functools import partial
 from typing import Any, Callable
 
 import numpy as np
 
-from functrace import primitives as P
+from functrace import ops as P
 from functrace.avals import ShapedArray, register_aval_handler
 from functrace.backends.base import Backend
 from functrace.errors import BackendError, DTypeError
+from functrace.ops import cumulative as CU
+from functrace.ops import dynamic_slicing as DS
+from functrace.ops import scatter as SC
+from functrace.ops import sorting as SO
 
 try:  # torch is an optional dependency: only this module may import it.
     import torch
@@ -368,6 +373,118 @@ def _iota(*, dtype, shape, dimension, device):
     return r.reshape([-1 if i == dimension else 1 for i in range(len(shape))]).expand(shape)
 
 
+# ---------------------------------------------------------------------------- sorting
+def _sortable(k):
+    """torch sorts no bools: as uint8 they order the same."""
+    return k.to(torch.uint8) if k.dtype == torch.bool else k
+
+
+def _sort(*operands, dimension, is_stable, num_keys):
+    """Stable sorts from the last key to the first (NaN last; -0.0 and 0.0 tie, as in NumPy)."""
+    perm = None
+    for k in reversed(operands[:num_keys]):
+        k = _sortable(k if perm is None else torch.take_along_dim(k, perm, dimension))
+        _, p = torch.sort(k, dim=dimension, stable=True)
+        perm = p if perm is None else torch.take_along_dim(perm, p, dimension)
+    return [torch.take_along_dim(o, perm, dimension) for o in operands]
+
+
+# ---------------------------------------------------------------------------- scatter
+def _scatter_rows(x, idx, upd, axis):
+    """A contiguous copy of x, the flat int64 indices, and the updates with one slice per index."""
+    flat = idx.reshape(-1).to(torch.int64)
+    u = upd.reshape(x.shape[:axis] + (flat.shape[0],) + x.shape[axis + 1:])
+    return x.clone(memory_format=torch.contiguous_format), flat, u
+
+
+def _scatter(x, idx, upd, *, axis):
+    """Write the updates; of repeated indices the last one: every write to a position carries
+    that position's last update (found with scatter_reduce), so the order of writes, which
+    index_copy_ leaves to the device, cannot matter. No value is read on the host."""
+    out, flat, u = _scatter_rows(x, idx, upd, axis)
+    order = torch.arange(flat.shape[0], device=flat.device)
+    last = torch.full((x.shape[axis],), -1, dtype=torch.int64, device=flat.device)
+    last.scatter_reduce_(0, flat, order, reduce="amax")
+    return out.index_copy_(axis, flat, torch.index_select(u, axis, last[flat]))
+
+
+def _scatter_reduce(reduce: str):
+    def impl(x, idx, upd, *, axis, **_):
+        out, flat, u = _scatter_rows(x, idx, upd, axis)
+        with warnings.catch_warnings():  # "index_reduce() is in beta": its results are tested here
+            warnings.simplefilter("ignore", UserWarning)
+            if x.dtype == torch.bool:  # and / or / and for prod / amin / amax
+                return out.to(torch.uint8).index_reduce_(axis, flat, u.to(torch.uint8), reduce).to(torch.bool)
+            return out.index_reduce_(axis, flat, u, reduce)
+
+    return impl
+
+
+# ---------------------------------------------------------------------------- dynamic slicing
+def _block(x, starts, sizes) -> list:
+    """Index vectors of the block along each axis, computed on the device (no host read): each
+    start wrapped once if negative, then clamped so the block fits."""
+    out = []
+    for n, s, k in zip(x.shape, starts, sizes, strict=True):
+        s = s.to(torch.int64)
+        s = torch.clamp(torch.where(s < 0, s + n, s), 0, n - k)
+        out.append(s + torch.arange(k, device=x.device))
+    return out
+
+
+def _dynamic_slice(x, *starts, slice_sizes):
+    for axis, idx in enumerate(_block(x, starts, slice_sizes)):
+        x = torch.index_select(x, axis, idx)
+    return x
+
+
+def _dynamic_update_slice(x, upd, *starts):
+    out = x.clone(memory_format=torch.contiguous_format)
+    idx = _block(x, starts, upd.shape)
+    nd = x.ndim
+    out.index_put_(tuple(v.reshape([-1 if j == i else 1 for j in range(nd)]) for i, v in enumerate(idx)), upd)
+    return out
+
+
+# ---------------------------------------------------------------------------- cumulative
+def _cumulative(fn: Callable) -> Callable:
+    def impl(x, *, axis, reverse):
+        if reverse:
+            return torch.flip(fn(torch.flip(x, (axis,)), axis), (axis,))
+        return fn(x, axis)
+
+    return impl
+
+
+def _cumprod(x, axis):
+    return torch.cumprod(x, dim=axis, dtype=x.dtype)
+
+
+def _cumextremum(fn: Callable) -> Callable:
+    def impl(x, axis):
+        if x.numel() == 0:
+            return x.clone()
+        if x.dtype == torch.bool:
+            return fn(x.to(torch.uint8), dim=axis).values.to(torch.bool)
+        return fn(x, dim=axis).values
+
+    return impl
+
+
+def _family_table() -> dict:
+    return {
+        SO.sort_p: _sort,
+        SC.scatter_p: _scatter, SC.scatter_mul_p: _scatter_reduce("prod"),
+        SC.scatter_min_p: _scatter_reduce("amin"), SC.scatter_max_p: _scatter_reduce("amax"),
+        DS.dynamic_slice_p: _dynamic_slice,
+        DS.dynamic_update_slice_p: _dynamic_update_slice,
+        CU.cumprod_p: _cumulative(_via_int64(_cumprod)),
+        CU.cummax_p: _cumulative(_cumextremum(torch.cummax)),
+        CU.cummin_p: _cumulative(_cumextremum(torch.cummin)),
+        CU.cumlogsumexp_p: _cumulative(lambda x, axis: torch.logcumsumexp(x, dim=axis)),
+    }
+
+
 # ---------------------------------------------------------------------------- the table
 def _identity(x):
     return x
@@ -532,7 +649,7 @@ def make_backend() -> TorchBackend:
     if torch is None:
         raise BackendError(_INSTALL_HINT)
     b = TorchBackend(pick_device())
-    for prim, impl in _impl_table(b.device).items():
+    for prim, impl in {**_impl_table(b.device), **_family_table()}.items():
         b.register(prim, impl)
     # The registry adds the backend-neutral implementations (control flow) and then checks
     # that every primitive is covered.

@@ -42,6 +42,12 @@ class UnsupportedNumpyFunctionError(FunctraceError, NotImplementedError):
     """A NumPy function was called on a traced value but has no traced equivalent."""
 
 
+class MissingRuleError(FunctraceError, NotImplementedError):
+    """A transform met a primitive that has no rule for it (a JVP, transpose or batching rule, or a
+    backend implementation). Raised by ``functrace.rules.missing_rule``, which names the primitive,
+    the transform and the user's line."""
+
+
 class BackendError(FunctraceError, ValueError):
     """An unknown or unavailable backend."""
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -176,3 +176,12 @@ def typecheck_jaxpr(jaxpr: Jaxpr) -> None:
             define(v)
     for x in jaxpr.outvars:
         read(x)
+
+
+def dependent_outputs(closed: ClosedJaxpr, in_mask: Sequence[bool]) -> list[bool]:
+    """Which outputs of ``closed`` depend on an input flagged in ``in_mask`` (a walk, no tracing)."""
+    flagged = {id(v) for v, b in zip(closed.jaxpr.invars, in_mask, strict=True) if b}
+    for eqn in closed.jaxpr.eqns:
+        if any(not isinstance(x, Literal) and id(x) in flagged for x in eqn.invars):
+            flagged.update(id(v) for v in eqn.outvars)
+    return [not isinstance(x, Literal) and id(x) in flagged for x in closed.jaxpr.outvars]

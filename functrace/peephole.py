@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from functrace import primitives as P
+from functrace import ops as P
 from functrace.ir import Literal
 from functrace.tracing import Trace, Tracer, peephole_rules
 

@@ -11,14 +11,15 @@ array, so derivatives of integer outputs and untouched inputs cost nothing.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from functrace import lax
 from functrace.avals import ShapedArray, is_float
+from functrace.errors import MissingRuleError
 from functrace.primitives import Primitive
-from functrace.tracing import bind, get_aval
+from functrace.tracing import bind, get_aval, located
 
 
 class Zero:
@@ -108,6 +109,19 @@ class RuleTable(dict):
         return super().setdefault(key, default)
 
 
+class Interpreters:
+    """The interpreters that rules of primitives with sub-jaxprs (control flow, custom
+    derivatives) apply to those sub-jaxprs: ``jvp_jaxpr``, ``linearize_jaxpr``,
+    ``backward_pass``, ``batch_jaxpr``, ``batch_eval_jaxpr``, ``vmap_flat``. Importing
+    ``functrace.transforms`` installs them (the core imports no transform); a rule runs only
+    inside a transform, so they are installed whenever one is called."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError(f"the interpreter {name!r} is not installed: import functrace.transforms first")
+
+
+interpreters = Interpreters()
+
 JvpRule = Callable[..., tuple[Any, Any]]
 BatchRule = Callable[..., tuple[Any, Any]]
 jvp_rules: RuleTable = RuleTable()
@@ -153,6 +167,13 @@ def defjvp(prim: Primitive, *per_arg: Callable | None) -> None:
         return ans, total
 
     def_jvp_rule(prim, rule)
+
+
+def missing_rule(prim: Primitive, what: str, transform: str) -> MissingRuleError:
+    """The error for a primitive without the rule a transform needs, at the user's line."""
+    return located(MissingRuleError(
+        f"primitive '{prim.name}' has no {what} rule, which {transform} needs; a primitive's rules are "
+        f"registered beside it in its family module under functrace/ops/ (see docs/adding_a_primitive.md)"))
 
 
 def jvp_rule(prim: Primitive) -> JvpRule | None:
@@ -213,3 +234,49 @@ class UndefinedPrimal:
 
 def is_undefined(x: Any) -> bool:
     return isinstance(x, UndefinedPrimal)
+
+
+def aval_of(x: Any) -> ShapedArray:
+    """The abstract value of an operand of a transpose rule, linear (undefined) or not."""
+    return x.aval if isinstance(x, UndefinedPrimal) else get_aval(x)
+
+
+def const_like(value: float, like: Any) -> Any:
+    """A scalar constant of ``like``'s dtype (a literal in the IR)."""
+    return np.asarray(value, dtype=get_aval(like).dtype)[()]
+
+
+# ---------------------------------------------------------------------------- batching helpers
+def moveaxis(x: Any, src: int, dst: int) -> Any:
+    """``x`` with axis ``src`` moved to position ``dst`` (one transpose, none when equal)."""
+    if src == dst:
+        return x
+    perm = [i for i in range(get_aval(x).ndim) if i != src]
+    perm.insert(dst, src)
+    return lax.transpose(x, perm)
+
+
+def bdim_at_front(x: Any, d: int | None, size: int) -> Any:
+    """``x`` with its batch axis first; an unbatched ``x`` is broadcast to ``size`` examples."""
+    if d is None:
+        a = get_aval(x)
+        return lax.broadcast_in_dim(x, (size,) + a.shape, tuple(range(1, a.ndim + 1)))
+    return moveaxis(x, d, 0)
+
+
+def axis_size(args: Sequence[Any], dims: Sequence[int | None]) -> int:
+    """The number of examples: the length of the batch axis of the first batched operand."""
+    for x, d in zip(args, dims, strict=True):
+        if d is not None:
+            return get_aval(x).shape[d]
+    raise ValueError("axis_size: no batched operand")
+
+
+def batch_axis(axis: int, d: int) -> int:
+    """The position in the batched array of per-example axis ``axis`` (batch axis at ``d``)."""
+    return axis + (axis >= d)
+
+
+def scalar(value: Any, dtype: Any) -> Any:
+    """A NumPy scalar of ``dtype`` (a literal in the IR)."""
+    return np.asarray(value, dtype=dtype)[()]

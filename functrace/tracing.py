@@ -16,20 +16,18 @@ from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
 from functrace.avals import ShapedArray, concrete_aval
 from functrace.errors import ConcretizationError, FunctraceError, TracerArrayConversionError, UnexpectedTracerError
-from functrace.ir import Jaxpr, JaxprEqn, Literal, Var
-from functrace.primitives import Primitive, abstract_eval_rules, all_primitives
+from functrace.ir import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Var
+from functrace.primitives import Primitive, abstract_eval_rules
 from functrace.util import format_frame, user_frame
 
 # Peephole simplifications applied as equations are recorded; filled in by functrace.peephole.
 peephole_rules: dict[Primitive, Callable[..., Any]] = {}
-commutative_primitives = frozenset(all_primitives[n] for n in ("add", "mul", "max", "min", "eq", "ne", "and",
-                                                               "or", "xor"))
 
 
 class _TraceState(threading.local):
@@ -82,6 +80,14 @@ class Tracer:
     dtype = property(lambda self: self.aval.dtype)
     ndim = property(lambda self: self.aval.ndim)
     size = property(lambda self: self.aval.size)
+
+    @property
+    def at(self):
+        """JAX's indexed updates: ``x.at[idx].set(v)``, ``.add``, ``.get``, ... (see
+        ``functrace.numpy._at``); each returns a new array."""
+        from functrace.numpy._at import IndexUpdateHelper
+
+        return IndexUpdateHelper(self)
 
     def __len__(self) -> int:
         if not self.aval.shape:
@@ -226,7 +232,7 @@ def equation_key(prim: Primitive, invars: list, params: dict) -> tuple:
     operands (in any order for commutative ones) and params. Used by the CSE done while
     tracing and by the ``cse`` pass; hashing it raises TypeError for unhashable params."""
     operand_keys = [id(x) if type(x) is Var else literal_key(x) for x in invars]
-    if prim in commutative_primitives:  # a * b and b * a are one subexpression
+    if prim.commutative:  # a * b and b * a are one subexpression
         operand_keys.sort(key=_operand_order)
     return (prim, tuple(operand_keys), tuple(params.items()) if params else ())
 
@@ -493,3 +499,20 @@ def source_info(info: tuple[str, int] | None) -> Iterator[None]:
 
 def current_source() -> tuple[str, int] | None:
     return _state.source or user_frame()
+
+
+def user_error(e: Exception) -> Exception:
+    """``e`` with the user's file:line in front of its message (for built-in exception types too)."""
+    if isinstance(e, FunctraceError):
+        return located(e)
+    if e.args:
+        e.args = (f"{format_frame(current_source())}: {e.args[0]}",) + tuple(e.args[1:])
+    return e
+
+
+def trace_at(fn: Callable[[list], list], avals: Sequence[ShapedArray]) -> ClosedJaxpr:
+    """Trace ``fn`` (flat list in, flat list out) at abstract ``avals`` into a ClosedJaxpr."""
+    with new_trace() as trace:
+        outs = fn([trace.new_arg(a) for a in avals])
+        jaxpr, consts = trace.to_jaxpr(outs)
+    return ClosedJaxpr(jaxpr, consts)

@@ -11,12 +11,12 @@ from typing import Any, Callable
 
 import numpy as np
 
-from functrace import primitives as P
+from functrace import ops as P
 from functrace.tracing import get_aval
 
-# check_grads tolerances per dtype: float32 central differences of a second derivative lose
-# about 4 digits to rounding; float64 ones about 8.
-TOL = {np.float32: dict(atol=1e-2, rtol=1e-2, eps=1e-3), np.float64: dict(atol=1e-6, rtol=1e-6, eps=1e-5)}
+# check_grads tolerances per dtype, relative only (check_grads' default atol is rounding level, and
+# it allows for the central difference's own error): float32 at its default rtol, float64 tighter.
+TOL = {np.float32: dict(rtol=2e-3, eps=1e-3), np.float64: dict(rtol=1e-6, eps=1e-5)}
 DTYPES = [np.float32, np.float64]
 
 

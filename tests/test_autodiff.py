@@ -14,7 +14,7 @@ from helpers import host
 import functrace as ft
 import functrace.numpy as fnp
 from functrace import lax
-from functrace import primitives as P
+from functrace import ops as P
 from functrace.ir import typecheck_jaxpr
 from functrace.rules import jvp_rules
 

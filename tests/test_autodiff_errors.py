@@ -12,7 +12,7 @@ import pytest
 
 import functrace as ft
 import functrace.numpy as fnp
-from functrace import primitives as P
+from functrace import ops as P
 from functrace.rules import jvp_rules, transpose_rules
 
 X = np.array([0.5, 1.0, -2.0])

@@ -17,9 +17,9 @@ from helpers import host
 import functrace as ft
 import functrace.numpy as fnp
 from functrace import lax
-from functrace.control_flow import custom_lin_p
+from functrace.ops import custom_jvp as custom_derivatives_module
+from functrace.ops.custom_vjp import custom_lin_p
 from functrace.test_util import check_grads
-from functrace.transforms import custom_derivatives as custom_derivatives_module
 from functrace.transforms.batching import batching_rules
 from functrace.transforms.transpose import backward_pass
 

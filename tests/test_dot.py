@@ -18,7 +18,8 @@ import functrace.numpy as fnp
 from functrace import pretty
 from functrace.avals import ShapedArray
 from functrace.ir import ClosedJaxpr, Jaxpr, JaxprEqn, Var
-from functrace.primitives import Primitive, sin_p
+from functrace.ops.elementwise import sin_p
+from functrace.primitives import Primitive
 
 HAVE_DOT = shutil.which("dot") is not None
 needs_dot = pytest.mark.skipif(not HAVE_DOT, reason="Graphviz's `dot` program is not installed")

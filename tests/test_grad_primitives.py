@@ -22,9 +22,8 @@ from helpers import host
 import functrace as ft
 import functrace.numpy as fnp
 from functrace import lax
-from functrace import primitives as P
-from functrace.rules import jvp_rule, jvp_rules, transpose_rules
-from functrace.transforms import control_flow_rules, custom_derivatives  # noqa: F401 -- register their rules (lazily loaded)
+from functrace import ops as P
+from functrace.rules import jvp_rule, transpose_rules
 
 check_grads = ft.test_util.check_grads
 
@@ -273,18 +272,9 @@ CASES += [
     Case("custom_vjp", P.all_primitives["custom_vjp_call"], xsin_custom_vjp, (real((3,)),), modes=("rev",)),
 ]
 
-# Primitives whose output carries no derivative at all (integer/boolean results, stop_gradient).
-ZERO_DERIVATIVE = {
-    P.eq_p, P.ne_p, P.lt_p, P.le_p, P.gt_p, P.ge_p, P.is_finite_p, P.not_p, P.and_p, P.or_p, P.xor_p,
-    P.argmax_p, P.argmin_p, P.iota_p, P.reduce_and_p, P.reduce_or_p, P.stop_gradient_p,
-}
-# Primitives linear in (some of) their operands: reverse mode transposes them.
-LINEAR = {
-    P.neg_p, P.add_p, P.sub_p, P.mul_p, P.div_p, P.select_p, P.convert_element_type_p, P.reduce_sum_p,
-    P.cumsum_p, P.broadcast_in_dim_p, P.reshape_p, P.transpose_p, P.slice_p, P.rev_p, P.pad_p,
-    P.concatenate_p, P.gather_p, P.scatter_add_p, P.dot_general_p,
-    P.all_primitives["cond"], P.all_primitives["scan"], P.all_primitives["custom_lin"],
-}
+# Read off the traits declared with each primitive (functrace.primitives.Primitive).
+ZERO_DERIVATIVE = {p for p in P.all_primitives.values() if p.zero_derivative}
+LINEAR = {p for p in P.all_primitives.values() if p.linear}
 # Primitives whose transpose rule exists only to raise a clear error (reverse mode of while).
 TRANSPOSE_REFUSES = {P.all_primitives["while"]}
 # Primitives tested outside the table, with the test that does it.
@@ -302,6 +292,7 @@ for _path in sorted(Path(__file__).parent.glob("cases_*.py")):
     _mod = importlib.import_module(_path.stem)
     CASES += _mod.CASES
     ELSEWHERE.update(getattr(_mod, "ELSEWHERE", {}))
+    LINEAR |= set(getattr(_mod, "LINEAR", ()))
 
 
 # ---------------------------------------------------------------------------- structure
@@ -370,10 +361,11 @@ def test_zero_derivative_rules(prim):
         P.reduce_and_p: ([b], {"axes": (0,)}), P.reduce_or_p: ([b], {"axes": (0,)}),
         P.argmax_p: ([x], {"axis": 0, "index_dtype": np.dtype(np.int64)}),
         P.argmin_p: ([x], {"axis": 0, "index_dtype": np.dtype(np.int64)}),
-        P.is_finite_p: ([x], {}), P.stop_gradient_p: ([x], {}),
+        P.is_finite_p: ([x], {}), P.stop_gradient_p: ([x], {}), P.sign_p: ([x], {}), P.floor_p: ([x], {}),
+        P.ceil_p: ([x], {}), P.round_p: ([x], {}),
     }.get(prim, ([x, x[::-1].copy()], {}))
     tangents = [np.ones_like(a, dtype=float) for a in args]
-    ans, t = jvp_rules[prim](args, tangents, **params)
+    ans, t = jvp_rule(prim)(args, tangents, **params)
     assert isinstance(t, Zero), f"{prim.name}: tangent {t!r} should be a symbolic zero"
     assert t.aval.shape == np.shape(host(ans))
 
@@ -381,7 +373,7 @@ def test_zero_derivative_rules(prim):
 def test_iota_has_no_derivative():
     from functrace.rules import Zero
 
-    ans, t = jvp_rules[P.iota_p]([], [], dtype=np.dtype(np.int32), shape=(2, 3), dimension=1)
+    ans, t = jvp_rule(P.iota_p)([], [], dtype=np.dtype(np.int32), shape=(2, 3), dimension=1)
     assert isinstance(t, Zero) and t.aval.shape == (2, 3)
 
 

@@ -348,7 +348,7 @@ def test_deep_pytrees_do_not_recurse():
     leaves, treedef = tree_flatten(deep)
     assert leaves == [1.0] and treedef == tree_structure(deep) and hash(treedef) == hash(tree_structure(deep))
     assert tree_leaves(tree_map(lambda a, b: a + b, deep, deep)) == [2.0]
-    assert repr(treedef).startswith("PyTreeDef(list, [PyTreeDef(list, [")
+    assert repr(treedef).startswith("PyTreeDef([[[[")
     assert tree_unflatten(treedef, [5.0]) is not None
 
 

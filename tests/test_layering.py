@@ -53,7 +53,7 @@ def test_the_core_imports_no_transform_and_no_backend():
         "functrace.transforms.batching",
         "functrace.backends.registry",
         "functrace.backends.numpy_backend",
-        "functrace.control_flow",
+        "functrace.ops.control_flow",
         "functrace.nn",
     ],
 )

@@ -13,7 +13,7 @@ from helpers import assert_close, mlp_loss
 
 import functrace as ft
 import functrace.numpy as fnp
-from functrace import primitives as P
+from functrace import ops as P
 from functrace.avals import ShapedArray
 from functrace.ir import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Var, typecheck_jaxpr
 from functrace.primitives import abstract_eval_rules

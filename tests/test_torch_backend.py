@@ -25,11 +25,11 @@ torch = pytest.importorskip("torch")
 import functrace as ft  # noqa: E402
 import functrace.numpy as fnp  # noqa: E402
 from functrace import lax  # noqa: E402
-from functrace import primitives as P  # noqa: E402
+from functrace import ops as P  # noqa: E402
 from functrace.api import trace_flat  # noqa: E402
 from functrace.backends import torch_backend as tb  # noqa: E402
-from functrace.control_flow import impls as generic_impls  # noqa: E402
 from functrace.errors import BackendError, DTypeError  # noqa: E402
+from functrace.ops import generic_impls  # noqa: E402
 from functrace.tracing import bind  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -144,7 +144,7 @@ class Case:
 
 @dataclass(frozen=True)
 class Program:
-    """A primitive with a backend-neutral implementation (``functrace.control_flow.impls``) that
+    """A primitive with a backend-neutral implementation (``functrace.ops.generic_impls``) that
     only public functions build (its params hold sub-jaxprs): ``fn`` must contain it."""
 
     fn: Callable[[Any], Any]
@@ -320,6 +320,50 @@ CASES: dict[str, Case | Program] = {
     "custom_lin": Case(_custom_lin, (F32,), raises=TypeError),
     "cond": Program(_cond_program), "while": Program(_while_program), "scan": Program(_scan_program),
 }
+
+# The sorting, scatter, dynamic-slicing and cumulative families (functrace/ops/): ties, NaN,
+# signed zeros and repeated indices, where the backends could disagree.
+def _sort(rng, s, dt):
+    keys = sample(rng, s, dt, "special" if dt.kind == "f" else "coarse")
+    ops = (keys, sample(rng, s, dt, "coarse"), sample(rng, s, F64))
+    return ops, {"dimension": len(s) - 1, "is_stable": True, "num_keys": 2 if len(s) == 3 else 1}
+
+
+def _scatter(rng, s, dt):
+    idx = np.array([[s[0] - 1, 0], [0, 0]])  # repeated indices
+    return (sample(rng, s, dt, "coarse"), idx, sample(rng, idx.shape + s[1:], dt, "coarse")), {"axis": 0}
+
+
+def _scatter_unique(rng, s, dt):
+    (x, idx, upd), params = _scatter(rng, s, dt)
+    return (x, idx, upd), dict(params, unique_indices=False)
+
+
+def _dynamic_slice(rng, s, dt):
+    starts = tuple(np.int32(v) for v in (-1, 7, 1)[:len(s)])
+    return (sample(rng, s, dt), *starts), {"slice_sizes": tuple(max(d - 1, 1) for d in s)}
+
+
+def _dynamic_update_slice(rng, s, dt):
+    starts = tuple(np.int64(v) for v in (-9, 2, -1)[:len(s)])
+    return (sample(rng, s, dt), sample(rng, tuple(max(d - 1, 1) for d in s), dt), *starts), {}
+
+
+def _cumulative_params(s):
+    return {"axis": len(s) - 1, "reverse": len(s) == 3}
+
+
+CASES.update({
+    "sort": Case(_sort, ALL, ARRAYS),
+    "scatter": Case(_scatter, ALL, ARRAYS), "scatter_mul": Case(_scatter_unique, NUMS, ARRAYS),
+    "scatter_min": Case(_scatter, ALL, ARRAYS), "scatter_max": Case(_scatter, ALL, ARRAYS),
+    "dynamic_slice": Case(_dynamic_slice, ALL, ARRAYS),
+    "dynamic_update_slice": Case(_dynamic_update_slice, ALL, ARRAYS),
+    "cumprod": with_params(NUMS, _cumulative_params, shapes=ARRAYS),
+    "cummax": with_params(ALL, _cumulative_params, "special", ARRAYS),
+    "cummin": with_params(ALL, _cumulative_params, "special", ARRAYS),
+    "cumlogsumexp": with_params(FLOATS, _cumulative_params, "special", ARRAYS),
+})
 
 CASE_IDS = [(name, dt, s) for name, c in CASES.items() if isinstance(c, Case) for dt in c.dtypes for s in c.shapes]
 PROGRAM_IDS = [(name, dt, s) for name, c in CASES.items() if isinstance(c, Program)

@@ -9,7 +9,7 @@ from helpers import assert_close, host
 import functrace as ft
 import functrace.numpy as fnp
 from functrace import lax
-from functrace import primitives as P
+from functrace import ops as P
 from functrace.rules import jvp_rules
 from functrace.transforms import vjp_tape
 

@@ -20,7 +20,7 @@ from helpers import host
 import functrace as ft
 import functrace.numpy as fnp
 from functrace import lax
-from functrace import primitives as P
+from functrace import ops as P
 from functrace.ir import typecheck_jaxpr
 from functrace.transforms.batching import batching_rule, batching_rules
 
@@ -204,6 +204,35 @@ def _custom_cases() -> list[Case]:
 
 
 CASES: list[Case] = _elementwise_cases() + _structural_cases() + _control_flow_cases() + _custom_cases()
+
+
+def _family_cases() -> list[Case]:
+    """The sorting, scatter, dynamic-slicing and cumulative families (functrace/ops/)."""
+    from functrace.ops import cumulative as CU
+    from functrace.ops import dynamic_slicing as DS
+    from functrace.ops import scatter as SC
+    from functrace.ops import sorting as SO
+
+    return [
+        case("sort", SO.sort_p, lambda x: lax.sort(x, 0), real(4, 3)),
+        case("sort[keys]", SO.sort_p, lambda k, v: lax.sort((k, v), 1, num_keys=1), ints(0, 3, 2, 5), real(2, 5)),
+        case("sort[num_keys=2]", SO.sort_p, lambda a, b, v: lax.sort((a, b, v), 0, num_keys=2), ints(0, 2, 6),
+             ints(0, 3, 6), real(6)),
+        *[case(p.name, p, lambda x, i, u, w=w: w(x, i, u, 1), real(2, 5), ints(0, 5, 4), real(2, 4))
+          for p, w in ((SC.scatter_p, lax.scatter), (SC.scatter_mul_p, lax.scatter_mul),
+                       (SC.scatter_min_p, lax.scatter_min), (SC.scatter_max_p, lax.scatter_max))],
+        case("dynamic_slice", DS.dynamic_slice_p, lambda x, s: lax.dynamic_slice(x, (s, np.int32(1)), (2, 3)),
+             real(4, 5), ints(-5, 6)),
+        case("dynamic_update_slice", DS.dynamic_update_slice_p,
+             lambda x, u, s: lax.dynamic_update_slice(x, u, (np.int32(0), s)), real(3, 5), real(2, 2), ints(-6, 7)),
+        case("cumprod", CU.cumprod_p, lambda x: lax.cumprod(x, 1, reverse=True), real(3, 4)),
+        case("cummax", CU.cummax_p, lambda x: lax.cummax(x, 0), real(3, 4)),
+        case("cummin", CU.cummin_p, lambda x: lax.cummin(x, 1), real(3, 4)),
+        case("cumlogsumexp", CU.cumlogsumexp_p, lambda x: lax.cumlogsumexp(x, 0, reverse=True), real(4, 2)),
+    ]
+
+
+CASES += _family_cases()
 
 
 # ---------------------------------------------------------------------------- the loop oracle

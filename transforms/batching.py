@@ -24,49 +24,13 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from functrace import lax
-from functrace import primitives as P
 from functrace.api import flatten_fun, input_avals, to_backend
 from functrace.avals import ShapedArray
-from functrace.control_flow import user_error
 from functrace.ir import ClosedJaxpr, Jaxpr, Literal
 from functrace.primitives import Primitive
-from functrace.rules import BatchRule, batching_rules, def_batch_rule
-from functrace.tracing import _state, bind, get_aval, new_trace
+from functrace.rules import BatchRule, axis_size, batching_rules, bdim_at_front, def_batch_rule, missing_rule, moveaxis  # noqa: F401
+from functrace.tracing import _state, bind, get_aval, trace_at, user_error
 from functrace.tree_util import tree_flatten, tree_unflatten
-
-
-# ---------------------------------------------------------------------------- helpers
-def moveaxis(x: Any, src: int, dst: int) -> Any:
-    """``x`` with axis ``src`` moved to position ``dst`` (one transpose, none when equal)."""
-    if src == dst:
-        return x
-    perm = [i for i in range(get_aval(x).ndim) if i != src]
-    perm.insert(dst, src)
-    return lax.transpose(x, perm)
-
-
-def bdim_at_front(x: Any, d: int | None, size: int) -> Any:
-    """``x`` with its batch axis first; an unbatched ``x`` is broadcast to ``size`` examples."""
-    if d is None:
-        a = get_aval(x)
-        return lax.broadcast_in_dim(x, (size,) + a.shape, tuple(range(1, a.ndim + 1)))
-    return moveaxis(x, d, 0)
-
-
-def axis_size(args: Sequence[Any], dims: Sequence[int | None]) -> int:
-    for x, d in zip(args, dims, strict=True):
-        if d is not None:
-            return get_aval(x).shape[d]
-    raise ValueError("axis_size: no batched operand")
-
-
-def _bax(axis: int, d: int) -> int:
-    """The position in the batched array of per-example axis ``axis`` (batch axis at ``d``)."""
-    return axis + (axis >= d)
-
-
-def _scalar(value: Any, dtype: Any) -> Any:
-    return np.asarray(value, dtype=dtype)[()]
 
 
 # ---------------------------------------------------------------------------- the interpreter
@@ -96,7 +60,7 @@ def batch_eval_jaxpr(jaxpr: Jaxpr, consts: list, args: list, dims: list) -> tupl
             else:
                 rule = batching_rule(eqn.primitive)
                 if rule is None:
-                    raise NotImplementedError(f"batching rule for '{eqn.primitive.name}' is not implemented (vmap)")
+                    raise missing_rule(eqn.primitive, "batching", "vmap")
                 out, od = rule(list(vals), list(ds), **eqn.params)
             if eqn.primitive.multiple_results:
                 for v, o, d in zip(eqn.outvars, out, od, strict=True):
@@ -107,14 +71,6 @@ def batch_eval_jaxpr(jaxpr: Jaxpr, consts: list, args: list, dims: list) -> tupl
         _state.source = saved
     outs = [read(x) for x in jaxpr.outvars]
     return [o for o, _ in outs], [d for _, d in outs]
-
-
-def trace_at(fn: Callable[[list], list], avals: Sequence[ShapedArray]) -> ClosedJaxpr:
-    """Trace ``fn`` (flat list in, flat list out) at abstract ``avals`` into a ClosedJaxpr."""
-    with new_trace() as trace:
-        outs = fn([trace.new_arg(a) for a in avals])
-        jaxpr, consts = trace.to_jaxpr(outs)
-    return ClosedJaxpr(jaxpr, consts)
 
 
 def _batched_aval(a: ShapedArray, size: int) -> ShapedArray:
@@ -143,15 +99,6 @@ def batch_jaxpr(closed: ClosedJaxpr, in_batched: Sequence[bool], size: int,
 
     avals = [_batched_aval(a, size) if b else a for a, b in zip(closed.in_avals, in_batched, strict=True)]
     return trace_at(fn, avals), out_batched
-
-
-def dependent_outputs(closed: ClosedJaxpr, in_mask: Sequence[bool]) -> list[bool]:
-    """Which outputs of ``closed`` depend on an input flagged in ``in_mask`` (a walk, no tracing)."""
-    batched = {id(v) for v, b in zip(closed.jaxpr.invars, in_mask, strict=True) if b}
-    for eqn in closed.jaxpr.eqns:
-        if any(not isinstance(x, Literal) and id(x) in batched for x in eqn.invars):
-            batched.update(id(v) for v in eqn.outvars)
-    return [not isinstance(x, Literal) and id(x) in batched for x in closed.jaxpr.outvars]
 
 
 def vmap_flat(fn: Callable[[list], list], args: Sequence[Any], dims: Sequence[int | None], size: int) -> list:
@@ -195,205 +142,6 @@ def batching_rule(prim: Primitive) -> BatchRule | None:
 @functools.lru_cache(maxsize=None)
 def _elementwise_batching(prim: Primitive) -> BatchRule:
     return _elementwise_rule(prim)
-
-
-# ---------------------------------------------------------------------------- reductions
-def _reduce_rule(prim: Primitive) -> BatchRule:
-    """Reduce the same axes, counted around the batch axis, which stays in place."""
-
-    def rule(args, dims, *, axes):
-        (x,), (d,) = args, dims
-        baxes = tuple(_bax(a, d) for a in axes)
-        return bind(prim, x, axes=baxes), d - sum(1 for a in baxes if a < d)
-
-    return rule
-
-
-for _p in (P.reduce_sum_p, P.reduce_prod_p, P.reduce_max_p, P.reduce_min_p, P.reduce_and_p, P.reduce_or_p):
-    def_batch_rule(_p, _reduce_rule(_p))
-
-
-def _argminmax_rule(prim: Primitive) -> BatchRule:
-    def rule(args, dims, *, axis, index_dtype):
-        (x,), (d,) = args, dims
-        ba = _bax(axis, d)
-        return bind(prim, x, axis=ba, index_dtype=index_dtype), d - (ba < d)
-
-    return rule
-
-
-def_batch_rule(P.argmax_p, _argminmax_rule(P.argmax_p))
-def_batch_rule(P.argmin_p, _argminmax_rule(P.argmin_p))
-
-
-def _cumsum_rule(args, dims, *, axis, reverse):
-    (x,), (d,) = args, dims
-    return lax.cumsum(x, _bax(axis, d), reverse=reverse), d
-
-
-def_batch_rule(P.cumsum_p, _cumsum_rule)
-
-
-# ---------------------------------------------------------------------------- shapes
-def _broadcast_in_dim_rule(args, dims, *, shape, broadcast_dimensions):
-    (x,), (d,) = args, dims
-    x = moveaxis(x, d, 0)
-    size = get_aval(x).shape[0]
-    return lax.broadcast_in_dim(x, (size,) + tuple(shape), (0,) + tuple(b + 1 for b in broadcast_dimensions)), 0
-
-
-def_batch_rule(P.broadcast_in_dim_p, _broadcast_in_dim_rule)
-
-
-def _reshape_rule(args, dims, *, new_sizes):
-    (x,), (d,) = args, dims
-    x = moveaxis(x, d, 0)
-    return lax.reshape(x, (get_aval(x).shape[0],) + tuple(new_sizes)), 0
-
-
-def_batch_rule(P.reshape_p, _reshape_rule)
-
-
-def _transpose_rule(args, dims, *, permutation):
-    (x,), (d,) = args, dims
-    return lax.transpose(x, (d,) + tuple(_bax(p, d) for p in permutation)), 0
-
-
-def_batch_rule(P.transpose_p, _transpose_rule)
-
-
-def _slice_rule(args, dims, *, start_indices, limit_indices, strides):
-    (x,), (d,) = args, dims
-    size = get_aval(x).shape[d]
-
-    def ins(t, v):
-        t = list(t)
-        t.insert(d, v)
-        return tuple(t)
-
-    return lax.slice(x, ins(start_indices, 0), ins(limit_indices, size), ins(strides, 1)), d
-
-
-def_batch_rule(P.slice_p, _slice_rule)
-
-
-def _rev_rule(args, dims, *, dimensions):
-    (x,), (d,) = args, dims
-    return lax.rev(x, tuple(_bax(a, d) for a in dimensions)), d
-
-
-def_batch_rule(P.rev_p, _rev_rule)
-
-
-def _pad_rule(args, dims, *, padding_config):
-    (x, pv), (dx, dp) = args, dims
-    if dp is None:
-        cfg = list(padding_config)
-        cfg.insert(dx, (0, 0, 0))
-        return lax.pad(x, pv, cfg), dx
-    # A per-example padding value: pad with zeros, then select the padding value where no data is.
-    size = axis_size(args, dims)
-    x = bdim_at_front(x, dx, size)
-    xa = get_aval(x)
-    cfg = [(0, 0, 0)] + list(padding_config)
-    zero = _scalar(0, xa.dtype)
-    padded = lax.pad(x, zero, cfg)
-    is_data = lax.ne(lax.pad(lax.full(xa.shape, 1, xa.dtype), zero, cfg), zero)
-    pad_vals = lax.broadcast_in_dim(moveaxis(pv, dp, 0), get_aval(padded).shape, (0,))
-    return lax.select(is_data, padded, pad_vals), 0
-
-
-def_batch_rule(P.pad_p, _pad_rule)
-
-
-def _concatenate_rule(args, dims, *, dimension):
-    size = axis_size(args, dims)
-    return lax.concatenate([bdim_at_front(x, d, size) for x, d in zip(args, dims, strict=True)], dimension + 1), 0
-
-
-def_batch_rule(P.concatenate_p, _concatenate_rule)
-
-
-def _flat_index(idx: Any, di: int, n: int) -> Any:
-    """Per-example indices into an axis of length ``n`` as indices into the flattened (batch * n)
-    axis: negative ones wrapped, then example b offset by b * n. Batch axis first."""
-    idx = moveaxis(idx, di, 0)
-    a = get_aval(idx)
-    idx = lax.select(lax.lt(idx, _scalar(0, a.dtype)), lax.add(idx, _scalar(n, a.dtype)), idx)
-    return lax.add(idx, lax.mul(lax.iota(a.dtype, a.shape, 0), _scalar(n, a.dtype)))
-
-
-def _gather_rule(args, dims, *, axis):
-    (x, idx), (dx, di) = args, dims
-    if di is None:
-        return lax.gather(moveaxis(x, dx, 0), idx, axis + 1), 0
-    if dx is None:
-        return lax.gather(x, idx, axis), axis + di
-    # Both batched: gather from the (batch * n)-long flattening of the indexed axis.
-    x = moveaxis(moveaxis(x, dx, 0), axis + 1, 1)  # (B, N) + pre + post
-    xa = get_aval(x)
-    size, n = xa.shape[0], xa.shape[1]
-    flat = lax.reshape(x, (size * n,) + xa.shape[2:])
-    fidx = _flat_index(idx, di, n)
-    g = lax.gather(flat, fidx, 0)  # (B,) + I + pre + post
-    ni, npre = get_aval(fidx).ndim - 1, axis
-    perm = ((0,) + tuple(range(1 + ni, 1 + ni + npre)) + tuple(range(1, 1 + ni))
-            + tuple(range(1 + ni + npre, get_aval(g).ndim)))
-    return lax.transpose(g, perm), 0
-
-
-def_batch_rule(P.gather_p, _gather_rule)
-
-
-def _scatter_add_rule(args, dims, *, axis):
-    (x, idx, upd), (dx, di, du) = args, dims
-    size = axis_size(args, dims)
-    x = bdim_at_front(x, dx, size)
-    upd = bdim_at_front(upd, du, size)
-    if di is None:
-        return lax.scatter_add(x, idx, upd, axis + 1), 0
-    # Batched indices: scatter into the (batch * n)-long flattening of the indexed axis.
-    x = moveaxis(x, axis + 1, 1)  # (B, N) + pre + post
-    xa = get_aval(x)
-    n = xa.shape[1]
-    flat = lax.reshape(x, (size * n,) + xa.shape[2:])
-    fidx = _flat_index(idx, di, n)
-    ni, npre = get_aval(fidx).ndim - 1, axis
-    nd = get_aval(upd).ndim  # (B,) + pre + I + post  ->  (B,) + I + pre + post
-    perm = (0,) + tuple(range(1 + npre, 1 + npre + ni)) + tuple(range(1, 1 + npre)) + tuple(range(1 + npre + ni, nd))
-    out = lax.scatter_add(flat, fidx, lax.transpose(upd, perm), 0)
-    return moveaxis(lax.reshape(out, xa.shape), 1, axis + 1), 0
-
-
-def_batch_rule(P.scatter_add_p, _scatter_add_rule)
-
-
-def _dot_general_rule(args, dims, *, dimension_numbers):
-    (lhs, rhs), (dl, dr) = args, dims
-    (lc, rc), (lb, rb) = dimension_numbers
-
-    def shift(t):
-        return tuple(i + 1 for i in t)
-
-    if dl is not None and dr is not None:
-        dn = ((shift(lc), shift(rc)), ((0,) + shift(lb), (0,) + shift(rb)))
-        return lax.dot_general(moveaxis(lhs, dl, 0), moveaxis(rhs, dr, 0), dn), 0
-    if dl is not None:  # the batch axis is lhs's first free axis
-        return lax.dot_general(moveaxis(lhs, dl, 0), rhs, ((shift(lc), rc), (shift(lb), rb))), len(lb)
-    # the batch axis is rhs's first free axis, after the batch and lhs free axes
-    n_lfree = get_aval(lhs).ndim - len(lc) - len(lb)
-    return lax.dot_general(lhs, moveaxis(rhs, dr, 0), ((lc, shift(rc)), (lb, shift(rb)))), len(lb) + n_lfree
-
-
-def_batch_rule(P.dot_general_p, _dot_general_rule)
-
-
-def _iota_rule(args, dims, **params):
-    # iota has no operands, so it is never batched; the interpreter binds it directly.
-    return bind(P.iota_p, **params), None
-
-
-def_batch_rule(P.iota_p, _iota_rule)
 
 
 # ---------------------------------------------------------------------------- vmap
@@ -522,9 +270,4 @@ def vmap_flat_dims(f_flat: Callable[[list], list], args: list, dims: list,
 
 __all__ = ["vmap", "batching_rules", "batching_rule", "def_batch_rule", "batch_jaxpr", "batch_eval_jaxpr", "trace_at",
            "vmap_flat",
-           "dependent_outputs", "moveaxis", "bdim_at_front"]
-
-
-# The batching rules of control flow and of custom derivatives live next to their other rules;
-# loading them here makes the table complete whenever vmap runs.
-from functrace.transforms import control_flow_rules, custom_derivatives  # noqa: E402, F401
+           "moveaxis", "bdim_at_front"]

@@ -40,7 +40,7 @@ import numpy as np
 from functrace.api import flatten_fun, to_backend, trace_flat
 from functrace.backends.lowering import lower_jaxpr, outputs_to_copy
 from functrace.ir import ClosedJaxpr, Jaxpr
-from functrace.primitives import stop_gradient_p
+from functrace.ops.elementwise import stop_gradient_p
 from functrace.tracing import Tracer, current_backend, eval_jaxpr, get_aval, source_info
 from functrace.transforms.passes import has_sub_jaxprs, optimize
 from functrace.tree_util import LEAF, PyTreeDef, tree_flatten, tree_unflatten

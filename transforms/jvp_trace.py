@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from functrace.rules import Zero, jvp_rule
+from functrace.rules import Zero, jvp_rule, missing_rule
 from functrace.tracing import Trace, Tracer, bind, get_aval, leaked_tracer_error
 
 
@@ -53,7 +53,7 @@ class JVPTrace(Trace):
             return JVPTracer(self, out, Zero(get_aval(out)))
         rule = jvp_rule(prim)
         if rule is None:
-            raise NotImplementedError(f"differentiation rule for '{prim.name}' is not implemented (forward mode)")
+            raise missing_rule(prim, "JVP", "forward-mode differentiation (jvp)")
         out, t_out = rule(primals, tangents, **params)
         if prim.multiple_results:
             return [JVPTracer(self, o, t) for o, t in zip(out, t_out, strict=True)]

@@ -34,7 +34,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from functrace import primitives as P
+from functrace import ops as P
 from functrace.avals import ShapedArray, is_bool, is_float, is_int
 from functrace.dce import dce_jaxpr
 from functrace.ir import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Var
@@ -47,23 +47,16 @@ FOLD_LIMIT = 1 << 20
 # Constants larger than this are checked for being uniform only when that is free (a broadcast view).
 _SCAN_LIMIT = 1 << 16
 
-# Elementwise primitives with two or more operands: a rank-0 operand stands for every position.
-NARY_ELEMENTWISE = frozenset({
-    P.add_p, P.sub_p, P.mul_p, P.div_p, P.rem_p, P.pow_p, P.max_p, P.min_p, P.atan2_p, P.and_p,
-    P.or_p, P.xor_p, P.eq_p, P.ne_p, P.lt_p, P.le_p, P.gt_p, P.ge_p, P.select_p,
-})
-UNARY_ELEMENTWISE = frozenset({
-    P.neg_p, P.sign_p, P.abs_p, P.floor_p, P.ceil_p, P.round_p, P.sin_p, P.cos_p, P.tan_p, P.asin_p,
-    P.acos_p, P.atan_p, P.sinh_p, P.cosh_p, P.tanh_p, P.asinh_p, P.acosh_p, P.atanh_p, P.exp_p,
-    P.exp2_p, P.expm1_p, P.log_p, P.log1p_p, P.sqrt_p, P.logistic_p, P.erf_p, P.not_p, P.is_finite_p,
-    P.integer_pow_p, P.convert_element_type_p, P.stop_gradient_p,
-})
 # Operations that only move or replicate elements: a uniform operand gives a uniform result.
 _UNIFORM_PRESERVING = frozenset({
     P.broadcast_in_dim_p, P.reshape_p, P.transpose_p, P.rev_p, P.slice_p, P.reduce_max_p, P.reduce_min_p,
 })
-# Folding evaluates only the core's own primitives (no control flow: a loop is not run at compile time).
-FOLDABLE = frozenset(p for p in vars(P).values() if isinstance(p, Primitive))
+
+
+def foldable(prim: Primitive) -> bool:
+    """Folding evaluates primitives without sub-jaxprs (a loop is not run at compile time) and
+    without effects (an effect must happen when the program runs)."""
+    return not (prim.subjaxprs or prim.effectful or prim.multiple_results)
 
 Atom = Var | Literal
 
@@ -311,7 +304,7 @@ def _zeros_or_ones(eqn: JaxprEqn, value: int) -> JaxprEqn:
 def _simplify_rule(eqn: JaxprEqn, defs: dict[int, JaxprEqn]) -> JaxprEqn | Atom | None:
     prim, xs = eqn.primitive, eqn.invars
     out = eqn.outvars[0]
-    if prim in NARY_ELEMENTWISE:
+    if prim.elementwise and len(xs) > 1:
         absorbed = _absorb_scalars(eqn, defs)
         if absorbed is not None:
             return absorbed
@@ -428,7 +421,7 @@ def _fold_eqn(eqn: JaxprEqn, known: list[_Known], impl: Callable) -> _Known | No
     """Evaluate one equation whose operands are all known; None when it should stay."""
     prim, out = eqn.primitive, eqn.outvars[0].aval
     if all(k.scalar is not None for k in known):
-        if prim in UNARY_ELEMENTWISE or prim in NARY_ELEMENTWISE:
+        if prim.elementwise:
             r = np.asarray(impl(*[k.scalar for k in known], **eqn.params))
             return _Known(scalar=r.astype(out.dtype)[()]) if r.shape == () and r.dtype == out.dtype else None
         if prim in _UNIFORM_PRESERVING and out.size > 0:
@@ -492,7 +485,7 @@ def fold_constants(closed: ClosedJaxpr) -> ClosedJaxpr:
                 known[id(eqn.outvars[0])] = ks[0]  # already the compact form of a uniform array
                 eqns.append(eqn)
                 continue
-            if prim not in FOLDABLE or prim.multiple_results or any(k is None for k in ks) or prim not in impls:
+            if not foldable(prim) or any(k is None for k in ks) or prim not in impls:
                 eqns.append(eqn)
                 continue
             try:
@@ -546,12 +539,8 @@ def optimize_sub_jaxprs(jaxpr: Jaxpr, drop_stop_gradient: bool = False) -> Jaxpr
 
 
 def has_sub_jaxprs(jaxpr: Jaxpr) -> bool:
-    """Whether some equation holds a closed jaxpr (or a tuple of them) in its params."""
-    for eqn in jaxpr.eqns:
-        for v in eqn.params.values():
-            if isinstance(v, ClosedJaxpr) or (type(v) is tuple and any(isinstance(x, ClosedJaxpr) for x in v)):
-                return True
-    return False
+    """Whether some equation's primitive holds sub-jaxprs in its params (the ``subjaxprs`` trait)."""
+    return any(eqn.primitive.subjaxprs for eqn in jaxpr.eqns)
 
 
 # ---------------------------------------------------------------------------- the pipeline

@@ -25,9 +25,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from functrace import control_flow as cf
 from functrace import lax
-from functrace import primitives as P
+from functrace import ops as P
 from functrace.backends.lowering import lower_jaxpr
 from functrace.errors import FunctraceError
 from functrace.ir import Jaxpr, Var
@@ -87,7 +86,6 @@ class StagedVJP:
 
 # Primitives whose params hold a traced function (a new one at each call) or a user's rule that
 # may look at values: their pair is derived for each call, on the concrete inputs.
-_PER_CALL = frozenset([cf.cond_p, cf.while_p, cf.scan_p, cf.custom_jvp_call_p, cf.custom_vjp_call_p, cf.custom_lin_p])
 
 _caches: dict[int, dict] = {}  # id(backend) -> {signature: StagedVJP}
 _caches_version = [RuleTable.version]  # the rule tables' version the cached pairs were derived under
@@ -234,7 +232,7 @@ class TapeTrace(Trace):
             if prim.multiple_results:
                 return [TapeTracer(self, get_aval(o), o, None) for o in out]
             return TapeTracer(self, get_aval(out), out, None)
-        if prim in _PER_CALL:
+        if prim.subjaxprs:
             staged = _stage(prim, params, avals, list(diff_in), backend, vals)
         else:
             key = (prim, tuple(avals), diff_in, tuple(params.items()) if params else ())

@@ -62,6 +62,13 @@ __all__ = [
     "astype", "copy", "ndim", "result_type", "shape", "size", "linalg",
 ]
 
+from functrace.numpy._at import at  # noqa: E402,F401
+from functrace.numpy._sorting import *  # noqa: E402,F401,F403
+from functrace.numpy._cumulative import *  # noqa: E402,F401,F403
+from functrace.numpy import _cumulative, _sorting  # noqa: E402
+
+__all__ += [n for n in _sorting.__all__ + _cumulative.__all__ + ["at"] if n not in __all__]
+
 from functrace.numpy import _interop  # noqa: E402
 
 _interop.install(__import__("functrace.numpy", fromlist=["*"]))

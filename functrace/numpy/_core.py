@@ -9,6 +9,7 @@ import numpy as np
 from functrace import lax
 from functrace.avals import broadcast_shapes, concrete_aval, is_bool, is_float, is_int
 from functrace.errors import DTypeError, FunctraceError
+from functrace.ops.custom_jvp import custom_jvp
 from functrace.tracing import Tracer, current_backend, current_source, get_aval, located
 from functrace.util import format_frame, normalize_axis
 
@@ -541,7 +542,7 @@ def _integer_power(x: Array, y: Array, dt: np.dtype) -> Array:
     derivatives) raises ValueError, as in NumPy; one that is abstract (under ``jit`` or
     ``vmap``) cannot, and gives ``x ** y`` rounded toward zero: 1 for x = 1, ±1 for x = -1, 0
     otherwise."""
-    from functrace.control_flow import while_loop
+    from functrace.lax import while_loop
 
     known = y.val if isinstance(y, Tracer) else y
     if known is not None and np.any(np.asarray(current_backend().to_numpy(known)) < 0):
@@ -629,12 +630,40 @@ def isinf(x: Array) -> Array:
 
 
 def logaddexp(x: Array, y: Array) -> Array:
-    """log(exp(x) + exp(y)) without overflow."""
+    """log(exp(x) + exp(y)) without overflow, with derivatives exact to every order.
+
+    The value is ``max(x, y) + log1p(exp(-|x - y|))``, whose max and |x - y| are kinked where
+    x == y: differentiated as composed, its second derivative there would be 0 instead of 1/4
+    (the Hessian of a logistic loss at zero weights would vanish). So the derivative comes from a
+    rule (``custom_jvp``, as in JAX): ``tx * sigmoid(x - y) + ty * sigmoid(y - x)``, smooth
+    everywhere. Outside any transform the formula is evaluated directly.
+    """
     (x, y), dt = promote("logaddexp", x, y, dtype=_float_dtype(result_type(x, y)))
-    m = maximum(x, y)
+    if not isinstance(x, Tracer) and not isinstance(y, Tracer):
+        return _logaddexp_value(asarray(x), asarray(y))
+    return _logaddexp(x, y)
+
+
+def _logaddexp_value(x: Array, y: Array) -> Array:
     # Where x == y the difference is 0; said explicitly, so that inf - inf gives no nan.
-    delta = where(equal(x, y), _cast(0, dt), subtract(x, y))
-    return add(m, log1p(exp(negative(abs(delta)))))
+    delta = where(equal(x, y), _cast(0, get_aval(x).dtype), subtract(x, y))
+    return add(maximum(x, y), log1p(exp(negative(abs(delta)))))
+
+
+@custom_jvp
+def _logaddexp(x: Array, y: Array) -> Array:
+    return _logaddexp_value(x, y)
+
+
+@_logaddexp.defjvp
+def _logaddexp_jvp(primals: tuple, tangents: tuple) -> tuple:
+    (x, y), (tx, ty) = primals, tangents
+    # The weights are exp(x - out) = sigmoid(x - y) and sigmoid(y - x): 1/2 each at a tie, also of
+    # equal infinities (where x - y alone would be nan); the select keeps x - y (and so its
+    # derivative) at every finite tie.
+    delta = where(logical_and(isinf(x), equal(x, y)), _cast(0, get_aval(x).dtype), subtract(x, y))
+    tangent = add(multiply(tx, lax.logistic(delta)), multiply(ty, lax.logistic(negative(delta))))
+    return _logaddexp(x, y), tangent
 
 
 def copy(x: Array) -> Array:

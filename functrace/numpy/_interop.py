@@ -56,6 +56,9 @@ def install(fnp: Any) -> None:
         "astype": fnp.astype, "round": fnp.round, "copy": fnp.copy, "take": fnp.take,
         "repeat": fnp.repeat, "trace": fnp.trace, "diagonal": lambda self, offset=0: fnp.diag(self, offset),
         "conj": lambda self: self, "conjugate": lambda self: self,
+        # JAX's array methods: sort and argsort return new arrays (NumPy's ndarray.sort sorts in place)
+        "sort": fnp.sort, "argsort": fnp.argsort, "cumprod": fnp.cumprod, "nonzero": fnp.nonzero,
+        "searchsorted": fnp.searchsorted,
     }
     for name, f in methods.items():
         setattr(Tracer, name, f)

@@ -5,7 +5,15 @@ with its traits), and on the lines after it registers the primitive's JVP, trans
 batching rules (``functrace.rules``) and writes its ``lax`` wrapper. Each backend has one table
 of implementations (``functrace/backends/*_backend.py``). See docs/adding_a_primitive.md.
 
-Importing this package imports every family, so every rule table is complete.
+Importing this package imports every family, so every rule table is complete; its namespace
+holds every primitive object (``ops.sin_p``), for the backends' tables.
 """
 
-from functrace.primitives import *  # noqa: F401,F403  -- the primitives not yet moved to a family
+from functrace.ops import control_flow, custom_jvp, custom_vjp, elementwise, linalg, reductions, scan, structural
+from functrace.ops._subjaxprs import impls as generic_impls  # noqa: F401 -- added to every backend
+from functrace.primitives import Primitive, abstract_eval_rules, all_primitives  # noqa: F401
+
+_FAMILIES = (elementwise, reductions, structural, linalg, control_flow, scan, custom_jvp, custom_vjp)
+globals().update({name: value for family in _FAMILIES for name, value in vars(family).items()
+                  if name.endswith("_p") and isinstance(value, Primitive)})
+from functrace.ops import cumulative, dynamic_slicing, scatter, sorting  # noqa: F401,E402

@@ -1,46 +1,10 @@
-"""``custom_jvp`` and ``custom_vjp``: functions that bring their own derivative rule.
+"""``custom_vjp``: functions that bring their own reverse-derivative rule (``fwd`` and ``bwd``).
 
-The decorators (``custom_jvp`` in the core module ``functrace.custom_derivatives``, ``custom_vjp``
-here) and the rules that differentiate and batch their calls. A call of a decorated function
-traces the function into a jaxpr and binds one primitive
-(``custom_jvp_call`` or ``custom_vjp_call``, defined in ``functrace.control_flow``) holding that
-jaxpr and the user's rule. Evaluating, jitting or batching the call uses the jaxpr; differentiating
-it uses the rule instead of the traced body:
-
-- ``custom_jvp_call``'s JVP rule calls the user's ``jvp(primals, tangents)``, whose primal work
-  binds to the primal level and tangent work to the tangent level, like any JVP rule; reverse
-  mode transposes the (linear) tangent computation it wrote, so one JVP rule serves both modes.
-- ``custom_vjp_call``'s JVP rule runs the user's ``fwd`` at the primal level (output and
-  residuals), and emits ``custom_lin(residuals, tangents)``: a linear map whose only known
-  form is its transpose, the user's ``bwd``. Transposing ``custom_lin`` calls ``bwd``. So
-  reverse mode works to any order (the ``bwd`` computation is itself differentiated), while
-  forward mode raises an error, as in JAX.
-
-Batching a call batches its jaxpr and wraps the rule in ``vmap`` (``bwd`` sums the cotangent of
-an input shared by all examples), so ``vmap`` and the derivatives compose in either order.
-
-Derivatives with respect to values the function closes over (rather than takes as arguments)
-are not defined by the rule: differentiating them raises an error naming the function.
-
-When the arguments carry concrete values (outside ``jit``), the function is traced with them,
-so Python control flow on values works inside it, as it does everywhere else outside ``jit``.
-
-Choices at 0, and how to change them. As in JAX, ``d sqrt(x)/dx`` at 0 is ``inf`` (the limit),
-and the gradient of ``fnp.linalg.norm`` at the zero vector is ``nan`` (``0 / 0``: the norm is
-not differentiable there). Where a model needs a subgradient instead, a custom rule states it::
-
-    @ft.custom_jvp
-    def safe_norm(x):
-        return fnp.linalg.norm(x)
-
-    @safe_norm.defjvp
-    def safe_norm_jvp(primals, tangents):
-        (x,), (t,) = primals, tangents
-        n = safe_norm(x)
-        # x / n away from 0, and the subgradient 0 at 0 (the inner where keeps 0/0 out)
-        return n, fnp.sum(fnp.where(n > 0, x / fnp.where(n > 0, n, 1.0), 0.0) * t)
-
-``ft.nn.softplus`` ships such a rule (``t * sigmoid(x)``), exact at every order.
+See ``functrace.ops.custom_jvp`` for how a call is traced into a primitive and differentiated.
+``custom_vjp_call``'s JVP rule runs the user's ``fwd`` at the primal level (output and
+residuals) and emits ``custom_lin(residuals, tangents)``: a linear map whose only known form is
+its transpose, the user's ``bwd``. Transposing ``custom_lin`` calls ``bwd``. So reverse mode
+works to any order, while forward mode raises an error, as in JAX.
 """
 
 from __future__ import annotations
@@ -50,68 +14,62 @@ from typing import Any, Callable, Sequence
 
 from functrace import lax
 from functrace.api import to_backend
-from functrace.control_flow import custom_jvp_call_p, custom_lin_p, custom_vjp_call_p, user_error
-from functrace.custom_derivatives import Rule, _Call, _check_outs, _name, custom_jvp
-from functrace.errors import GradError
+from functrace.avals import ShapedArray
+from functrace.ops._subjaxprs import (
+    impls,
+)
+from functrace.ops.custom_jvp import (
+    Rule,
+    _batched_args,
+    _Call,
+    _call_abstract_eval,
+    _call_impl,
+    _check_outs,
+    _name,
+    _no_closure_tangents,
+)
+from functrace.primitives import def_primitive
 from functrace.rules import (
     Zero,
+    def_batch_rule,
     def_jvp_rule,
     def_transpose_rule,
     instantiate,
+    interpreters,
     is_differentiable,
     is_undefined,
 )
-from functrace.tracing import Tracer, bind, get_aval
-from functrace.transforms.batching import axis_size, batch_jaxpr, def_batch_rule, moveaxis, vmap_flat
+from functrace.tracing import (
+    Tracer,
+    bind,
+    get_aval,
+    user_error,
+)
 from functrace.tree_util import tree_flatten, tree_unflatten
 
-
-def _no_closure_tangents(tangents: Sequence[Any], num_consts: int, what: str) -> None:
-    if any(not isinstance(t, Zero) for t in tangents[:num_consts]):
-        raise user_error(GradError(
-            f"differentiation of a {what} function with respect to a value it closes over: the custom rule only "
-            "gives derivatives with respect to the function's arguments; pass that value as an argument instead"))
-
-
-def _custom_jvp_call_jvp(primals, tangents, *, call_jaxpr, jvp, num_consts):
-    _no_closure_tangents(tangents, num_consts, "custom_jvp")
-    ps = list(primals[num_consts:])
-    ts = [instantiate(t, get_aval(p)) for t, p in zip(tangents[num_consts:], ps, strict=True)]
-    outs, touts = jvp(ps, ts)
-    return outs, [t if is_differentiable(a) else Zero(a) for t, a in zip(touts, call_jaxpr.out_avals, strict=True)]
+# ---------------------------------------------------------------------------- the primitives
+# A call of a function with a custom VJP rule: params call_jaxpr, fwd and bwd.
+custom_vjp_call_p = def_primitive("custom_vjp_call", _call_abstract_eval("custom_vjp_call"), multiple_results=True,
+                                  subjaxprs=True)
+impls[custom_vjp_call_p] = _call_impl
 
 
-def_jvp_rule(custom_jvp_call_p, _custom_jvp_call_jvp)
+def _custom_lin_abstract_eval(*args: ShapedArray, num_res, bwd, out_avals, **_):
+    return list(out_avals)
 
 
-def _batched_args(args, dims):
-    size = axis_size(args, dims)
-    in_b = [d is not None for d in dims]
-    return size, in_b, [moveaxis(a, d, 0) if d is not None else a for a, d in zip(args, dims, strict=True)]
+# The linear map of a custom_vjp function's JVP: only its transpose (the user's bwd) is known.
+custom_lin_p = def_primitive("custom_lin", _custom_lin_abstract_eval, multiple_results=True, subjaxprs=True,
+                             linear=True)
 
 
-def _custom_jvp_call_batch(args, dims, *, call_jaxpr, jvp, num_consts):
-    size, in_b, args = _batched_args(args, dims)
-    new_call, _ = batch_jaxpr(call_jaxpr, in_b, size, True)
-    p_dims = [0 if b else None for b in in_b[num_consts:]]
-    n_out = len(call_jaxpr.out_avals)
-
-    def batched_jvp(ps: list, ts: list) -> tuple[list, list]:
-        n = len(ps)
-
-        def both(flat):
-            o, t = jvp(flat[:n], flat[n:])
-            return list(o) + list(t)
-
-        res = vmap_flat(both, ps + ts, p_dims + p_dims, size)
-        return res[:n_out], res[n_out:]
-
-    outs = bind(custom_jvp_call_p, *args, call_jaxpr=new_call, jvp=Rule(batched_jvp, f"vmap({jvp!r})"),
-                num_consts=num_consts)
-    return outs, [0] * n_out
+def _custom_lin_impl(*args, **params):
+    raise TypeError("can't apply forward-mode differentiation (jvp, jacfwd, linearize) to a function with a "
+                    "custom_vjp rule: only its reverse mode (bwd) is defined. Use grad/vjp/jacrev, or define the "
+                    "function with custom_jvp instead")
 
 
-def_batch_rule(custom_jvp_call_p, _custom_jvp_call_batch)
+impls[custom_lin_p] = _custom_lin_impl
 
 
 # ---------------------------------------------------------------------------- custom_vjp
@@ -211,7 +169,7 @@ def_jvp_rule(custom_vjp_call_p, _custom_vjp_call_jvp)
 
 def _custom_vjp_call_batch(args, dims, *, call_jaxpr, fwd, bwd, num_consts):
     size, in_b, args = _batched_args(args, dims)
-    new_call, _ = batch_jaxpr(call_jaxpr, in_b, size, True)
+    new_call, _ = interpreters.batch_jaxpr(call_jaxpr, in_b, size, True)
     p_dims = [0 if b else None for b in in_b[num_consts:]]
     n_out = len(call_jaxpr.out_avals)
 
@@ -223,7 +181,7 @@ def _custom_vjp_call_batch(args, dims, *, call_jaxpr, fwd, bwd, num_consts):
             r_tree.append(t)
             return list(o) + list(r)
 
-        got = vmap_flat(f, ps, p_dims, size)
+        got = interpreters.vmap_flat(f, ps, p_dims, size)
         return got[:n_out], got[n_out:], r_tree[-1]
 
     def batched_bwd(r_tree: Any, res: list, cts: list) -> list:
@@ -232,7 +190,7 @@ def _custom_vjp_call_batch(args, dims, *, call_jaxpr, fwd, bwd, num_consts):
         def f(flat):
             return [instantiate(g) for g in bwd(r_tree, flat[:n_res], flat[n_res:])]
 
-        got = vmap_flat(f, res + cts, [0] * (n_res + len(cts)), size)
+        got = interpreters.vmap_flat(f, res + cts, [0] * (n_res + len(cts)), size)
         # an input shared by every example gets the sum of the examples' cotangents
         return [g if d is not None else lax.reduce_sum(g, (0,)) for g, d in zip(got, p_dims, strict=True)]
 
@@ -279,7 +237,7 @@ def _custom_lin_batch(args, dims, *, num_res, bwd, out_avals):
         def f(flat):
             return [instantiate(g) for g in bwd(flat[:num_res], flat[num_res:])]
 
-        got = vmap_flat(f, res + cts, r_dims + [0] * len(cts), size)
+        got = interpreters.vmap_flat(f, res + cts, r_dims + [0] * len(cts), size)
         return [g if d is not None else lax.reduce_sum(g, (0,)) for g, d in zip(got, t_dims, strict=True)]
 
     # Every output depends on the batch (through a residual or a tangent): all batched at 0.
@@ -289,6 +247,3 @@ def _custom_lin_batch(args, dims, *, num_res, bwd, out_avals):
 
 
 def_batch_rule(custom_lin_p, _custom_lin_batch)
-
-
-__all__ = ["custom_jvp", "custom_vjp", "Rule"]

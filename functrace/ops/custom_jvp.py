@@ -1,10 +1,46 @@
-"""``custom_jvp``: a function that brings its own forward-derivative rule (the front end).
+"""``custom_jvp``: functions that bring their own forward-derivative rule (``custom_vjp``, in
+``functrace.ops.custom_vjp``, brings a reverse one).
 
-A call traces the function into a jaxpr and binds ``custom_jvp_call`` (a core primitive, see
-``functrace.control_flow``) holding that jaxpr and the user's rule; evaluating, jitting or
-batching the call uses the jaxpr, differentiating it uses the rule. The rules that do so live in
-``transforms/custom_derivatives.py`` (with ``custom_vjp``); this module is core so that
-``functrace.nn`` can ship functions with custom rules without importing a transform.
+The decorator and the rules that differentiate and batch its calls. A call of a decorated function
+traces the function into a jaxpr and binds one primitive
+(``custom_jvp_call`` here, or ``custom_vjp_call``) holding that
+jaxpr and the user's rule. Evaluating, jitting or batching the call uses the jaxpr; differentiating
+it uses the rule instead of the traced body:
+
+- ``custom_jvp_call``'s JVP rule calls the user's ``jvp(primals, tangents)``, whose primal work
+  binds to the primal level and tangent work to the tangent level, like any JVP rule; reverse
+  mode transposes the (linear) tangent computation it wrote, so one JVP rule serves both modes.
+- ``custom_vjp_call``'s JVP rule runs the user's ``fwd`` at the primal level (output and
+  residuals), and emits ``custom_lin(residuals, tangents)``: a linear map whose only known
+  form is its transpose, the user's ``bwd``. Transposing ``custom_lin`` calls ``bwd``. So
+  reverse mode works to any order (the ``bwd`` computation is itself differentiated), while
+  forward mode raises an error, as in JAX.
+
+Batching a call batches its jaxpr and wraps the rule in ``vmap`` (``bwd`` sums the cotangent of
+an input shared by all examples), so ``vmap`` and the derivatives compose in either order.
+
+Derivatives with respect to values the function closes over (rather than takes as arguments)
+are not defined by the rule: differentiating them raises an error naming the function.
+
+When the arguments carry concrete values (outside ``jit``), the function is traced with them,
+so Python control flow on values works inside it, as it does everywhere else outside ``jit``.
+
+Choices at 0, and how to change them. As in JAX, ``d sqrt(x)/dx`` at 0 is ``inf`` (the limit),
+and the gradient of ``fnp.linalg.norm`` at the zero vector is ``nan`` (``0 / 0``: the norm is
+not differentiable there). Where a model needs a subgradient instead, a custom rule states it::
+
+    @ft.custom_jvp
+    def safe_norm(x):
+        return fnp.linalg.norm(x)
+
+    @safe_norm.defjvp
+    def safe_norm_jvp(primals, tangents):
+        (x,), (t,) = primals, tangents
+        n = safe_norm(x)
+        # x / n away from 0, and the subgradient 0 at 0 (the inner where keeps 0/0 out)
+        return n, fnp.sum(fnp.where(n > 0, x / fnp.where(n > 0, n, 1.0), 0.0) * t)
+
+``ft.nn.softplus`` ships such a rule (``t * sigmoid(x)``), exact at every order.
 """
 
 from __future__ import annotations
@@ -15,10 +51,52 @@ from typing import Any, Callable, Sequence
 
 from functrace import lax
 from functrace.api import to_backend
-from functrace.avals import is_float as is_differentiable
-from functrace.control_flow import custom_jvp_call_p, trace_to_closed, user_error
-from functrace.tracing import Tracer, bind, get_aval
+from functrace.avals import ShapedArray
+from functrace.errors import GradError, ShapeError
+from functrace.ops._subjaxprs import (
+    _avals_str,
+    impls,
+    run_jaxpr,
+    trace_to_closed,
+)
+from functrace.primitives import def_primitive
+from functrace.rules import (
+    Zero,
+    axis_size,
+    def_batch_rule,
+    def_jvp_rule,
+    instantiate,
+    interpreters,
+    is_differentiable,
+    moveaxis,
+)
+from functrace.tracing import (
+    Tracer,
+    bind,
+    get_aval,
+    user_error,
+)
 from functrace.tree_util import tree_flatten, tree_unflatten
+
+
+# ---------------------------------------------------------------------------- the primitive
+def _call_abstract_eval(name: str):
+    def rule(*args: ShapedArray, call_jaxpr, num_consts, **_):
+        if list(call_jaxpr.in_avals) != list(args):
+            raise ShapeError(f"{name}: the function takes {_avals_str(call_jaxpr.in_avals)}, given {_avals_str(args)}")
+        return list(call_jaxpr.out_avals)
+
+    return rule
+
+
+def _call_impl(*args, call_jaxpr, num_consts, **_):
+    return run_jaxpr(call_jaxpr, args)
+
+
+# A call of a function with a custom JVP rule: params call_jaxpr (the function), jvp (the rule).
+custom_jvp_call_p = def_primitive("custom_jvp_call", _call_abstract_eval("custom_jvp_call"), multiple_results=True,
+                                  subjaxprs=True)
+impls[custom_jvp_call_p] = _call_impl
 
 
 class Rule:
@@ -199,4 +277,50 @@ def _tree_zeros(a: Any) -> Any:
     return tree_unflatten(ta, [lax.zeros_like(x) for x in la])
 
 
-__all__ = ["custom_jvp", "Rule"]
+# ---------------------------------------------------------------------------- rules
+def _no_closure_tangents(tangents: Sequence[Any], num_consts: int, what: str) -> None:
+    if any(not isinstance(t, Zero) for t in tangents[:num_consts]):
+        raise user_error(GradError(
+            f"differentiation of a {what} function with respect to a value it closes over: the custom rule only "
+            "gives derivatives with respect to the function's arguments; pass that value as an argument instead"))
+
+
+def _custom_jvp_call_jvp(primals, tangents, *, call_jaxpr, jvp, num_consts):
+    _no_closure_tangents(tangents, num_consts, "custom_jvp")
+    ps = list(primals[num_consts:])
+    ts = [instantiate(t, get_aval(p)) for t, p in zip(tangents[num_consts:], ps, strict=True)]
+    outs, touts = jvp(ps, ts)
+    return outs, [t if is_differentiable(a) else Zero(a) for t, a in zip(touts, call_jaxpr.out_avals, strict=True)]
+
+
+def_jvp_rule(custom_jvp_call_p, _custom_jvp_call_jvp)
+
+
+def _batched_args(args, dims):
+    size = axis_size(args, dims)
+    in_b = [d is not None for d in dims]
+    return size, in_b, [moveaxis(a, d, 0) if d is not None else a for a, d in zip(args, dims, strict=True)]
+
+
+def _custom_jvp_call_batch(args, dims, *, call_jaxpr, jvp, num_consts):
+    size, in_b, args = _batched_args(args, dims)
+    new_call, _ = interpreters.batch_jaxpr(call_jaxpr, in_b, size, True)
+    p_dims = [0 if b else None for b in in_b[num_consts:]]
+    n_out = len(call_jaxpr.out_avals)
+
+    def batched_jvp(ps: list, ts: list) -> tuple[list, list]:
+        n = len(ps)
+
+        def both(flat):
+            o, t = jvp(flat[:n], flat[n:])
+            return list(o) + list(t)
+
+        res = interpreters.vmap_flat(both, ps + ts, p_dims + p_dims, size)
+        return res[:n_out], res[n_out:]
+
+    outs = bind(custom_jvp_call_p, *args, call_jaxpr=new_call, jvp=Rule(batched_jvp, f"vmap({jvp!r})"),
+                num_consts=num_consts)
+    return outs, [0] * n_out
+
+
+def_batch_rule(custom_jvp_call_p, _custom_jvp_call_batch)
