@@ -3,6 +3,7 @@ and jitted transforms, control flow included, get no exception and the right val
 
 from __future__ import annotations
 
+import sys
 import threading
 
 import numpy as np
@@ -24,7 +25,9 @@ def _while_value(w):
     return ft.lax.while_loop(lambda c: c[1] < 4, lambda c: (c[0] * 0.5 + 1.0, c[1] + 1), (fnp.sum(w), 0))[0]
 
 
-_JIT_SCAN = ft.jit(ft.grad(_scan_loss))  # shared by every thread: one jit cache, one compiled body
+# Shared by every thread: one jit cache each, compiled bodies shared through the backend.
+_JIT_SCAN = ft.jit(ft.grad(_scan_loss))
+_JIT_WHILE = ft.jit(_while_value)
 
 
 def _tasks():
@@ -35,13 +38,21 @@ def _tasks():
         ("jit grad scan", lambda: _JIT_SCAN(w, xs), host(ft.grad(_scan_loss)(w, xs))),
         ("grad cond", lambda: ft.grad(_cond_loss)(w), 2 * w),
         ("jvp while", lambda: ft.jvp(_while_value, (w,), (np.ones(2),))[1], np.float64(0.5 ** 4 * 2)),
-        ("jit while", lambda: ft.jit(_while_value)(w), host(_while_value(w))),
+        ("jit while", lambda: _JIT_WHILE(w), host(_while_value(w))),
+        ("jit grad scan again", lambda: _JIT_SCAN(w, xs), host(ft.grad(_scan_loss)(w, xs))),
         ("vmap jit", lambda: ft.vmap(ft.jit(lambda v: fnp.sin(v) * 2.0))(xs), np.sin(xs) * 2.0),
         ("jit fresh", lambda: ft.jit(lambda v: fnp.sum(v * v))(w), np.sum(w * w)),
     ]
 
 
-def test_threads_running_mixed_transforms_share_caches_safely():
+def test_threads_running_mixed_transforms_share_caches_safely(monkeypatch):
+    """Threads switch every microsecond, and the compiled-body cache is made small so that every
+    eager call evicts from it: races on the shared caches get their chances."""
+    from functrace.backends.registry import active_backend
+
+    monkeypatch.setattr(active_backend(), "_BODY_CACHE_SIZE", 4)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
     tasks = _tasks()
     errors: list[BaseException] = []
     wrong: list[str] = []
@@ -58,9 +69,48 @@ def test_threads_running_mixed_transforms_share_caches_safely():
             errors.append(e)
 
     threads = [threading.Thread(target=worker, args=(s,)) for s in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
     assert not errors, repr(errors[0])
     assert not wrong, wrong[:3]
+
+
+def test_compiled_body_cache_under_concurrent_eviction(monkeypatch):
+    """The cache itself, hammered: 4 threads ask for 100,000 bodies each, most of them new, so each
+    request evicts the oldest while other threads insert and evict (a bare KeyError or "dictionary
+    changed size during iteration" before the cache took a lock)."""
+    from functrace.backends.registry import active_backend
+
+    backend = active_backend()
+    monkeypatch.setattr(backend, "_BODY_CACHE_SIZE", 2)
+    monkeypatch.setattr(backend, "COMPILE_BODY_AFTER", 50_000)  # a few compile, late
+    closed = [ft.make_jaxpr(lambda x, k=k: x * float(k))(1.0) for k in range(64)]
+    errors: list[BaseException] = []
+    interval = sys.getswitchinterval()
+
+    def worker(seed: int) -> None:
+        try:
+            for i in range(100_000):
+                body = closed[(i * 13 + seed * 5) % len(closed)]
+                fn = backend.compiled_body(body)
+                if fn is not None:
+                    k = closed.index(body)
+                    assert float(host(fn(backend.asarray(np.float64(2.0)))[0])) == 2.0 * k
+        except BaseException as e:  # noqa: BLE001 (reported by the main thread)
+            errors.append(e)
+
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=worker, args=(s,)) for s in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert not errors, repr(errors[0])
