@@ -152,23 +152,32 @@ def _shares_memory(x: Any) -> bool:
     return bool(is_view()) if is_view is not None else False
 
 
-def own_results(tree: Any, inputs: Any = ()) -> Any:
-    """``tree`` with every array leaf an array of the caller's own, safe to modify in place: a
-    leaf that is one of ``inputs``' leaves, a leaf seen earlier in the tree, or a view or
-    read-only array (see ``_shares_memory``) is copied; fresh arrays, scalars and tracers pass.
-    For the results of the eager transforms, whose values may be an argument passed through or
-    a broadcast made while differentiating (``grad(fnp.mean)``)."""
-    leaves, treedef = tree_flatten(tree)
-    taken = {id(x) for x in tree_flatten(inputs)[0]}
-    changed = False
+def own_leaves(leaves: list, inputs: Sequence[Any] = ()) -> list:
+    """``leaves`` with every array an array of the caller's own, safe to modify in place: a leaf
+    that is one of ``inputs``, a leaf seen earlier in the list, or a view or read-only array
+    (see ``_shares_memory``) is copied; fresh arrays, scalars and tracers pass. For the results
+    of the eager transforms, whose values may be an argument passed through or a broadcast made
+    while differentiating (``grad(fnp.mean)``). Works on flat lists: no pytree is walked."""
+    taken = None
+    out = leaves
     for i, x in enumerate(leaves):
-        if isinstance(x, Tracer) or isinstance(x, (np.generic, int, float, complex, bool)) or x is None:
+        if isinstance(x, (Tracer, np.generic, int, float, complex, bool)) or x is None:
             continue
+        if taken is None:
+            taken = {id(y) for y in inputs}
         if id(x) in taken or _shares_memory(x):
-            x = leaves[i] = current_backend().copy(x)
-            changed = True
+            if out is leaves:
+                out = list(leaves)
+            x = out[i] = current_backend().copy(x)
         taken.add(id(x))
-    return tree_unflatten(treedef, leaves) if changed else tree
+    return out
+
+
+def own_results(tree: Any, inputs: Any = ()) -> Any:
+    """``own_leaves`` over the leaves of a pytree (``inputs`` a pytree too)."""
+    leaves, treedef = tree_flatten(tree)
+    owned = own_leaves(leaves, tree_flatten(inputs)[0])
+    return tree if owned is leaves else tree_unflatten(treedef, owned)
 
 
 def block_until_ready(tree: Any) -> Any:

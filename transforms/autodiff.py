@@ -13,7 +13,7 @@ import numpy as np
 
 from functrace import lax
 from functrace import numpy as fnp
-from functrace.api import flatten_fun, input_avals, make_jaxpr, own_results, to_backend, trace_flat
+from functrace.api import flatten_fun, input_avals, make_jaxpr, own_leaves, own_results, to_backend, trace_flat
 from functrace.avals import ShapedArray, is_float
 from functrace.errors import GradError
 from functrace.ir import Jaxpr
@@ -70,8 +70,9 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple
                    for p, t in zip(p_flat, t_flat, strict=True)]
     with _quiet():
         outs, touts = jvp_jaxpr(jaxpr, consts, p_flat, tangents_in)
-    touts = [instantiate(t) for t in touts]
-    return own_results((tree_unflatten(out_tree.val, outs), tree_unflatten(out_tree.val, touts)), (primals, tangents))
+    owned = own_leaves(list(outs) + [instantiate(t) for t in touts], p_flat + t_flat)
+    outs, touts = owned[:len(outs)], owned[len(outs):]
+    return tree_unflatten(out_tree.val, outs), tree_unflatten(out_tree.val, touts)
 
 
 def _linearize_flat(f_flat: Callable, p_flat: list, avals: list[ShapedArray] | None = None
@@ -153,9 +154,9 @@ def linearize(fun: Callable, *primals: Any) -> tuple[Any, Callable]:
         from functrace.tracing import eval_jaxpr
 
         t_in = [to_backend(t) for t, d in zip(t_flat, diff, strict=True) if d]
-        return own_results(tree_unflatten(out_tree.val, eval_jaxpr(lin_jaxpr, lin_consts, t_in)), (tangents, primals))
+        return tree_unflatten(out_tree.val, own_leaves(eval_jaxpr(lin_jaxpr, lin_consts, t_in), t_in + p_flat))
 
-    return own_results(tree_unflatten(out_tree.val, outs), primals), f_jvp
+    return tree_unflatten(out_tree.val, own_leaves(outs, p_flat)), f_jvp
 
 
 # ---------------------------------------------------------------------------- reverse mode
@@ -223,13 +224,15 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
         cts = pullback(ct_flat + [None] * n_aux)
         grads = [(instantiate(Zero(get_aval(p))) if c is None else instantiate(c)) if d else _int_zeros(p)
                  for p, c, d in zip(p_flat, cts, diff, strict=True)]
-        return own_results(tuple(tree_unflatten(in_tree, grads)), (ct, primals))
+        return tuple(tree_unflatten(in_tree, own_leaves(grads, ct_flat + p_flat)))
 
-    out = tree_unflatten(out_tree_real, outs)
     if has_aux:
-        out, aux = own_results((out, aux), primals)
-        return out, vjp_fn, aux
-    return own_results(out, primals), vjp_fn
+        owned = own_leaves(list(outs) + list(aux_leaves), p_flat)
+        outs, aux = owned[:len(outs)], tree_unflatten(aux_store["tree"], owned[len(outs):])
+    else:
+        outs = own_leaves(outs, p_flat)
+    out = tree_unflatten(out_tree_real, outs)
+    return (out, vjp_fn, aux) if has_aux else (out, vjp_fn)
 
 
 def _int_zeros(p: Any) -> Any:
