@@ -146,12 +146,13 @@ def test_cost_analysis_counts_matmul_flops(m, k, n):
 def test_cost_analysis_counts_elementwise_transcendentals_and_loop_steps():
     def f(x):
         y = fnp.exp(x) + 1.0
+        y = fnp.asarray(y, np.float32)  # a cast: one flop per element
         return ft.lax.scan(lambda c, _: (c * 2.0, None), y, None, length=10)[0]
 
     lowered = ft.jit(f).lower(np.ones(4))
     cost = lowered.cost_analysis()
     assert cost["transcendentals"] == 4
-    assert cost["flops"] == 4 + 4 + 10 * 4  # exp, add, ten steps of mul
+    assert cost["flops"] == 4 + 4 + 4 + 10 * 4  # exp, add, cast, ten steps of mul
     assert cost["equations"] == len(lowered.jaxpr.eqns) + 1  # the scan body's one equation
 
 

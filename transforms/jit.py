@@ -174,10 +174,10 @@ def cost_analysis(jaxpr: Jaxpr) -> dict[str, float]:
                 (lc, _), (lb, _) = eqn.params["dimension_numbers"]
                 k = math.prod(in_avals[0].shape[d] for d in lc)
                 totals["flops"] += times * 2 * out_size * k
-            elif prim.name.startswith("conv"):
-                rhs = in_avals[1].shape
-                window = math.prod(rhs) // max(out_avals[0].shape[1] if len(out_avals[0].shape) > 1 else 1, 1)
-                totals["flops"] += times * 2 * out_size * window
+            elif prim.name.startswith("conv_general") and len(in_avals) > 1:
+                # each output element: a multiply-add per kernel element of one output feature
+                kernel, features = in_avals[1].shape, out_avals[0].shape[1] if out_avals[0].ndim > 1 else 1
+                totals["flops"] += times * 2 * out_size * (math.prod(kernel) // max(features, 1))
             elif prim.elementwise:
                 totals["flops"] += times * out_size
                 if prim.name in _TRANSCENDENTAL:
