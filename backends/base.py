@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Callable
+
+import numpy as np
 
 from functrace.primitives import Primitive
 
@@ -45,6 +48,9 @@ class Backend:
         self.impls: dict[Primitive, Callable[..., Any]] = {}
         # id(closed jaxpr) -> [the closed jaxpr (kept alive, so the id stays its own), runs, compiled or None]
         self._bodies: dict[int, list] = {}
+        # Threads running control flow share the body cache: its updates are made under this lock
+        # (compiling is done outside it; two threads may compile one body, and one result is kept).
+        self._bodies_lock = threading.Lock()
 
     def register(self, prim: Primitive, impl: Callable[..., Any]) -> None:
         if prim in self.impls:
@@ -62,19 +68,22 @@ class Backend:
         asked for ``COMPILE_BODY_AFTER`` times, else None: the control-flow implementations
         interpret a body until then. Under jit a body is the same object on every call, so its
         compiled form is made once; the cache holds the last ``_BODY_CACHE_SIZE`` bodies."""
-        entry = self._bodies.get(id(closed))
-        if entry is None:
-            if len(self._bodies) >= self._BODY_CACHE_SIZE:
-                del self._bodies[next(iter(self._bodies))]  # the oldest
-            entry = self._bodies[id(closed)] = [closed, 0, None]
-        if entry[2] is None:
+        with self._bodies_lock:
+            entry = self._bodies.get(id(closed))
+            if entry is None:
+                while len(self._bodies) >= self._BODY_CACHE_SIZE:
+                    del self._bodies[next(iter(self._bodies))]  # the oldest
+                entry = self._bodies[id(closed)] = [closed, 0, None]
+            if entry[2] is not None:
+                return entry[2]
             entry[1] += 1
             if entry[1] < self.COMPILE_BODY_AFTER:
                 return None
-            from functrace.backends.lowering import lower_jaxpr  # lowering imports this module's users
+        from functrace.backends.lowering import lower_jaxpr  # lowering imports this module's users
 
-            entry[2], _ = lower_jaxpr(closed.jaxpr, closed.consts, self, "body")
-        return entry[2]
+        fn, _ = lower_jaxpr(closed.jaxpr, closed.consts, self, "body")
+        entry[2] = fn
+        return fn
 
     def asarray(self, x: Any) -> Any:
         """Convert a NumPy array, Python scalar or other backend's array to a native array."""
@@ -83,6 +92,18 @@ class Backend:
     def to_numpy(self, x: Any) -> Any:
         """Copy a native array to a NumPy array on the host."""
         raise NotImplementedError
+
+    def copy(self, x: Any) -> Any:
+        """A new, writable array with ``x``'s contents that nothing else refers to: a result
+        handed to a user that would otherwise be a constant, an input or a view. NumPy scalars
+        are immutable and pass as they are; other arrays are copied by their own ``copy``
+        (NumPy) or ``clone`` (torch), which also makes a broadcast view dense."""
+        if isinstance(x, np.ndarray):
+            return np.array(x, copy=True)
+        if isinstance(x, np.generic):
+            return x
+        clone = getattr(x, "clone", None)
+        return clone() if clone is not None else x.copy()
 
     def is_native(self, x: Any) -> bool:
         return isinstance(x, self.array_types)

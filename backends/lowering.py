@@ -26,10 +26,12 @@ d:f32[] = reduce_sum[axes=(0,)] c in (d,) }`` the source reads::
 
 from __future__ import annotations
 
+import itertools
 import keyword
 import linecache
 import math
 import re
+import weakref
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -37,8 +39,6 @@ import numpy as np
 from functrace import ops as P
 from functrace.ir import Jaxpr, Literal, Var
 from functrace.pretty import _fmt_literal, _fmt_param, var_names
-
-_counter = [0]
 
 
 def _var_names():
@@ -58,13 +58,17 @@ def _plain(v: Any) -> bool:
 
 
 class _Source:
-    """Builds the factory's header (one line per bound value) and the values it binds (``_env``)."""
+    """Builds the factory's header (one line per bound value) and the values it binds (``_env``).
+
+    ``used`` collects the bound names that the code generated since it was last reset refers to,
+    so that each piece of a chunked program binds only what it reads."""
 
     def __init__(self, backend: Any, raw: bool = False) -> None:
         self.backend = backend
         self.raw = raw
         self.env: dict[str, Any] = {}
-        self.header: list[str] = []
+        self.header: dict[str, str] = {}  # bound name -> its line of the factory
+        self.used: set[str] = set()
         self._by_key: dict[Any, str] = {}
         self._count = {"_l": 0, "_p": 0}
         self.silenced = False  # some raw implementation was bound: floating-point warnings must be silenced
@@ -72,7 +76,12 @@ class _Source:
     def _bind(self, key: Any, name: str, value: Any, comment: str = "") -> str:
         self.env[name] = value
         self._by_key[key] = name
-        self.header.append(f"    {name} = _env[{name!r}]" + (f"  # {comment}" if comment else ""))
+        self.header[name] = f"    {name} = _env[{name!r}]" + (f"  # {comment}" if comment else "")
+        self.used.add(name)
+        return name
+
+    def _hit(self, name: str) -> str:
+        self.used.add(name)
         return name
 
     def _numbered(self, stem: str) -> str:
@@ -88,7 +97,7 @@ class _Source:
         key = ("impl", prim, special)
         name = self._by_key.get(key)
         if name is not None:
-            return name
+            return self._hit(name)
         fn = special
         if fn is None:
             try:
@@ -111,7 +120,7 @@ class _Source:
         key = ("lit", lit.aval.dtype.str, np.asarray(lit.val, dtype=lit.aval.dtype).tobytes())
         name = self._by_key.get(key)
         if name is not None:
-            return name
+            return self._hit(name)
         return self._bind(key, self._numbered("_l"), self.backend.asarray(lit.val),
                           f"{_fmt_literal(lit)}:{lit.aval.str_short()}")
 
@@ -124,9 +133,15 @@ class _Source:
         except TypeError:  # unhashable: bind each occurrence
             key, name = ("param", id(value)), None
         if name is not None:
-            return name
+            return self._hit(name)
         comment = " ".join(_fmt_param(value, "").split())
         return self._bind(key, self._numbered("_p"), value, comment if len(comment) <= 60 else comment[:57] + "...")
+
+    def lines(self, names: Any = None) -> list[str]:
+        """The header lines binding ``names`` (all bound names when None), in binding order."""
+        if names is None:
+            return list(self.header.values())
+        return [line for name, line in self.header.items() if name in names]
 
 
 def _implicit_broadcasts(jaxpr: Jaxpr, broadcasting: frozenset) -> dict[int, tuple | None]:
@@ -202,9 +217,40 @@ def _reusable_buffers(jaxpr: Jaxpr, fresh: frozenset) -> set[int]:
     return candidates
 
 
-def jaxpr_to_source(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, name: str = "f", raw: bool = False
-                    ) -> tuple[str, dict[str, Any]]:
-    """The factory's source text and the environment it reads its bound values from."""
+def outputs_to_copy(jaxpr: Jaxpr, backend: Any) -> list[bool]:
+    """Which of ``jaxpr``'s outputs must be copied before a user receives them, so that every
+    result is an array of its own that is safe to modify in place: a literal or constant
+    (the same array on every call), an input passed through, an output returned twice, and
+    any result of a primitive the backend does not list in ``fresh_results`` (a view, such as
+    a broadcast, a reshape or a slice, or an operand returned as it is). Results of the
+    common primitives (arithmetic, reductions, products) are new arrays and are not copied."""
+    fresh = getattr(backend, "fresh_results", frozenset())
+    made_fresh = {id(v) for eqn in jaxpr.eqns if eqn.primitive in fresh and not eqn.primitive.multiple_results
+                  for v in eqn.outvars}
+    seen: set[int] = set()
+    copy = []
+    for x in jaxpr.outvars:
+        if isinstance(x, Literal):
+            copy.append(True)
+            continue
+        copy.append(id(x) not in made_fresh or id(x) in seen)
+        seen.add(id(x))
+    return copy
+
+
+# Programs longer than this are lowered in pieces of this many equations, each its own function
+# compiled on its own: Python's compiler holds the syntax tree of a whole source text at once
+# (about 7 KB per equation), so one function of 100,000 equations would take most of a GB.
+CHUNK_EQNS = 2000
+
+
+def _pieces(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, name: str, raw: bool, own_outputs: bool,
+            chunk: int) -> tuple[list[tuple[str, str]], dict[str, Any]]:
+    """The program's source as ``(factory name, text)`` pieces, the last being ``_make``, and the
+    environment the factories read their bound values from. One piece unless the program
+    has more than ``chunk`` equations; then each run of ``chunk`` equations is a function
+    ``_partK(_r)`` that reads the values made by earlier parts from the register list ``_r`` and
+    stores there those that later parts read (cleared after their last use, as a ``del`` would)."""
     name = re.sub(r"\W", "_", name) or "f"
     if keyword.iskeyword(name) or name[0] == "_" or name[0].isdigit():
         name = "f_" + name  # bound values are named _..., so the function's name must not be
@@ -222,7 +268,12 @@ def jaxpr_to_source(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, name: str
         return names[id(v)]
 
     def ref(x: Any) -> str:
-        return src.literal(x) if isinstance(x, Literal) else names[id(x)]
+        if isinstance(x, Literal):
+            return src.literal(x)
+        n = names[id(x)]
+        if n[0] == "_":  # a constant, bound in the header
+            src.used.add(n)
+        return n
 
     args = [new_name(v) for v in jaxpr.invars]
     elided = _implicit_broadcasts(jaxpr, getattr(backend, "implicit_broadcast", frozenset()))
@@ -247,16 +298,55 @@ def jaxpr_to_source(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, name: str
     dead_after: dict[int, list[str]] = {}
     reusable = _reusable_buffers(jaxpr, getattr(backend, "fresh_results", frozenset()))
     writes_into = getattr(backend, "writes_into", None)
+    n_eqns = len(jaxpr.eqns)
+    chunked = n_eqns > chunk
 
+    def part_of(i: int) -> int:  # the part holding equation i (-1: the arguments; n_eqns: the return)
+        return -1 if i < 0 else min(i, n_eqns - 1) // chunk
+
+    # Chunked: a value read in a later part than its own goes through a slot of the register
+    # list ``_r``, stored where it is made, loaded by each later part that reads it, and cleared
+    # where it dies; so each part passes only what it reads and writes, and the whole stays linear.
+    slot: dict[str, int] = {}
+    defined_in: dict[str, int] = {}
+    if chunked:
+        for v in jaxpr.invars:
+            if id(v) in last_use:
+                slot[names[id(v)]] = len(slot)
+                defined_in[names[id(v)]] = -1
+    part = 0
+    loads: dict[str, int] = {}  # the slots the current part reads
+
+    def load(n: str) -> str:
+        if n in slot and defined_in[n] != part:
+            loads.setdefault(n, slot[n])
+        return n
+
+    pieces: list[tuple[str, str]] = []
     body: list[str] = []
+    src.used = set()
+
+    def close_part(ret: str | None) -> None:
+        """Wrap the equations generated since the last part as a function ``_partK``."""
+        fn_lines = [f"def _make_part{part}(_env):", *src.lines(src.used), f"    def _part{part}(_r):",
+                    *(f"        {n} = _r[{k}]" for n, k in loads.items()), *body,
+                    *([f"        return {ret}"] if ret else []), f"    return _part{part}", ""]
+        pieces.append((f"_make_part{part}", "\n".join(fn_lines)))
+        body.clear()
+        loads.clear()
+        src.used = set()
+
     for i, eqn in enumerate(jaxpr.eqns):
+        if chunked and i and i % chunk == 0:
+            close_part(None)
+            part += 1
         prim, params = eqn.primitive, eqn.params
         if id(eqn) in reshaped:  # a broadcast its consumers do themselves: only unit axes are added
             prim, params = P.reshape_p, {"new_sizes": elided[id(eqn)]}
         elif id(eqn) in elided:
             continue
         fn = src.impl(prim, eqn if prim is eqn.primitive else None)
-        operands = [operand(x) for x in eqn.invars]
+        operands = [load(operand(x)) for x in eqn.invars]
         odd = {k: v for k, v in params.items() if not k.isidentifier() or keyword.iskeyword(k)}
         operands += [f"{k}={src.param(v)}" for k, v in params.items() if k not in odd]
         if odd:  # names that cannot be written as keyword arguments
@@ -270,31 +360,73 @@ def jaxpr_to_source(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, name: str
                     operands.append(f"out={names[id(x)]}")
                     break
         outs = []
+        stores = []
         for v in eqn.outvars:
             if id(v) in last_use:
                 outs.append(new_name(v))
                 dead_after.setdefault(last_use[id(v)], []).append(names[id(v)])
+                if chunked and part_of(last_use[id(v)]) > part:
+                    slot[outs[-1]] = len(slot)
+                    defined_in[outs[-1]] = part
+                    stores.append(f"        _r[{slot[outs[-1]]}] = {outs[-1]}")
             else:
                 outs.append("_")
         target = outs[0] if not eqn.primitive.multiple_results else ", ".join(outs) + ("," if len(outs) == 1 else "")
         body.append(f"        {target} = {fn}({', '.join(operands)})")
+        body.extend(stores)
         dead = dead_after.pop(i, []) + (["_"] if "_" in outs else [])
         if dead:
             body.append(f"        del {', '.join(dead)}")
-    rets = [ref(x) for x in jaxpr.outvars]
+            body.extend(f"        _r[{slot[d]}] = None" for d in dead if d in slot and defined_in[d] != part)
+    rets = [load(ref(x)) for x in jaxpr.outvars]
+    if own_outputs:
+        copies = outputs_to_copy(jaxpr, backend)
+        if any(copies):
+            src.env["_copy"] = backend.copy
+            src.header["_copy"] = "    _copy = _env['_copy']"
+            src.used.add("_copy")
+            rets = [f"_copy({r})" if c else r for r, c in zip(rets, copies, strict=True)]
     ret = "(" + ", ".join(rets) + ("," if len(rets) == 1 else "") + ")"
-    body.append(f"        return {ret}")
+    if chunked:
+        close_part(ret)
+        part_names = [f"_part{k}" for k in range(len(pieces))]
+        for p in part_names:
+            src.header[p] = f"    {p} = _env[{p!r}]"
+        body = [f"        _r = [None] * {len(slot)}",
+                *(f"        _r[{slot[a]}] = {a}" for a in args if a in slot),
+                *(f"        {p}(_r)" for p in part_names[:-1]), f"        return {part_names[-1]}(_r)"]
+        src.used = set(part_names)
+    else:
+        body.append(f"        return {ret}")
     if whole_call and src.silenced:
         src.env["_silence_errors"] = silence_errors
-        src.header.append("    _silence_errors = _env['_silence_errors']")
+        src.header["_silence_errors"] = "    _silence_errors = _env['_silence_errors']"
+        src.used.add("_silence_errors")
         body = ["        with _silence_errors():", *("    " + ln for ln in body)]
-    lines = ["def _make(_env):", *src.header, f"    def {name}({', '.join(args)}):", *body,
-             f"    return {name}", ""]
-    return "\n".join(lines), src.env
+    lines = ["def _make(_env):", *src.lines(src.used if chunked else None), f"    def {name}({', '.join(args)}):",
+             *body, f"    return {name}", ""]
+    pieces.append(("_make", "\n".join(lines)))
+    return pieces, src.env
 
 
-def lower_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, name: str = "f", raw: bool = False
-                ) -> tuple[Callable[..., tuple], str]:
+def jaxpr_to_source(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, name: str = "f", raw: bool = False,
+                    own_outputs: bool = False, chunk: int | None = None) -> tuple[str, dict[str, Any]]:
+    """The factory's source text and the environment it reads its bound values from (for a
+    chunked program, the factories of its parts come first, then ``_make``)."""
+    pieces, env = _pieces(jaxpr, consts, backend, name, raw, own_outputs, chunk or CHUNK_EQNS)
+    return "\n".join(text for _, text in pieces), env
+
+
+_lowered_ids = itertools.count(1)
+
+
+def _forget_source(filenames: list[str]) -> None:
+    for filename in filenames:
+        linecache.cache.pop(filename, None)
+
+
+def lower_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, name: str = "f", raw: bool = False,
+                own_outputs: bool = False, chunk: int | None = None) -> tuple[Callable[..., tuple], str]:
     """Compile ``jaxpr`` for ``backend``: a function from the flat input arrays to the tuple of
     flat outputs, and its source text. Constants are converted to the backend's arrays here,
     once.
@@ -303,16 +435,29 @@ def lower_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, name: str = "
     without its per-call ``np.errstate``), for callers that silence floating-point warnings
     around the whole call themselves, as the eager tape does. Without it, on a backend with
     ``silence_errors``, the raw forms are bound too and the program enters that context once.
+
+    ``own_outputs``: copy the outputs that ``outputs_to_copy`` names, for results handed to a
+    user (``jit``); internal callers (the tape, control-flow bodies) skip it.
+
+    ``chunk``: the most equations in one generated function (default ``CHUNK_EQNS``).
+
+    The source of each piece is registered with ``linecache`` (so tracebacks through the
+    generated code show its lines) for as long as the compiled function lives.
     """
-    source, env = jaxpr_to_source(jaxpr, consts, backend, name, raw)
-    _counter[0] += 1
-    filename = f"<functrace-lowered-{_counter[0]}>"
-    # Registered with linecache so tracebacks through the generated code show its lines.
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    namespace: dict[str, Any] = {}
-    exec(compile(source, filename, "exec"), namespace)
-    fn = namespace["_make"](env)
-    return fn, source
+    pieces, env = _pieces(jaxpr, consts, backend, name, raw, own_outputs, chunk or CHUNK_EQNS)
+    filenames = []
+    fn: Any = None
+    for factory, source in pieces:
+        filename = f"<functrace-lowered-{next(_lowered_ids)}>"
+        filenames.append(filename)
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        namespace: dict[str, Any] = {}
+        exec(compile(source, filename, "exec"), namespace)
+        fn = namespace[factory](env)
+        if factory != "_make":
+            env[factory[len("_make"):]] = fn  # _make_partK -> _partK, read by the next factories
+    weakref.finalize(fn, _forget_source, filenames)
+    return fn, "\n".join(text for _, text in pieces)
 
 
-__all__ = ["lower_jaxpr", "jaxpr_to_source"]
+__all__ = ["lower_jaxpr", "jaxpr_to_source", "outputs_to_copy", "CHUNK_EQNS"]

@@ -191,7 +191,7 @@ def _reduction(fn: Callable) -> Callable:
 
     def impl(x, *, axes):
         if not axes:
-            return x
+            return x.clone()  # a new tensor, as from every reduction (see fresh_results)
         return fn(x, axes)
 
     return impl
@@ -1027,6 +1027,12 @@ class TorchBackend(Backend):
         super().__init__()
         self.array_types = (torch.Tensor,)
         self.device = device
+        # New tensors of their own (see Backend.fresh_results): results a jit hands out uncopied.
+        # Not the casts and integer powers, which may return their operand as it is.
+        self.fresh_results = frozenset(p for p in P.all_primitives.values() if p.elementwise) - {
+            P.stop_gradient_p, P.convert_element_type_p, P.integer_pow_p} | {
+            P.dot_general_p, P.cumsum_p, P.concatenate_p, P.gather_p, P.scatter_add_p, P.argmax_p, P.argmin_p,
+            P.reduce_sum_p, P.reduce_prod_p, P.reduce_max_p, P.reduce_min_p, P.reduce_and_p, P.reduce_or_p}
         # 0-d tensors for scalar literals, by (scalar type, bytes): a literal in the IR (``mul x 2.0``)
         # is copied to the device once, not at every operation. Like every array functrace
         # produces, they are never written to.

@@ -12,7 +12,7 @@ from typing import Any as _Any
 
 # _layout first: it lets a source tree import functrace.transforms and functrace.backends.
 from functrace import _layout, lax, nn, numpy, peephole, tree_util  # noqa: F401
-from functrace.api import device_get, device_put, eval_jaxpr, make_jaxpr
+from functrace.api import block_until_ready, device_get, device_put, eval_jaxpr, make_jaxpr
 from functrace.errors import (  # noqa: F401
     AxisError,
     BackendError,
@@ -86,6 +86,6 @@ __all__ = [
     "grad", "value_and_grad", "vjp", "jvp", "linearize", "jacfwd", "jacrev", "hessian", "stop_gradient",
     "jit", "vmap", "custom_jvp", "custom_vjp", "test_util", "make_jaxpr", "eval_jaxpr", "device_get", "device_put",
     "get_backend",
-    "use_backend", "backend_names",
+    "use_backend", "backend_names", "block_until_ready",
     "lax", "nn", "numpy", "scipy", "tree_util", "ClosedJaxpr", "Jaxpr",
 ]

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
+import numpy as np
+
 from functrace.avals import ShapedArray, concrete_aval
 from functrace.ir import ClosedJaxpr, Jaxpr
 from functrace.tracing import Tracer, current_backend, get_aval, new_trace
@@ -140,6 +142,66 @@ def eval_jaxpr(closed_jaxpr: ClosedJaxpr, *args: Any) -> Any:
     return outs
 
 
+def _shares_memory(x: Any) -> bool:
+    """Whether ``x`` may share memory with another array or refuse writes: a NumPy view (a
+    broadcast, a transpose, a slice) or read-only array, a torch view."""
+    base = getattr(x, "base", None)
+    if base is not None or type(x) is np.ndarray and not x.flags.writeable:
+        return True
+    is_view = getattr(x, "_is_view", None)  # torch
+    return bool(is_view()) if is_view is not None else False
+
+
+def own_leaves(leaves: list, inputs: Sequence[Any] = ()) -> list:
+    """``leaves`` with every array an array of the caller's own, safe to modify in place: a leaf
+    that is one of ``inputs``, a leaf seen earlier in the list, or a view or read-only array
+    (see ``_shares_memory``) is copied; fresh arrays, scalars and tracers pass. For the results
+    of the eager transforms, whose values may be an argument passed through or a broadcast made
+    while differentiating (``grad(fnp.mean)``). Works on flat lists: no pytree is walked."""
+    taken = None
+    out = leaves
+    for i, x in enumerate(leaves):
+        if isinstance(x, (Tracer, np.generic, int, float, complex, bool)) or x is None:
+            continue
+        if taken is None:
+            taken = {id(y) for y in inputs}
+        if id(x) in taken or _shares_memory(x):
+            if out is leaves:
+                out = list(leaves)
+            x = out[i] = current_backend().copy(x)
+        taken.add(id(x))
+    return out
+
+
+def own_results(tree: Any, inputs: Any = ()) -> Any:
+    """``own_leaves`` over the leaves of a pytree (``inputs`` a pytree too)."""
+    leaves, treedef = tree_flatten(tree)
+    owned = own_leaves(leaves, tree_flatten(inputs)[0])
+    return tree if owned is leaves else tree_unflatten(treedef, owned)
+
+
+def block_until_ready(tree: Any) -> Any:
+    """Wait until every array of ``tree`` has been computed, and return ``tree`` (as JAX's).
+
+    NumPy computes eagerly, so there is nothing to wait for; torch runs CUDA kernels
+    asynchronously, so for a tree holding CUDA tensors this synchronises each of their devices
+    (``torch.cuda.synchronize``). Use it around timings:
+    ``ft.block_until_ready(f(x))``.
+    """
+    devices = []
+    for x in tree_flatten(tree)[0]:
+        device = getattr(x, "device", None)
+        if getattr(device, "type", None) == "cuda" and device not in devices:
+            devices.append(device)
+    if devices:
+        import sys
+
+        cuda = sys.modules["torch"].cuda  # a CUDA tensor exists, so torch is imported
+        for device in devices:
+            cuda.synchronize(device)
+    return tree
+
+
 def device_get(tree: Any) -> Any:
     """Every array leaf of ``tree`` as a NumPy array on the host, from any backend (torch
     tensors are detached and copied from their device); other leaves pass through.
@@ -147,7 +209,6 @@ def device_get(tree: Any) -> Any:
     >>> ft.device_get({"w": np.ones(2)})
     {'w': array([1., 1.])}
     """
-    import numpy as np
 
     def get(x: Any) -> Any:
         if isinstance(x, Tracer):

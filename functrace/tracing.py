@@ -264,8 +264,28 @@ def strong_avals(out_aval: Any) -> Any:
 
 
 # Output avals by (primitive, input avals, params): tracing repeats the same shapes many times.
-# Rules are pure functions of these, so their results can be reused (bounded in size).
+# Rules are pure functions of these, so their results can be reused. Only params made of plain
+# values are keys (see ``_plain_params``): a sub-jaxpr is traced afresh on every eager call of
+# a control-flow or custom-derivative function, so keying on it would add an entry per call.
+# Bounded all the same (emptied when full), so no program can make it grow without end. Shared
+# by threads: a lookup or an insertion is one dict operation, and a lost race costs one rule call.
 _abstract_eval_cache: dict[Any, Any] = {}
+_ABSTRACT_EVAL_CACHE_SIZE = 20_000
+_PLAIN_PARAM_TYPES = frozenset([int, bool, float, str, type(None)])
+
+
+def _plain_params(params: tuple) -> bool:
+    """Whether a params key (``((name, value), ...)``) holds only plain values (numbers, strings,
+    dtypes, nested tuples of them): values equal from one trace to the next."""
+    stack = [v for _, v in params]
+    while stack:
+        v = stack.pop()
+        t = type(v)
+        if t is tuple:
+            stack.extend(v)
+        elif t not in _PLAIN_PARAM_TYPES and not isinstance(v, np.dtype):
+            return False
+    return True
 
 
 def _operand_order(key: Any) -> tuple:
@@ -378,18 +398,17 @@ class Trace:
         if hit is not None:
             return hit
         in_avals = tuple([v.aval for v in invars])
-        try:
-            akey = (prim, in_avals, key[2]) if key is not None else None
-            out_aval = _abstract_eval_cache.get(akey) if akey is not None else None
-        except TypeError:
-            akey, out_aval = None, None
+        akey = (prim, in_avals, key[2]) if key is not None and _plain_params(key[2]) else None
+        out_aval = _abstract_eval_cache.get(akey) if akey is not None else None
         if out_aval is None:
             try:
                 out_aval = abstract_eval_rules[prim](*in_avals, **params)
             except FunctraceError as e:
                 raise located(e) from None
             out_aval = strong_avals(out_aval)
-            if akey is not None and len(_abstract_eval_cache) < 100_000:
+            if akey is not None:
+                if len(_abstract_eval_cache) >= _ABSTRACT_EVAL_CACHE_SIZE:
+                    _abstract_eval_cache.clear()
                 _abstract_eval_cache[akey] = out_aval
         vals = [x.val for x in ins]
         concrete = all(v is not None for v in vals)

@@ -338,7 +338,7 @@ def test_lower_as_text_is_one_line_per_equation_with_dels():
     released = [n.strip() for ln in body if ln.strip().startswith("del ") for n in ln.strip()[4:].split(",")]
     assert len(released) == len(set(released))
     typecheck_jaxpr(lowered.jaxpr.jaxpr)
-    same(lowered.compiled(x, w), tuple(ft.tree_util.tree_leaves(f(x, w))))
+    same(lowered.flat_fn(x, w), tuple(ft.tree_util.tree_leaves(f(x, w))))
     compile(text, "<check>", "exec")
 
 

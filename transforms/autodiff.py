@@ -13,7 +13,7 @@ import numpy as np
 
 from functrace import lax
 from functrace import numpy as fnp
-from functrace.api import flatten_fun, input_avals, make_jaxpr, to_backend, trace_flat
+from functrace.api import flatten_fun, input_avals, make_jaxpr, own_leaves, own_results, to_backend, trace_flat
 from functrace.avals import ShapedArray, is_float
 from functrace.errors import GradError
 from functrace.ir import Jaxpr
@@ -70,7 +70,8 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple
                    for p, t in zip(p_flat, t_flat, strict=True)]
     with _quiet():
         outs, touts = jvp_jaxpr(jaxpr, consts, p_flat, tangents_in)
-    touts = [instantiate(t) for t in touts]
+    owned = own_leaves(list(outs) + [instantiate(t) for t in touts], p_flat + t_flat)
+    outs, touts = owned[:len(outs)], owned[len(outs):]
     return tree_unflatten(out_tree.val, outs), tree_unflatten(out_tree.val, touts)
 
 
@@ -153,9 +154,9 @@ def linearize(fun: Callable, *primals: Any) -> tuple[Any, Callable]:
         from functrace.tracing import eval_jaxpr
 
         t_in = [to_backend(t) for t, d in zip(t_flat, diff, strict=True) if d]
-        return tree_unflatten(out_tree.val, eval_jaxpr(lin_jaxpr, lin_consts, t_in))
+        return tree_unflatten(out_tree.val, own_leaves(eval_jaxpr(lin_jaxpr, lin_consts, t_in), t_in + p_flat))
 
-    return tree_unflatten(out_tree.val, outs), f_jvp
+    return tree_unflatten(out_tree.val, own_leaves(outs, p_flat)), f_jvp
 
 
 # ---------------------------------------------------------------------------- reverse mode
@@ -224,8 +225,13 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
         cts = pullback(ct_flat + [None] * n_aux)
         grads = [(instantiate(Zero(get_aval(p))) if c is None else instantiate(c)) if d else _int_zeros(p)
                  for p, c, d in zip(p_flat, cts, diff, strict=True)]
-        return tuple(tree_unflatten(in_tree, grads))
+        return tuple(tree_unflatten(in_tree, own_leaves(grads, ct_flat + p_flat)))
 
+    if has_aux:
+        owned = own_leaves(list(outs) + list(aux_leaves), p_flat)
+        outs, aux = owned[:len(outs)], tree_unflatten(aux_store["tree"], owned[len(outs):])
+    else:
+        outs = own_leaves(outs, p_flat)
     out = tree_unflatten(out_tree_real, outs)
     return (out, vjp_fn, aux) if has_aux else (out, vjp_fn)
 
@@ -421,7 +427,7 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0) -> Callable:
                 nd_in, nd_out = len(a.shape), len(oa.shape)
                 row.append(fnp.transpose(m, tuple(range(nd_in, nd_in + nd_out)) + tuple(range(nd_in))))
             result.append(_in_tree_value(row, in_tree, argnums))
-        return tree_unflatten(out_tree, result)
+        return own_results(tree_unflatten(out_tree, result), args)
 
     return jac_f
 
@@ -458,7 +464,7 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0) -> Callable:
             rows = _pushforward_basis(pull, out_avals, k)  # rows[i]: (out_k.size,) + in_i.shape
             row = [fnp.reshape(r, oa.shape + a.shape) for r, a in zip(rows, in_avals, strict=True)]
             result.append(_in_tree_value(row, in_tree, argnums))
-        return tree_unflatten(out_tree, result)
+        return own_results(tree_unflatten(out_tree, result), args)
 
     return jac_f
 

@@ -1,33 +1,45 @@
 """``jit``: trace once per input signature, optimise the jaxpr, lower it to Python source, cache.
 
-A call flattens its arguments, builds the cache key (pytree structure, shape and dtype of each
-leaf, the static arguments, the active backend) and looks it up. On a miss the function is
-traced with abstract values (so Python control flow on array values raises
+A call flattens its arguments, builds the cache key (pytree structure, shape, dtype and weak
+type of each leaf, the static arguments, the active backend) and looks it up. On a miss the
+function is traced with abstract values (so Python control flow on array values raises
 ``ConcretizationError``), the jaxpr is optimised (``transforms.passes.optimize``), and the
 entry is stored. Calls with concrete arrays run the entry's lowered function: straight-line
 code, compiled on first use (``backends.lowering``). Calls with tracers (``jit`` inside grad,
 vmap, make_jaxpr or another jit) evaluate the optimised jaxpr on them instead, so the outer
 transform sees ordinary primitives it can differentiate, batch or record.
 
-A function closing over a traced value of an enclosing transform is traced afresh on each
-call: that value is a constant of the jaxpr which changes from one call to the next.
+Arrays a function closes over are constants of its jaxpr, captured (copied) when it is traced,
+as in JAX: changing such an array afterwards does not change what the compiled function
+computes; ``clear_cache()`` makes it trace again. A function closing over a traced value of an
+enclosing transform is traced afresh on each call: that value changes from one call to the next.
 
-A Python scalar argument is an array of NumPy's dtype for it (``2.0`` is float64), as for the
-other transforms; ``f(np.float32(2.0))`` keeps float32. A backend may provide its own
+Every result is an array of the caller's own: the lowering copies the outputs that would
+otherwise be a constant, an input or a view (``backends.lowering.outputs_to_copy``), and no
+other, so modifying a result in place never changes a later one.
+
+A Python scalar argument is an array of NumPy's dtype for it (``2.0`` is float64), weakly typed
+as for the other transforms; ``f(np.float32(2.0))`` keeps float32. A backend may provide its own
 ``lower_jaxpr(jaxpr, consts, name) -> (callable, source)``; otherwise
 ``backends.lowering.lower_jaxpr`` is used.
+
+The ahead-of-time API is JAX's: ``jitted.trace(*args)`` -> ``Traced`` (``.jaxpr``),
+``jitted.lower(*args)`` -> ``Lowered`` (``.as_text()``, ``.compile()``) -> ``Compiled``
+(callable on the non-static arguments, ``.cost_analysis()``).
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
+import math
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from functrace.api import flatten_fun, merge_static, to_backend, trace_flat
-from functrace.backends.lowering import lower_jaxpr
-from functrace.ir import ClosedJaxpr
+from functrace.api import flatten_fun, to_backend, trace_flat
+from functrace.backends.lowering import lower_jaxpr, outputs_to_copy
+from functrace.ir import ClosedJaxpr, Jaxpr
 from functrace.ops.elementwise import stop_gradient_p
 from functrace.tracing import Tracer, current_backend, eval_jaxpr, get_aval, source_info
 from functrace.transforms.passes import has_sub_jaxprs, optimize
@@ -39,32 +51,153 @@ _PY_SCALARS = {bool: ((), np.dtype(bool), "weak"), int: ((), np.dtype(np.int64),
                float: ((), np.dtype(np.float64), "weak"), complex: ((), np.dtype(np.complex128), "weak")}
 
 
+class Traced:
+    """A jitted function traced for one input signature (``jitted.trace(*args)``).
+
+    ``jaxpr`` is the ``ClosedJaxpr`` that ``jit`` runs (optimised); ``lower()`` gives the
+    ``Lowered`` form; ``out_tree`` the structure of the result.
+    """
+
+    __slots__ = ("_jitted", "_args", "_kwargs", "jaxpr", "out_tree")
+
+    def __init__(self, jitted: Callable, args: tuple, kwargs: dict, jaxpr: ClosedJaxpr, out_tree: PyTreeDef):
+        self._jitted, self._args, self._kwargs = jitted, args, kwargs
+        self.jaxpr = jaxpr
+        self.out_tree = out_tree
+
+    def lower(self) -> "Lowered":
+        return self._jitted.lower(*self._args, **self._kwargs)
+
+    def __repr__(self) -> str:
+        return f"Traced({len(self.jaxpr.eqns)} equations)"
+
+
 class Lowered:
     """A jitted function lowered for one input signature on one backend.
 
     ``as_text()`` is the generated Python source; ``jaxpr`` the optimised jaxpr it was made
-    from; ``compiled`` the function itself (flat arrays in, tuple of flat outputs out).
+    from; ``compile()`` the ``Compiled`` function, called like the jitted one without its static
+    arguments; ``flat_fn`` the generated function itself (flat arrays in, tuple of flat outputs out).
     """
 
-    __slots__ = ("jaxpr", "source", "compiled", "backend")
+    __slots__ = ("jaxpr", "source", "flat_fn", "backend", "in_tree", "in_avals", "out_tree", "static_key")
 
-    def __init__(self, jaxpr: ClosedJaxpr, source: str, compiled: Callable[..., tuple], backend: str):
+    def __init__(self, jaxpr: ClosedJaxpr, source: str, flat_fn: Callable[..., tuple], backend: str,
+                 in_tree: PyTreeDef | None = None, in_avals: tuple = (), out_tree: PyTreeDef | None = None,
+                 static_key: tuple = ()):
         self.jaxpr = jaxpr
         self.source = source
-        self.compiled = compiled
+        self.flat_fn = flat_fn
         self.backend = backend
+        self.in_tree = in_tree
+        self.in_avals = in_avals
+        self.out_tree = out_tree
+        self.static_key = static_key
 
     def as_text(self) -> str:
         return self.source
+
+    def compile(self) -> "Compiled":
+        """The compiled function (already compiled when lowered: this wraps it)."""
+        return Compiled(self)
+
+    def cost_analysis(self) -> dict[str, float]:
+        return cost_analysis(self.jaxpr.jaxpr)
 
     def __repr__(self) -> str:
         return f"Lowered({self.backend}, {len(self.jaxpr.eqns)} equations)"
 
 
+class Compiled:
+    """The compiled form of a ``Lowered`` function: call it with the arguments it was lowered
+    for, less the static ones (as in JAX); arrays must have the lowered shapes and dtypes."""
+
+    __slots__ = ("lowered",)
+
+    def __init__(self, lowered: Lowered):
+        self.lowered = lowered
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        low = self.lowered
+        flat, in_tree = tree_flatten((args, kwargs) if kwargs else args)
+        avals = tuple(get_aval(x) for x in flat)
+        if in_tree != low.in_tree or avals != low.in_avals:
+            got = ", ".join(a.str_short() for a in avals)
+            want = ", ".join(a.str_short() for a in low.in_avals)
+            raise TypeError(f"Compiled function called with arguments ({got}) of another structure or type than "
+                            f"those it was lowered for ({want}); static arguments are left out of the call. "
+                            "Lower it again for these arguments, or call the jitted function itself")
+        backend = current_backend()
+        if backend.name != low.backend:
+            raise TypeError(f"Compiled function was lowered for the {low.backend} backend, but the active one "
+                            f"is {backend.name}")
+        outs = low.flat_fn(*[to_backend(x) for x in flat])
+        return tree_unflatten(low.out_tree, outs)
+
+    def as_text(self) -> str:
+        return self.lowered.source
+
+    def cost_analysis(self) -> dict[str, float]:
+        """An estimate of the work of one call, as JAX's (keys ``flops``, ``transcendentals``,
+        ``bytes accessed``, plus ``equations``); see ``cost_analysis``."""
+        return cost_analysis(self.lowered.jaxpr.jaxpr)
+
+    def __repr__(self) -> str:
+        return f"Compiled({self.lowered.backend}, {len(self.lowered.jaxpr.eqns)} equations)"
+
+
+_TRANSCENDENTAL = frozenset(["exp", "exp2", "expm1", "log", "log1p", "sin", "cos", "tan", "asin", "acos", "atan",
+                             "atan2", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "logistic", "erf", "pow",
+                             "sqrt"])
+
+
+def cost_analysis(jaxpr: Jaxpr) -> dict[str, float]:
+    """Count a program's work: ``equations`` (including those of sub-programs, once each),
+    ``flops`` (2·m·n·k per batch for ``dot_general``, 2·output·window for a convolution, one per
+    output element for elementwise and one per input element for reductions),
+    ``transcendentals`` (elementwise exp, log, trigonometric ...), ``bytes accessed`` (inputs
+    and outputs of every equation). A loop body counts once per step where the trip count is
+    known (``scan``'s length), once otherwise."""
+    totals = {"equations": 0.0, "flops": 0.0, "transcendentals": 0.0, "bytes accessed": 0.0}
+    stack: list[tuple[Jaxpr, float]] = [(jaxpr, 1.0)]
+    while stack:
+        jx, times = stack.pop()
+        for eqn in jx.eqns:
+            totals["equations"] += 1
+            prim = eqn.primitive
+            in_avals = [x.aval for x in eqn.invars]
+            out_avals = [v.aval for v in eqn.outvars]
+            out_size = sum(a.size for a in out_avals)
+            moved = sum(a.size * a.dtype.itemsize for a in in_avals + out_avals)
+            totals["bytes accessed"] += times * moved
+            if prim.name == "dot_general":
+                (lc, _), (lb, _) = eqn.params["dimension_numbers"]
+                k = math.prod(in_avals[0].shape[d] for d in lc)
+                totals["flops"] += times * 2 * out_size * k
+            elif prim.name.startswith("conv_general") and len(in_avals) > 1:
+                # each output element: a multiply-add per kernel element of one output feature
+                kernel, features = in_avals[1].shape, out_avals[0].shape[1] if out_avals[0].ndim > 1 else 1
+                totals["flops"] += times * 2 * out_size * (math.prod(kernel) // max(features, 1))
+            elif prim.elementwise:
+                totals["flops"] += times * out_size
+                if prim.name in _TRANSCENDENTAL:
+                    totals["transcendentals"] += times * out_size
+            elif prim.name.startswith(("reduce_", "cumsum", "arg")):
+                totals["flops"] += times * sum(a.size for a in in_avals)
+            steps = float(eqn.params.get("length", 1) or 1)
+            for v in eqn.params.values():
+                for sub in (v if isinstance(v, (tuple, list)) else (v,)):
+                    inner = getattr(sub, "jaxpr", sub)
+                    if isinstance(inner, Jaxpr):
+                        stack.append((inner, times * steps))
+    return totals
+
+
 class _Entry:
     """One cache entry: the optimised jaxpr, its constants on the backend, the lowering."""
 
-    __slots__ = ("closed", "consts", "out_tree", "single_output", "takes_ndarray", "cacheable", "lowered", "call")
+    __slots__ = ("closed", "consts", "out_tree", "single_output", "takes_ndarray", "cacheable", "lowered", "call",
+                 "copies")
 
     def __init__(self, closed: ClosedJaxpr, consts: list, out_tree: PyTreeDef, backend: Any):
         self.closed = closed
@@ -76,17 +209,19 @@ class _Entry:
         self.cacheable = not any(isinstance(c, Tracer) for c in consts)
         self.lowered: Lowered | None = None
         self.call: Callable[..., tuple] | None = None
+        self.copies: list[bool] | None = None  # outputs to copy when evaluated without lowering
 
 
-def _static_key(fun_name: str, static: dict[int, Any]) -> tuple:
+def _static_key(fun_name: str, static: dict[Any, Any]) -> tuple:
     key = []
-    for i in sorted(static):
+    for i in sorted(static, key=lambda k: (isinstance(k, str), k)):
         v = static[i]
         try:
             hash(v)
         except TypeError:
+            what = f"argument {i}" if isinstance(i, int) else f"argument {i!r}"
             raise TypeError(
-                f"jit({fun_name}): static argument {i} has unhashable type {type(v).__name__}; static "
+                f"jit({fun_name}): static {what} has unhashable type {type(v).__name__}; static "
                 "arguments are part of the cache key, so they must be hashable (pass a tuple instead of "
                 "a list, or make it a regular array argument)") from None
         key.append((i, type(v), v))
@@ -94,8 +229,8 @@ def _static_key(fun_name: str, static: dict[int, Any]) -> tuple:
 
 
 def _leaf_signature(fun_name: str, flat: list) -> tuple[tuple, bool, bool]:
-    """(shape, dtype) of each leaf; whether any leaf is a tracer of an enclosing transform;
-    whether every leaf is a NumPy array."""
+    """(shape, dtype[, weak]) of each leaf; whether any leaf is a tracer of an enclosing
+    transform; whether every leaf is a NumPy array."""
     sig = []
     traced = False
     plain = True
@@ -118,56 +253,115 @@ def _leaf_signature(fun_name: str, flat: list) -> tuple[tuple, bool, bool]:
             raise TypeError(
                 f"jit({fun_name}): an argument leaf of type {t.__name__} is not an array; pass arrays, "
                 "scalars or pytrees of them, or mark the argument static with static_argnums") from None
-        sig.append((a.shape, a.dtype))
+        # A weak value (a Python scalar inside an enclosing transform) promotes differently.
+        sig.append((a.shape, a.dtype, "weak") if a.weak_type else (a.shape, a.dtype))
     return tuple(sig), traced, plain
 
 
-def _normalize_argnums(static_argnums: int | Sequence[int]) -> tuple[int, ...]:
-    nums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
+def _normalize_argnums(argnums: int | Sequence[int] | None, what: str) -> tuple[int, ...]:
+    if argnums is None:
+        return ()
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
     for i in nums:
         if not isinstance(i, int) or isinstance(i, bool):
-            raise TypeError(f"jit: static_argnums must be ints, got {static_argnums!r}")
+            raise TypeError(f"jit: {what} must be ints, got {argnums!r}")
     return nums
 
 
-def jit(fun: Callable, static_argnums: int | Sequence[int] = ()) -> Callable:
+def _normalize_argnames(argnames: str | Sequence[str] | None, what: str) -> tuple[str, ...]:
+    if argnames is None:
+        return ()
+    names = (argnames,) if isinstance(argnames, str) else tuple(argnames)
+    for n in names:
+        if not isinstance(n, str):
+            raise TypeError(f"jit: {what} must be strings, got {argnames!r}")
+    return names
+
+
+def _positional_names(fun: Callable) -> list[str] | None:
+    """The names of ``fun``'s parameters that can be passed by position, or None if unknown."""
+    try:
+        params = list(inspect.signature(fun).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return None  # ``*args``: positions past the named ones are unknown
+    return [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+
+
+def jit(fun: Callable, static_argnums: int | Sequence[int] | None = (),
+        static_argnames: str | Sequence[str] | None = (), donate_argnums: int | Sequence[int] | None = (),
+        donate_argnames: str | Sequence[str] | None = ()) -> Callable:
     """Compile ``fun``: trace it once per input signature, optimise, lower, and cache.
 
-    ``static_argnums`` names positional arguments that are not arrays but Python values
-    (ints, strings, tuples, ...): they are passed to ``fun`` as they are and are part of the
-    cache key, so they may drive Python control flow. They must be hashable. Keyword
-    arguments are array arguments (pytrees allowed).
+    ``static_argnums``/``static_argnames`` name arguments (by position, or by parameter name)
+    that are not arrays but Python values (ints, strings, tuples, ...): they are passed to
+    ``fun`` as they are and are part of the cache key, so they may drive Python control flow.
+    They must be hashable. As in JAX, a parameter named in one is static in the other form too
+    (a static position passed by keyword, a static name passed by position). Other arguments,
+    keyword ones included, are arrays (pytrees allowed).
 
-    ``jitted.lower(*args)`` returns the ``Lowered`` form for those arguments: ``.as_text()``
-    shows the generated source, ``.jaxpr`` the optimised jaxpr.
+    ``donate_argnums``/``donate_argnames`` are accepted as in JAX; these backends do not reuse a
+    donated argument's memory for a result (a NumPy array or a CPU tensor may still be referred to
+    by the caller), so donation never changes what a call computes or returns.
+
+    Closed-over arrays are captured when ``fun`` is traced (JAX's rule): mutating one afterwards
+    does not change the results. Every result is a new array of the caller's own.
+
+    Ahead of time, as in JAX: ``jitted.trace(*args).jaxpr`` is the jaxpr ``jit`` runs;
+    ``jitted.lower(*args)`` the ``Lowered`` form (``.as_text()`` shows the generated source,
+    ``.compile()`` gives the ``Compiled`` function with ``.cost_analysis()``).
 
     >>> f = ft.jit(lambda x: fnp.sum(fnp.sin(x) ** 2))
     >>> f(np.arange(3.0))                      # traced, optimised, compiled, run
     >>> f(np.ones(3))                          # same signature: runs the cached code
     """
-    nums = _normalize_argnums(static_argnums)
+    if not callable(fun):
+        raise TypeError(f"jit expects a function, got {type(fun).__name__}")
+    nums = _normalize_argnums(static_argnums, "static_argnums")
+    names = _normalize_argnames(static_argnames, "static_argnames")
+    _normalize_argnums(donate_argnums, "donate_argnums")
+    _normalize_argnames(donate_argnames, "donate_argnames")
+    positional = _positional_names(fun)
+    if positional is not None:  # each static parameter in both forms, as JAX infers them
+        names = tuple(dict.fromkeys(names + tuple(positional[i] for i in nums if -len(positional) <= i
+                                                  < len(positional))))
+        nums = tuple(dict.fromkeys(nums + tuple(positional.index(n) for n in names if n in positional)))
+    static_names = frozenset(names)
     fun_name = getattr(fun, "__name__", "f")
     cache: dict[tuple, _Entry] = {}
     # The commonest call: positional NumPy arrays only. Its entry is found by shapes, dtypes and
     # backend alone, without flattening the arguments (ready, compiled entries only).
     ndarray_calls: dict[tuple, _Entry] = {}
+    has_static = bool(nums or names)
 
-    def split(args: tuple) -> tuple[tuple, dict, tuple]:
+    def split(args: tuple, kwargs: dict) -> tuple[tuple, dict, dict, tuple]:
         n = len(args)
-        static = {}
+        static: dict[Any, Any] = {}
         for i in nums:
-            if not -n <= i < n:
+            if -n <= i < n:
+                static[i % n] = args[i]
+            elif positional is None or not -len(positional) <= i < len(positional):
+                # (a parameter of ``fun`` not passed by position is passed by keyword or defaulted)
                 raise ValueError(
                     f"jit({fun_name}): static_argnums {i} is out of range for a call with {n} positional "
                     "arguments")
-            static[i % n] = args[i]
         dyn = tuple(a for i, a in enumerate(args) if i not in static)
-        return dyn, static, _static_key(fun_name, static)
+        dyn_kwargs = {}
+        for k, v in kwargs.items():
+            if k in static_names:
+                static[k] = v
+            else:
+                dyn_kwargs[k] = v
+        return dyn, dyn_kwargs, static, _static_key(fun_name, static)
 
-    def entry_for(args: tuple, kwargs: dict) -> tuple[_Entry, list, bool, bool]:
-        """The cache entry for these arguments (traced on a miss), their leaves, whether any
-        leaf is a tracer, and whether every leaf is a NumPy array."""
-        dyn, static, skey = split(args) if nums else (args, None, ())
+    def entry_for(args: tuple, kwargs: dict) -> tuple[_Entry, list, bool, bool, tuple]:
+        """The cache entry for these arguments (traced on a miss), their dynamic leaves, whether
+        any leaf is a tracer, whether every leaf is a NumPy array, and the cache key."""
+        if has_static:
+            dyn, kwargs, static, skey = split(args, kwargs)
+        else:
+            dyn, static, skey = args, None, ()
         flat, in_tree = tree_flatten((dyn, kwargs) if kwargs else dyn)
         sig, traced, plain = _leaf_signature(fun_name, flat)
         backend = current_backend()
@@ -176,22 +370,28 @@ def jit(fun: Callable, static_argnums: int | Sequence[int] = ()) -> Callable:
         if entry is None:
             entry = trace(flat, in_tree, bool(kwargs), static, len(args), backend)
             if entry.cacheable:
-                cache[key] = entry
-        return entry, flat, traced, plain
+                entry = cache.setdefault(key, entry)  # another thread may have traced it meanwhile
+        return entry, flat, traced, plain, key
 
     def trace(flat: list, in_tree: PyTreeDef, has_kwargs: bool, static: dict | None, nargs: int,
               backend: Any) -> _Entry:
         def f_dyn(*tree: Any) -> Any:
             dyn, kwargs = tree if has_kwargs else (tree, {})
-            return fun(*(merge_static(dyn, static, nargs) if static else dyn), **kwargs)
+            if static:
+                it = iter(dyn)
+                dyn = [static[i] if i in static else next(it) for i in range(nargs)]
+                kwargs = {**kwargs, **{k: v for k, v in static.items() if isinstance(k, str)}}
+            return fun(*dyn, **kwargs)
 
         f_flat, out_tree = flatten_fun(f_dyn, in_tree)
         with source_info(None):  # errors while tracing name the user's line
             jaxpr, consts, _ = trace_flat(f_flat, flat, concrete=False)
+        # Closed-over arrays are captured now (JAX's rule): later changes to them are not seen.
+        consts = [c if isinstance(c, Tracer) else backend.copy(to_backend(c)) for c in consts]
         closed = optimize(ClosedJaxpr(jaxpr, consts, in_tree, out_tree.val))
         return _Entry(closed, [to_backend(c) for c in closed.consts], out_tree.val, backend)
 
-    def lower_entry(entry: _Entry) -> Lowered:
+    def lower_entry(entry: _Entry, key: tuple) -> Lowered:
         if entry.lowered is None:
             backend = current_backend()
             closed = entry.closed
@@ -201,26 +401,39 @@ def jit(fun: Callable, static_argnums: int | Sequence[int] = ()) -> Callable:
             lower_fn = getattr(backend, "lower_jaxpr", None)  # a backend may lower in its own way
             if lower_fn is not None:
                 fn, source = lower_fn(closed.jaxpr, closed.consts, fun_name)
+                copies = outputs_to_copy(closed.jaxpr, backend)
+                if any(copies):
+                    fn = _copying(fn, copies, backend.copy)
             else:
-                fn, source = lower_jaxpr(closed.jaxpr, closed.consts, backend, fun_name)
-            entry.lowered = Lowered(closed, source, fn, backend.name)
+                fn, source = lower_jaxpr(closed.jaxpr, closed.consts, backend, fun_name, own_outputs=True)
+            in_tree, _, sig, skey, _ = key
+            in_avals = tuple(v.aval for v in closed.jaxpr.invars)
+            entry.lowered = Lowered(closed, source, fn, backend.name, in_tree, in_avals, entry.out_tree, skey)
             entry.call = fn
         return entry.lowered
+
+    def run_unlowered(entry: _Entry, flat: list) -> Any:
+        outs = eval_jaxpr(entry.closed.jaxpr, entry.consts, [to_backend(x) for x in flat])
+        if entry.copies is None:
+            entry.copies = outputs_to_copy(entry.closed.jaxpr, current_backend())
+        if any(entry.copies):
+            copy = current_backend().copy
+            outs = [copy(o) if c and not isinstance(o, Tracer) else o for o, c in zip(outs, entry.copies, strict=True)]
+        return tree_unflatten(entry.out_tree, outs)
 
     @functools.wraps(fun)
     def jitted(*args: Any, **kwargs: Any) -> Any:
         fast_key = None
-        if not kwargs and not nums and all(type(a) is np.ndarray for a in args):
+        if not kwargs and not has_static and all(type(a) is np.ndarray for a in args):
             fast_key = (tuple([(a.shape, a.dtype) for a in args]), current_backend())
             entry = ndarray_calls.get(fast_key)
             if entry is not None:
                 outs = entry.call(*args)
                 return outs[0] if entry.single_output else tree_unflatten(entry.out_tree, outs)
-        entry, flat, traced, plain = entry_for(args, kwargs)
+        entry, flat, traced, plain, key = entry_for(args, kwargs)
         if traced or not entry.cacheable:
-            outs = eval_jaxpr(entry.closed.jaxpr, entry.consts, [to_backend(x) for x in flat])
-            return tree_unflatten(entry.out_tree, outs)
-        call = entry.call or lower_entry(entry).compiled
+            return run_unlowered(entry, flat)
+        call = entry.call or lower_entry(entry, key).flat_fn
         if fast_key is not None and entry.takes_ndarray:
             ndarray_calls[fast_key] = entry
         if not (plain and entry.takes_ndarray):
@@ -229,22 +442,40 @@ def jit(fun: Callable, static_argnums: int | Sequence[int] = ()) -> Callable:
         outs = call(*flat)
         return outs[0] if entry.single_output else tree_unflatten(entry.out_tree, outs)
 
+    def concrete_entry(what: str, args: tuple, kwargs: dict) -> tuple[_Entry, tuple]:
+        entry, _, traced, _, key = entry_for(args, kwargs)
+        if traced or not entry.cacheable:
+            raise TypeError(f"jit({fun_name}).{what} needs concrete arguments and a function that does not "
+                            "close over values traced by an enclosing transform")
+        return entry, key
+
     def lower(*args: Any, **kwargs: Any) -> Lowered:
         """The lowered form for these arguments (traced and compiled if not cached yet)."""
-        entry, flat, traced, _ = entry_for(args, kwargs)
-        if traced or not entry.cacheable:
-            raise TypeError(f"jit({fun_name}).lower needs concrete arguments and a function that does not "
-                            "close over values traced by an enclosing transform")
-        return lower_entry(entry)
+        return lower_entry(*concrete_entry("lower", args, kwargs))
+
+    def trace_(*args: Any, **kwargs: Any) -> Traced:
+        """The traced form for these arguments: ``.jaxpr`` is the (optimised) jaxpr jit runs."""
+        entry, _ = concrete_entry("trace", args, kwargs)
+        return Traced(jitted, args, kwargs, entry.closed, entry.out_tree)
 
     def clear_cache() -> None:
         cache.clear()
         ndarray_calls.clear()
 
     jitted.lower = lower  # type: ignore[attr-defined]
+    jitted.trace = trace_  # type: ignore[attr-defined]
     jitted.clear_cache = clear_cache  # type: ignore[attr-defined]
     jitted._cache = cache  # type: ignore[attr-defined]
     return jitted
 
 
-__all__ = ["jit", "Lowered"]
+def _copying(fn: Callable[..., tuple], copies: list[bool], copy: Callable[[Any], Any]) -> Callable[..., tuple]:
+    """``fn`` with the outputs that ``copies`` marks copied (for a backend's own lowering)."""
+
+    def call(*args: Any) -> tuple:
+        return tuple(copy(o) if c else o for o, c in zip(fn(*args), copies, strict=True))
+
+    return call
+
+
+__all__ = ["jit", "Lowered", "Compiled", "Traced", "cost_analysis"]
