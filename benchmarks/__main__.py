@@ -17,11 +17,11 @@ import time
 from typing import Any
 
 import benchmarks
-from benchmarks import chain, mlp, report, rosenbrock, tanh_derivs, targets, trace_time
+from benchmarks import chain, jet, mlp, report, rosenbrock, tanh_derivs, targets, trace_time
 from benchmarks import frameworks as fw
 from benchmarks.common import Ctx, machine
 
-WORKLOADS = {m.NAME: m for m in (mlp, chain, tanh_derivs, rosenbrock, trace_time)}
+WORKLOADS = {m.NAME: m for m in (mlp, chain, tanh_derivs, rosenbrock, trace_time, jet)}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

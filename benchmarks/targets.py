@@ -122,4 +122,7 @@ def _trace(results: Results) -> list[dict[str, Any]]:
 
 def evaluate(results: Results) -> list[dict[str, Any]]:
     """Every target of the issue with its verdict, in the issue's order."""
-    return [*_mlp(results), *_chain(results), *_tanh(results), *_rosenbrock(results), *_trace(results)]
+    from benchmarks import jet
+
+    return [*_mlp(results), *_chain(results), *_tanh(results), *_rosenbrock(results), *_trace(results),
+            *jet.targets(results)]

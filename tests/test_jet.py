@@ -14,7 +14,6 @@ import pytest
 import functrace as ft
 import functrace.numpy as fnp
 from functrace import lax
-from functrace import ops as P
 from functrace.primitives import all_primitives
 from functrace.rules import jet_rules
 from functrace.transforms import jet as J
@@ -31,7 +30,7 @@ def nested_jvp_series(f, primals, series, order):
 
     def g(t):
         xs = []
-        for p, s in zip(primals, series):
+        for p, s in zip(primals, series, strict=True):
             if s is None:
                 xs.append(p)
                 continue
@@ -90,8 +89,8 @@ CASES += [
     ("add", lax.add, (_any, _any), (True, True)),
     ("sub", lax.sub, (_any, _any), (True, False)),
     ("select", lambda a, b: lax.select(lax.gt(a, b), a * b, lax.sin(b)), (_any, _any), (True, True)),
-    ("convert_element_type", lambda x: lax.convert_element_type(lax.convert_element_type(x, np.float32), np.float64) * 1.0,
-     (_any,), (True,)),
+    ("convert_element_type",
+     lambda x: lax.convert_element_type(lax.convert_element_type(x, np.float32), np.float64) * 1.0, (_any,), (True,)),
     ("reduce_sum", lambda x: lax.reduce_sum(lax.sin(x), (0,)), (_any,), (True,)),
     ("reduce_max", lambda x: lax.reduce_max(x * x, (0,)), (_away,), (True,)),
     ("reduce_min", lambda x: lax.reduce_min(lax.exp(x), (0,)), (_any,), (True,)),
@@ -133,8 +132,8 @@ def test_jet_matches_nested_jvp(case):
     rng = np.random.default_rng(abs(hash(_case_id(case))) % 2**32)
     primals = [d(rng, (3,)) for d in domains]
     series = [[rng.normal(size=np.shape(p)) * 0.5 for _ in range(ORDER)] if h else None
-              for p, h in zip(primals, has)]
-    jet_series = [s if s is not None else [np.zeros_like(p)] * ORDER for p, s in zip(primals, series)]
+              for p, h in zip(primals, has, strict=True)]
+    jet_series = [s if s is not None else [np.zeros_like(p)] * ORDER for p, s in zip(primals, series, strict=True)]
     with warnings.catch_warnings():
         warnings.simplefilter("error", J.JetFallbackWarning)
         y, ys = ft.jet(f, tuple(primals), tuple(jet_series))
@@ -232,7 +231,7 @@ def test_derivatives_elementwise_and_dtypes(dtype):
     x = np.array([0.1, 0.5, -0.7], dtype)
     d = ft.derivatives(fnp.sin, 4)(x)
     expect = [np.sin(x), np.cos(x), -np.sin(x), -np.cos(x), np.sin(x)]
-    for got, e in zip(d, expect):
+    for got, e in zip(d, expect, strict=True):
         assert _np(got).dtype == dtype
         np.testing.assert_allclose(_np(got), e, rtol=1e-5 if dtype == np.float32 else 1e-12)
 

@@ -72,7 +72,7 @@ def jet(fun: Callable, primals: Sequence[Any], series: Sequence[Sequence[Any]]) 
     avals = input_avals(p_flat)
     p_flat = [to_backend(x) for x in p_flat]
     s_in: list[Series] = []
-    for i, (p, a, terms) in enumerate(zip(p_flat, avals, series, strict=True)):
+    for i, (a, terms) in enumerate(zip(avals, series, strict=True)):
         terms = [to_backend(t) for t in terms]
         for j, t in enumerate(terms):
             ta = get_aval(t)

@@ -24,13 +24,22 @@ Array = Any
 
 
 class Taylor:
-    """A series ``[x0, ..., xK]`` with a cache of each coefficient given a leading axis of 1."""
+    """A series ``[x0, ..., xK]`` with stacked views of its coefficients, built incrementally.
 
-    __slots__ = ("c", "_e")
+    ``fwd(lo, hi)`` is the array of coefficients lo..hi stacked on a new leading axis and
+    ``rev(lo, hi)`` the same in descending order; both are kept as one growing stack each, so
+    an order-k product costs two small concatenations and slices, not a concatenation of k
+    arrays."""
+
+    __slots__ = ("c", "_e", "_fwd", "_nf", "_rev", "_nr")
 
     def __init__(self, coeffs: Sequence[Array]):
         self.c = list(coeffs)
         self._e: dict[int, Array] = {}
+        self._fwd: Array = None
+        self._nf = 0  # coefficients 0.._nf-1 are in _fwd
+        self._rev: Array = None
+        self._nr = 0  # coefficients _nr-1..0 are in _rev
 
     def __getitem__(self, k: int) -> Array:
         return self.c[k]
@@ -49,6 +58,32 @@ class Taylor:
             e = self._e[k] = lax.broadcast_in_dim(x, (1,) + a.shape, tuple(range(1, a.ndim + 1)))
         return e
 
+    def fwd(self, lo: int, hi: int) -> Array:
+        if hi >= self._nf:
+            n = len(self.c)  # stack everything known now: later calls only slice
+            new = [self.expanded(j) for j in range(self._nf, n)]
+            parts = ([self._fwd] if self._fwd is not None else []) + new
+            self._fwd = parts[0] if len(parts) == 1 else lax.concatenate(parts, 0)
+            self._nf = n
+        return _rows(self._fwd, lo, hi + 1, self._nf)
+
+    def rev(self, lo: int, hi: int) -> Array:
+        if hi >= self._nr:
+            n = len(self.c)
+            new = [self.expanded(j) for j in range(n - 1, self._nr - 1, -1)]
+            parts = new + ([self._rev] if self._rev is not None else [])
+            self._rev = parts[0] if len(parts) == 1 else lax.concatenate(parts, 0)
+            self._nr = n
+        m = self._nr - 1  # row i holds coefficient m - i
+        return _rows(self._rev, m - hi, m - lo + 1, self._nr)
+
+
+def _rows(x: Array, start: int, stop: int, n: int) -> Array:
+    if start == 0 and stop == n:
+        return x
+    a = get_aval(x)
+    return lax.slice(x, (start,) + (0,) * (a.ndim - 1), (stop,) + a.shape[1:], (1,) * a.ndim)
+
 
 def const(value: float, like: Array) -> Array:
     """A scalar literal of ``like``'s dtype."""
@@ -61,9 +96,7 @@ def conv(a: Taylor, b: Taylor, k: int, lo: int = 0, hi: int | None = None) -> Ar
     js = range(lo, hi + 1)
     if len(js) == 1:
         return lax.mul(a[lo], b[k - lo])
-    left = lax.concatenate([a.expanded(j) for j in js], 0)
-    right = lax.concatenate([b.expanded(k - j) for j in js], 0)
-    return lax.reduce_sum(lax.mul(left, right), (0,))
+    return lax.reduce_sum(lax.mul(a.fwd(lo, hi), b.rev(k - hi, k - lo)), (0,))
 
 
 def scaled_by_index(u: Taylor) -> Taylor:
