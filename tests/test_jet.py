@@ -104,6 +104,12 @@ CASES += [
     ("pad", lambda x, c: lax.pad(x * x, c, [(1, 2, 0)]), (_any, lambda r, s: r.uniform(size=())), (True, True)),
     ("concatenate", lambda x, y: lax.concatenate([x, lax.exp(y)], 0), (_any, _any), (True, True)),
     ("cumsum", lambda x: fnp.cumsum(lax.sin(x)), (_any,), (True,)),
+    ("cummax", lambda x: lax.cummax(lax.sin(x)), (_away,), (True,)),
+    ("cummin", lambda x: lax.cummin(x * x, reverse=True), (_away,), (True,)),
+    ("sort", lambda x: lax.sort(lax.exp(x) * x), (_any,), (True,)),
+    ("sort", lambda x, y: lax.sort((x, y * y), num_keys=1)[1], (_any, _any), (True, True)),
+    ("scatter_max", lambda x, y: lax.scatter_max(x, np.array([2, 0]), y[:2]), (_away, _away), (True, True)),
+    ("scatter_min", lambda x, y: lax.scatter_min(x * 2.0, np.array([1, 2]), y[1:]), (_away, _away), (True, True)),
     ("cond", lambda x, y: lax.cond(True, lambda a, b: lax.sin(a) * b, lambda a, b: a + b, x, y), (_any, _any),
      (True, True)),
     ("cond", lambda x: lax.cond(False, lambda a: lax.sin(a), lambda a: lax.exp(a * a), x), (_any,), (True,)),
@@ -118,8 +124,7 @@ CASES += [
 
 # Primitives whose Taylor series come from the nested-jvp fallback (correct, cost doubling with the
 # order); a primitive listed here that gains a rule should leave this list.
-FALLBACK = {"cumlogsumexp", "cummax", "cummin", "cumprod", "custom_jvp_call", "custom_lin", "custom_vjp_call",
-            "reduce_prod", "scatter_max", "scatter_min", "sort"}
+FALLBACK = {"cumlogsumexp", "cumprod", "custom_jvp_call", "custom_lin", "custom_vjp_call", "reduce_prod"}
 
 
 def _case_id(case):
