@@ -31,10 +31,11 @@ class Taylor:
     an order-k product costs two small concatenations and slices, not a concatenation of k
     arrays."""
 
-    __slots__ = ("c", "_e", "_fwd", "_nf", "_rev", "_nr")
+    __slots__ = ("c", "_z", "_e", "_fwd", "_nf", "_rev", "_nr")
 
     def __init__(self, coeffs: Sequence[Array]):
         self.c = list(coeffs)
+        self._z = [_known_zero(x) for x in self.c]
         self._e: dict[int, Array] = {}
         self._fwd: Array = None
         self._nf = 0  # coefficients 0.._nf-1 are in _fwd
@@ -49,6 +50,16 @@ class Taylor:
 
     def append(self, x: Array) -> None:
         self.c.append(x)
+        self._z.append(_known_zero(x))
+
+    @property
+    def nz(self) -> int:
+        """One past the last coefficient that may be nonzero: the path x + t v of
+        ``ft.derivatives`` has ``nz == 2``, and products skip the known-zero terms."""
+        n = len(self._z)
+        while n > 0 and self._z[n - 1]:
+            n -= 1
+        return n
 
     def expanded(self, k: int) -> Array:
         e = self._e.get(k)
@@ -78,6 +89,13 @@ class Taylor:
         return _rows(self._rev, m - hi, m - lo + 1, self._nr)
 
 
+def _known_zero(x: Array) -> bool:
+    """A concrete NumPy zero (say the higher terms of a straight path): never a traced value."""
+    if isinstance(x, (np.ndarray, np.generic, float, int)):
+        return not np.any(x)
+    return False
+
+
 def _rows(x: Array, start: int, stop: int, n: int) -> Array:
     if start == 0 and stop == n:
         return x
@@ -92,8 +110,11 @@ def const(value: float, like: Array) -> Array:
 
 def conv(a: Taylor, b: Taylor, k: int, lo: int = 0, hi: int | None = None) -> Array:
     """``sum_{j=lo}^{hi} a_j * b_(k-j)`` (``hi`` defaults to k): one term of a Cauchy product."""
-    hi = k if hi is None else hi
+    hi = min(k if hi is None else hi, a.nz - 1)
+    lo = max(lo, k - (b.nz - 1))
     js = range(lo, hi + 1)
+    if len(js) == 0:
+        return lax.zeros_like(lax.mul(a[0], b[0]))
     if len(js) == 1:
         return lax.mul(a[lo], b[k - lo])
     return lax.reduce_sum(lax.mul(a.fwd(lo, hi), b.rev(k - hi, k - lo)), (0,))
