@@ -52,6 +52,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "stop_gradient": ("functrace.transforms.autodiff", "stop_gradient"),
     "jit": ("functrace.transforms.jit", "jit"),
     "vmap": ("functrace.transforms.batching", "vmap"),
+    "jet": ("functrace.transforms.jet", "jet"),
+    "derivatives": ("functrace.transforms.jet", "derivatives"),
     "custom_jvp": ("functrace.ops.custom_jvp", "custom_jvp"),
     "custom_vjp": ("functrace.ops.custom_vjp", "custom_vjp"),
     "test_util": ("functrace.test_util", None),
@@ -84,7 +86,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "grad", "value_and_grad", "vjp", "jvp", "linearize", "jacfwd", "jacrev", "hessian", "stop_gradient",
-    "jit", "vmap", "custom_jvp", "custom_vjp", "test_util", "make_jaxpr", "eval_jaxpr", "device_get", "device_put",
+    "jit", "vmap", "jet", "derivatives", "custom_jvp", "custom_vjp", "test_util", "make_jaxpr", "eval_jaxpr",
+    "device_get", "device_put",
     "get_backend",
     "use_backend", "backend_names", "block_until_ready",
     "lax", "nn", "numpy", "scipy", "tree_util", "ClosedJaxpr", "Jaxpr",

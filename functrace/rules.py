@@ -128,6 +128,11 @@ jvp_rules: RuleTable = RuleTable()
 transpose_rules: RuleTable = RuleTable()
 batching_rules: dict[Primitive, BatchRule] = {}
 
+# Taylor mode (``transforms.jet``): ``rule(primals, series, **params) -> (primal_out, series_out)``.
+# ``series`` holds, per operand, None (a path constant in t) or the list of its normalised Taylor
+# coefficients of orders 1..K (see ``functrace.ops._taylor``); the rule returns the same for its
+# output (a list of them for several results). Linear and zero-derivative primitives need none.
+jet_rules: RuleTable = RuleTable()
 
 def _register(table: dict, prim: Primitive, rule: Callable, kind: str) -> None:
     if prim in table:
@@ -150,6 +155,11 @@ def def_batch_rule(prim: Primitive, rule: BatchRule) -> None:
     holds each operand's batch axis, or None for an operand that is the same for every example."""
     _register(batching_rules, prim, rule, "batching")
 
+
+
+def def_jet_rule(prim: Primitive, rule: Callable[..., tuple[Any, Any]]) -> None:
+    """``rule(primals, series, **params) -> (primal_out, series_out)``; see ``jet_rules``."""
+    _register(jet_rules, prim, rule, "jet")
 
 def defjvp(prim: Primitive, *per_arg: Callable | None) -> None:
     """JVP as a sum over arguments of ``per_arg[i](t_i, ans, *primals)``; None: not differentiable."""

@@ -485,3 +485,79 @@ def fori_loop(lower: Any, upper: Any, body_fun: Callable, init_val: Any) -> Any:
     upper = lax.convert_element_type(upper, idx_dtype)
     _, _, val = while_loop(w_cond, w_body, (lower, upper, init_val))
     return val
+
+
+# ---------------------------------------------------------------------------- Taylor rules (jet)
+# Each branch or body is replaced by its jet (``interpreters.jet_closed``): it takes the series
+# as extra operands (K per value) and returns the series of every floating output.
+from functrace.avals import is_float  # noqa: E402
+from functrace.rules import def_jet_rule  # noqa: E402
+
+
+def jet_order(series: Sequence[Any]) -> int:
+    return len(next(s for s in series if s is not None))
+
+
+def flat_series(series: Sequence[Any], avals: Sequence[ShapedArray] | None = None, order: int = 0) -> list:
+    """The coefficients of the given series, one after another; with ``avals``, zeros for every
+    floating value without a series (loop carries always carry one)."""
+    out = []
+    for i, s in enumerate(series):
+        if s is not None:
+            out += list(s)
+        elif avals is not None and is_float(avals[i].dtype):
+            out += [_zeros(avals[i])] * order
+    return out
+
+
+def unflat_series(flat: Sequence[Any], flags: Sequence[bool], order: int) -> list:
+    it = iter(flat)
+    return [[next(it) for _ in range(order)] if f else None for f in flags]
+
+
+def _cond_jet(primals, series, *, branches):
+    index, ops, ss = primals[0], list(primals[1:]), list(series[1:])
+    order = jet_order(ss)
+    has = [s is not None for s in ss]
+    new = [interpreters.jet_closed(br, has, order) for br in branches]
+    flags = new[0][1]
+    outs = bind(cond_p, index, *ops, *flat_series(ss), branches=tuple(j for j, _ in new))
+    n = len(flags)
+    return outs[:n], unflat_series(outs[n:], flags, order)
+
+
+def_jet_rule(cond_p, _cond_jet)
+
+
+def _while_jet(primals, series, *, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
+    ncc, nbc = cond_nconsts, body_nconsts
+    cc, bc, init = _split(primals, ncc, nbc)
+    _, s_bc, s_init = _split(series, ncc, nbc)
+    order = jet_order(series)
+    b_avals = list(body_jaxpr.in_avals)
+    carry_avals = b_avals[nbc:]
+    bc_has = [s is not None for s in s_bc]
+    carry_has = [is_float(a.dtype) for a in carry_avals]
+    jet_body, _ = interpreters.jet_closed(body_jaxpr, bc_has + carry_has, order)
+    n_sbc = sum(bc_has) * order
+    n_scar = sum(carry_has) * order
+    sbc_avals = [a for a, h in zip(b_avals[:nbc], bc_has, strict=True) if h for _ in range(order)]
+    scar_avals = [a for a, h in zip(carry_avals, carry_has, strict=True) if h for _ in range(order)]
+
+    def body(args):
+        p_bc, s_bc_, carry, s_car = _split(args, nbc, n_sbc, len(carry_avals))
+        return eval_jaxpr(jet_body.jaxpr, jet_body.consts, p_bc + carry + s_bc_ + s_car)
+
+    new_body = trace_at(body, b_avals[:nbc] + sbc_avals + carry_avals + scar_avals)
+    cj = cond_jaxpr.jaxpr
+    new_cond = ClosedJaxpr(Jaxpr(cj.constvars, list(cj.invars) + [Var(a) for a in scar_avals], cj.outvars, cj.eqns),
+                           cond_jaxpr.consts)
+    s0 = flat_series(s_init, carry_avals, order)
+    assert len(s0) == n_scar
+    outs = bind(while_p, *cc, *bc, *flat_series(s_bc), *init, *s0, cond_jaxpr=new_cond, body_jaxpr=new_body,
+                cond_nconsts=ncc, body_nconsts=nbc + n_sbc)
+    n = len(carry_avals)
+    return outs[:n], unflat_series(outs[n:], carry_has, order)
+
+
+def_jet_rule(while_p, _while_jet)

@@ -228,3 +228,11 @@ def map(f: Callable, xs: Any, *, batch_size: int | None = None) -> Any:  # noqa:
     if len(parts) == 1:
         return parts[0]
     return tree_map(lambda a, b: lax.concatenate([a, b], 0), parts[0], parts[1])
+
+
+# ---------------------------------------------------------------------------- Taylor rules (jet)
+# A running max/min follows the series of the element it holds (cumsum is linear: no rule).
+from functrace.ops.elementwise import piecewise_jet  # noqa: E402
+
+for _p in (cummax_p, cummin_p):
+    piecewise_jet(_p)

@@ -127,3 +127,29 @@ def _dot_general_batch(args, dims, *, dimension_numbers):
 
 
 def_batch_rule(dot_general_p, _dot_general_batch)
+
+
+# ---------------------------------------------------------------------------- Taylor rules (jet)
+from functrace.rules import def_jet_rule  # noqa: E402
+
+
+def _dot_general_jet(primals, series, *, dimension_numbers):
+    """Bilinear: the k-th coefficient is ``sum_j dot(a_j, b_(k-j))`` (a Cauchy product of dots)."""
+    a, b = primals
+    sa, sb = series
+    ans = dot_general(a, b, dimension_numbers)
+    order = len(sa if sa is not None else sb)
+    ca = [a] + (list(sa) if sa is not None else [None] * order)
+    cb = [b] + (list(sb) if sb is not None else [None] * order)
+    out = []
+    for k in range(1, order + 1):
+        terms = [dot_general(ca[j], cb[k - j], dimension_numbers) for j in range(k + 1)
+                 if ca[j] is not None and cb[k - j] is not None]
+        acc = terms[0] if terms else lax.zeros_like(ans)
+        for t in terms[1:]:
+            acc = lax.add(acc, t)
+        out.append(acc)
+    return ans, out
+
+
+def_jet_rule(dot_general_p, _dot_general_jet)

@@ -232,3 +232,12 @@ def_batch_rule(cumsum_p, _cumsum_batch)
 
 
 # ---------------------------------------------------------------------------- shapes
+
+
+# ---------------------------------------------------------------------------- Taylor rules (jet)
+# reduce_sum is linear and argmax/argmin, reduce_and/or have zero derivatives: the generic rules
+# of transforms/jet.py apply. reduce_max/min follow the series of the element they pick.
+from functrace.ops.elementwise import piecewise_jet  # noqa: E402
+
+for _p in (reduce_max_p, reduce_min_p):
+    piecewise_jet(_p)

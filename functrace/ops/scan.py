@@ -263,3 +263,51 @@ def _scan_batch(args, dims, *, jaxpr, length, reverse, num_consts, num_carry):
 
 
 def_batch_rule(scan_p, _scan_batch)
+
+
+# ---------------------------------------------------------------------------- Taylor rules (jet)
+# The body is replaced by its jet: the series of the constants and xs come in as extra constants
+# and xs, every floating carry carries its series, and every floating ys its stacked series.
+from functrace.ops.control_flow import flat_series, jet_order, unflat_series  # noqa: E402
+from functrace.rules import def_jet_rule  # noqa: E402
+from functrace.tracing import eval_jaxpr  # noqa: E402
+
+
+def _scan_jet(primals, series, *, jaxpr, length, reverse, num_consts, num_carry):
+    nc, ncar = num_consts, num_carry
+    order = jet_order(series)
+    avals = list(jaxpr.in_avals)
+    consts, init, xs = _split(primals, nc, ncar)
+    s_c, s_init, s_xs = _split(series, nc, ncar)
+    c_has = [s is not None for s in s_c]
+    carry_avals = avals[nc:nc + ncar]
+    carry_has = [is_float(a.dtype) for a in carry_avals]
+    x_has = [s is not None for s in s_xs]
+    jet_body, out_flags = interpreters.jet_closed(jaxpr, c_has + carry_has + x_has, order)
+    ys_flags = out_flags[ncar:]
+
+    def rep(av, has):
+        return [a for a, h in zip(av, has, strict=True) if h for _ in range(order)]
+
+    sc_avals, scar_avals, sx_avals = rep(avals[:nc], c_has), rep(carry_avals, carry_has), rep(avals[nc + ncar:], x_has)
+    n_x = len(avals) - nc - ncar
+
+    def body(args):
+        c, sc, car, scar, x, sx = _split(args, nc, len(sc_avals), ncar, len(scar_avals), n_x)
+        outs = eval_jaxpr(jet_body.jaxpr, jet_body.consts, c + car + x + sc + scar + sx)
+        n_out = len(out_flags)
+        prim, ser = outs[:n_out], outs[n_out:]
+        n_scar = len(scar_avals)
+        return prim[:ncar] + ser[:n_scar] + prim[ncar:] + ser[n_scar:]
+
+    new_body = trace_at(body, avals[:nc] + sc_avals + carry_avals + scar_avals + avals[nc + ncar:] + sx_avals)
+    outs = bind(scan_p, *consts, *flat_series(s_c), *init, *flat_series(s_init, carry_avals, order), *xs,
+                *flat_series(s_xs), jaxpr=new_body, length=length, reverse=reverse, num_consts=nc + len(sc_avals),
+                num_carry=ncar + len(scar_avals))
+    carry_out, s_carry, rest = _split(outs, ncar, len(scar_avals))
+    n_ys = len(ys_flags)
+    ys, s_ys = rest[:n_ys], rest[n_ys:]
+    return carry_out + ys, unflat_series(s_carry, carry_has, order) + unflat_series(s_ys, ys_flags, order)
+
+
+def_jet_rule(scan_p, _scan_jet)

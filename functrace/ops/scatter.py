@@ -233,3 +233,11 @@ def _move(ndim: int, src: int, dst: int) -> list[int]:
 
 for _p in (scatter_p, scatter_mul_p, scatter_min_p, scatter_max_p):
     def_batch_rule(_p, _scatter_batch(_p))
+
+
+# ---------------------------------------------------------------------------- Taylor rules (jet)
+# scatter_max/min keep, at each position, the series of the value that wins there.
+from functrace.ops.elementwise import piecewise_jet  # noqa: E402
+
+for _p in (scatter_min_p, scatter_max_p):
+    piecewise_jet(_p)

@@ -131,3 +131,10 @@ def _sort_batch(args, dims, *, dimension, is_stable, num_keys):
 
 
 def_batch_rule(sort_p, _sort_batch)
+
+
+# ---------------------------------------------------------------------------- Taylor rules (jet)
+# Sorting permutes: each coefficient follows its element to where the primal sort put it.
+from functrace.ops.elementwise import piecewise_jet  # noqa: E402
+
+piecewise_jet(sort_p)
