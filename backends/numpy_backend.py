@@ -11,6 +11,7 @@ import numpy as np
 from functrace import ops as P
 from functrace.backends.base import Backend
 from functrace.ir import Literal
+from functrace.ops import complex_parts as CP
 from functrace.ops import cumulative as CU
 from functrace.ops import dynamic_slicing as DS
 from functrace.ops import scatter as SC
@@ -221,6 +222,14 @@ def _iota(*, dtype, shape, dimension):
     return np.broadcast_to(r.reshape([-1 if i == dimension else 1 for i in range(len(shape))]), shape)
 
 
+def _convert(x, *, new_dtype):
+    """A cast; complex -> real keeps the real part (as JAX), without NumPy's ComplexWarning."""
+    x = np.asarray(x)
+    if x.dtype.kind == "c" and np.dtype(new_dtype).kind != "c":
+        x = x.real
+    return x.astype(new_dtype)
+
+
 _UNARY = {
     P.neg_p: np.negative, P.sign_p: np.sign, P.abs_p: np.abs, P.floor_p: np.floor,
     P.ceil_p: np.ceil, P.round_p: np.round, P.sin_p: _quiet(np.sin), P.cos_p: _quiet(np.cos), P.tan_p: _quiet(np.tan),
@@ -242,7 +251,7 @@ _BINARY = {
 _OTHER = {
     P.integer_pow_p: _quiet(_integer_pow),
     P.select_p: np.where,
-    P.convert_element_type_p: _quiet(lambda x, *, new_dtype: np.asarray(x).astype(new_dtype)),
+    P.convert_element_type_p: _quiet(_convert),
     P.reduce_sum_p: _quiet(_reduce(np.add)), P.reduce_prod_p: _quiet(_reduce(np.multiply)),
     P.reduce_max_p: _reduce(np.maximum), P.reduce_min_p: _reduce(np.minimum),
     P.reduce_and_p: _reduce(np.logical_and), P.reduce_or_p: _reduce(np.logical_or),
@@ -476,9 +485,21 @@ class NumpyBackend(Backend):
         return self.asarray(x)
 
 
+def _complex(x, y):
+    """x + i*y with the complex dtype of the parts (NumPy's ``x + 1j*y`` would widen float32)."""
+    x, y = np.broadcast_arrays(x, y)
+    out = np.empty(x.shape, CP.complex_dtype(x.dtype))
+    out.real, out.imag = x, y
+    return out
+
+
+_COMPLEX = {CP.real_p: lambda x: np.array(np.real(x)), CP.imag_p: lambda x: np.array(np.imag(x)),
+            CP.conj_p: np.conjugate, CP.complex_p: _complex}
+
+
 def make_backend() -> NumpyBackend:
     b = NumpyBackend()
-    for table in (_UNARY, _BINARY, _OTHER, _SORTING, _SCATTER, _DYNAMIC, _CUMULATIVE):
+    for table in (_UNARY, _BINARY, _OTHER, _SORTING, _SCATTER, _DYNAMIC, _CUMULATIVE, _COMPLEX):
         for prim, impl in table.items():
             b.register(prim, impl)
     return b

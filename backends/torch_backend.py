@@ -24,6 +24,7 @@ from functrace import ops as P
 from functrace.avals import ShapedArray, register_aval_handler
 from functrace.backends.base import Backend
 from functrace.errors import BackendError, DTypeError
+from functrace.ops import complex_parts as CP
 from functrace.ops import cumulative as CU
 from functrace.ops import dynamic_slicing as DS
 from functrace.ops import scatter as SC
@@ -86,6 +87,8 @@ def _is_int(x: Any) -> bool:
 # ---------------------------------------------------------------------------- elementwise
 def _sign(x):
     """torch.sign(nan) is 0; NumPy (and JAX) return nan."""
+    if x.dtype.is_complex:  # x / |x|, 0 at 0 (as NumPy 2 and JAX)
+        return torch.sgn(x)
     s = torch.sign(x)
     return torch.where(torch.isnan(x), x, s) if x.dtype.is_floating_point else s
 
@@ -172,7 +175,10 @@ def _logistic(x):
 
 
 def _convert_element_type(x, *, new_dtype):
-    """A cast; float -> int truncates toward zero and nonzero (nan too) -> True, as NumPy."""
+    """A cast; float -> int truncates toward zero and nonzero (nan too) -> True, as NumPy;
+    complex -> real keeps the real part (as NumPy and JAX, without torch's warning)."""
+    if x.dtype.is_complex and np.dtype(new_dtype).kind != "c":
+        x = torch.real(x)
     return x.to(torch_dtype(new_dtype))
 
 
@@ -482,7 +488,14 @@ def _family_table() -> dict:
         CU.cummax_p: _cumulative(_cumextremum(torch.cummax)),
         CU.cummin_p: _cumulative(_cumextremum(torch.cummin)),
         CU.cumlogsumexp_p: _cumulative(lambda x, axis: torch.logcumsumexp(x, dim=axis)),
+        CP.real_p: lambda x: torch.real(x).clone(), CP.imag_p: lambda x: torch.imag(x).clone(),
+        CP.conj_p: lambda x: torch.conj(x).resolve_conj(), CP.complex_p: _complex,
     }
+
+
+def _complex(x, y):
+    x, y = torch.broadcast_tensors(x, y)
+    return torch.complex(x, y)
 
 
 # ---------------------------------------------------------------------------- the table

@@ -8,6 +8,7 @@ module gathers them under one name, as ``jax.lax``.
 
 from __future__ import annotations
 
+from functrace.ops.complex_parts import complex, conj, imag, real  # noqa: E402,F401
 from functrace.ops.control_flow import cond, fori_loop, switch, while_loop  # noqa: F401
 from functrace.ops.cumulative import associative_scan, cumlogsumexp, cummax, cummin, cumprod, map  # noqa: E402,F401,A004
 from functrace.ops.dynamic_slicing import (  # noqa: E402,F401

@@ -55,7 +55,7 @@ def install(fnp: Any) -> None:
         "squeeze": fnp.squeeze, "swapaxes": fnp.swapaxes, "dot": fnp.dot, "clip": fnp.clip,
         "astype": fnp.astype, "round": fnp.round, "copy": fnp.copy, "take": fnp.take,
         "repeat": fnp.repeat, "trace": fnp.trace, "diagonal": lambda self, offset=0: fnp.diag(self, offset),
-        "conj": lambda self: self, "conjugate": lambda self: self,
+        "conj": fnp.conj, "conjugate": fnp.conj,
         # JAX's array methods: sort and argsort return new arrays (NumPy's ndarray.sort sorts in place)
         "sort": fnp.sort, "argsort": fnp.argsort, "cumprod": fnp.cumprod, "nonzero": fnp.nonzero,
         "searchsorted": fnp.searchsorted,
@@ -73,7 +73,8 @@ def install(fnp: Any) -> None:
     Tracer.transpose = transpose
     Tracer.T = property(lambda self: fnp.transpose(self))
     Tracer.mT = property(lambda self: fnp.swapaxes(self, -1, -2))
-    Tracer.real = property(lambda self: self)
+    Tracer.real = property(fnp.real)
+    Tracer.imag = property(fnp.imag)
 
     ufuncs, functions = _dispatch_tables(fnp)
 
@@ -183,7 +184,7 @@ def _traceable_kwargs(func: Any, f: Any, kwargs: dict) -> dict:
 
 
 _UFUNC_ALIASES = {
-    "absolute": "abs", "divide": "true_divide", "conjugate": None,
+    "absolute": "abs", "divide": "true_divide", "conjugate": "conj",
 }
 
 
