@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from functrace import lax
+from functrace.api import device_get
 from functrace.errors import ConcretizationError
 from functrace.numpy._core import _as_operand, asarray, result_type
 from functrace.tracing import Tracer, get_aval, located
@@ -78,7 +79,7 @@ def real_if_close(a: Array, tol: float = 100) -> Array:
         raise located(ConcretizationError(
             "real_if_close of a traced complex array: its result dtype depends on the values; "
             "use functrace.numpy.real(x) (or decide outside the traced function)"))
-    host = np.asarray(x)
+    host = np.asarray(device_get(x))
     eps = np.finfo(host.real.dtype).eps
     return lax.real(x) if np.all(np.abs(host.imag) < tol * eps) else x
 
