@@ -14,6 +14,7 @@ from functrace.ir import Literal
 from functrace.ops import complex_parts as CP
 from functrace.ops import cumulative as CU
 from functrace.ops import dynamic_slicing as DS
+from functrace.ops import fft as FT
 from functrace.ops import scatter as SC
 from functrace.ops import sorting as SO
 
@@ -497,9 +498,26 @@ _COMPLEX = {CP.real_p: lambda x: np.array(np.real(x)), CP.imag_p: lambda x: np.a
             CP.conj_p: np.conjugate, CP.complex_p: _complex}
 
 
+def _fft(x, *, fft_type, fft_lengths):
+    """numpy.fft over the trailing axes, keeping single precision (NumPy computes in double)."""
+    axes = tuple(range(x.ndim - len(fft_lengths), x.ndim))
+    if fft_type == "FFT":
+        out, dt = np.fft.fftn(x, axes=axes), x.dtype
+    elif fft_type == "IFFT":
+        out, dt = np.fft.ifftn(x, axes=axes), x.dtype
+    elif fft_type == "RFFT":
+        out, dt = np.fft.rfftn(x, axes=axes), CP.complex_dtype(x.dtype)
+    else:
+        out, dt = np.fft.irfftn(x, s=fft_lengths, axes=axes), CP.real_dtype(x.dtype)
+    return np.asarray(out, dtype=dt)
+
+
+_FFT = {FT.fft_p: _fft}
+
+
 def make_backend() -> NumpyBackend:
     b = NumpyBackend()
-    for table in (_UNARY, _BINARY, _OTHER, _SORTING, _SCATTER, _DYNAMIC, _CUMULATIVE, _COMPLEX):
+    for table in (_UNARY, _BINARY, _OTHER, _SORTING, _SCATTER, _DYNAMIC, _CUMULATIVE, _COMPLEX, _FFT):
         for prim, impl in table.items():
             b.register(prim, impl)
     return b

@@ -27,6 +27,7 @@ from functrace.errors import BackendError, DTypeError
 from functrace.ops import complex_parts as CP
 from functrace.ops import cumulative as CU
 from functrace.ops import dynamic_slicing as DS
+from functrace.ops import fft as FT
 from functrace.ops import scatter as SC
 from functrace.ops import sorting as SO
 
@@ -490,7 +491,19 @@ def _family_table() -> dict:
         CU.cumlogsumexp_p: _cumulative(lambda x, axis: torch.logcumsumexp(x, dim=axis)),
         CP.real_p: lambda x: torch.real(x).clone(), CP.imag_p: lambda x: torch.imag(x).clone(),
         CP.conj_p: lambda x: torch.conj(x).resolve_conj(), CP.complex_p: _complex,
+        FT.fft_p: _fft,
     }
+
+
+def _fft(x, *, fft_type, fft_lengths):
+    dims = tuple(range(x.ndim - len(fft_lengths), x.ndim))
+    if fft_type == "FFT":
+        return torch.fft.fftn(x, dim=dims)
+    if fft_type == "IFFT":
+        return torch.fft.ifftn(x, dim=dims)
+    if fft_type == "RFFT":
+        return torch.fft.rfftn(x, dim=dims)
+    return torch.fft.irfftn(x, s=fft_lengths, dim=dims)
 
 
 def _complex(x, y):

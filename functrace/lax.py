@@ -73,6 +73,7 @@ from functrace.ops.elementwise import (  # noqa: F401
     tan,
     tanh,
 )
+from functrace.ops.fft import fft  # noqa: E402,F401
 from functrace.ops.linalg import (  # noqa: F401
     dot_general,
 )

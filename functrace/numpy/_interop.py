@@ -203,4 +203,6 @@ def _dispatch_tables(fnp: Any) -> tuple[dict, dict]:
             ufuncs[getattr(np, np_name)] = getattr(fnp, fnp_name)
     for name in getattr(fnp.linalg, "__all__", ["norm"]):
         functions[getattr(np.linalg, name)] = getattr(fnp.linalg, name)
+    for name in fnp.fft.__all__:
+        functions[getattr(np.fft, name)] = getattr(fnp.fft, name)
     return ufuncs, functions
