@@ -10,6 +10,7 @@ import numpy as np
 
 from functrace import ops as P
 from functrace.backends.base import Backend
+from functrace.errors import BackendError
 from functrace.ir import Literal
 from functrace.ops import complex_parts as CP
 from functrace.ops import cumulative as CU
@@ -17,6 +18,7 @@ from functrace.ops import dynamic_slicing as DS
 from functrace.ops import fft as FT
 from functrace.ops import scatter as SC
 from functrace.ops import sorting as SO
+from functrace.ops import special as SP
 
 
 def _quiet(f):
@@ -515,9 +517,43 @@ def _fft(x, *, fft_type, fft_lengths):
 _FFT = {FT.fft_p: _fft}
 
 
+def _scipy_special(name: str, *, order: bool = False):
+    """scipy.special's ``name`` in the operand's float type; SciPy is imported on first use, and
+    its absence is an error that names the function and the way out."""
+
+    def impl(*args, **params):
+        try:
+            import scipy.special as sc
+        except ImportError:
+            raise BackendError(f"the NumPy backend computes {name} with SciPy, which is not installed: "
+                               "pip install scipy, or use the torch backend") from None
+        dt = np.result_type(*args)
+        with np.errstate(all="ignore"):
+            out = getattr(sc, name)(params["m"], *args) if order else getattr(sc, name)(*args)
+        return np.asarray(out, dtype=dt)
+
+    return impl
+
+
+def _lgamma(x):
+    """scipy's gammaln, but inf at -inf and -log(x) for subnormal x (as JAX and torch; SciPy gives
+    -inf and inf there)."""
+    out = _scipy_special("gammaln")(x)
+    with np.errstate(all="ignore"):
+        tiny = (x > 0) & (x < np.finfo(x.dtype).tiny)
+        return np.where(np.isneginf(x), np.inf, np.where(tiny, -np.log(np.where(tiny, x, 1)), out)).astype(out.dtype)
+
+
+_SPECIAL = {SP.lgamma_p: _lgamma, SP.digamma_p: _scipy_special("psi"),
+            SP.polygamma_p: _scipy_special("polygamma", order=True), SP.erfc_p: _scipy_special("erfc"),
+            SP.erf_inv_p: _scipy_special("erfinv"), SP.bessel_i0e_p: _scipy_special("i0e"),
+            SP.bessel_i1e_p: _scipy_special("i1e"), SP.igamma_p: _scipy_special("gammainc"),
+            SP.igammac_p: _scipy_special("gammaincc")}
+
+
 def make_backend() -> NumpyBackend:
     b = NumpyBackend()
-    for table in (_UNARY, _BINARY, _OTHER, _SORTING, _SCATTER, _DYNAMIC, _CUMULATIVE, _COMPLEX, _FFT):
+    for table in (_UNARY, _BINARY, _OTHER, _SORTING, _SCATTER, _DYNAMIC, _CUMULATIVE, _COMPLEX, _FFT, _SPECIAL):
         for prim, impl in table.items():
             b.register(prim, impl)
     return b

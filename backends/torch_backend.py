@@ -30,6 +30,7 @@ from functrace.ops import dynamic_slicing as DS
 from functrace.ops import fft as FT
 from functrace.ops import scatter as SC
 from functrace.ops import sorting as SO
+from functrace.ops import special as SP
 
 try:  # torch is an optional dependency: only this module may import it.
     import torch
@@ -492,7 +493,18 @@ def _family_table() -> dict:
         CP.real_p: lambda x: torch.real(x).clone(), CP.imag_p: lambda x: torch.imag(x).clone(),
         CP.conj_p: lambda x: torch.conj(x).resolve_conj(), CP.complex_p: _complex,
         FT.fft_p: _fft,
+        SP.lgamma_p: torch.lgamma, SP.digamma_p: torch.digamma,
+        SP.polygamma_p: lambda x, *, m: torch.special.polygamma(m, x), SP.erfc_p: torch.special.erfc,
+        SP.erf_inv_p: torch.special.erfinv, SP.bessel_i0e_p: torch.special.i0e, SP.bessel_i1e_p: torch.special.i1e,
+        SP.igamma_p: _nan_in_nan_out(torch.special.gammainc), SP.igammac_p: _nan_in_nan_out(torch.special.gammaincc),
     }
+
+
+def _nan_in_nan_out(f):
+    """torch's incomplete gamma returns 0 or 1 for some nan operands; NumPy (SciPy) and JAX give nan."""
+    def g(a, x):
+        return torch.where(torch.isnan(a) | torch.isnan(x), a + x, f(a, x))
+    return g
 
 
 def _fft(x, *, fft_type, fft_lengths):

@@ -91,6 +91,17 @@ from functrace.ops.reductions import (  # noqa: F401
 from functrace.ops.scan import scan  # noqa: F401
 from functrace.ops.scatter import scatter, scatter_max, scatter_min, scatter_mul  # noqa: E402,F401
 from functrace.ops.sorting import sort, sort_key_val, top_k  # noqa: E402,F401
+from functrace.ops.special import (  # noqa: E402,F401
+    bessel_i0e,
+    bessel_i1e,
+    digamma,
+    erf_inv,
+    erfc,
+    igamma,
+    igammac,
+    lgamma,
+    polygamma,
+)
 from functrace.ops.structural import (  # noqa: F401
     broadcast_in_dim,
     concatenate,

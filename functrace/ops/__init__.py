@@ -16,4 +16,4 @@ from functrace.primitives import Primitive, abstract_eval_rules, all_primitives 
 _FAMILIES = (elementwise, reductions, structural, linalg, control_flow, scan, custom_jvp, custom_vjp)
 globals().update({name: value for family in _FAMILIES for name, value in vars(family).items()
                   if name.endswith("_p") and isinstance(value, Primitive)})
-from functrace.ops import complex_parts, cumulative, dynamic_slicing, fft, scatter, sorting  # noqa: F401,E402
+from functrace.ops import complex_parts, cumulative, dynamic_slicing, fft, scatter, sorting, special  # noqa: F401,E402
