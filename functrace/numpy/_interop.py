@@ -123,7 +123,9 @@ def install(fnp: Any) -> None:
     Tracer.__array_function__ = __array_function__
 
 
-_SCIPY_SPECIAL = ("erf", "expit", "logit")
+_SCIPY_SPECIAL = ("erf", "erfc", "erfinv", "expit", "logit", "gammaln", "gamma", "digamma", "psi", "polygamma",
+                  "betaln", "multigammaln", "gammainc", "gammaincc", "ndtr", "ndtri", "log_ndtr", "xlogy",
+                  "xlog1py", "entr", "i0e", "i1e", "i0", "i1")
 
 
 def _scipy_special(ufunc: Any) -> Any:

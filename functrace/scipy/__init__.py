@@ -1,10 +1,10 @@
 """``functrace.scipy``: the traceable counterparts of SciPy functions, as ``jax.scipy`` offers.
 
-Only ``special`` so far: the functions of ``scipy.special`` that neural-network and
-statistics code differentiates most. ``scipy.special``'s own ufuncs of the same names, called
+``special`` (SciPy's special functions) and ``stats`` (log-densities, CDFs and quantiles of
+common distributions), with JAX's derivatives. ``scipy.special``'s own ufuncs of the same names, called
 on traced values, reach these functions (as ``np.sin`` reaches ``functrace.numpy.sin``).
 """
 
-from functrace.scipy import special
+from functrace.scipy import special, stats
 
-__all__ = ["special"]
+__all__ = ["special", "stats"]
