@@ -147,13 +147,40 @@ def erfinv(x: Array) -> Array:
 def ndtr(x: Array) -> Array:
     """The standard normal CDF, erfc(-x / sqrt(2)) / 2."""
     x = _float(x)
-    return fnp.multiply(lax.erfc(fnp.multiply(x, -1 / np.sqrt(2))), 0.5)
+    return fnp.multiply(lax.erfc(fnp.multiply(x, float(-1 / np.sqrt(2)))), 0.5)
 
 
+@custom_jvp
 def ndtri(p: Array) -> Array:
-    """The inverse of ``ndtr`` (the standard normal quantile), sqrt(2) * erfinv(2p - 1)."""
+    """The inverse of ``ndtr`` (the standard normal quantile), accurate in both tails: a rational
+    first guess in sqrt(-2 log q), q = min(p, 1 - p) (Abramowitz & Stegun 26.2.23), then Newton
+    steps on ``log_ndtr``. Its derivative is 1 / pdf(ndtri(p)) (a custom JVP, as the steps are
+    not part of it)."""
     p = _float(p)
-    return fnp.multiply(lax.erf_inv(fnp.subtract(fnp.multiply(p, 2), 1)), np.sqrt(2))
+    q = fnp.minimum(p, fnp.subtract(1.0, p))
+    safe_q = fnp.where(fnp.logical_and(fnp.greater(q, 0), fnp.less_equal(q, 0.5)), q, fnp.full_like(q, 0.25))
+    t = fnp.sqrt(fnp.multiply(fnp.log(safe_q), -2.0))
+    num = fnp.add(2.515517, fnp.multiply(t, fnp.add(0.802853, fnp.multiply(t, 0.010328))))
+    den = fnp.add(1.0, fnp.multiply(t, fnp.add(1.432788, fnp.multiply(t, fnp.add(0.189269,
+                                                                                   fnp.multiply(t, 0.001308))))))
+    x = fnp.negative(fnp.subtract(t, fnp.divide(num, den)))
+    log_q = fnp.log(safe_q)
+    for _ in range(4):  # Newton on log ndtr(x) = log q: x -= (ndtr(x) - q) / pdf(x), in logs
+        ln = log_ndtr(x)
+        log_pdf = fnp.subtract(fnp.multiply(fnp.square(x), -0.5), float(0.5 * np.log(2 * np.pi)))
+        ratio = fnp.exp(fnp.subtract(ln, log_pdf))  # ndtr(x) / pdf(x)
+        x = fnp.subtract(x, fnp.multiply(fnp.negative(fnp.expm1(fnp.subtract(log_q, ln))), ratio))
+    x = fnp.where(fnp.greater(p, 0.5), fnp.negative(x), fnp.where(fnp.equal(p, 0.5), fnp.zeros_like(x), x))
+    x = fnp.where(fnp.equal(p, 0), fnp.full_like(x, -np.inf), fnp.where(fnp.equal(p, 1), fnp.full_like(x, np.inf), x))
+    return fnp.where(fnp.logical_or(fnp.less(p, 0), fnp.greater(p, 1)), fnp.full_like(x, np.nan), x)
+
+
+@ndtri.defjvp
+def _ndtri_jvp(primals: tuple, tangents: tuple) -> tuple:
+    (p,), (tp,) = primals, tangents
+    x = ndtri(p)
+    slope = fnp.exp(fnp.add(fnp.multiply(fnp.square(x), 0.5), float(0.5 * np.log(2 * np.pi))))
+    return x, fnp.multiply(tp, slope)
 
 
 def log_ndtr(x: Array) -> Array:
@@ -161,15 +188,21 @@ def log_ndtr(x: Array) -> Array:
     near 1), log(ndtr(x)) down to -20, and the asymptotic series of the Mills ratio below."""
     x = _float(x)
     dt = get_aval(x).dtype
-    lower = -20.0 if dt == np.float64 else -10.0
-    upper = fnp.log1p(fnp.negative(ndtr(fnp.negative(fnp.maximum(x, -1.0)))))
-    mid = fnp.log(ndtr(fnp.clip(x, lower, -1.0)))
-    t = fnp.minimum(x, lower)  # the series, evaluated only where it is accurate
+    lower = -30.0 if dt == np.float64 else -10.0
+    # Each branch sees x only where it is taken (a constant elsewhere), so no branch's nan or tie
+    # reaches the derivative.
+    is_upper, is_mid = fnp.greater(x, -1.0), fnp.logical_and(fnp.greater(x, lower), fnp.less_equal(x, -1.0))
+    upper = fnp.log1p(fnp.negative(ndtr(fnp.negative(fnp.where(is_upper, x, fnp.full_like(x, 0.0))))))
+    mid = fnp.log(ndtr(fnp.where(is_mid, x, fnp.full_like(x, -2.0))))
+    t = fnp.where(fnp.logical_or(is_upper, is_mid), fnp.full_like(x, lower), x)
     t2 = fnp.reciprocal(fnp.square(t))
-    series = fnp.log1p(fnp.multiply(t2, fnp.add(-1.0, fnp.multiply(t2, fnp.add(3.0, fnp.multiply(t2, -15.0))))))
+    series = fnp.zeros_like(t2)
+    for c in (-945.0, 105.0, -15.0, 3.0, -1.0):  # 1 - 1/t^2 + 3/t^4 - 15/t^6 + 105/t^8 - 945/t^10
+        series = fnp.multiply(t2, fnp.add(series, c))
+    series = fnp.log1p(series)
     tail = fnp.subtract(fnp.subtract(fnp.multiply(fnp.square(t), -0.5), fnp.log(fnp.negative(t))),
-                        fnp.subtract(0.5 * np.log(2 * np.pi), series))
-    return fnp.where(fnp.greater(x, -1.0), upper, fnp.where(fnp.greater(x, lower), mid, tail))
+                        fnp.subtract(float(0.5 * np.log(2 * np.pi)), series))
+    return fnp.where(is_upper, upper, fnp.where(is_mid, mid, tail))
 
 
 # ---------------------------------------------------------------------------- logs and entropy
