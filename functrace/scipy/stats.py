@@ -21,12 +21,17 @@ from functrace.tracing import get_aval
 Array = Any
 
 _LOG_2PI = float(np.log(2 * np.pi))
+_LOG_PI = float(np.log(np.pi))
+_LOG_2 = float(np.log(2))
+_PI = float(np.pi)
 
 
 def _promote(*args: Any) -> list:
-    """The arguments as arrays of one floating dtype (float64 for integers), broadcast together."""
+    """The arguments as arrays of one floating dtype (float64 for integers), broadcast together.
+    Python numbers (the default ``loc=0``, ``scale=1``) take the arrays' dtype, as in JAX."""
     arrs = [fnp.asarray(a) for a in args]
-    dt = np.result_type(*[get_aval(a).dtype for a in arrs])
+    typed = [get_aval(a).dtype for a, raw in zip(arrs, args, strict=True) if not isinstance(raw, (int, float))]
+    dt = np.result_type(*typed) if typed else np.dtype(np.float64)
     if dt.kind not in "f":
         dt = np.dtype(np.float64)
     return list(fnp.broadcast_arrays(*[fnp.astype(a, dt) for a in arrs]))
@@ -134,7 +139,7 @@ def _t_logpdf(x, df, loc=0, scale=1):
     x, df, loc, scale = _promote(x, df, loc, scale)
     z = (x - loc) / scale
     half = 0.5 * (df + 1)
-    return (sp.gammaln(half) - sp.gammaln(0.5 * df) - 0.5 * fnp.log(df * np.pi) - fnp.log(scale)
+    return (sp.gammaln(half) - sp.gammaln(0.5 * df) - 0.5 * fnp.log(df * _PI) - fnp.log(scale)
             - half * fnp.log1p(z * z / df))
 
 
@@ -145,17 +150,17 @@ t = _Namespace("t", logpdf=_t_logpdf, pdf=_from_logpdf(_t_logpdf))
 def _cauchy_logpdf(x, loc=0, scale=1):
     x, loc, scale = _promote(x, loc, scale)
     z = (x - loc) / scale
-    return -np.log(np.pi) - fnp.log(scale) - fnp.log1p(z * z)
+    return -_LOG_PI - fnp.log(scale) - fnp.log1p(z * z)
 
 
 def _cauchy_cdf(x, loc=0, scale=1):
     x, loc, scale = _promote(x, loc, scale)
-    return 0.5 + fnp.arctan((x - loc) / scale) / np.pi
+    return 0.5 + fnp.arctan((x - loc) / scale) / _PI
 
 
 def _cauchy_ppf(q, loc=0, scale=1):
     q, loc, scale = _promote(q, loc, scale)
-    return loc + scale * fnp.tan(np.pi * (q - 0.5))
+    return loc + scale * fnp.tan(_PI * (q - 0.5))
 
 
 cauchy = _Namespace("cauchy", logpdf=_cauchy_logpdf, pdf=_from_logpdf(_cauchy_logpdf), cdf=_cauchy_cdf,
@@ -164,7 +169,7 @@ cauchy = _Namespace("cauchy", logpdf=_cauchy_logpdf, pdf=_from_logpdf(_cauchy_lo
 
 def _laplace_logpdf(x, loc=0, scale=1):
     x, loc, scale = _promote(x, loc, scale)
-    return -np.log(2) - fnp.log(scale) - fnp.abs(x - loc) / scale
+    return -_LOG_2 - fnp.log(scale) - fnp.abs(x - loc) / scale
 
 
 def _laplace_cdf(x, loc=0, scale=1):
@@ -193,9 +198,13 @@ def _logistic_ppf(q, loc=0, scale=1):
     return loc + scale * sp.logit(q)
 
 
+def _logistic_logcdf(x, loc=0, scale=1):
+    x, loc, scale = _promote(x, loc, scale)
+    return -fnp.logaddexp(0.0, (loc - x) / scale)
+
+
 logistic = _Namespace("logistic", logpdf=_logistic_logpdf, pdf=_from_logpdf(_logistic_logpdf),
-                      cdf=_logistic_cdf, ppf=_logistic_ppf,
-                      logcdf=lambda x, loc=0, scale=1: -fnp.logaddexp(0.0, -(_promote(x, loc, scale)[0] - loc) / scale))
+                      cdf=_logistic_cdf, logcdf=_logistic_logcdf, ppf=_logistic_ppf)
 
 
 # ---------------------------------------------------------------------------- expon, uniform
@@ -245,10 +254,9 @@ uniform = _Namespace("uniform", logpdf=_uniform_logpdf, pdf=_from_logpdf(_unifor
 def _gamma_logpdf(x, a, loc=0, scale=1):
     x, a, loc, scale = _promote(x, a, loc, scale)
     y = (x - loc) / scale
-    safe_y = _where(y > 0, y, 1.0)
+    safe_y = _where(y >= 0, y, 1.0)  # x < loc never reaches the logs (nor their derivatives)
     val = sp.xlogy(a - 1, safe_y) - safe_y - sp.gammaln(a) - fnp.log(scale)
-    return fnp.where(y > 0, val, fnp.where(fnp.logical_and(y == 0, a == 1), -fnp.log(scale),
-                                           _full(val, -np.inf)))
+    return _where(y >= 0, val, -np.inf)  # at x == loc: +inf for a < 1, -log(scale) for a == 1, -inf above
 
 
 def _gamma_cdf(x, a, loc=0, scale=1):
