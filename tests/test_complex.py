@@ -145,3 +145,26 @@ def test_check_grads_composites(f, dtype):
     z = np.array([1 + 0.5j, -0.7 + 1.2j, 0.3 - 0.4j], dtype)
     tol = dict(rtol=2e-3, eps=1e-3) if dtype == np.complex64 else dict(rtol=1e-6, eps=1e-5)
     ft.test_util.check_grads(f, (z,), order=2, modes=("fwd", "rev"), **tol)
+
+
+C = np.array([[1 + 0.2j, -0.5j], [2.0 + 0j, 0.3 - 1j]])
+
+
+@pytest.mark.parametrize("f", [
+    lambda x: x * (1 + 0.2j), lambda x: x + 1j, lambda x: 1j - x, lambda x: fnp.dot(x, C), lambda x: fnp.outer(x, C[0]),
+    lambda x: fnp.matmul(C, x), lambda x: fnp.tensordot(x, C, axes=1), lambda x: fnp.einsum("i,ij->j", x, C),
+], ids=["mul", "add", "sub", "dot", "outer", "matmul", "tensordot", "einsum"])
+def test_real_input_derivative_kept_when_result_is_complex(f):
+    x, t = np.array([0.7, -1.3]), np.array([1.0, 0.5])
+    _, got = ft.jvp(f, (x,), (t,))
+
+    def lin(v):  # f is affine in x: its linear part, on the host
+        return host(f(v)) - host(f(np.zeros(2)))
+
+    np.testing.assert_allclose(host(got), lin(t), rtol=1e-12)
+    # reverse mode: the cotangent of a real input is the real part (JAX's transpose of real -> complex)
+    ct = np.ones(lin(x).shape, complex) * (0.3 - 0.8j)
+    _, f_vjp = ft.vjp(f, x)
+    want = [np.real(np.sum(ct * lin(e))) for e in np.eye(2)]
+    np.testing.assert_allclose(host(f_vjp(ct)[0]), want, rtol=1e-12)
+    assert host(f_vjp(ct)[0]).dtype == np.float64
