@@ -548,7 +548,7 @@ _SPECIAL = {SP.lgamma_p: _lgamma, SP.digamma_p: _scipy_special("psi"),
             SP.polygamma_p: _scipy_special("polygamma", order=True), SP.erfc_p: _scipy_special("erfc"),
             SP.erf_inv_p: _scipy_special("erfinv"), SP.bessel_i0e_p: _scipy_special("i0e"),
             SP.bessel_i1e_p: _scipy_special("i1e"), SP.igamma_p: _scipy_special("gammainc"),
-            SP.igammac_p: _scipy_special("gammaincc")}
+            SP.igammac_p: _scipy_special("gammaincc"), SP.zeta_p: _scipy_special("zeta")}
 
 
 def make_backend() -> NumpyBackend:

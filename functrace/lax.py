@@ -101,6 +101,7 @@ from functrace.ops.special import (  # noqa: E402,F401
     igammac,
     lgamma,
     polygamma,
+    zeta,
 )
 from functrace.ops.structural import (  # noqa: F401
     broadcast_in_dim,

@@ -23,4 +23,5 @@ CASES = [
     Case("bessel_i1e", SP.bessel_i1e_p, lax.bessel_i1e, (uniform(-3.0, 3.0, (2, 3)),)),
     Case("igamma[x]", SP.igamma_p, lambda x: lax.igamma(np.asarray(2.5, x.dtype), x), (uniform(0.3, 4.0, (5,)),)),
     Case("igammac[x]", SP.igammac_p, lambda x: lax.igammac(np.asarray(1.5, x.dtype), x), (uniform(0.3, 4.0, (2, 2)),)),
+    Case("zeta[q]", SP.zeta_p, lambda q: lax.zeta(np.asarray(3.0, q.dtype), q), (uniform(0.5, 3.0, (2, 3)),)),
 ]

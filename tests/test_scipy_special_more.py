@@ -35,6 +35,7 @@ VALUES = {
     "i1e": ([np.array([-4.0, -0.5, 0.0, 0.5, 30.0])], {}),
     "i0": ([np.array([-4.0, 0.0, 2.5])], {}),
     "i1": ([np.array([-4.0, 0.0, 2.5])], {}),
+    "zeta": ([np.array([1.0, 1.5, 2.0, 3.0, 0.5]), np.array([1.0, 1.0, 2.5, 0.3, 1.0])], {}),
 }
 
 
@@ -100,6 +101,7 @@ GRADS = [
     ("i1e", special.i1e, [np.array([-2.0, 0.4, 3.0])]),
     ("i0", special.i0, [np.array([-2.0, 0.4])]),
     ("i1", special.i1, [np.array([-2.0, 0.4])]),
+    ("zeta[q]", lambda q: special.zeta(3.0, q), [np.array([0.7, 2.5])]),
 ]
 
 
@@ -115,6 +117,10 @@ def test_derivative_conventions_as_jax():
     np.testing.assert_allclose(host(ft.grad(special.gammaln)(3.0)), sp.digamma(3.0))
     with pytest.raises(ft.errors.MissingRuleError, match="in x only"):
         ft.grad(lambda a: special.gammainc(a, 1.0))(2.0)
+    # jax 0.10.2: grad(lambda q: zeta(3.0, q))(2.5) = -0.11195292440862602
+    np.testing.assert_allclose(host(ft.grad(lambda q: special.zeta(3.0, q))(2.5)), -0.11195292440862602, rtol=1e-12)
+    with pytest.raises(ft.errors.MissingRuleError, match="in q only"):
+        ft.grad(lambda x: special.zeta(x, 2.5))(3.0)
 
 
 def test_scipy_ufuncs_on_traced_values():

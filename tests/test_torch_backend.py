@@ -390,7 +390,7 @@ CASES.update({  # complex numbers and FFTs (functrace/ops/complex_parts.py, fft.
     "lgamma": elementwise(1, "pos"), "digamma": elementwise(1, "pos"), "erfc": elementwise(1),
     "erf_inv": elementwise(1, "unit"), "bessel_i0e": elementwise(1), "bessel_i1e": elementwise(1),
     "polygamma": with_params(FLOATS, lambda s: {"m": len(s)}, "pos"),
-    "igamma": elementwise(2, "pos"), "igammac": elementwise(2, "pos"),
+    "igamma": elementwise(2, "pos"), "igammac": elementwise(2, "pos"), "zeta": elementwise(2, "ge1"),
 })
 
 

@@ -258,6 +258,7 @@ def _scientific_cases() -> list[Case]:
             (SP.polygamma_p, lambda x: lax.polygamma(2, x)), (SP.erf_inv_p, lambda x: lax.erf_inv(x / 3)))],
         case("igamma", SP.igamma_p, lax.igamma, positive(3), positive(3)),
         case("igammac", SP.igammac_p, lax.igammac, positive(2, 2), positive(2, 2)),
+        case("zeta", SP.zeta_p, lambda x, q: lax.zeta(x + 1, q), positive(3), positive(3)),
     ]
 
 

@@ -125,7 +125,7 @@ def install(fnp: Any) -> None:
 
 _SCIPY_SPECIAL = ("erf", "erfc", "erfinv", "expit", "logit", "gammaln", "gamma", "digamma", "psi", "polygamma",
                   "betaln", "multigammaln", "gammainc", "gammaincc", "ndtr", "ndtri", "log_ndtr", "xlogy",
-                  "xlog1py", "entr", "i0e", "i1e", "i0", "i1")
+                  "xlog1py", "entr", "i0e", "i1e", "i0", "i1", "zeta")
 
 
 def _scipy_special(ufunc: Any) -> Any:

@@ -1,5 +1,5 @@
 """Special-function primitives (as ``lax``'s): ``lgamma``, ``digamma``, ``polygamma``, ``erfc``,
-``erf_inv``, ``igamma``, ``igammac``, ``bessel_i0e``, ``bessel_i1e``.
+``erf_inv``, ``igamma``, ``igammac``, ``bessel_i0e``, ``bessel_i1e``, ``zeta``.
 
 Elementwise on real floating operands; their derivatives are JAX's (``lgamma' = digamma``,
 ``digamma' = polygamma(1, .)``, ...). ``polygamma`` takes its order ``m`` as a static
@@ -32,6 +32,12 @@ bessel_i0e_p = unop("bessel_i0e")
 bessel_i1e_p = unop("bessel_i1e")
 igamma_p = binop("igamma", "f")
 igammac_p = binop("igammac", "f")
+zeta_p = binop("zeta", "f")
+
+
+def zeta(x: Array, q: Array) -> Array:
+    """The Hurwitz zeta function sum over n >= 0 of (n + q) ** -x (differentiable in q)."""
+    return bind(zeta_p, x, q)
 
 
 def _polygamma_rule(x: ShapedArray, *, m: int) -> ShapedArray:
@@ -111,11 +117,11 @@ def _i1e_slope(ans, x):
 defjvp(bessel_i1e_p, lambda t, ans, x: lax.mul(t, _i1e_slope(ans, x)))
 
 
-def _no_a_derivative(name):
+def _no_derivative(name, arg, other):
     def rule(t, ans, a, x):
         raise located(MissingRuleError(
-            f"functrace differentiates {name}(a, x) in x only; the derivative in the shape a is not "
-            "implemented (pass a as a constant, e.g. through ft.stop_gradient)"))
+            f"functrace differentiates {name} in {other} only; the derivative in {arg} is not "
+            f"implemented (pass {arg} as a constant, e.g. through ft.stop_gradient)"))
     return rule
 
 
@@ -125,5 +131,9 @@ def _igamma_x(t, ans, a, x):
     return lax.mul(t, lax.exp(log_density))
 
 
-defjvp(igamma_p, _no_a_derivative("igamma"), _igamma_x)
-defjvp(igammac_p, _no_a_derivative("igammac"), lambda t, ans, a, x: lax.neg(_igamma_x(t, ans, a, x)))
+defjvp(igamma_p, _no_derivative("igamma(a, x)", "the shape a", "x"), _igamma_x)
+defjvp(igammac_p, _no_derivative("igammac(a, x)", "the shape a", "x"),
+       lambda t, ans, a, x: lax.neg(_igamma_x(t, ans, a, x)))
+# d/dq zeta(x, q) = -x zeta(x + 1, q)
+defjvp(zeta_p, _no_derivative("zeta(x, q)", "the exponent x", "q"),
+       lambda t, ans, x, q: lax.mul(t, lax.neg(lax.mul(x, zeta(lax.add(x, const_like(1, x)), q)))))

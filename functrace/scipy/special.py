@@ -133,6 +133,11 @@ def gammaincc(a: Array, x: Array) -> Array:
     return lax.igammac(*_float2(a, x))
 
 
+def zeta(x: Array, q: Array | None = None) -> Array:
+    """The Hurwitz zeta function (the Riemann zeta function without ``q``); differentiable in q."""
+    return lax.zeta(*_float2(x, 1.0 if q is None else q))
+
+
 # ---------------------------------------------------------------------------- error function family
 def erfc(x: Array) -> Array:
     """1 - erf(x), accurate for large x."""
@@ -279,4 +284,4 @@ def i1(x: Array) -> Array:
 
 __all__ = ["erf", "erfc", "erfinv", "expit", "logit", "logsumexp", "gammaln", "gamma", "digamma", "psi",
            "polygamma", "betaln", "multigammaln", "gammainc", "gammaincc", "ndtr", "ndtri", "log_ndtr",
-           "xlogy", "xlog1py", "entr", "i0e", "i1e", "i0", "i1"]
+           "xlogy", "xlog1py", "entr", "i0e", "i1e", "i0", "i1", "zeta"]
