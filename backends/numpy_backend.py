@@ -10,14 +10,18 @@ import numpy as np
 
 from functrace import ops as P
 from functrace.backends.base import Backend
+from functrace.errors import BackendError
 from functrace.ir import Literal
+from functrace.ops import complex_parts as CP
 from functrace.ops import convolution as C
 from functrace.ops import cumulative as CU
 from functrace.ops import dynamic_slicing as DS
+from functrace.ops import fft as FT
 from functrace.ops import linalg_decompositions as LD
 from functrace.ops import random_bits as RB
 from functrace.ops import scatter as SC
 from functrace.ops import sorting as SO
+from functrace.ops import special as SP
 
 
 def _quiet(f):
@@ -224,6 +228,14 @@ def _iota(*, dtype, shape, dimension):
     return np.broadcast_to(r.reshape([-1 if i == dimension else 1 for i in range(len(shape))]), shape)
 
 
+def _convert(x, *, new_dtype):
+    """A cast; complex -> real keeps the real part (as JAX), without NumPy's ComplexWarning."""
+    x = np.asarray(x)
+    if x.dtype.kind == "c" and np.dtype(new_dtype).kind != "c":
+        x = x.real
+    return x.astype(new_dtype)
+
+
 _UNARY = {
     P.neg_p: np.negative, P.sign_p: np.sign, P.abs_p: np.abs, P.floor_p: np.floor,
     P.ceil_p: np.ceil, P.round_p: np.round, P.sin_p: _quiet(np.sin), P.cos_p: _quiet(np.cos), P.tan_p: _quiet(np.tan),
@@ -245,7 +257,7 @@ _BINARY = {
 _OTHER = {
     P.integer_pow_p: _quiet(_integer_pow),
     P.select_p: np.where,
-    P.convert_element_type_p: _quiet(lambda x, *, new_dtype: np.asarray(x).astype(new_dtype)),
+    P.convert_element_type_p: _quiet(_convert),
     P.reduce_sum_p: _quiet(_reduce(np.add)), P.reduce_prod_p: _quiet(_reduce(np.multiply)),
     P.reduce_max_p: _reduce(np.maximum), P.reduce_min_p: _reduce(np.minimum),
     P.reduce_and_p: _reduce(np.logical_and), P.reduce_or_p: _reduce(np.logical_or),
@@ -955,9 +967,73 @@ class NumpyBackend(Backend):
         return self.asarray(x)
 
 
+def _complex(x, y):
+    """x + i*y with the complex dtype of the parts (NumPy's ``x + 1j*y`` would widen float32)."""
+    x, y = np.broadcast_arrays(x, y)
+    out = np.empty(x.shape, CP.complex_dtype(x.dtype))
+    out.real, out.imag = x, y
+    return out
+
+
+_COMPLEX = {CP.real_p: lambda x: np.array(np.real(x)), CP.imag_p: lambda x: np.array(np.imag(x)),
+            CP.conj_p: np.conjugate, CP.complex_p: _complex}
+
+
+def _fft(x, *, fft_type, fft_lengths):
+    """numpy.fft over the trailing axes, keeping single precision (NumPy computes in double)."""
+    axes = tuple(range(x.ndim - len(fft_lengths), x.ndim))
+    if fft_type == "FFT":
+        out, dt = np.fft.fftn(x, axes=axes), x.dtype
+    elif fft_type == "IFFT":
+        out, dt = np.fft.ifftn(x, axes=axes), x.dtype
+    elif fft_type == "RFFT":
+        out, dt = np.fft.rfftn(x, axes=axes), CP.complex_dtype(x.dtype)
+    else:
+        out, dt = np.fft.irfftn(x, s=fft_lengths, axes=axes), CP.real_dtype(x.dtype)
+    return np.asarray(out, dtype=dt)
+
+
+_FFT = {FT.fft_p: _fft}
+
+
+def _scipy_special(name: str, *, order: bool = False):
+    """scipy.special's ``name`` in the operand's float type; SciPy is imported on first use, and
+    its absence is an error that names the function and the way out."""
+
+    def impl(*args, **params):
+        try:
+            import scipy.special as sc
+        except ImportError:
+            raise BackendError(f"the NumPy backend computes {name} with SciPy, which is not installed: "
+                               "pip install scipy, or use the torch backend") from None
+        dt = np.result_type(*args)
+        with np.errstate(all="ignore"):
+            out = getattr(sc, name)(params["m"], *args) if order else getattr(sc, name)(*args)
+        return np.asarray(out, dtype=dt)
+
+    return impl
+
+
+def _lgamma(x):
+    """scipy's gammaln, but inf at -inf and -log(x) for subnormal x (as JAX and torch; SciPy gives
+    -inf and inf there)."""
+    out = _scipy_special("gammaln")(x)
+    with np.errstate(all="ignore"):
+        tiny = (x > 0) & (x < np.finfo(x.dtype).tiny)
+        return np.where(np.isneginf(x), np.inf, np.where(tiny, -np.log(np.where(tiny, x, 1)), out)).astype(out.dtype)
+
+
+_SPECIAL = {SP.lgamma_p: _lgamma, SP.digamma_p: _scipy_special("psi"),
+            SP.polygamma_p: _scipy_special("polygamma", order=True), SP.erfc_p: _scipy_special("erfc"),
+            SP.bessel_i0e_p: _scipy_special("i0e"),
+            SP.bessel_i1e_p: _scipy_special("i1e"), SP.igamma_p: _scipy_special("gammainc"),
+            SP.igammac_p: _scipy_special("gammaincc"), SP.zeta_p: _scipy_special("zeta")}
+
+
 def make_backend() -> NumpyBackend:
     b = NumpyBackend()
-    for table in (_UNARY, _BINARY, _OTHER, _SORTING, _SCATTER, _DYNAMIC, _CUMULATIVE, _RANDOM_BITS, _CONV, _LINALG):
+    for table in (_UNARY, _BINARY, _OTHER, _SORTING, _SCATTER, _DYNAMIC, _CUMULATIVE, _RANDOM_BITS, _CONV, _LINALG,
+                  _COMPLEX, _FFT, _SPECIAL):
         for prim, impl in table.items():
             b.register(prim, impl)
     return b

@@ -24,11 +24,14 @@ from functrace import ops as P
 from functrace.avals import ShapedArray, canonical_dtype, register_aval_handler
 from functrace.backends.base import Backend
 from functrace.errors import BackendError, DTypeError
+from functrace.ops import complex_parts as CP
 from functrace.ops import cumulative as CU
 from functrace.ops import dynamic_slicing as DS
+from functrace.ops import fft as FT
 from functrace.ops import linalg_decompositions as LD
 from functrace.ops import scatter as SC
 from functrace.ops import sorting as SO
+from functrace.ops import special as SP
 
 try:  # torch is an optional dependency: only this module may import it.
     import torch
@@ -92,6 +95,8 @@ def _is_int(x: Any) -> bool:
 # ---------------------------------------------------------------------------- elementwise
 def _sign(x):
     """torch.sign(nan) is 0; NumPy (and JAX) return nan."""
+    if x.dtype.is_complex:  # x / |x|, 0 at 0 (as NumPy 2 and JAX)
+        return torch.sgn(x)
     s = torch.sign(x)
     return torch.where(torch.isnan(x), x, s) if x.dtype.is_floating_point else s
 
@@ -178,7 +183,10 @@ def _logistic(x):
 
 
 def _convert_element_type(x, *, new_dtype):
-    """A cast; float -> int truncates toward zero and nonzero (nan too) -> True, as NumPy."""
+    """A cast; float -> int truncates toward zero and nonzero (nan too) -> True, as NumPy;
+    complex -> real keeps the real part (as NumPy and JAX, without torch's warning)."""
+    if x.dtype.is_complex and np.dtype(new_dtype).kind != "c":
+        x = torch.real(x)
     return x.to(torch_dtype(new_dtype))
 
 
@@ -825,7 +833,45 @@ def _family_table() -> dict:
         CU.cummax_p: _cumulative(_cumextremum(torch.cummax)),
         CU.cummin_p: _cumulative(_cumextremum(torch.cummin)),
         CU.cumlogsumexp_p: _cumulative(lambda x, axis: torch.logcumsumexp(x, dim=axis)),
+        CP.real_p: lambda x: torch.real(x).clone(), CP.imag_p: lambda x: torch.imag(x).clone(),
+        CP.conj_p: lambda x: torch.conj(x).resolve_conj(), CP.complex_p: _complex,
+        FT.fft_p: _fft,
+        SP.lgamma_p: torch.lgamma, SP.digamma_p: torch.digamma,
+        SP.polygamma_p: lambda x, *, m: torch.special.polygamma(m, x), SP.erfc_p: torch.special.erfc,
+        SP.bessel_i0e_p: torch.special.i0e, SP.bessel_i1e_p: torch.special.i1e,
+        SP.igamma_p: _nan_in_nan_out(torch.special.gammainc), SP.igammac_p: _nan_in_nan_out(torch.special.gammaincc),
+        SP.zeta_p: _zeta,
     }
+
+
+def _zeta(x, q):
+    """torch's Hurwitz zeta is nan where (n + q) ** -x underflows for huge x and q (x, q > 1);
+    the value there is 0, as SciPy gives."""
+    z = torch.special.zeta(x, q)
+    return torch.where(torch.isnan(z) & (x > 1) & (q > 1), torch.zeros_like(z), z)
+
+
+def _nan_in_nan_out(f):
+    """torch's incomplete gamma returns 0 or 1 for some nan operands; NumPy (SciPy) and JAX give nan."""
+    def g(a, x):
+        return torch.where(torch.isnan(a) | torch.isnan(x), a + x, f(a, x))
+    return g
+
+
+def _fft(x, *, fft_type, fft_lengths):
+    dims = tuple(range(x.ndim - len(fft_lengths), x.ndim))
+    if fft_type == "FFT":
+        return torch.fft.fftn(x, dim=dims)
+    if fft_type == "IFFT":
+        return torch.fft.ifftn(x, dim=dims)
+    if fft_type == "RFFT":
+        return torch.fft.rfftn(x, dim=dims)
+    return torch.fft.irfftn(x, s=fft_lengths, dim=dims)
+
+
+def _complex(x, y):
+    x, y = torch.broadcast_tensors(x, y)
+    return torch.complex(x, y)
 
 
 # ---------------------------------------------------------------------------- the table

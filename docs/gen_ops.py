@@ -25,6 +25,10 @@ def _names_line(names: list[str]) -> str:
     return "\n".join(textwrap.wrap(" ".join(f"`{n}`" for n in names), width=100, break_on_hyphens=False))
 
 
+def _not_ufunc_verb(n: int) -> str:
+    return "is not a ufunc, and refuses" if n == 1 else "are not ufuncs, and refuse"
+
+
 def generate() -> str:
     """The markdown that goes between the ops markers (without the markers)."""
     if str(ROOT) not in sys.path:
@@ -66,8 +70,8 @@ def generate() -> str:
         "",
         f"**`functrace.scipy.special`** ({len(special_names)}; SciPy's own ufuncs {_names_line(via_ufunc)} called on "
         "traced values reach these"
-        + (f"; {_names_line(not_ufunc)} in SciPy {'is' if len(not_ufunc) == 1 else 'are'} not a ufunc, and "
-           "refuses traced values: call functrace's" if not_ufunc else "") + "):",
+        + (f"; {_names_line(not_ufunc)} in SciPy {_not_ufunc_verb(len(not_ufunc))} traced values: call functrace's"
+           if not_ufunc else "") + "):",
         "",
         _names_line(special_names),
         "",

@@ -9,6 +9,7 @@ module gathers them under one name, as ``jax.lax``.
 from __future__ import annotations
 
 from functrace.ops import linalg_decompositions as linalg  # noqa: F401 -- lax.linalg
+from functrace.ops.complex_parts import complex, conj, imag, real  # noqa: E402,F401
 from functrace.ops.control_flow import cond, fori_loop, switch, while_loop  # noqa: F401
 from functrace.ops.convolution import (  # noqa: E402,F401
     ConvDimensionNumbers,
@@ -87,6 +88,7 @@ from functrace.ops.elementwise import (  # noqa: F401
     tan,
     tanh,
 )
+from functrace.ops.fft import fft  # noqa: E402,F401
 from functrace.ops.linalg import (  # noqa: F401
     dot_general,
 )
@@ -112,6 +114,17 @@ from functrace.ops.reductions import (  # noqa: F401
 from functrace.ops.scan import scan  # noqa: F401
 from functrace.ops.scatter import scatter, scatter_max, scatter_min, scatter_mul  # noqa: E402,F401
 from functrace.ops.sorting import sort, sort_key_val, top_k  # noqa: E402,F401
+from functrace.ops.special import (  # noqa: E402,F401
+    bessel_i0e,
+    bessel_i1e,
+    digamma,
+    erfc,
+    igamma,
+    igammac,
+    lgamma,
+    polygamma,
+    zeta,
+)
 from functrace.ops.structural import (  # noqa: F401
     broadcast_in_dim,
     concatenate,

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from functrace.avals import ShapedArray, is_bool, is_float, is_int
+from functrace.avals import ShapedArray, is_bool, is_int
 from functrace.errors import AxisError, DTypeError, ShapeError
 
 
@@ -105,10 +105,12 @@ def _unop_rule(name: str, kinds: str):
 
 
 def check_kind(name: str, dtype, kinds: str) -> None:
-    ok = (("f" in kinds and is_float(dtype)) or ("i" in kinds and is_int(dtype))
+    """Refuse a dtype outside ``kinds``: "f" real floating, "c" complex, "i" integer, "b" bool."""
+    kind = np.dtype(dtype).kind
+    ok = (("f" in kinds and kind == "f") or ("c" in kinds and kind == "c") or ("i" in kinds and is_int(dtype))
           or ("b" in kinds and is_bool(dtype)))
     if not ok:
-        want = {"f": "floating", "i": "integer", "b": "boolean"}
+        want = {"f": "floating", "c": "complex", "i": "integer", "b": "boolean"}
         raise DTypeError(
             f"{name} does not accept dtype {np.dtype(dtype).name}; it accepts "
             + " or ".join(want[k] for k in kinds) + " arrays"

@@ -126,7 +126,9 @@ CASES += [
 # order); a primitive listed here that gains a rule should leave this list.
 FALLBACK = {"cumlogsumexp", "cumprod", "custom_jvp_call", "custom_lin", "custom_vjp_call", "reduce_prod",
             # families that landed beside jet: linear algebra, erf_inv, max/min pooling
-            "cholesky", "det", "eigh", "qr", "slogdet", "svd", "erf_inv", "reduce_window_max", "reduce_window_min"}
+            "cholesky", "det", "eigh", "qr", "slogdet", "svd", "erf_inv", "reduce_window_max", "reduce_window_min",
+            # special functions
+            "bessel_i0e", "bessel_i1e", "digamma", "erfc", "igamma", "igammac", "lgamma", "polygamma", "zeta"}
 
 
 def _case_id(case):

@@ -61,11 +61,10 @@ def test_erf_derivative_is_the_gaussian():
     assert_close(ft.vmap(ft.grad(special.erf))(x), 2 / math.sqrt(math.pi) * np.exp(-x * x))
 
 
-def test_logsumexp_axis_keepdims_and_unsupported_arguments():
+def test_logsumexp_axis_keepdims_and_weights():
     x = np.random.default_rng(0).standard_normal((3, 4))
     assert_close(special.logsumexp(x, axis=1, keepdims=True), sp.logsumexp(x, axis=1, keepdims=True))
-    with pytest.raises(NotImplementedError, match="b= or return_sign="):
-        special.logsumexp(x, b=np.ones(4))
+    assert_close(special.logsumexp(x, b=np.full(4, 2.0)), sp.logsumexp(x, b=np.full(4, 2.0)))
 
 
 def test_scipy_ufuncs_on_traced_values_are_traced():
@@ -77,5 +76,5 @@ def test_scipy_ufuncs_on_traced_values_are_traced():
     want = 2 / math.sqrt(math.pi) * np.exp(-x * x) * sp.expit(x) + sp.erf(x) * sp.expit(x) * (1 - sp.expit(x)) + 1
     assert_close(ft.grad(f)(x), want)
     assert_close(ft.jit(ft.grad(f))(x), want)
-    with pytest.raises(ft.errors.UnsupportedNumpyFunctionError, match=r"scipy\.special\.gamma .*erf, expit, logit"):
-        ft.grad(lambda x: np.sum(sp.gamma(x)))(x)
+    with pytest.raises(ft.errors.UnsupportedNumpyFunctionError, match=r"scipy\.special\.sici .*erf, erfc"):
+        ft.grad(lambda x: np.sum(sp.sici(x)[0]))(x)

@@ -86,8 +86,8 @@ def assert_matches(got: Any, want: Any, what: str = "") -> None:
     g, w = to_host(got), np.asarray(want)
     assert g.dtype == w.dtype, f"{what}: dtype {g.dtype} != numpy backend's {w.dtype}"
     assert g.shape == w.shape, f"{what}: shape {g.shape} != numpy backend's {w.shape}"
-    if w.dtype.kind == "f":
-        np.testing.assert_allclose(g, w, equal_nan=True, err_msg=what, **TOL.get(w.dtype, TOL[F32]))
+    if w.dtype.kind in "fc":  # complex: the tolerance of its parts' dtype
+        np.testing.assert_allclose(g, w, equal_nan=True, err_msg=what, **TOL.get(w.real.dtype, TOL[F32]))
     else:
         np.testing.assert_array_equal(g, w, err_msg=what)
 
@@ -479,6 +479,43 @@ CASES.update({
     "qr": _matrix("tall", lambda s: {"full_matrices": False}), "eigh": _matrix("spd", lambda s: {"lower": True}),
     "svd": _matrix("tall", lambda s: {"full_matrices": False}),
 })
+
+def _cplx(rng, s, dt):
+    return (sample(rng, s, dt) + 1j * sample(rng, s, dt)).astype(np.result_type(dt, np.complex64))
+
+
+def _fft(fft_type):
+    def build(rng, s, dt):
+        n = s[-1]
+        if fft_type == "RFFT":
+            return (sample(rng, s, dt),), {"fft_type": fft_type, "fft_lengths": s[-2:]}
+        if fft_type == "IRFFT":
+            return (_cplx(rng, s[:-1] + (n // 2 + 1,), dt),), {"fft_type": fft_type, "fft_lengths": s[-2:]}
+        return (_cplx(rng, s, dt),), {"fft_type": fft_type, "fft_lengths": s[-1:]}
+    return build
+
+
+CASES.update({  # complex numbers and FFTs (functrace/ops/complex_parts.py, fft.py)
+    "real": Case(lambda rng, s, dt: ((_cplx(rng, s, dt),), {}), FLOATS),
+    "imag": Case(lambda rng, s, dt: ((_cplx(rng, s, dt),), {}), FLOATS),
+    "conj": Case(lambda rng, s, dt: ((_cplx(rng, s, dt),), {}), FLOATS),
+    "complex": elementwise(2),
+    "fft": Case(_fft("RFFT"), FLOATS, ARRAYS),
+    # special functions (functrace/ops/special.py)
+    "lgamma": elementwise(1, "pos"), "digamma": elementwise(1, "pos"), "erfc": elementwise(1),
+    "bessel_i0e": elementwise(1), "bessel_i1e": elementwise(1),
+    "polygamma": with_params(FLOATS, lambda s: {"m": len(s)}, "pos"),
+    "igamma": elementwise(2, "pos"), "igammac": elementwise(2, "pos"), "zeta": elementwise(2, "ge1"),
+})
+
+
+@pytest.mark.parametrize("fft_type", ["FFT", "IFFT", "RFFT", "IRFFT"])
+@pytest.mark.parametrize("dtype", FLOATS, ids=lambda d: d.name)
+def test_fft_types_match_numpy(fft_type, dtype):
+    for s in ARRAYS:
+        args, params = _fft(fft_type)(np.random.default_rng(0), s, dtype)
+        compare(P.all_primitives["fft"], *args, **params)
+
 
 CASE_IDS = [(name, dt, s) for name, c in CASES.items() if isinstance(c, Case) for dt in c.dtypes for s in c.shapes]
 PROGRAM_IDS = [(name, dt, s) for name, c in CASES.items() if isinstance(c, Program)

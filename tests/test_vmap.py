@@ -317,6 +317,36 @@ def _linalg_cases() -> list[Case]:
 CASES += _linalg_cases()
 
 
+def _scientific_cases() -> list[Case]:
+    """The complex-parts and fft families (functrace/ops/complex_parts.py, fft.py)."""
+    from functrace.ops import complex_parts as CP
+    from functrace.ops import fft as FT
+    from functrace.ops import special as SP
+
+    def cplx(*shape):
+        return lambda rng: rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+
+    return [
+        case("real", CP.real_p, lax.real, cplx(2, 3)),
+        case("imag", CP.imag_p, lax.imag, cplx(3)),
+        case("conj", CP.conj_p, lax.conj, cplx(2, 2)),
+        case("complex", CP.complex_p, lax.complex, real(2, 3), real(2, 3)),
+        case("fft[FFT]", FT.fft_p, lambda z: lax.fft(z, "FFT", (3, 4)), cplx(2, 3, 4)),
+        case("fft[RFFT]", FT.fft_p, lambda x: lax.fft(x, "RFFT", (5,)), real(3, 5)),
+        case("fft[IRFFT]", FT.fft_p, lambda z: lax.fft(z, "IRFFT", (6,)), cplx(2, 4)),
+        *[case(p.name, p, f, positive(2, 3)) for p, f in (
+            (SP.lgamma_p, lax.lgamma), (SP.digamma_p, lax.digamma), (SP.erfc_p, lax.erfc),
+            (SP.bessel_i0e_p, lax.bessel_i0e), (SP.bessel_i1e_p, lax.bessel_i1e),
+            (SP.polygamma_p, lambda x: lax.polygamma(2, x)))],
+        case("igamma", SP.igamma_p, lax.igamma, positive(3), positive(3)),
+        case("igammac", SP.igammac_p, lax.igammac, positive(2, 2), positive(2, 2)),
+        case("zeta", SP.zeta_p, lambda x, q: lax.zeta(x + 1, q), positive(3), positive(3)),
+    ]
+
+
+CASES += _scientific_cases()
+
+
 # ---------------------------------------------------------------------------- the loop oracle
 def axis_configs(case: Case, examples: list[tuple]) -> list[tuple]:
     """in_axes to try: all 0; all last axis; each argument in turn unmapped (None)."""

@@ -286,6 +286,30 @@ def _check_differentiable_inputs(args: Sequence[Any], argnums: Sequence[int], na
                     "respect to another argument via argnums"))
 
 
+def _holomorphic_inputs(args: Sequence[Any], argnums: Sequence[int], name: str) -> None:
+    """``holomorphic=True`` differentiates in the complex sense: every input must be complex."""
+    for i in argnums:
+        for leaf in tree_flatten(args[i])[0]:
+            dt = get_aval(to_backend(leaf)).dtype
+            if dt.kind != "c":
+                raise located(GradError(
+                    f"{name} with holomorphic=True requires inputs with complex dtype, but argument {i} "
+                    f"has dtype {dt.name}; pass complex values (e.g. x.astype(complex))"))
+
+
+def _check_output_kind(leaves: Sequence[Any], name: str, holomorphic: bool) -> None:
+    """Outputs are complex with ``holomorphic=True`` and real otherwise (as JAX requires)."""
+    for leaf in leaves:
+        dt = get_aval(leaf).dtype
+        if holomorphic and dt.kind != "c":
+            raise located(GradError(f"{name} with holomorphic=True requires outputs with complex dtype, "
+                                    f"got {dt.name}"))
+        if not holomorphic and dt.kind == "c":
+            raise located(GradError(
+                f"{name} requires real-valued outputs, got {dt.name}. For a holomorphic function pass "
+                f"holomorphic=True; otherwise differentiate its real part (fnp.real) or use ft.vjp"))
+
+
 def _partial_args(fun: Callable, args: tuple, argnums: tuple[int, ...], kwargs: dict) -> Callable:
     def f_diff(*diff_args):
         full = list(args)
@@ -296,11 +320,12 @@ def _partial_args(fun: Callable, args: tuple, argnums: tuple[int, ...], kwargs: 
     return f_diff
 
 
-def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
+def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+                   holomorphic: bool = False) -> Callable:
     """Like ``grad``, but the returned function gives ``(fun(*args), gradient)`` from one pass.
 
     With ``has_aux=True``, ``fun`` returns ``(value, aux)`` and the result is
-    ``((value, aux), gradient)``.
+    ``((value, aux), gradient)``. ``holomorphic`` as in ``grad``.
 
     >>> value, g = ft.value_and_grad(lambda x: x ** 2)(3.0)
     >>> print(value, g)
@@ -312,6 +337,8 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
     def value_and_grad_f(*args: Any, **kwargs: Any):
         nums = _argnums_tuple(argnums, len(args), "grad")
         _check_differentiable_inputs(args, nums, "grad")
+        if holomorphic:
+            _holomorphic_inputs(args, nums, "grad")
         f_diff = _partial_args(fun, args, nums, kwargs)
         res = vjp(f_diff, *[args[i] for i in nums], has_aux=has_aux)
         out, vjp_fn = res[0], res[1]
@@ -325,6 +352,7 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
                 "(or reduce the output, e.g. with fnp.sum)"))
         if not is_float(get_aval(leaves[0]).dtype):
             raise located(GradError(f"grad requires a floating-point output, got {get_aval(leaves[0]).dtype.name}"))
+        _check_output_kind(leaves, "grad", holomorphic)
         a = get_aval(leaves[0])
         g = vjp_fn(tree_unflatten(tree_structure(out), [np.ones((), a.dtype)[()]]))
         g = g[0] if isinstance(argnums, int) else g
@@ -333,7 +361,8 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
     return value_and_grad_f
 
 
-def grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
+def grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+         holomorphic: bool = False) -> Callable:
     """The gradient of a scalar-valued ``fun`` with respect to its argument ``argnums``.
 
     Returns a function taking the same arguments as ``fun`` and returning the gradient, with the
@@ -341,6 +370,11 @@ def grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False)
     ``argnums`` is a tuple). ``fun`` must return a floating-point scalar; differentiated
     arguments must be floating point (pass ``1.0``, not ``1``). With ``has_aux=True``, ``fun``
     returns ``(value, aux)`` and the result is ``(gradient, aux)``.
+
+    Complex numbers follow JAX: for a real-valued ``fun`` of a complex ``z = x + iy`` the result
+    is ``df/dx - i df/dy`` (so ``grad(lambda z: abs(z)**2)(3+4j)`` is ``6-8j``); a complex-valued
+    ``fun`` needs ``holomorphic=True`` (complex inputs, complex output; the result is ``f'(z)``)
+    and is a ``GradError`` (a ``TypeError``) without it.
 
     Transforms compose: ``ft.grad(ft.grad(f))`` is the second derivative, and so on to any order.
     Outside ``jit``, Python control flow on values inside ``fun`` works.
@@ -357,7 +391,7 @@ def grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False)
     ``argnums`` out of range; use ``ft.vjp`` or ``ft.jacrev`` for non-scalar outputs.
     """
     _check_callable(fun, "grad")
-    vg = value_and_grad(fun, argnums, has_aux)
+    vg = value_and_grad(fun, argnums, has_aux, holomorphic)
 
     @functools.wraps(fun)
     def grad_f(*args: Any, **kwargs: Any):
@@ -396,9 +430,10 @@ def _pushforward_basis(linear_fn: Callable[[list], list], in_avals: list[ShapedA
     return vmap_flat(one, [basis], [0], a.size)
 
 
-def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, holomorphic: bool = False) -> Callable:
     """The Jacobian of ``fun`` with respect to ``args[argnums]`` by forward mode (one JVP per
-    input element): shape ``out.shape + in.shape``. Prefer it when inputs are few.
+    input element): shape ``out.shape + in.shape``. Prefer it when inputs are few. Complex
+    inputs need ``holomorphic=True`` (as in JAX), which also requires complex outputs.
 
     >>> ft.jacfwd(lambda v: fnp.sin(v) * 2.0)(np.zeros(2))
     array([[2., 0.],
@@ -408,7 +443,13 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0) -> Callable:
     @functools.wraps(fun)
     def jac_f(*args: Any) -> Any:
         f_diff, dargs = _differentiated(fun, args, argnums, "jacfwd")
+        if holomorphic:
+            _holomorphic_inputs(dargs, range(len(dargs)), "jacfwd")
+        else:
+            _real_inputs(dargs, "jacfwd")
         out, f_jvp = linearize(f_diff, *dargs)
+        if holomorphic:
+            _check_output_kind(tree_flatten(out)[0], "jacfwd", True)
         in_flat, in_tree = tree_flatten(dargs)
         in_avals = [get_aval(to_backend(x)) for x in in_flat]
         out_flat, out_tree = tree_flatten(out)
@@ -432,15 +473,24 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0) -> Callable:
     return jac_f
 
 
+def _real_inputs(dargs: Sequence[Any], name: str) -> None:
+    for leaf in tree_flatten(tuple(dargs))[0]:
+        dt = get_aval(to_backend(leaf)).dtype
+        if dt.kind == "c":
+            raise located(GradError(f"{name} requires real-valued inputs, got {dt.name}; for a holomorphic "
+                                    "function pass holomorphic=True, otherwise use ft.jacrev"))
+
+
 def _in_tree_value(row: list, in_tree, argnums: Any) -> Any:
     """Jacobian blocks for one output leaf, arranged like the differentiated arguments."""
     tree = tree_unflatten(in_tree, row)
     return tree[0] if isinstance(argnums, int) else tree
 
 
-def jacrev(fun: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, holomorphic: bool = False) -> Callable:
     """The Jacobian of ``fun`` with respect to ``args[argnums]`` by reverse mode (one VJP per
-    output element): shape ``out.shape + in.shape``. Prefer it when outputs are few.
+    output element): shape ``out.shape + in.shape``. Prefer it when outputs are few. Complex
+    outputs need ``holomorphic=True`` (as in JAX), which also requires complex inputs.
 
     >>> ft.jacrev(lambda v: v[0] * v)(np.array([2.0, 3.0]))
     array([[4., 0.],
@@ -450,8 +500,11 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0) -> Callable:
     @functools.wraps(fun)
     def jac_f(*args: Any) -> Any:
         f_diff, dargs = _differentiated(fun, args, argnums, "jacrev")
+        if holomorphic:
+            _holomorphic_inputs(dargs, range(len(dargs)), "jacrev")
         out, vjp_fn = vjp(f_diff, *dargs)
         out_flat, out_tree = tree_flatten(out)
+        _check_output_kind(out_flat, "jacrev", holomorphic)
         out_avals = [get_aval(o) for o in out_flat]
         in_flat, in_tree = tree_flatten(dargs)
         in_avals = [get_aval(to_backend(x)) for x in in_flat]
@@ -469,7 +522,7 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0) -> Callable:
     return jac_f
 
 
-def hessian(fun: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+def hessian(fun: Callable, argnums: int | Sequence[int] = 0, holomorphic: bool = False) -> Callable:
     """The Hessian of a scalar ``fun``, ``jacfwd(jacrev(fun))``: shape ``in.shape + in.shape``
     (``out.shape + in.shape + in.shape`` in general).
 
@@ -477,7 +530,7 @@ def hessian(fun: Callable, argnums: int | Sequence[int] = 0) -> Callable:
     array([[ 6.,  0.],
            [ 0., 12.]])
     """
-    return jacfwd(jacrev(fun, argnums), argnums)
+    return jacfwd(jacrev(fun, argnums, holomorphic), argnums, holomorphic)
 
 
 def stop_gradient(x: Any) -> Any:

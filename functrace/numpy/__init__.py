@@ -61,15 +61,17 @@ __all__ = [
     "arange", "array", "asarray", "empty", "eye", "full", "full_like", "identity", "linspace", "ones",
     "ones_like", "tri", "tril", "triu", "zeros", "zeros_like",
     # misc
-    "astype", "copy", "ndim", "result_type", "shape", "size", "linalg",
+    "astype", "copy", "ndim", "result_type", "shape", "size", "linalg", "fft",
 ]
 
 from functrace.numpy._at import at  # noqa: E402,F401
 from functrace.numpy._sorting import *  # noqa: E402,F401,F403
 from functrace.numpy._cumulative import *  # noqa: E402,F401,F403
-from functrace.numpy import _cumulative, _sorting  # noqa: E402
+from functrace.numpy._complex import *  # noqa: E402,F401,F403
+from functrace.numpy import _complex, _cumulative, _sorting  # noqa: E402
+from functrace.numpy import fft  # noqa: E402,F401
 
-__all__ += [n for n in _sorting.__all__ + _cumulative.__all__ + ["at"] if n not in __all__]
+__all__ += [n for n in _sorting.__all__ + _cumulative.__all__ + _complex.__all__ + ["at"] if n not in __all__]
 
 from functrace.numpy._tail_math import *  # noqa: E402,F401,F403
 from functrace.numpy._tail_shape import *  # noqa: E402,F401,F403

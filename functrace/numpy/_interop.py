@@ -55,7 +55,7 @@ def install(fnp: Any) -> None:
         "squeeze": fnp.squeeze, "swapaxes": fnp.swapaxes, "dot": fnp.dot, "clip": fnp.clip,
         "astype": fnp.astype, "round": fnp.round, "copy": fnp.copy, "take": fnp.take,
         "repeat": fnp.repeat, "trace": fnp.trace, "diagonal": lambda self, offset=0: fnp.diag(self, offset),
-        "conj": lambda self: self, "conjugate": lambda self: self,
+        "conj": fnp.conj, "conjugate": fnp.conj,
         # JAX's array methods: sort and argsort return new arrays (NumPy's ndarray.sort sorts in place)
         "sort": fnp.sort, "argsort": fnp.argsort, "cumprod": fnp.cumprod, "nonzero": fnp.nonzero,
         "searchsorted": fnp.searchsorted,
@@ -73,7 +73,8 @@ def install(fnp: Any) -> None:
     Tracer.transpose = transpose
     Tracer.T = property(lambda self: fnp.transpose(self))
     Tracer.mT = property(lambda self: fnp.swapaxes(self, -1, -2))
-    Tracer.real = property(lambda self: self)
+    Tracer.real = property(fnp.real)
+    Tracer.imag = property(fnp.imag)
 
     ufuncs, functions = _dispatch_tables(fnp)
 
@@ -122,7 +123,11 @@ def install(fnp: Any) -> None:
     Tracer.__array_function__ = __array_function__
 
 
-_SCIPY_SPECIAL = ("erf", "expit", "logit")
+# scipy.special's ufuncs that functrace.scipy.special implements (its polygamma, multigammaln and
+# zeta are Python functions, not ufuncs: NumPy's protocol never hands them a traced value).
+_SCIPY_SPECIAL = ("erf", "erfc", "erfinv", "expit", "logit", "gammaln", "gamma", "digamma", "psi",
+                  "betaln", "gammainc", "gammaincc", "ndtr", "ndtri", "log_ndtr", "xlogy",
+                  "xlog1py", "entr", "i0e", "i1e", "i0", "i1")
 
 
 def _scipy_special(ufunc: Any) -> Any:
@@ -183,7 +188,7 @@ def _traceable_kwargs(func: Any, f: Any, kwargs: dict) -> dict:
 
 
 _UFUNC_ALIASES = {
-    "absolute": "abs", "divide": "true_divide", "conjugate": None,
+    "absolute": "abs", "divide": "true_divide", "conjugate": "conj",
 }
 
 
@@ -202,4 +207,6 @@ def _dispatch_tables(fnp: Any) -> tuple[dict, dict]:
             ufuncs[getattr(np, np_name)] = getattr(fnp, fnp_name)
     for name in getattr(fnp.linalg, "__all__", ["norm"]):
         functions[getattr(np.linalg, name)] = getattr(fnp.linalg, name)
+    for name in fnp.fft.__all__:
+        functions[getattr(np.fft, name)] = getattr(fnp.fft, name)
     return ufuncs, functions

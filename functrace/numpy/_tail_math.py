@@ -69,10 +69,10 @@ Array = Any
 __all__ = [
     "acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "pow", "bitwise_invert", "bitwise_not",
     "bitwise_left_shift", "bitwise_right_shift", "left_shift", "right_shift", "bitwise_count", "gcd", "lcm",
-    "conj", "conjugate", "real", "imag", "angle", "fabs", "concat", "permute_dims",
+    "fabs", "concat", "permute_dims",
     "cbrt", "hypot", "copysign", "signbit", "ldexp", "frexp", "modf", "logaddexp2", "sinc", "heaviside", "fmax",
-    "fmin", "nan_to_num", "i0", "deg2rad", "rad2deg", "degrees", "radians", "isneginf", "isposinf", "isreal",
-    "iscomplex", "isrealobj", "iscomplexobj", "isscalar", "spacing", "unwrap",
+    "fmin", "nan_to_num", "i0", "deg2rad", "rad2deg", "degrees", "radians", "isneginf", "isposinf",
+    "isrealobj", "isscalar", "spacing", "unwrap",
     "isclose", "allclose", "array_equal", "array_equiv", "isin",
     "nansum", "nanprod", "nanmax", "nanmin", "nanmean", "nanvar", "nanstd", "nanargmax", "nanargmin",
     "average", "ptp", "cov", "corrcoef", "bincount", "histogram", "histogram_bin_edges", "histogram2d",
@@ -90,32 +90,6 @@ euler_gamma = float(np.euler_gamma)
 # ---------------------------------------------------------------------------- spellings
 acos, acosh, asin, asinh, atan, atanh = arccos, arccosh, arcsin, arcsinh, arctan, arctanh
 atan2, pow, bitwise_invert, bitwise_not = arctan2, power, invert, invert  # noqa: A001
-
-
-def conj(x: Array) -> Array:
-    """The complex conjugate: ``x`` itself for the real arrays functrace has."""
-    return asarray(_as_operand(x))
-
-
-conjugate = conj
-
-
-def real(val: Array) -> Array:
-    """The real part: the array itself (functrace arrays are real)."""
-    return asarray(_as_operand(val))
-
-
-def imag(val: Array) -> Array:
-    """The imaginary part: zeros of the array's shape and dtype."""
-    x = asarray(_as_operand(val))
-    return multiply(x, 0) if get_aval(x).dtype != np.bool_ else astype(multiply(x, False), np.bool_)
-
-
-def angle(z: Array, deg: bool = False) -> Array:
-    """The argument of a real number: 0 for non-negatives, pi for negatives."""
-    z = _float(z)
-    a = arctan2(multiply(abs(z), 0.0), z)
-    return rad2deg(a) if deg else a
 
 
 def fabs(x: Array) -> Array:
@@ -305,22 +279,11 @@ def isneginf(x: Array) -> Array:
     return logical_and(isinf(x), less(x, 0))
 
 
-def isreal(x: Array) -> Array:
-    """True everywhere (functrace arrays are real)."""
-    return equal(imag(x), 0)
-
-
-def iscomplex(x: Array) -> Array:
-    """False everywhere (functrace arrays are real)."""
-    return logical_not(isreal(x))
-
-
 def isrealobj(x: Any) -> bool:
+    """True when ``x`` is not of a complex dtype (``iscomplexobj`` is in functrace.numpy._complex)."""
+    from functrace.numpy._complex import iscomplexobj
+
     return not iscomplexobj(x)
-
-
-def iscomplexobj(x: Any) -> bool:
-    return np.dtype(getattr(get_aval(_as_operand(x)), "dtype", np.float64)).kind == "c"
 
 
 def isscalar(element: Any) -> bool:

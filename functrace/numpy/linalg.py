@@ -36,6 +36,7 @@ from functrace.numpy._linalg_ops import matmul, outer, tensordot, vdot  # noqa: 
 from functrace.numpy._reductions import max, min, sum
 from functrace.numpy._shape import moveaxis, reshape, swapaxes
 from functrace.numpy._shape import trace as _trace
+from functrace.ops.complex_parts import real_dtype
 from functrace.tracing import get_aval, located
 
 Array = Any
@@ -345,6 +346,15 @@ def _matrix_norm(x: Array, ord: Any, axis: tuple, keepdims: bool) -> Array:  # n
     return out
 
 
+def _abs2(x: Array) -> Array:
+    """|x|**2 elementwise, real for complex x (as JAX's norm: real(x * conj(x)))."""
+    if get_aval(x).dtype.kind == "c":
+        from functrace.numpy._complex import conj, real
+
+        return real(multiply(conj(x), x))
+    return multiply(x, x)
+
+
 def norm(x: Array, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Array:  # noqa: A002
     """Vector norms (``ord`` None/2, 1, inf, -inf, 0, p) and matrix norms (None/"fro", "nuc",
     1, -1, 2, -2, inf, -inf), as ``numpy.linalg.norm``.
@@ -354,7 +364,7 @@ def norm(x: Array, ord: Any = None, axis: Any = None, keepdims: bool = False) ->
     x = _float(x)
     nd = get_aval(x).ndim
     if axis is None and ord is None:
-        out = sqrt(sum(multiply(x, x), axis=None))
+        out = sqrt(sum(_abs2(x), axis=None))
         return reshape(out, (1,) * nd) if keepdims else out
     if axis is None:
         if nd not in (1, 2):
@@ -367,13 +377,13 @@ def norm(x: Array, ord: Any = None, axis: Any = None, keepdims: bool = False) ->
             raise user_error(ValueError(f"linalg.norm: axis must name one or two axes, got {axis!r}"))
         axis = axis[0]
     if ord is None or ord == 2:
-        return sqrt(sum(multiply(x, x), axis=axis, keepdims=keepdims))
+        return sqrt(sum(_abs2(x), axis=axis, keepdims=keepdims))
     if ord == np.inf:
         return max(abs(x), axis=axis, keepdims=keepdims)
     if ord == -np.inf:
         return min(abs(x), axis=axis, keepdims=keepdims)
     if ord == 0:
-        return sum(astype(not_equal(x, 0), get_aval(x).dtype), axis=axis, keepdims=keepdims)
+        return sum(astype(not_equal(x, 0), real_dtype(get_aval(x).dtype)), axis=axis, keepdims=keepdims)
     if ord == 1:
         return sum(abs(x), axis=axis, keepdims=keepdims)
     if isinstance(ord, str):

@@ -17,11 +17,14 @@ _FAMILIES = (elementwise, reductions, structural, linalg, control_flow, scan, cu
 globals().update({name: value for family in _FAMILIES for name, value in vars(family).items()
                   if name.endswith("_p") and isinstance(value, Primitive)})
 from functrace.ops import (  # noqa: F401,E402
+    complex_parts,
     convolution,
     cumulative,
     dynamic_slicing,
+    fft,
     linalg_decompositions,
     random_bits,
     scatter,
     sorting,
+    special,
 )

@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 
 from functrace import lax
-from functrace.avals import ShapedArray, is_bool
+from functrace.avals import ShapedArray, is_bool, is_float
 from functrace.errors import DTypeError
+from functrace.ops.complex_parts import real_dtype
 from functrace.primitives import (
     Primitive,
     binop,
@@ -42,30 +43,35 @@ Array = Any
 
 
 # ---------------------------------------------------------------------------- declarations
-neg_p = unop("neg", "fi", linear=(0,))
-sign_p = unop("sign", "fi", zero_derivative=True)
-abs_p = unop("abs", "fi")
+neg_p = unop("neg", "fci", linear=(0,))
+sign_p = unop("sign", "fci", zero_derivative=True)
+def _abs_rule(x: ShapedArray) -> ShapedArray:
+    check_kind("abs", x.dtype, "fci")
+    return x.update(dtype=real_dtype(x.dtype))  # |complex| is real, as in NumPy and JAX
+
+
+abs_p = def_primitive("abs", _abs_rule, elementwise=True)
 floor_p = unop("floor", zero_derivative=True)
 ceil_p = unop("ceil", zero_derivative=True)
 round_p = unop("round", zero_derivative=True)
-sin_p = unop("sin")
-cos_p = unop("cos")
-tan_p = unop("tan")
-asin_p = unop("asin")
-acos_p = unop("acos")
-atan_p = unop("atan")
-sinh_p = unop("sinh")
-cosh_p = unop("cosh")
-tanh_p = unop("tanh")
-asinh_p = unop("asinh")
-acosh_p = unop("acosh")
-atanh_p = unop("atanh")
-exp_p = unop("exp")
-exp2_p = unop("exp2")
-expm1_p = unop("expm1")
-log_p = unop("log")
-log1p_p = unop("log1p")
-sqrt_p = unop("sqrt")
+sin_p = unop("sin", "fc")
+cos_p = unop("cos", "fc")
+tan_p = unop("tan", "fc")
+asin_p = unop("asin", "fc")
+acos_p = unop("acos", "fc")
+atan_p = unop("atan", "fc")
+sinh_p = unop("sinh", "fc")
+cosh_p = unop("cosh", "fc")
+tanh_p = unop("tanh", "fc")
+asinh_p = unop("asinh", "fc")
+acosh_p = unop("acosh", "fc")
+atanh_p = unop("atanh", "fc")
+exp_p = unop("exp", "fc")
+exp2_p = unop("exp2", "fc")
+expm1_p = unop("expm1", "fc")
+log_p = unop("log", "fc")
+log1p_p = unop("log1p", "fc")
+sqrt_p = unop("sqrt", "fc")
 logistic_p = unop("logistic")
 erf_p = unop("erf")
 not_p = unop("not", "ib", zero_derivative=True)
@@ -74,7 +80,7 @@ is_finite_p = def_primitive("is_finite", lambda x: (check_kind("is_finite", x.dt
 
 
 def _integer_pow_rule(x: ShapedArray, *, y: int) -> ShapedArray:
-    check_kind("integer_pow", x.dtype, "fi")
+    check_kind("integer_pow", x.dtype, "fci")
     if not isinstance(y, int):
         raise DTypeError(f"integer_pow needs an int exponent, got {y!r}")
     return x
@@ -82,20 +88,20 @@ def _integer_pow_rule(x: ShapedArray, *, y: int) -> ShapedArray:
 
 integer_pow_p = def_primitive("integer_pow", _integer_pow_rule, elementwise=True)
 
-add_p = binop("add", commutative=True, linear=(0, 1))
-sub_p = binop("sub", linear=(0, 1))
-mul_p = binop("mul", commutative=True, linear=(0, 1))
-div_p = binop("div", linear=(0,))
+add_p = binop("add", "fci", commutative=True, linear=(0, 1))
+sub_p = binop("sub", "fci", linear=(0, 1))
+mul_p = binop("mul", "fci", commutative=True, linear=(0, 1))
+div_p = binop("div", "fci", linear=(0,))
 rem_p = binop("rem")
-pow_p = binop("pow", "f")
+pow_p = binop("pow", "fc")
 max_p = binop("max", "fib", commutative=True)
 min_p = binop("min", "fib", commutative=True)
 atan2_p = binop("atan2", "f")
 and_p = binop("and", "ib", commutative=True, zero_derivative=True)
 or_p = binop("or", "ib", commutative=True, zero_derivative=True)
 xor_p = binop("xor", "ib", commutative=True, zero_derivative=True)
-eq_p = binop("eq", "fib", np.dtype(bool), commutative=True, zero_derivative=True)
-ne_p = binop("ne", "fib", np.dtype(bool), commutative=True, zero_derivative=True)
+eq_p = binop("eq", "fcib", np.dtype(bool), commutative=True, zero_derivative=True)
+ne_p = binop("ne", "fcib", np.dtype(bool), commutative=True, zero_derivative=True)
 lt_p = binop("lt", "fib", np.dtype(bool), zero_derivative=True)
 le_p = binop("le", "fib", np.dtype(bool), zero_derivative=True)
 gt_p = binop("gt", "fib", np.dtype(bool), zero_derivative=True)
@@ -234,8 +240,15 @@ defjvp(sqrt_p, lambda t, ans, x: lax.div(t, lax.mul(ans, const_like(2, x))))
 defjvp(logistic_p, lambda t, ans, x: lax.mul(t, lax.mul(ans, lax.sub(const_like(1, x), ans))))
 defjvp(erf_p, lambda t, ans, x: lax.mul(t, lax.mul(const_like(2 / np.sqrt(np.pi), x),
                                                      lax.exp(lax.neg(lax.integer_pow(x, 2))))))
-# |x|: derivative +1 at 0, as JAX chooses.
-defjvp(abs_p, lambda t, ans, x: lax.select(lax.ge(x, const_like(0, x)), t, lax.neg(t)))
+def _abs_jvp(t, ans, x):
+    if get_aval(x).dtype.kind != "c":  # real |x|: derivative +1 at 0, as JAX chooses
+        return lax.select(lax.ge(x, const_like(0, x)), t, lax.neg(t))
+    # complex |x|: Re(t * conj(x) / |x|), with |x| taken as 1 at 0 (derivative 0 there), as JAX.
+    safe = lax.select(lax.eq(ans, const_like(0, ans)), lax.full_like_aval(get_aval(ans), 1), ans)
+    return lax.real(lax.mul(t, lax.div(lax.conj(x), lax.convert_element_type(safe, get_aval(x).dtype))))
+
+
+defjvp(abs_p, _abs_jvp)
 
 
 def _integer_pow_jvp(t, ans, x, *, y):
@@ -312,9 +325,16 @@ def_jvp_rule(select_p, _select_jvp)
 def _convert_jvp(primals, tangents, *, new_dtype):
     (x,), (t,) = primals, tangents
     ans = lax.convert_element_type(x, new_dtype)
-    if isinstance(t, Zero) or not np.issubdtype(new_dtype, np.floating):
+    if isinstance(t, Zero) or not is_float(new_dtype) or not is_float(get_aval(x).dtype):
         return ans, Zero(get_aval(ans))
-    return ans, lax.convert_element_type(t, new_dtype)
+    return ans, _cast_tangent(t, new_dtype)
+
+
+def _cast_tangent(t, new_dtype):
+    """A (co)tangent cast between inexact dtypes; complex -> real keeps the real part (as JAX)."""
+    if get_aval(t).dtype.kind == "c" and np.dtype(new_dtype).kind != "c":
+        t = lax.real(t)
+    return lax.convert_element_type(t, new_dtype)
 
 
 def_jvp_rule(convert_element_type_p, _convert_jvp)
@@ -377,7 +397,10 @@ def_transpose_rule(select_p, _select_transpose)
 
 
 def _convert_transpose(ct, x, *, new_dtype):
-    return [lax.convert_element_type(ct, x.aval.dtype)]
+    # real -> complex transposes to the real part of the cotangent (JAX's convention).
+    if isinstance(ct, Zero):
+        return [Zero(x.aval)]
+    return [_cast_tangent(ct, x.aval.dtype)]
 
 
 def_transpose_rule(convert_element_type_p, _convert_transpose)

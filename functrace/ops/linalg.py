@@ -32,7 +32,7 @@ Array = Any
 def _dot_general_abstract_eval(lhs: ShapedArray, rhs: ShapedArray, *, dimension_numbers) -> ShapedArray:
     (lc, rc), (lb, rb) = dimension_numbers
     dt = same_dtype("dot_general", lhs, rhs)
-    check_kind("dot_general", dt, "fi")
+    check_kind("dot_general", dt, "fci")
     if len(lc) != len(rc) or len(lb) != len(rb):
         raise ShapeError("dot_general: contracting and batch dimension lists must pair up")
     for a, b in zip(lc + lb, rc + rb, strict=True):

@@ -48,8 +48,8 @@ def _reduce_abstract_eval(name: str, kinds: str = "fib", out_dtype=None):
     return rule
 
 
-reduce_sum_p = def_primitive("reduce_sum", _reduce_abstract_eval("reduce_sum", "fi"), linear=(0,))
-reduce_prod_p = def_primitive("reduce_prod", _reduce_abstract_eval("reduce_prod", "fi"))
+reduce_sum_p = def_primitive("reduce_sum", _reduce_abstract_eval("reduce_sum", "fci"), linear=(0,))
+reduce_prod_p = def_primitive("reduce_prod", _reduce_abstract_eval("reduce_prod", "fci"))
 reduce_max_p = def_primitive("reduce_max", _reduce_abstract_eval("reduce_max"))
 reduce_min_p = def_primitive("reduce_min", _reduce_abstract_eval("reduce_min"))
 reduce_and_p = def_primitive("reduce_and", _reduce_abstract_eval("reduce_and", "b"), zero_derivative=True)
@@ -72,7 +72,7 @@ argmin_p = def_primitive("argmin", _argminmax_abstract_eval("argmin"), zero_deri
 
 def _cumulative_abstract_eval(x: ShapedArray, *, axis: int, reverse: bool) -> ShapedArray:
     check_axes("cumsum", x, (axis,))
-    check_kind("cumsum", x.dtype, "fi")
+    check_kind("cumsum", x.dtype, "fci")
     return x
 
 
