@@ -12,7 +12,7 @@ from typing import Any as _Any
 
 # _layout first: it lets a source tree import functrace.transforms and functrace.backends.
 from functrace import _layout, lax, nn, numpy, peephole, tree_util  # noqa: F401
-from functrace.api import device_get, device_put, eval_jaxpr, make_jaxpr
+from functrace.api import ShapeDtypeStruct, device_get, device_put, eval_jaxpr, eval_shape, make_jaxpr
 from functrace.errors import (  # noqa: F401
     AxisError,
     BackendError,
