@@ -84,7 +84,7 @@ __version__ = "0.1.0"
 __all__ = [
     "grad", "value_and_grad", "vjp", "jvp", "linearize", "jacfwd", "jacrev", "hessian", "stop_gradient",
     "jit", "vmap", "custom_jvp", "custom_vjp", "test_util", "make_jaxpr", "eval_jaxpr", "device_get", "device_put",
-    "get_backend",
+    "eval_shape", "ShapeDtypeStruct", "get_backend",
     "use_backend", "backend_names",
     "lax", "nn", "numpy", "scipy", "tree_util", "ClosedJaxpr", "Jaxpr",
 ]

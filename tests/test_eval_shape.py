@@ -42,8 +42,8 @@ def test_eval_shape_matches_the_computed_result_under_every_transform(name, make
     x_shape = (4, 5, 3) if name.startswith("vmap") else (5, 3)
     shapes = ft.eval_shape(f, params_of(dt), S(x_shape, dt))
     rng = np.random.default_rng(0)
-    params = {k: rng.standard_normal(v.shape).astype(dt) for k, v in params_of(dt).items()}
-    out = f(params, rng.standard_normal(x_shape).astype(dt))
+    params = ft.device_put({k: rng.standard_normal(v.shape).astype(dt) for k, v in params_of(dt).items()})
+    out = f(params, ft.device_put(rng.standard_normal(x_shape).astype(dt)))
     got = ft.tree_util.tree_map(lambda s: (s.shape, s.dtype), shapes)
     want = ft.tree_util.tree_map(lambda x: (tuple(ft.device_get(x).shape), np.dtype(ft.device_get(x).dtype)), out)
     assert got == want
