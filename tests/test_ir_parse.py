@@ -140,7 +140,8 @@ def test_literals_of_every_kind_keep_their_dtype_and_value(value, dtype):
 
     def f(x):
         wide = np.complex128 if np.dtype(dtype).kind == "c" else np.float64
-        return lax.select(x != fnp.zeros_like(x), fnp.full_like(x, lit), fnp.zeros_like(x)), lax.convert_element_type(lit, wide)
+        picked = lax.select(x != fnp.zeros_like(x), fnp.full_like(x, lit), fnp.zeros_like(x))
+        return picked, lax.convert_element_type(lit, wide)
 
     closed = ft.make_jaxpr(f)(np.ones(3, dtype) if dtype != np.bool_ else np.ones(3, bool))
     text = str(closed)
