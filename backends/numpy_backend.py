@@ -12,6 +12,7 @@ from functrace import ops as P
 from functrace.backends.base import Backend
 from functrace.ir import Literal
 from functrace.ops import cumulative as CU
+from functrace.ops import debugging as DB
 from functrace.ops import dynamic_slicing as DS
 from functrace.ops import scatter as SC
 from functrace.ops import sorting as SO
@@ -476,9 +477,12 @@ class NumpyBackend(Backend):
         return self.asarray(x)
 
 
+_DEBUGGING = {DB.debug_print_p: DB.host_print_impl(np.asarray)}
+
+
 def make_backend() -> NumpyBackend:
     b = NumpyBackend()
-    for table in (_UNARY, _BINARY, _OTHER, _SORTING, _SCATTER, _DYNAMIC, _CUMULATIVE):
+    for table in (_UNARY, _BINARY, _OTHER, _SORTING, _SCATTER, _DYNAMIC, _CUMULATIVE, _DEBUGGING):
         for prim, impl in table.items():
             b.register(prim, impl)
     return b

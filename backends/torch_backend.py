@@ -25,6 +25,7 @@ from functrace.avals import ShapedArray, register_aval_handler
 from functrace.backends.base import Backend
 from functrace.errors import BackendError, DTypeError
 from functrace.ops import cumulative as CU
+from functrace.ops import debugging as DB
 from functrace.ops import dynamic_slicing as DS
 from functrace.ops import scatter as SC
 from functrace.ops import sorting as SO
@@ -485,6 +486,9 @@ def _family_table() -> dict:
     }
 
 
+_DEBUGGING = {DB.debug_print_p: DB.host_print_impl(lambda t: t.detach().cpu().numpy())}
+
+
 # ---------------------------------------------------------------------------- the table
 def _identity(x):
     return x
@@ -643,7 +647,7 @@ def make_backend() -> TorchBackend:
     if torch is None:
         raise BackendError(_INSTALL_HINT)
     b = TorchBackend(pick_device())
-    for prim, impl in {**_impl_table(b.device), **_family_table()}.items():
+    for prim, impl in {**_impl_table(b.device), **_family_table(), **_DEBUGGING}.items():
         b.register(prim, impl)
     # The registry adds the backend-neutral implementations (control flow) and then checks
     # that every primitive is covered.

@@ -61,6 +61,9 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "get_backend": ("functrace.backends.registry", "get_backend"),
     "use_backend": ("functrace.backends.registry", "use_backend"),
     "backend_names": ("functrace.backends.registry", "backend_names"),
+    "config": ("functrace.config", None),
+    "disable_jit": ("functrace.config", "disable_jit"),
+    "debug": ("functrace.debug", None),
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from functrace.ops.control_flow import cond, fori_loop, switch, while_loop  # noqa: F401
 from functrace.ops.cumulative import associative_scan, cumlogsumexp, cummax, cummin, cumprod, map  # noqa: E402,F401,A004
+from functrace.ops.debugging import debug_print  # noqa: E402,F401
 from functrace.ops.dynamic_slicing import (  # noqa: E402,F401
     dynamic_index_in_dim,
     dynamic_slice,

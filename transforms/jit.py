@@ -25,6 +25,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from functrace import config as _config  # the disable_jit switch
 from functrace.api import flatten_fun, merge_static, to_backend, trace_flat
 from functrace.backends.lowering import lower_jaxpr
 from functrace.ir import ClosedJaxpr
@@ -209,6 +210,8 @@ def jit(fun: Callable, static_argnums: int | Sequence[int] = ()) -> Callable:
 
     @functools.wraps(fun)
     def jitted(*args: Any, **kwargs: Any) -> Any:
+        if _config.DISABLE_JIT:  # ft.disable_jit() / FUNCTRACE_DISABLE_JIT=1: run f eagerly
+            return fun(*args, **kwargs)
         fast_key = None
         if not kwargs and not nums and all(type(a) is np.ndarray for a in args):
             fast_key = (tuple([(a.shape, a.dtype) for a in args]), current_backend())
