@@ -64,6 +64,10 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "config": ("functrace.config", None),
     "disable_jit": ("functrace.config", "disable_jit"),
     "debug": ("functrace.debug", None),
+    "checkpoint": ("functrace.ops.remat", "checkpoint"),
+    "remat": ("functrace.ops.remat", "remat"),
+    "checkpoint_policies": ("functrace.ops.remat", "checkpoint_policies"),
+    "checkpoint_name": ("functrace.ops.remat", "checkpoint_name"),
 }
 
 

@@ -87,6 +87,7 @@ from functrace.ops.reductions import (  # noqa: F401
     reduce_prod,
     reduce_sum,
 )
+from functrace.ops.remat import checkpoint_name  # noqa: E402,F401
 from functrace.ops.scan import scan  # noqa: F401
 from functrace.ops.scatter import scatter, scatter_max, scatter_min, scatter_mul  # noqa: E402,F401
 from functrace.ops.sorting import sort, sort_key_val, top_k  # noqa: E402,F401

@@ -20,6 +20,7 @@ from functrace.ops import (  # noqa: F401,E402
                   cumulative,
                   debugging,  # noqa: F401,E402
                   dynamic_slicing,
+                  remat,  # noqa: F401,E402
                   scatter,
                   sorting,
 )
