@@ -21,7 +21,7 @@ import functools
 from typing import Any, Callable, Sequence
 
 from functrace.api import flatten_fun
-from functrace.ir import ClosedJaxpr, dependent_outputs
+from functrace.ir import ClosedJaxpr, Literal, dependent_outputs
 from functrace.ops._subjaxprs import _flat_avals, _nonzero, _operand, _restructured, impls, run_jaxpr, trace_to_closed
 from functrace.primitives import def_primitive
 from functrace.rules import (
@@ -105,6 +105,25 @@ remat_p = def_primitive("remat", _remat_abstract_eval, multiple_results=True, su
 impls[remat_p] = lambda *args, jaxpr, policy: run_jaxpr(jaxpr, args)
 
 
+def _eval(jaxpr, consts: list, args: list, given: dict, want: list) -> tuple[list, list]:
+    """Run ``jaxpr``, taking the results of equations whose outputs are in ``given`` (id of var ->
+    value) from there instead of computing them; also return the values of the vars in ``want``."""
+    env = {id(v): x for v, x in zip(list(jaxpr.constvars) + list(jaxpr.invars), list(consts) + list(args), strict=True)}
+
+    def read(x):
+        return x.val if isinstance(x, Literal) else env[id(x)]
+
+    for eqn in jaxpr.eqns:
+        if eqn.outvars and all(id(v) in given for v in eqn.outvars):
+            outs = [given[id(v)] for v in eqn.outvars]
+        else:
+            out = bind(eqn.primitive, *[read(x) for x in eqn.invars], **eqn.params)
+            outs = out if eqn.primitive.multiple_results else [out]
+        for v, o in zip(eqn.outvars, outs, strict=True):
+            env[id(v)] = o
+    return [read(x) for x in jaxpr.outvars], [env[id(v)] for v in want]
+
+
 def _remat_jvp(primals, tangents, *, jaxpr: ClosedJaxpr, policy: Any):
     avals = jaxpr.in_avals
     n_out = len(jaxpr.out_avals)
@@ -113,29 +132,25 @@ def _remat_jvp(primals, tangents, *, jaxpr: ClosedJaxpr, policy: Any):
         return interpreters.jvp_jaxpr(jaxpr.jaxpr, jaxpr.consts, list(primals), list(tangents))
     part = interpreters.linearize_jaxpr(jaxpr, nz, [False] * n_out)
     pj = part.primal.jaxpr
-    producer = {id(v): e for e in pj.eqns for v in e.outvars}
-    # The residuals to keep: those the policy saves (block inputs are operands of the tangent
-    # equation anyway); every other one the tangent equation recomputes from the inputs.
-    saved = [k for k, (src, v) in enumerate(zip(part.res_src, pj.outvars[n_out:], strict=True))
-             if src is None and id(v) in producer and _saves(policy, producer[id(v)])]
-    res_avals = part.primal.out_avals[n_out:]
+    # The values to keep: results of the equations the policy saves (the block's inputs are
+    # operands of the tangent equation anyway). The tangent equation recomputes the residuals
+    # it needs from the inputs and those values.
+    saved = [v for e in pj.eqns if _saves(policy, e) for v in e.outvars]
 
     def primal_fn(args):
-        outs = eval_jaxpr(pj, part.primal.consts, args)
-        return outs[:n_out] + [outs[n_out + k] for k in saved]
+        outs, kept = _eval(pj, part.primal.consts, args, {}, saved)
+        return outs[:n_out] + kept
 
     def tangent_fn(args):
         ops, kept, ts = args[:len(avals)], args[len(avals):len(avals) + len(saved)], args[len(avals) + len(saved):]
-        res = eval_jaxpr(pj, part.primal.consts, ops)[n_out:]  # the forward pass, again
-        for k, v in zip(saved, kept, strict=True):
-            res[k] = v
-        return eval_jaxpr(part.tangent.jaxpr, part.tangent.consts, res + ts)
+        outs, _ = _eval(pj, part.primal.consts, ops, {id(v): k for v, k in zip(saved, kept, strict=True)}, [])
+        return eval_jaxpr(part.tangent.jaxpr, part.tangent.consts, outs[n_out:] + ts)  # the forward, again
 
     outs = bind(remat_p, *primals, jaxpr=trace_at(primal_fn, avals), policy=policy)
     primal_out, kept = outs[:n_out], outs[n_out:]
     t_in = [t for t, z in zip(tangents, nz, strict=True) if z]
     t_avals = [a for a, z in zip(avals, nz, strict=True) if z]
-    t_jaxpr = trace_at(tangent_fn, list(avals) + [res_avals[k] for k in saved] + t_avals)
+    t_jaxpr = trace_at(tangent_fn, list(avals) + [v.aval for v in saved] + t_avals)
     t_out = bind(remat_p, *primals, *kept, *t_in, jaxpr=t_jaxpr, policy=policy)
     it = iter(t_out)
     return primal_out, [next(it) if z else Zero(a) for z, a in zip(part.out_nonzero, jaxpr.out_avals, strict=True)]
