@@ -2,10 +2,11 @@
 ``name`` (``ft.checkpoint_name``). ``remat`` is transposable: its tangent equation is linear in
 the tangents it takes (the transpose recomputes the block's forward pass)."""
 
+from grad_cases import Case, real
+
 import functrace as ft
 import functrace.numpy as fnp
 from functrace import ops as P
-from grad_cases import Case, real
 
 CP = ft.checkpoint_policies
 
