@@ -26,6 +26,9 @@ DISABLE_JIT: bool = _env("FUNCTRACE_DISABLE_JIT")
 DEBUG_NANS: bool = _env("FUNCTRACE_DEBUG_NANS")
 DEBUG_INFS: bool = _env("FUNCTRACE_DEBUG_INFS")
 
+CHECK_FLOATS: bool = DEBUG_NANS or DEBUG_INFS  # either check on: what the hot paths read
+_IN_CHECKED_CALL: bool = False  # set while debug_nans runs a jitted function's compiled code
+
 _FLAGS = {"disable_jit": "DISABLE_JIT", "debug_nans": "DEBUG_NANS", "debug_infs": "DEBUG_INFS"}
 
 
@@ -41,7 +44,9 @@ def update(name: str, value: Any) -> None:
     """Set option ``name`` (``disable_jit``, ``debug_nans``, ``debug_infs``; a ``jax_`` prefix is accepted)."""
     if not isinstance(value, (bool, int)):
         raise TypeError(f"config.update({name!r}, ...): expected True or False, got {value!r}")
+    global CHECK_FLOATS
     globals()[_attr(name)] = bool(value)
+    CHECK_FLOATS = DEBUG_NANS or DEBUG_INFS
 
 
 def read(name: str) -> bool:

@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
+from functrace import config as _config
 from functrace.avals import ShapedArray, concrete_aval
 from functrace.errors import ConcretizationError, FunctraceError, TracerArrayConversionError, UnexpectedTracerError
 from functrace.ir import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Var
@@ -389,7 +390,12 @@ def eval_impl(prim: Primitive, vals: list, params: dict, raw: bool = False):
         ) from None
     if raw:
         impl = getattr(impl, "raw", impl)
-    return impl(*vals, **params)
+    out = impl(*vals, **params)
+    if _config.CHECK_FLOATS:  # debug_nans / debug_infs (functrace.debug.check_floats)
+        from functrace.debug import check_floats
+
+        check_floats(prim, vals, params, out, _state.source or user_frame())
+    return out
 
 
 def _eager(prim: Primitive, args: tuple, params: dict):

@@ -212,6 +212,10 @@ def jit(fun: Callable, static_argnums: int | Sequence[int] = ()) -> Callable:
     def jitted(*args: Any, **kwargs: Any) -> Any:
         if _config.DISABLE_JIT:  # ft.disable_jit() / FUNCTRACE_DISABLE_JIT=1: run f eagerly
             return fun(*args, **kwargs)
+        if _config.CHECK_FLOATS and not _config._IN_CHECKED_CALL:  # debug_nans: re-run eagerly on a NaN
+            from functrace.debug import checked_jit_call
+
+            return checked_jit_call(jitted, fun, args, kwargs)
         fast_key = None
         if not kwargs and not nums and all(type(a) is np.ndarray for a in args):
             fast_key = (tuple([(a.shape, a.dtype) for a in args]), current_backend())
