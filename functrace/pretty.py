@@ -220,6 +220,8 @@ def _dot_param(v) -> str:
 
     if isinstance(v, (Jaxpr, ClosedJaxpr)):
         return "{...}"
+    if isinstance(v, str):  # a picture shows the text; the text form quotes it, to parse back
+        return v
     if isinstance(v, (tuple, list)):
         inner = ", ".join(_dot_param(x) for x in v)
         if isinstance(v, list):
