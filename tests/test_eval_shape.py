@@ -92,3 +92,8 @@ def test_shape_dtype_struct_value_semantics_and_errors():
         fnp.sin(a)
     with pytest.raises(TypeError, match="no values"):
         ft.grad(lambda x: fnp.sum(x))(a)
+
+
+def test_shape_dtype_struct_as_jit_lower_argument():
+    lowered = ft.jit(lambda x, y: fnp.sin(x) @ y).lower(S((2, 3), np.float32), S((3, 4), np.float32))
+    assert lowered.jaxpr.out_avals[0].str_short() == "f32[2,4]"
