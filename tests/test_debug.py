@@ -53,7 +53,7 @@ def test_jit_prints_when_the_program_runs_not_when_it_traces(capsys):
     assert lines(capsys)[0] == "x = [1. 2. 3.]"
 
 
-def test_vmap_prints_once_per_example_and_nested_vmaps_in_order(capsys):
+def test_vmap_prints_once_per_example_and_nested_vmaps(capsys):
     ft.vmap(f)(np.arange(4.0).reshape(2, 2))
     # as in JAX, each print runs for every example before the next equation
     assert lines(capsys) == ["x = [0. 1.]", "x = [2. 3.]", "sum = 0.8415", "sum = 1.0504"]

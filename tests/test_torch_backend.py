@@ -365,6 +365,14 @@ CASES.update({
     "cumlogsumexp": with_params(FLOATS, _cumulative_params, "special", ARRAYS),
 })
 
+# The debugging and remat families (issue 18): a print (no results; both backends print the
+# values), an identity that names a value, and a checkpointed block.
+CASES.update({
+    "debug_print": Case(lambda rng, s, dt: ((sample(rng, s, dt),), {"fmt": "{}", "nargs": 1, "kwnames": ()}), ALL),
+    "name": Case(lambda rng, s, dt: ((sample(rng, s, dt),), {"name": "h"}), ALL),
+    "remat": Program(lambda x: ft.checkpoint(lambda y: lax.mul(lax.sin(y), y))(x)),
+})
+
 CASE_IDS = [(name, dt, s) for name, c in CASES.items() if isinstance(c, Case) for dt in c.dtypes for s in c.shapes]
 PROGRAM_IDS = [(name, dt, s) for name, c in CASES.items() if isinstance(c, Program)
                for dt in c.dtypes for s in c.shapes]
