@@ -16,11 +16,4 @@ from functrace.primitives import Primitive, abstract_eval_rules, all_primitives 
 _FAMILIES = (elementwise, reductions, structural, linalg, control_flow, scan, custom_jvp, custom_vjp)
 globals().update({name: value for family in _FAMILIES for name, value in vars(family).items()
                   if name.endswith("_p") and isinstance(value, Primitive)})
-from functrace.ops import (  # noqa: F401,E402
-                  cumulative,
-                  debugging,  # noqa: F401,E402
-                  dynamic_slicing,
-                  remat,  # noqa: F401,E402
-                  scatter,
-                  sorting,
-)
+from functrace.ops import cumulative, debugging, dynamic_slicing, remat, scatter, sorting  # noqa: F401,E402
