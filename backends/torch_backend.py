@@ -21,7 +21,7 @@ from typing import Any, Callable
 import numpy as np
 
 from functrace import ops as P
-from functrace.avals import ShapedArray, register_aval_handler
+from functrace.avals import ShapedArray, canonical_dtype, register_aval_handler
 from functrace.backends.base import Backend
 from functrace.errors import BackendError, DTypeError
 from functrace.ops import cumulative as CU
@@ -35,8 +35,13 @@ try:  # torch is an optional dependency: only this module may import it.
 except ImportError:  # pragma: no cover - exercised by a test that hides torch
     torch = None  # type: ignore[assignment]
 
-_INSTALL_HINT = ("the torch backend needs PyTorch: install it with `pip install functrace[torch]` "
-                 "(or `pip install torch`), or use FUNCTRACE_BACKEND=numpy")
+# The same two commands as the README's "PyTorch (optional)" (a test keeps them equal).
+_INSTALL_HINT = ("the torch backend needs PyTorch, which is not installed. For the CPU-only build (a few hundred MB): "
+                 "`pip install torch==2.13.0 --index-url \"$TORCH_CPU_INDEX\"`, with TORCH_CPU_INDEX set to PyTorch's "
+                 "CPU wheel index (see the README); for CUDA on Linux "
+                 "(several GB): `pip install torch==2.13.0` (PyPI's default build, which "
+                 "`pip install functrace[torch]` also takes). 2.13.0 is the release functrace is tested with "
+                 "(see the README). Or use FUNCTRACE_BACKEND=numpy")
 
 # ---------------------------------------------------------------------------- dtypes
 _NP_TO_TORCH: dict[np.dtype, Any] = {}
@@ -54,8 +59,8 @@ if torch is not None:
 
 
 def torch_dtype(dtype: Any) -> Any:
-    """The torch dtype for a NumPy dtype (anything ``np.dtype`` accepts)."""
-    dt = np.dtype(dtype)
+    """The torch dtype for a NumPy dtype (anything ``np.dtype`` accepts, or a torch dtype)."""
+    dt = canonical_dtype(dtype)
     if not dt.isnative:
         dt = dt.newbyteorder("=")
     try:
@@ -255,6 +260,8 @@ def _arg_reduction(fn: Callable) -> Callable:
 @_via_int64
 def _cumsum(x, *, axis, reverse):
     """Inclusive cumulative sum in x's dtype (torch would widen ints to int64)."""
+    if x.dtype == torch.bool:  # NumPy's bool sum is a logical or; torch has no bool cumsum kernel
+        return _cumsum(x.to(torch.int64), axis=axis, reverse=reverse) > 0
     if reverse:
         return torch.flip(torch.cumsum(torch.flip(x, (axis,)), dim=axis, dtype=x.dtype), (axis,))
     return torch.cumsum(x, dim=axis, dtype=x.dtype)

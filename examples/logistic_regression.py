@@ -53,6 +53,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--steps", type=int, default=None, help="gradient-descent steps (default 500, quick 40)")
     ap.add_argument("--lr", type=float, default=0.5, help="learning rate (default 0.5)")
     ap.add_argument("--l2", type=float, default=1e-3, help="L2 penalty (default 1e-3)")
+    ap.add_argument("--out", metavar="DIR", default=None,
+                    help="accepted for uniformity with the examples that save pictures; this one writes no files")
     args = ap.parse_args(argv)
     steps = args.steps if args.steps is not None else (40 if args.quick else 500)
 

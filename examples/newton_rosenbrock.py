@@ -50,6 +50,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--dim", type=int, default=2, help="dimension (default 2)")
     ap.add_argument("--start", type=float, nargs="+", default=None,
                     help="starting point (default -1.2, 1, -1.2, 1, ...)")
+    ap.add_argument("--out", metavar="DIR", default=None,
+                    help="accepted for uniformity with the examples that save pictures; this one writes no files")
     args = ap.parse_args(argv)
     x0 = np.array(args.start if args.start is not None else [(-1.2, 1.0)[i % 2] for i in range(args.dim)])
 

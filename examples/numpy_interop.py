@@ -52,6 +52,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="fewer relaxation steps, for the smoke test")
     ap.add_argument("--atoms", type=int, default=8, help="number of atoms (default 8)")
+    ap.add_argument("--out", metavar="DIR", default=None,
+                    help="accepted for uniformity with the examples that save pictures; this one writes no files")
     args = ap.parse_args(argv)
     steps = 20 if args.quick else 200
 

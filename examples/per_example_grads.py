@@ -67,13 +67,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--steps", type=int, default=60, help="training steps (default 60)")
     ap.add_argument("--lr", type=float, default=0.5, help="learning rate (default 0.5)")
     ap.add_argument("--clip", type=float, default=1.0, help="per-example gradient norm bound (default 1.0)")
+    ap.add_argument("--out", metavar="DIR", default=None,
+                    help="accepted for uniformity with the examples that save pictures; this one writes no files")
     args = ap.parse_args(argv)
 
     rng = np.random.default_rng(0)
     x_np, y_np = make_data(rng, args.examples, args.features)
     # Arrays of the active backend (NumPy arrays or torch tensors), so updates need no copies.
     x, y = fnp.asarray(x_np), fnp.asarray(y_np)
-    params = {k: fnp.asarray(v) for k, v in init_params(rng, args.features, args.hidden).items()}
+    params = ft.device_put(init_params(rng, args.features, args.hidden))  # NumPy in, backend arrays out
     print(f"{args.examples} examples, {args.features} features, {args.hidden} hidden units; "
           f"backend: {ft.get_backend()}")
 

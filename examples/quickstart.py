@@ -49,6 +49,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="accepted for uniformity with the other examples")
     ap.add_argument("--x", type=float, default=1.0, help="the point to differentiate at (default 1.0)")
+    ap.add_argument("--out", metavar="DIR", default=None,
+                    help="accepted for uniformity with the examples that save pictures; this one writes no files")
     args = ap.parse_args(argv)
     x = args.x
     res: dict[str, Any] = {}

@@ -83,6 +83,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--hidden", type=int, default=16, help="hidden units (default 16)")
     ap.add_argument("--steps", type=int, default=150, help="gradient-descent steps (default 150)")
     ap.add_argument("--lr", type=float, default=0.3, help="learning rate (default 0.3)")
+    ap.add_argument("--out", metavar="DIR", default=None,
+                    help="accepted for uniformity with the examples that save pictures; this one writes no files")
     args = ap.parse_args(argv)
     rng = np.random.default_rng(0)
     print(f"backend: {ft.get_backend()}")
@@ -94,7 +96,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(ft.make_jaxpr(cumsum)(xs[:4, 0]))
 
     # 2. train an RNN through the scan
-    params = {k: fnp.asarray(v) for k, v in init_params(rng, args.hidden).items()}
+    params = ft.device_put(init_params(rng, args.hidden))  # NumPy in, arrays of the active backend out
     seqs = fnp.asarray(sine_waves(rng, args.sequences, args.length))
     step_fn = ft.jit(ft.value_and_grad(batch_loss))
     history = []

@@ -6,7 +6,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from functrace.errors import ShapeError
+from functrace.errors import DTypeError, ShapeError
 
 _SHORT = {
     "float16": "f16", "float32": "f32", "float64": "f64",
@@ -39,7 +39,7 @@ class ShapedArray:
     def __init__(self, shape: tuple[int, ...], dtype: Any, weak_type: bool = False):
         self.shape = shape if type(shape) is tuple and all(type(d) is int for d in shape) \
             else tuple(int(d) for d in shape)
-        self.dtype = dtype if type(dtype) in _DTYPE_TYPES else np.dtype(dtype)
+        self.dtype = dtype if type(dtype) in _DTYPE_TYPES else canonical_dtype(dtype)
         self.weak_type = weak_type
         self._hash = None
 
@@ -76,17 +76,44 @@ class ShapedArray:
         return f"ShapedArray({self.str_short()})"
 
 
+def canonical_dtype(dtype: Any) -> np.dtype:
+    """``dtype`` as a NumPy dtype: anything ``np.dtype`` accepts, or a torch dtype.
+
+    This is where every ``dtype=`` argument is read, so that ``fnp.zeros(3, dtype=x.dtype)``
+    works for a ``torch.Tensor`` ``x`` as for a NumPy array. A torch dtype is read by its name
+    (``torch.float32`` is NumPy's ``float32``), so the core never imports torch; one with no
+    NumPy equivalent (``torch.bfloat16``) is a ``DTypeError``.
+    """
+    if type(dtype) in _DTYPE_TYPES:
+        return dtype
+    try:
+        return np.dtype(dtype)
+    except TypeError:
+        t = type(dtype)
+        if not (t.__module__ == "torch" and t.__name__ == "dtype"):
+            raise
+    name = str(dtype).rsplit(".", 1)[-1]  # "torch.float32" -> "float32"
+    try:
+        dt = np.dtype(name)
+    except TypeError:
+        dt = None
+    if dt is None or type(dt) not in _DTYPE_TYPES:
+        raise DTypeError(f"{dtype} has no NumPy equivalent; functrace supports bool, (unsigned) integer, "
+                         "float16/32/64 and complex64/128 arrays")
+    return dt
+
+
 def is_float(dtype: Any) -> bool:
     """Floating or complex (the dtypes that carry derivatives)."""
-    return np.dtype(dtype).kind in "fc"
+    return canonical_dtype(dtype).kind in "fc"
 
 
 def is_int(dtype: Any) -> bool:
-    return np.dtype(dtype).kind in "iu"
+    return canonical_dtype(dtype).kind in "iu"
 
 
 def is_bool(dtype: Any) -> bool:
-    return np.dtype(dtype).kind == "b"
+    return canonical_dtype(dtype).kind == "b"
 
 
 # Non-NumPy array types (torch tensors) register how to read their abstract value.
@@ -130,10 +157,9 @@ def concrete_aval(x: Any) -> ShapedArray:
     if t.__module__.split(".")[0] == "torch" and hasattr(x, "shape") and hasattr(x, "dtype"):
         # A torch tensor met before the torch backend was loaded (e.g. an input on the numpy
         # backend): read it by duck typing, so the core needs no torch import.
-        name = str(x.dtype).rsplit(".", 1)[-1]
         try:
-            return ShapedArray(tuple(x.shape), np.dtype(name))
-        except TypeError:
+            return ShapedArray(tuple(x.shape), canonical_dtype(x.dtype))
+        except DTypeError:
             raise TypeError(f"torch dtype {x.dtype} has no NumPy equivalent; convert the tensor first") from None
     raise TypeError(
         f"functrace cannot use a value of type {t.__name__} as an array: pass NumPy arrays, "

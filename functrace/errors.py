@@ -27,7 +27,9 @@ class DTypeError(FunctraceError, TypeError):
 
 
 class ConcretizationError(FunctraceError, TypeError):
-    """A traced value with no concrete value was used where Python needs one (``if``, ``float``)."""
+    """A traced value was used where Python needs a concrete one: an abstract value (under ``jit``)
+    in ``if``/``float()``, or a value that carries a derivative turned into a Python number
+    (``float()``, ``int()``, ``.item()``, ``math.sin``), which would silently drop the derivative."""
 
 
 class TracerArrayConversionError(FunctraceError, TypeError):

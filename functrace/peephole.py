@@ -4,9 +4,21 @@ Derivative rules multiply by literal ones, negate negations and scale by constan
 these as they are traced keeps every level of a nested derivative small before the next level
 differentiates it (the n-th derivative of tanh stays polynomial in size). Each rule returns an
 equivalent tracer, or None to record the equation as written. Only rewrites that are exact in
-floating point for every input are made, except constant re-association (c1 * (c2 * x) ->
-(c1 * c2) * x), which may differ in the last bit. ``x * 0`` is *not* rewritten: it is nan for
-x = inf or nan.
+floating point for every input -- signed zeros, inf, nan, overflow, underflow and integer
+wrap-around included -- are made:
+
+- ``x * 1``, ``x / 1``, ``x * -1 = -x``, ``-(-x) = x``, ``a + (-y) = a - y``, ``a - (-y) = a + y``;
+- ``x + (-0.0)`` and ``x - (+0.0)`` are ``x``, ``(-0.0) - x`` is ``-x`` (``x + 0.0`` is not: it
+  turns -0.0 into +0.0; integers take any zero);
+- like terms ``c1 * y + c2 * y = (c1 + c2) * y`` when both terms are exact and of one sign
+  (``c1``, ``c2`` powers of two of magnitude >= 1, as in ``x + x = 2 * x``): one rounding of the
+  same sum either way; for integers, always;
+- ``c1 * (c2 * x) = (c1 * c2) * x`` only when no rounding, overflow or underflow can tell them
+  apart (``scale_product``): one of the constants is +-1, or a power of two of magnitude >= 1
+  applied outside (or inside, with the other of magnitude >= 1), and the product is exact;
+  negations move outward through products (``(-x) * y = -(x * y)``).
+
+``x * 0`` is *not* rewritten: it is nan for x = inf or nan, and -0.0 for negative x.
 """
 
 from __future__ import annotations
@@ -29,10 +41,10 @@ def unit_identity(prim: Any, a: Any, b: Any) -> tuple[int, bool] | None:
     The one table of these identities: the peepholes below apply it while tracing, and
     ``transforms.passes.simplify`` to a finished jaxpr; each caller checks the shapes.
     """
-    if prim is P.add_p:
-        return (1, False) if _equals(a, 0) else (0, False) if _equals(b, 0) else None
-    if prim is P.sub_p:
-        return (0, False) if _equals(b, 0) else (1, True) if _equals(a, 0) else None
+    if prim is P.add_p:  # x + (-0.0) is x for every x; x + (+0.0) is not (at x = -0.0)
+        return (1, False) if _zero(a, negative=True) else (0, False) if _zero(b, negative=True) else None
+    if prim is P.sub_p:  # x - (+0.0) is x; (-0.0) - x is -x
+        return (0, False) if _zero(b, negative=False) else (1, True) if _zero(a, negative=True) else None
     if prim is P.mul_p:
         for i, v in ((1, a), (0, b)):
             if _equals(v, 1) or _equals(v, -1):
@@ -44,7 +56,47 @@ def unit_identity(prim: Any, a: Any, b: Any) -> tuple[int, bool] | None:
 
 
 def _equals(value: Any, target: int) -> bool:
-    return value is not None and bool(value == target)
+    return value is not None and np.asarray(value).dtype.kind != "c" and bool(value == target)
+
+
+def _zero(value: Any, negative: bool) -> bool:
+    """``value`` is an additive identity on the side it stands: any integer zero; a floating zero
+    of the given sign (x + (-0.0) = x, x - (+0.0) = x, exactly; the other signs are not)."""
+    if value is None or not _equals(value, 0):
+        return False
+    kind = np.asarray(value).dtype.kind
+    return kind in "iub" or (kind == "f" and bool(np.signbit(value)) == negative)
+
+
+def scale_product(outer: Any, inner: Any, dtype: Any) -> Any:
+    """``outer * inner`` when ``outer * (inner * x) == (outer * inner) * x`` bitwise for every x
+    of ``dtype``, else None.
+
+    Integers wrap around, so their products always re-associate. For floats: a factor of +-1
+    only flips signs; a power of two ``p`` with ``|p| >= 1`` scales the floating-point grid
+    without rounding, so ``p * round(c * x) == round(p * c * x)`` (overflowing together), and
+    ``c * (p * x) == (c * p) * x`` when also ``|c| >= 1`` (``p * x`` can then only overflow
+    where the product does). Zero, inf and nan constants never combine (``0 * inf`` is nan).
+    """
+    dtype = np.dtype(dtype)
+    o, i = np.asarray(outer, dtype=dtype), np.asarray(inner, dtype=dtype)
+    if dtype.kind in "iub":
+        with np.errstate(all="ignore"):
+            return np.multiply(o, i, dtype=dtype)[()]
+    if dtype.kind != "f" or not (np.isfinite(o) and np.isfinite(i)) or o == 0 or i == 0:
+        return None
+    if not (abs(o) == 1 or abs(i) == 1 or (_power_of_two(o) and abs(o) >= 1)
+            or (_power_of_two(i) and abs(i) >= 1 and abs(o) >= 1)):
+        return None
+    with np.errstate(all="ignore"):
+        prod = np.multiply(o, i, dtype=dtype)
+    exact = np.isfinite(prod) and prod != 0 and np.float64(o) * np.float64(i) == np.float64(prod)
+    return prod[()] if exact else None
+
+
+def _power_of_two(v: np.ndarray) -> bool:
+    mantissa, _ = np.frexp(abs(v))
+    return bool(mantissa == 0.5)
 
 
 def _literal_value(x: Any) -> Any:
@@ -81,17 +133,26 @@ def _scaled(x: Any) -> tuple[Any, Any] | None:
             return a.val, b
         if type(b) is Literal and type(a) is Tracer and a.aval == x.aval:
             return b.val, a
-    if prim is P.neg_p and type(ins[0]) is Tracer:
-        return np.asarray(-1, dtype=x.aval.dtype)[()], ins[0]
+    if prim is P.neg_p and type(ins[0]) is Tracer and x.aval.dtype.kind != "b":
+        return _minus_one(x.aval.dtype), ins[0]
     return None
+
+
+def _minus_one(dtype: Any) -> Any:
+    """-1 in ``dtype``; for unsigned integers, its wrap-around (255 for uint8), as ``neg`` gives."""
+    return np.negative(np.ones((), dtype=dtype))[()]
 
 
 def _mul(trace: Trace, c: Any, y: Tracer) -> Tracer:
     c = np.asarray(c, dtype=y.aval.dtype)[()]
     if c == 1:
         return y
-    if c == -1:
+    if c == _minus_one(y.aval.dtype):
         return trace.process(P.neg_p, (y,), {})
+    if y.aval.dtype.kind == "f":  # -(c * y) is (-c) * y exactly: reuse the opposite multiple if there is one
+        opposite = trace.recorded(P.mul_p, (-c, y), {})
+        if opposite is not None:
+            return trace.process(P.neg_p, (opposite,), {}, simplify=False)
     return trace.process(P.mul_p, (c, y), {})
 
 
@@ -106,18 +167,22 @@ def _mul_rule(trace: Trace, ins: list, params: dict) -> Tracer | None:
         inner = _scaled(b)
         if inner is not None:
             c, y = inner
-            return _mul(trace, a.val * c, y)
+            combined = scale_product(a.val, c, y.aval.dtype)
+            if combined is not None:
+                return _mul(trace, combined, y)
         return None
     if type(a) is Tracer and type(b) is Tracer and a.producer is not None and b.producer is not None:
-        # (c1 * x) * (c2 * y) = (c1 * c2) * (x * y): constants move outward, so the products of
-        # the same factors meet in CSE and sums of multiples of them can be collected. Only
-        # between computed values: scaling by an input or a constant array (a tangent times a
-        # residual, say) gains nothing and would cost a second equation.
-        sa, sb = _scaled(a), _scaled(b)
-        if sa is not None or sb is not None:
-            ca, xa = sa if sa is not None else (1, a)
-            cb, xb = sb if sb is not None else (1, b)
-            return _mul(trace, ca * cb, trace.process(P.mul_p, (xa, xb), {}))
+        # (-x) * y = -(x * y), exactly: negations move outward, so the products of the same
+        # factors meet in CSE. Only between computed values: a tangent times a residual gains
+        # nothing and would cost a second equation. Other constants stay where they are: (c1 x)
+        # (c2 y) may overflow where c1 c2 (x y) does not.
+        na, nb = _negated(a), _negated(b)
+        if (na is not None and na.aval == a.aval) or (nb is not None and nb.aval == b.aval):
+            xa = na if na is not None and na.aval == a.aval else a
+            xb = nb if nb is not None and nb.aval == b.aval else b
+            flips = (xa is not a) != (xb is not b)
+            prod = trace.process(P.mul_p, (xa, xb), {})
+            return trace.process(P.neg_p, (prod,), {}) if flips else prod
     return None
 
 
@@ -128,20 +193,37 @@ def _as_multiple(x: Any) -> tuple[Any, Any]:
 
 
 def _collect(trace: Trace, a: Any, b: Any, sign: int) -> Tracer | None:
-    """c1 * y + c2 * y = (c1 + c2) * y (and the same for a difference) when both scale one y."""
+    """Like terms: ``c1 * y +- c2 * y = (c1 +- c2) * y`` where that is exact. Integers wrap around
+    exactly, so always. Floats only when both terms are exact -- ``c1`` and ``c2`` powers of two
+    of magnitude >= 1 (1 included: ``x + x = 2x``) -- and of one sign in the sum, so that
+    neither term can overflow alone: then each side rounds the same exact sum once. In general
+    it is not exact (``3x - 2x`` is nan where ``3x`` overflows, ``x - x`` is +0.0 where
+    ``0 * x`` is -0.0)."""
     if type(a) is not Tracer or type(b) is not Tracer or a.aval != b.aval:
         return None
     (ca, ya), (cb, yb) = _as_multiple(a), _as_multiple(b)
-    if ya is yb:
-        return _mul(trace, ca + sign * cb, ya)
-    return None
+    if ya is not yb:
+        return None
+    dtype = a.aval.dtype
+    if dtype.kind in "iu":
+        with np.errstate(all="ignore"):
+            c = np.add(ca, cb, dtype=dtype) if sign > 0 else np.subtract(ca, cb, dtype=dtype)
+        return _mul(trace, c, ya)
+    if dtype.kind != "f":
+        return None
+    ca, cb = np.asarray(ca, dtype=dtype), np.asarray(sign * cb, dtype=dtype)
+    exact_terms = all(np.isfinite(c) and abs(c) >= 1 and _power_of_two(c) for c in (ca, cb))
+    if not exact_terms or np.signbit(ca) != np.signbit(cb):
+        return None
+    return _mul(trace, ca + cb, ya)
 
 
 def _neg_rule(trace: Trace, ins: list, params: dict) -> Tracer | None:
     inner = _scaled(ins[0])
-    if inner is not None:
+    if inner is not None and inner[1].aval.dtype.kind != "b":
         c, y = inner
-        return _mul(trace, -c, y)
+        with np.errstate(all="ignore"):
+            return _mul(trace, np.negative(np.asarray(c, dtype=y.aval.dtype))[()], y)
     return None
 
 

@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 from functrace import config as _config
-from functrace.avals import ShapedArray, concrete_aval
+from functrace.avals import ShapedArray, concrete_aval, is_bool, is_float, is_int
 from functrace.errors import ConcretizationError, FunctraceError, TracerArrayConversionError, UnexpectedTracerError
 from functrace.ir import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Var
 from functrace.primitives import Primitive, abstract_eval_rules
@@ -125,22 +125,65 @@ class Tracer:
 
     def _host(self, what: str):
         v = self.concrete_value(what)
+        if isinstance(v, Tracer):  # a forward-mode value over an outer trace's
+            return v._host(what)
         return v if isinstance(v, (np.ndarray, np.generic)) else current_backend().to_numpy(v)
 
+    def carries_derivative(self) -> bool:
+        """Whether a derivative is being taken through this value, so that turning it into a
+        Python number would silently drop that derivative.
+
+        Only floating-point values carry one. On the eager tape (``TapeTracer``) a value carries
+        one when it has a cotangent slot (``node``); in eager forward mode (``JVPTracer``) when
+        its tangent is not a symbolic zero. On a plain trace (eager ``jvp``, and every inner
+        level of a nested derivative) the trace's inputs stand for the values being
+        differentiated: a value carries one when it depends on them, other than through a
+        ``stop_gradient``, a comparison or an integer result.
+        """
+        if not is_float(self.aval.dtype):
+            return False
+        node = getattr(self, "node", _NO_SLOT)
+        if node is not _NO_SLOT:
+            return node is not None
+        tangent = getattr(self, "tangent", _NO_SLOT)
+        if tangent is not _NO_SLOT:
+            from functrace.rules import Zero  # (rules imports this module)
+
+            v = self.val
+            return not isinstance(tangent, Zero) or (isinstance(v, Tracer) and v.carries_derivative())
+        return self._var is not None and id(self._var) in _dependents(self._trace)
+
+    def _python_scalar(self, what: str, convert: Callable[[Any], Any]) -> Any:
+        """``convert`` of the concrete value, refused when it would drop a derivative."""
+        if self.val is not None and self.carries_derivative():
+            raise located(ConcretizationError(
+                f"{what} of this traced {self.aval.str_short()} would return a Python number cut off from the "
+                "inputs being differentiated: its derivative would silently be dropped. Keep it an array "
+                "(fnp.sin(x) or fnp.exp(x) instead of math.sin(x) or math.exp(x), x instead of float(x), "
+                "x > 0 instead of float(x) > 0), or write ft.stop_gradient(x) where dropping the derivative "
+                "is meant"))
+        return convert(self._host(what))
+
     def __bool__(self) -> bool:
+        # A branch on a value drops no derivative: each side is differentiated as it runs.
         return bool(self._host("Python control flow on a traced value (bool())"))
 
     def __float__(self) -> float:
-        return float(self._host("float()"))
+        return self._python_scalar("float() (which math.sin, math.exp and the other math functions call)", float)
 
     def __int__(self) -> int:
-        return int(self._host("int()"))
+        return self._python_scalar("int()", int)
 
     def __index__(self) -> int:
-        return int(self._host("using a traced value as an index"))
+        what = "using a traced value as an index (operator.index)"
+        if not (is_int(self.aval.dtype) or is_bool(self.aval.dtype)):
+            self._python_scalar(what, lambda v: v)  # the derivative error first, then NumPy's
+            raise TypeError(f"only integer scalar arrays can be converted to a scalar index; this traced value "
+                            f"is {self.aval.str_short()}")
+        return self._python_scalar(what, int)
 
     def __complex__(self) -> complex:
-        return complex(self._host("complex()"))
+        return self._python_scalar("complex()", complex)
 
     def __array__(self, dtype=None, copy=None):
         # NumPy cannot dispatch np.asarray/np.array, so this is the only hook. Returning the
@@ -149,18 +192,18 @@ class Tracer:
         raise located(TracerArrayConversionError(
             f"numpy.asarray/numpy.array (or another conversion to a NumPy array) was applied to a traced "
             f"{self.aval.str_short()}; the result would be cut off from the trace and its derivative lost. "
-            "Use functrace.numpy.asarray (or fnp.stack for a list of traced values) instead; for a Python "
-            "number use float(x)"))
+            "Use functrace.numpy.asarray (or fnp.stack for a list of traced values) instead, and "
+            "ft.stop_gradient(x) first where the derivative is meant to be dropped"))
 
     def to_host(self, what: str) -> np.ndarray:
         """The concrete value as a NumPy array, for functrace's own value-dependent logic."""
         return np.asarray(self._host(what))
 
     def item(self):
-        return self._host("item()").item()
+        return self._python_scalar("item()", lambda v: v.item())
 
     def tolist(self):
-        return self.to_host("tolist()").tolist()
+        return self._python_scalar("tolist()", lambda v: np.asarray(v).tolist())
 
     def __repr__(self) -> str:
         if self.val is not None:
@@ -168,6 +211,31 @@ class Tracer:
         return f"Tracer<{self.aval.str_short()}>"
 
     __hash__ = object.__hash__
+
+
+_NO_SLOT = object()
+
+
+def _dependents(trace: "Trace") -> set[int]:
+    """Ids of the variables of a plain ``trace`` that carry a derivative: its floating-point
+    inputs, constants that are outer values carrying one, and what is computed from them (not
+    through ``stop_gradient`` or a primitive whose outputs carry no derivative). Extended
+    incrementally, as equations are recorded; only conversions to Python numbers ask."""
+    state = trace.__dict__.get("_dependents")
+    if state is None:
+        state = trace._dependents = [0, 0, {id(v) for v in trace.invars if is_float(v.aval.dtype)}]
+    n_consts, n_eqns, deps = state
+    for v, c in zip(trace.constvars[n_consts:], trace.const_vals[n_consts:], strict=True):
+        if isinstance(c, Tracer) and c.val is not None and c.carries_derivative():
+            deps.add(id(v))
+    for eqn in trace.eqns[n_eqns:]:
+        prim = eqn.primitive
+        if prim.zero_derivative or prim.name == "stop_gradient":
+            continue
+        if any(type(x) is Var and id(x) in deps for x in eqn.invars):
+            deps.update(id(v) for v in eqn.outvars if is_float(v.aval.dtype))
+    state[0], state[1] = len(trace.constvars), len(trace.eqns)
+    return deps
 
 
 def _literal_for(x: Any) -> Literal | None:
@@ -181,6 +249,11 @@ def _literal_for(x: Any) -> Literal | None:
     if isinstance(x, (bool, int, float)):
         arr = np.asarray(x)
         return Literal(arr[()], ShapedArray((), arr.dtype))
+    if getattr(x, "ndim", None) == 0 and hasattr(x, "detach") and not x.requires_grad:
+        # A rank-0 torch tensor (an eager result of the torch backend, say -1 * a cotangent of 1):
+        # inline as on NumPy, so the IR does not depend on the backend that computed the value.
+        host = x.detach().cpu().numpy()
+        return Literal(host[()], ShapedArray((), host.dtype))
     return None
 
 
@@ -278,10 +351,21 @@ class Trace:
             raise leaked_tracer_error(x)
         return self.const(x)
 
-    # -- recording
-    def process(self, prim: Primitive, args: tuple, params: dict):
+    def recorded(self, prim: Primitive, args: tuple, params: dict) -> "Tracer | None":
+        """The result of an equation already recorded in this trace with these operands, if any."""
         ins = [a if type(a) is Tracer and a._trace is self else self._atom(a) for a in args]
-        rule = peephole_rules.get(prim)
+        invars = [x._var if type(x) is Tracer else x for x in ins]
+        try:
+            return self._cse.get(equation_key(prim, invars, params))
+        except TypeError:
+            return None
+
+    # -- recording
+    def process(self, prim: Primitive, args: tuple, params: dict, simplify: bool = True):
+        """Record ``prim(*args)`` (or find it already recorded); ``simplify``: first try its
+        peephole rule (functrace.peephole), which may return an equivalent tracer instead."""
+        ins = [a if type(a) is Tracer and a._trace is self else self._atom(a) for a in args]
+        rule = peephole_rules.get(prim) if simplify else None
         if rule is not None:
             simpler = rule(self, ins, params)
             if simpler is not None:

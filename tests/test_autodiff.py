@@ -15,6 +15,7 @@ import functrace as ft
 import functrace.numpy as fnp
 from functrace import lax
 from functrace import ops as P
+from functrace.errors import ConcretizationError
 from functrace.ir import typecheck_jaxpr
 from functrace.rules import jvp_rules
 
@@ -487,10 +488,12 @@ def test_python_if_inside_grad():
 
 def test_float_of_traced_value():
     def f(x):
-        k = float(x)  # a concrete Python number: a constant for differentiation
+        k = float(ft.stop_gradient(x))  # a concrete Python number: a constant for differentiation
         return x * k
 
     close(ft.grad(f)(3.0), 3.0)
+    with pytest.raises(ConcretizationError, match="derivative"):  # float(x) would drop x's derivative
+        ft.grad(lambda x: x * float(x))(3.0)
 
 
 def test_while_loop_on_values_newton_sqrt():
@@ -499,7 +502,7 @@ def test_while_loop_on_values_newton_sqrt():
         err = 1.0
         while err > 1e-12:
             new = 0.5 * (x + a / x)
-            err = abs(float(new - x))
+            err = abs(new - x)  # a comparison on it is control flow: no float() needed
             x = new
         return x
 
@@ -643,7 +646,7 @@ def test_fan_out_accumulates():
 
 def test_nested_control_flow_and_float():
     def f(x):
-        k = float(x)
+        k = float(ft.stop_gradient(x))  # a constant by choice
         n = 0
         while x * n < 3.0:
             n += 1
@@ -660,7 +663,7 @@ def test_newton_sqrt_second_derivative():
         x = a
         for _ in range(100):
             new = 0.5 * (x + a / x)
-            if abs(float(new - x)) < 1e-14:
+            if abs(new - x) < 1e-14:
                 break
             x = new
         return x

@@ -215,7 +215,7 @@ def cube_root(a, tol=1e-13):
     err = 1.0
     while err > tol:
         new = x - (x ** 3 - a) / (3 * x ** 2)
-        err = abs(float(new - x))
+        err = abs(new - x)
         x = new
     return x
 

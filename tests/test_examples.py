@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import needs_torch
 
 import functrace as ft
 
@@ -64,7 +65,7 @@ def test_quickstart(capsys):
     assert res["jaxpr_grad"] in out and res["jaxpr_grad2"] in out
 
 
-@pytest.mark.parametrize("backend", ["numpy", "torch"])
+@pytest.mark.parametrize("backend", ["numpy", pytest.param("torch", marks=needs_torch)])
 def test_quickstart_as_a_script_names_its_backend(backend):
     """``FUNCTRACE_BACKEND=torch python examples/quickstart.py`` visibly swaps the backend."""
     env = dict(os.environ, FUNCTRACE_BACKEND=backend)
@@ -133,3 +134,34 @@ def test_numpy_interop():
     assert " gather" in res["jaxpr"]  # the pair indexing r2[i, j] traced to a gather
     # The function is still plain NumPy: called on arrays, it returns a NumPy float.
     assert isinstance(mod.lennard_jones_energy(np.eye(3)), np.floating)
+
+
+# Every example with its smallest arguments: each takes --out DIR, and runs unchanged on either
+# backend (parameters made with NumPy go through ft.device_put, or are made with functrace.numpy).
+SMALL = {
+    "quickstart": [],
+    "logistic_regression": ["--quick", "--steps", "3"],
+    "mlp_digits": ["--quick", "--epochs", "1", "--hidden", "16"],
+    "tanh_derivatives": ["--quick", "--order", "2"],
+    "newton_rosenbrock": [],
+    "numpy_interop": ["--quick"],
+    "per_example_grads": ["--examples", "8", "--steps", "2", "--hidden", "4"],
+    "rnn_scan": ["--length", "6", "--sequences", "3", "--hidden", "3", "--steps", "2"],
+}
+PICTURES = {"mlp_digits": "mlp_digits.png", "tanh_derivatives": "tanh_derivatives.png"}
+
+
+def test_the_table_lists_every_example():
+    assert sorted(SMALL) == sorted(p.stem for p in EXAMPLES.glob("*.py") if not p.stem.startswith("_"))
+
+
+@pytest.mark.parametrize("backend", ["numpy", pytest.param("torch", marks=needs_torch)])
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_every_example_takes_out_and_runs_on_both_backends(name, backend, tmp_path, capsys):
+    out = tmp_path / "pictures"
+    with ft.use_backend(backend):
+        res = load(name).main(SMALL[name] + ["--out", str(out)])
+    assert isinstance(res, dict) and res
+    assert f"backend: {backend}" in capsys.readouterr().out
+    written = sorted(p.name for p in out.iterdir()) if out.exists() else []
+    assert written == ([PICTURES[name]] if name in PICTURES else [])

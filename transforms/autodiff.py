@@ -186,6 +186,7 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
     >>> print(vjp_fn(1.0))
     (np.float64(3.0), np.float64(2.0))
     """
+    _check_callable(fun, "vjp")
     p_flat, in_tree = tree_flatten(primals)
     p_avals = input_avals(p_flat)
     p_flat = [to_backend(x) for x in p_flat]
@@ -245,6 +246,30 @@ def _argnums_tuple(argnums: int | Sequence[int], nargs: int, name: str) -> tuple
     return tuple(a % nargs for a in nums)
 
 
+def _check_callable(fun: Any, name: str) -> None:
+    """``ft.grad(3.0)`` is a mistake for ``ft.grad(f)(3.0)``: say so where it is made."""
+    if not callable(fun):
+        usage = "ft.vjp(f, x)" if name == "vjp" else f"ft.{name}(f)(x)"
+        raise located(GradError(f"{name} expects a function, but got {fun!r} (a {type(fun).__name__}); "
+                                f"pass the function, as in {usage}"))
+
+
+def _check_scalar_output(out: Any, has_aux: bool) -> None:
+    """grad differentiates one scalar: say what came back instead, and what to do about it."""
+    leaves = tree_flatten(out)[0]
+    if len(leaves) == 1 and leaves[0] is out:
+        return
+    got = "None (is a `return` missing?)" if out is None else \
+        f"a {type(out).__name__} of {len(leaves)} value{'s' if len(leaves) != 1 else ''}"
+    if has_aux:
+        raise located(GradError(f"grad with has_aux=True requires the function to return (scalar output, aux), "
+                                f"but its output was {got}"))
+    hint = ("; if it returns (value, auxiliary data), pass has_aux=True to differentiate the value and carry "
+            "the rest along" if isinstance(out, tuple) else "")
+    raise located(GradError(f"grad requires a function that returns a scalar, but this one returned {got}{hint}"
+                            + ("" if out is None else "; for several outputs use ft.vjp or ft.jacrev")))
+
+
 def _check_differentiable_inputs(args: Sequence[Any], argnums: Sequence[int], name: str) -> None:
     for i in argnums:
         for leaf in tree_flatten(args[i])[0]:
@@ -276,6 +301,7 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
     >>> print(value, g)
     9.0 6.0
     """
+    _check_callable(fun, "value_and_grad")
 
     @functools.wraps(fun)
     def value_and_grad_f(*args: Any, **kwargs: Any):
@@ -284,6 +310,7 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
         f_diff = _partial_args(fun, args, nums, kwargs)
         res = vjp(f_diff, *[args[i] for i in nums], has_aux=has_aux)
         out, vjp_fn = res[0], res[1]
+        _check_scalar_output(out, has_aux)
         leaves = tree_flatten(out)[0]
         if len(leaves) != 1 or get_aval(leaves[0]).shape != ():
             shapes = [get_aval(x).shape for x in leaves]
@@ -324,6 +351,7 @@ def grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False)
     Raises ``GradError`` for a non-scalar or integer output, an integer input, or an
     ``argnums`` out of range; use ``ft.vjp`` or ``ft.jacrev`` for non-scalar outputs.
     """
+    _check_callable(fun, "grad")
     vg = value_and_grad(fun, argnums, has_aux)
 
     @functools.wraps(fun)

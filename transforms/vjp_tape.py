@@ -226,7 +226,9 @@ class TapeTrace(Trace):
                     a = backend.asarray(a)
                 vals.append(a)
                 avals.append(get_aval(a))
-        if not diff_in:  # nothing to differentiate: compute it, and keep it a tracer for the user
+        if not diff_in or prim is P.stop_gradient_p or prim.zero_derivative:
+            # Nothing to differentiate (its outputs carry no derivative, so they get no cotangent
+            # slot): compute it, and keep it a tracer for the user.
             impl = backend.impls[prim]
             out = getattr(impl, "raw", impl)(*vals, **params)  # the tape runs with warnings silenced
             if prim.multiple_results:

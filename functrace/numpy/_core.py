@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from functrace import lax
-from functrace.avals import broadcast_shapes, concrete_aval, is_bool, is_float, is_int
+from functrace.avals import broadcast_shapes, canonical_dtype, concrete_aval, is_bool, is_float, is_int
 from functrace.errors import DTypeError, FunctraceError
 from functrace.ops.custom_jvp import custom_jvp
 from functrace.tracing import Tracer, current_backend, current_source, get_aval, located
@@ -19,6 +19,8 @@ _PY_SCALARS = (bool, int, float, complex)
 
 def asarray(x: Any, dtype: Any = None) -> Array:
     """``numpy.asarray``: traced values pass through (cast if ``dtype``); others become backend arrays."""
+    if dtype is not None:
+        dtype = as_dtype(dtype)  # (a torch dtype too)
     if isinstance(x, Tracer):  # a dtype makes even a Python scalar's weak value strong, as in NumPy
         return x if dtype is None else lax.convert_element_type(x, dtype).with_weak_type(False)
     if isinstance(x, (list, tuple)) and any(isinstance(e, Tracer) for e in _flat(x)):
@@ -123,13 +125,24 @@ def _keep_weak(out: Any, *operands: Any) -> Any:
     return out
 
 
+def as_dtype(dtype: Any) -> np.dtype:
+    """A user's ``dtype=`` argument as a NumPy dtype (a torch dtype too); an unsupported one is a
+    ``DTypeError`` naming the user's line."""
+    try:
+        return canonical_dtype(dtype)
+    except FunctraceError as e:
+        raise located(e) from None
+
+
 def _is_dtype_like(x: Any) -> bool:
-    return isinstance(x, (np.dtype, str)) or (isinstance(x, type) and issubclass(x, np.generic))
+    t = type(x)
+    return (isinstance(x, (np.dtype, str)) or (isinstance(x, type) and issubclass(x, np.generic))
+            or (t.__module__ == "torch" and t.__name__ == "dtype"))
 
 
 def result_type(*args: Any) -> np.dtype:
     """NumPy 2 promotion: Python scalars are weak and do not widen arrays; dtypes may be given."""
-    return np.result_type(*[np.dtype(a) if _is_dtype_like(a) else _dtype_key(_as_operand(a)) for a in args])
+    return np.result_type(*[as_dtype(a) if _is_dtype_like(a) else _dtype_key(_as_operand(a)) for a in args])
 
 
 def _cast(x: Any, dtype: np.dtype) -> Any:
@@ -685,7 +698,7 @@ def size(x: Array) -> int:
 
 def astype(x: Array, dtype: Any, copy: bool = True) -> Array:
     """Cast to ``dtype`` (``copy`` is accepted for NumPy compatibility; arrays are immutable)."""
-    return lax.convert_element_type(asarray(x) if not isinstance(x, Tracer) else x, dtype)
+    return lax.convert_element_type(asarray(x) if not isinstance(x, Tracer) else x, as_dtype(dtype))
 
 
 def concrete_aval_of(x: Any):

@@ -7,7 +7,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from functrace import lax
-from functrace.numpy._core import _as_operand, asarray
+from functrace.numpy._core import _as_operand, as_dtype, asarray
 from functrace.tracing import Tracer, current_backend, get_aval
 
 Array = Any
@@ -21,19 +21,24 @@ def _native(arr: np.ndarray) -> Array:
     return current_backend().asarray(arr)
 
 
+def _dtype(dtype: Any, default: Any = None) -> np.dtype | None:
+    """A ``dtype=`` argument as a NumPy dtype (a torch dtype too), or ``default`` when None."""
+    return as_dtype(dtype) if dtype is not None else default
+
+
 def zeros(shape: int | Sequence[int], dtype: Any = None) -> Array:
     """An array of zeros (float64 unless ``dtype``)."""
-    return _native(np.zeros(_shape(shape), dtype=dtype or np.float64))
+    return _native(np.zeros(_shape(shape), dtype=_dtype(dtype, np.float64)))
 
 
 def ones(shape: int | Sequence[int], dtype: Any = None) -> Array:
     """An array of ones (float64 unless ``dtype``)."""
-    return _native(np.ones(_shape(shape), dtype=dtype or np.float64))
+    return _native(np.ones(_shape(shape), dtype=_dtype(dtype, np.float64)))
 
 
 def full(shape: int | Sequence[int], fill_value: Any, dtype: Any = None) -> Array:
     """An array filled with ``fill_value`` (which may be traced)."""
-    shape = _shape(shape)
+    shape, dtype = _shape(shape), _dtype(dtype)
     if isinstance(fill_value, Tracer):
         v = fill_value if dtype is None else lax.convert_element_type(fill_value, dtype)
         from functrace.numpy._shape import broadcast_to
@@ -45,7 +50,7 @@ def full(shape: int | Sequence[int], fill_value: Any, dtype: Any = None) -> Arra
 def _like(x: Any, value: Any, dtype: Any, shape: Any) -> Array:
     x = _as_operand(x)
     aval = get_aval(x) if not isinstance(x, (bool, int, float, complex)) else get_aval(asarray(x))
-    dt = np.dtype(dtype) if dtype is not None else aval.dtype
+    dt = _dtype(dtype, aval.dtype)
     shp = aval.shape if shape is None else _shape(shape)
     if isinstance(value, Tracer):
         return full(shp, value, dt)
@@ -76,11 +81,12 @@ def arange(start: Any, stop: Any = None, step: Any = None, dtype: Any = None) ->
     args = [a for a in (start, stop, step) if a is not None]
     args = [float(a) if isinstance(a, Tracer) and np.issubdtype(a.dtype, np.floating)
             else int(a) if isinstance(a, Tracer) else a for a in args]
-    return _native(np.arange(*args, dtype=dtype))
+    return _native(np.arange(*args, dtype=_dtype(dtype)))
 
 
 def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, dtype: Any = None) -> Array:
     """``num`` evenly spaced values from start to stop (traced endpoints are allowed)."""
+    dtype = _dtype(dtype)
     if isinstance(start, Tracer) or isinstance(stop, Tracer):
         from functrace.numpy._core import add, multiply, result_type, subtract
 
@@ -94,7 +100,7 @@ def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, dtype:
 
 def eye(N: int, M: int | None = None, k: int = 0, dtype: Any = None) -> Array:
     """A 2-D array with ones on the k-th diagonal."""
-    return _native(np.eye(N, M, k=k, dtype=dtype or np.float64))
+    return _native(np.eye(N, M, k=k, dtype=_dtype(dtype, np.float64)))
 
 
 def identity(n: int, dtype: Any = None) -> Array:
@@ -102,7 +108,7 @@ def identity(n: int, dtype: Any = None) -> Array:
 
 
 def tri(N: int, M: int | None = None, k: int = 0, dtype: Any = None) -> Array:
-    return _native(np.tri(N, M, k=k, dtype=dtype or np.float64))
+    return _native(np.tri(N, M, k=k, dtype=_dtype(dtype, np.float64)))
 
 
 def tril(m: Array, k: int = 0) -> Array:

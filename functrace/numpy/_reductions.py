@@ -14,6 +14,7 @@ from functrace.numpy._core import (
     _as_operand,
     _cast,
     _to_bool,
+    as_dtype,
     asarray,
     check_axis,
     sqrt,
@@ -60,7 +61,7 @@ def sum(a: Array, axis: int | Sequence[int] | None = None, dtype: Any = None,  #
     """Sum over ``axis`` (all axes by default). ``fnp.sum(x, axis=0, keepdims=True)``."""
     a = _arr(a)
     axes = _axes(a, axis)
-    dt = np.dtype(dtype) if dtype is not None else _sum_dtype(get_aval(a).dtype)
+    dt = as_dtype(dtype) if dtype is not None else _sum_dtype(get_aval(a).dtype)
     return _keep(lax.reduce_sum(lax.convert_element_type(a, dt), axes), get_aval(a).shape, axes, keepdims)
 
 
@@ -69,7 +70,7 @@ def prod(a: Array, axis: int | Sequence[int] | None = None, dtype: Any = None,
     """Product over ``axis``."""
     a = _arr(a)
     axes = _axes(a, axis)
-    dt = np.dtype(dtype) if dtype is not None else _sum_dtype(get_aval(a).dtype)
+    dt = as_dtype(dtype) if dtype is not None else _sum_dtype(get_aval(a).dtype)
     return _keep(lax.reduce_prod(lax.convert_element_type(a, dt), axes), get_aval(a).shape, axes, keepdims)
 
 
@@ -117,7 +118,7 @@ def mean(a: Array, axis: int | Sequence[int] | None = None, dtype: Any = None,
     """Arithmetic mean over ``axis``; integer inputs give float64, as in NumPy."""
     a = _arr(a)
     axes = _axes(a, axis)
-    dt = np.dtype(dtype) if dtype is not None else (get_aval(a).dtype if is_float(get_aval(a).dtype)
+    dt = as_dtype(dtype) if dtype is not None else (get_aval(a).dtype if is_float(get_aval(a).dtype)
                                                     else np.dtype(np.float64))
     s = sum(a, axis=axes, dtype=dt, keepdims=keepdims)
     return lax.div(s, _cast(float(_count(a, axes)), dt))
@@ -128,7 +129,7 @@ def var(a: Array, axis: int | Sequence[int] | None = None, dtype: Any = None, dd
     """Variance: mean of squared deviations, divided by ``n - ddof``."""
     a = _arr(a)
     axes = _axes(a, axis)
-    dt = np.dtype(dtype) if dtype is not None else get_aval(a).dtype
+    dt = as_dtype(dtype) if dtype is not None else get_aval(a).dtype
     if not is_float(dt):  # integers and booleans: float64, as NumPy
         dt = np.dtype(np.float64)
     a = lax.convert_element_type(a, dt)
@@ -175,7 +176,7 @@ def cumsum(a: Array, axis: int | None = None, dtype: Any = None) -> Array:
         a = lax.reshape(a, (get_aval(a).size,))
         axis = 0
     (ax,) = _axes(a, axis)
-    dt = np.dtype(dtype) if dtype is not None else _sum_dtype(get_aval(a).dtype)
+    dt = as_dtype(dtype) if dtype is not None else _sum_dtype(get_aval(a).dtype)
     return lax.cumsum(lax.convert_element_type(a, dt), ax)
 
 
