@@ -452,6 +452,8 @@ def test_no_host_round_trip_per_operation(monkeypatch):
         for name, dt, s in CASE_IDS:
             if P.all_primitives[name] in generic_impls:  # shared code, not this backend's
                 continue
+            if P.all_primitives[name].effectful:  # debug_print reads values on the host: its purpose
+                continue
             args, params = build_case(name, dt, s)
             inputs.append((P.all_primitives[name], [b.asarray(a) for a in args], params))
 
