@@ -372,7 +372,7 @@ def _pieces(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, name: str, raw: b
             else:
                 outs.append("_")
         target = outs[0] if not eqn.primitive.multiple_results else ", ".join(outs) + ("," if len(outs) == 1 else "")
-        body.append(f"        {target} = {fn}({', '.join(operands)})")
+        body.append(f"        {target + ' = ' if outs else ''}{fn}({', '.join(operands)})")  # no results: an effect
         body.extend(stores)
         dead = dead_after.pop(i, []) + (["_"] if "_" in outs else [])
         if dead:

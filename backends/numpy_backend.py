@@ -15,6 +15,7 @@ from functrace.ir import Literal
 from functrace.ops import complex_parts as CP
 from functrace.ops import convolution as C
 from functrace.ops import cumulative as CU
+from functrace.ops import debugging as DB
 from functrace.ops import dynamic_slicing as DS
 from functrace.ops import fft as FT
 from functrace.ops import linalg_decompositions as LD
@@ -1028,12 +1029,13 @@ _SPECIAL = {SP.lgamma_p: _lgamma, SP.digamma_p: _scipy_special("psi"),
             SP.bessel_i0e_p: _scipy_special("i0e"),
             SP.bessel_i1e_p: _scipy_special("i1e"), SP.igamma_p: _scipy_special("gammainc"),
             SP.igammac_p: _scipy_special("gammaincc"), SP.zeta_p: _scipy_special("zeta")}
+_DEBUGGING = {DB.debug_print_p: DB.host_print_impl(np.asarray)}
 
 
 def make_backend() -> NumpyBackend:
     b = NumpyBackend()
     for table in (_UNARY, _BINARY, _OTHER, _SORTING, _SCATTER, _DYNAMIC, _CUMULATIVE, _RANDOM_BITS, _CONV, _LINALG,
-                  _COMPLEX, _FFT, _SPECIAL):
+                  _COMPLEX, _FFT, _SPECIAL, _DEBUGGING):
         for prim, impl in table.items():
             b.register(prim, impl)
     return b

@@ -26,6 +26,7 @@ from functrace.backends.base import Backend
 from functrace.errors import BackendError, DTypeError
 from functrace.ops import complex_parts as CP
 from functrace.ops import cumulative as CU
+from functrace.ops import debugging as DB
 from functrace.ops import dynamic_slicing as DS
 from functrace.ops import fft as FT
 from functrace.ops import linalg_decompositions as LD
@@ -874,6 +875,9 @@ def _complex(x, y):
     return torch.complex(x, y)
 
 
+_DEBUGGING = {DB.debug_print_p: DB.host_print_impl(lambda t: t.detach().cpu().numpy())}
+
+
 # ---------------------------------------------------------------------------- the table
 def _identity(x):
     return x
@@ -1156,7 +1160,8 @@ def make_backend() -> TorchBackend:
     if torch is None:
         raise BackendError(_INSTALL_HINT)
     b = TorchBackend(pick_device())
-    for prim, impl in {**_impl_table(b.device), **_family_table(), **_random_bits_table(), **_conv_table()}.items():
+    tables = (_impl_table(b.device), _family_table(), _random_bits_table(), _conv_table(), _DEBUGGING)
+    for prim, impl in {k: v for table in tables for k, v in table.items()}.items():
         b.register(prim, impl)
     # The registry adds the backend-neutral implementations (control flow) and then checks
     # that every primitive is covered.

@@ -12,7 +12,15 @@ from typing import Any as _Any
 
 # _layout first: it lets a source tree import functrace.transforms and functrace.backends.
 from functrace import _layout, lax, nn, numpy, peephole, tree_util  # noqa: F401
-from functrace.api import block_until_ready, device_get, device_put, eval_jaxpr, make_jaxpr
+from functrace.api import (
+    ShapeDtypeStruct,
+    block_until_ready,
+    device_get,
+    device_put,
+    eval_jaxpr,
+    eval_shape,
+    make_jaxpr,
+)
 from functrace.errors import (  # noqa: F401
     AxisError,
     BackendError,
@@ -64,6 +72,13 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "get_backend": ("functrace.backends.registry", "get_backend"),
     "use_backend": ("functrace.backends.registry", "use_backend"),
     "backend_names": ("functrace.backends.registry", "backend_names"),
+    "config": ("functrace.config", None),
+    "disable_jit": ("functrace.config", "disable_jit"),
+    "debug": ("functrace.debug", None),
+    "checkpoint": ("functrace.ops.remat", "checkpoint"),
+    "remat": ("functrace.ops.remat", "remat"),
+    "checkpoint_policies": ("functrace.ops.remat", "checkpoint_policies"),
+    "checkpoint_name": ("functrace.ops.remat", "checkpoint_name"),
 }
 
 
@@ -87,7 +102,7 @@ __version__ = "0.1.0"
 __all__ = [
     "grad", "value_and_grad", "vjp", "jvp", "linearize", "jacfwd", "jacrev", "hessian", "stop_gradient",
     "jit", "vmap", "jet", "derivatives", "custom_jvp", "custom_vjp", "test_util", "make_jaxpr", "eval_jaxpr",
-    "device_get", "device_put",
+    "device_get", "device_put", "eval_shape", "ShapeDtypeStruct",
     "get_backend",
     "use_backend", "backend_names", "block_until_ready",
     "lax", "nn", "numpy", "scipy", "tree_util", "ClosedJaxpr", "Jaxpr",

@@ -7,7 +7,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from functrace.avals import ShapedArray, concrete_aval
+from functrace.avals import ShapedArray, concrete_aval, register_aval_handler
 from functrace.ir import ClosedJaxpr, Jaxpr
 from functrace.tracing import Tracer, current_backend, get_aval, new_trace
 from functrace.tracing import eval_jaxpr as _eval_jaxpr
@@ -23,10 +23,58 @@ class Store:
         self.val: Any = None
 
 
+class ShapeDtypeStruct:
+    """A shape and a dtype standing for an array that is never made (``jax.ShapeDtypeStruct``).
+
+    ``eval_shape`` returns them; ``make_jaxpr``, ``eval_shape`` and ``jit(f).lower`` accept them in
+    place of arrays, so a program can be traced at sizes too large to allocate.
+
+    >>> ft.ShapeDtypeStruct((2, 3), np.float32)
+    ShapeDtypeStruct(shape=(2, 3), dtype=float32)
+    """
+
+    __slots__ = ("shape", "dtype", "weak_type")
+
+    def __init__(self, shape: Sequence[int], dtype: Any, weak_type: bool = False):
+        try:
+            self.shape = tuple(int(d) for d in shape)
+        except TypeError:
+            raise TypeError(f"ShapeDtypeStruct: shape must be a sequence of ints, got {shape!r}") from None
+        if any(d < 0 for d in self.shape):
+            raise ValueError(f"ShapeDtypeStruct: shape {self.shape} has a negative dimension")
+        self.dtype = np.dtype(dtype)
+        self.weak_type = bool(weak_type)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, ShapeDtypeStruct) and self.shape == other.shape and self.dtype == other.dtype
+                and self.weak_type == other.weak_type)
+
+    def __hash__(self) -> int:
+        return hash((self.shape, self.dtype, self.weak_type))
+
+    def __repr__(self) -> str:
+        weak = ", weak_type=True" if self.weak_type else ""
+        return f"ShapeDtypeStruct(shape={self.shape}, dtype={self.dtype.name}{weak})"
+
+
+register_aval_handler(ShapeDtypeStruct, lambda s: ShapedArray(s.shape, s.dtype, s.weak_type))
+
+
 def to_backend(x: Any) -> Any:
     """Inputs at a transform boundary: tracers pass; arrays/scalars move to the backend once."""
     if isinstance(x, Tracer):
         return x
+    if isinstance(x, ShapeDtypeStruct):
+        raise TypeError(f"{x!r} stands for an array's shape and dtype only and has no values: pass it to "
+                        "eval_shape, make_jaxpr or jit(f).lower, and call functions on arrays")
     b = current_backend()
     if b.is_native(x):
         return x
@@ -104,7 +152,7 @@ def make_jaxpr(f: Callable, static_argnums: int | Sequence[int] = ()) -> Callabl
         dyn, static = split_static(args, static_argnums)
         flat, in_tree = tree_flatten(tuple(dyn))
         avals = input_avals(flat)
-        flat = [to_backend(x) for x in flat]
+        flat = [x if isinstance(x, ShapeDtypeStruct) else to_backend(x) for x in flat]  # traced abstractly
 
         def f_dyn(*dyn_args):
             return f(*merge_static(dyn_args, static, len(args)))
@@ -115,6 +163,28 @@ def make_jaxpr(f: Callable, static_argnums: int | Sequence[int] = ()) -> Callabl
 
     traced.__name__ = f"make_jaxpr({getattr(f, '__name__', 'f')})"
     return traced
+
+
+def eval_shape(f: Callable, *args: Any, **kwargs: Any) -> Any:
+    """The shapes and dtypes of ``f(*args, **kwargs)`` as ``ShapeDtypeStruct``s in the result's
+    pytree, found by tracing ``f`` abstractly: nothing is computed and no array is allocated.
+    Arguments may be arrays, Python scalars or ``ShapeDtypeStruct``s (pytrees of them).
+
+    >>> ft.eval_shape(lambda x, w: {"y": fnp.tanh(x @ w)}, ft.ShapeDtypeStruct((8, 3), np.float32),
+    ...               np.ones((3, 5), np.float32))
+    {'y': ShapeDtypeStruct(shape=(8, 5), dtype=float32)}
+    """
+    flat, in_tree = tree_flatten((args, kwargs))
+    avals = input_avals(flat)
+
+    def f_flat_in(*tree: Any) -> Any:
+        a, kw = tree
+        return f(*a, **kw)
+
+    f_flat, out_tree = flatten_fun(f_flat_in, in_tree)
+    _, _, outs = trace_flat(f_flat, [None] * len(flat), concrete=False, avals=avals)
+    structs = [ShapeDtypeStruct(a.shape, a.dtype, a.weak_type) for a in map(get_aval, outs)]
+    return tree_unflatten(out_tree.val, structs)
 
 
 def eval_jaxpr(closed_jaxpr: ClosedJaxpr, *args: Any) -> Any:

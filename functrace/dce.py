@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
-from functrace.ir import Jaxpr, Var
+from functrace.ir import ClosedJaxpr, Jaxpr, Var
+
+
+def has_effect(eqn) -> bool:
+    """Whether ``eqn`` must run even if its results are unused: its primitive is ``effectful``
+    (printing), or a jaxpr in its params (a loop body, a branch) holds such an equation."""
+    prim = eqn.primitive
+    if prim.effectful:
+        return True
+    if not prim.subjaxprs:
+        return False
+    for v in eqn.params.values():
+        for x in (v if isinstance(v, (tuple, list)) else (v,)):
+            j = x.jaxpr if isinstance(x, ClosedJaxpr) else x if isinstance(x, Jaxpr) else None
+            if j is not None and any(has_effect(e) for e in j.eqns):
+                return True
+    return False
 
 
 def dce_jaxpr(jaxpr: Jaxpr, prune_consts: bool = False) -> tuple[Jaxpr, list[bool]]:
-    """Drop equations whose outputs are never used. All primitives are pure, so this is safe.
+    """Drop equations whose outputs are never used, except those with an effect (``has_effect``).
 
     Returns the new jaxpr and, per constvar, whether it is still used (unused ones are dropped
     when ``prune_consts``). Walks the equations once, backwards, without recursion.
@@ -14,7 +30,8 @@ def dce_jaxpr(jaxpr: Jaxpr, prune_consts: bool = False) -> tuple[Jaxpr, list[boo
     live: set[int] = {id(v) for v in jaxpr.outvars if isinstance(v, Var)}
     kept = []
     for eqn in reversed(jaxpr.eqns):
-        if any(id(v) in live for v in eqn.outvars):
+        if any(id(v) in live for v in eqn.outvars) or (eqn.primitive.effectful or eqn.primitive.subjaxprs) \
+                and has_effect(eqn):
             kept.append(eqn)
             for x in eqn.invars:
                 if isinstance(x, Var):

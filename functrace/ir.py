@@ -125,9 +125,44 @@ class ClosedJaxpr:
         return render_dot(self.to_dot(name), path, format)
 
     def __str__(self) -> str:
-        return str(self.jaxpr)
+        from functrace.pretty import pp_closed_jaxpr
+
+        return pp_closed_jaxpr(self)
 
     __repr__ = __str__
+
+    def large_consts(self) -> dict[str, Any]:
+        """The constants ``str(self)`` names by reference (``c0``, ``c1``, ...), by name; pass them
+        to ``parse_jaxpr(text, consts=...)`` (``save`` writes them to a ``.npz`` beside the text)."""
+        from functrace.pretty import _ConstSink, pp_closed_jaxpr
+
+        sink = _ConstSink()
+        pp_closed_jaxpr(self, sink)
+        return dict(sink.arrays)
+
+    def save(self, path: Any) -> Any:
+        """Write this program as text to ``path`` (a person can read and diff it) and its large
+        constants to ``path`` with suffix ``.npz``; ``functrace.ir.load(path)`` reads it back. No
+        pickle: equations whose params hold Python callables (custom derivative rules) are refused.
+        Returns the path of the text file.
+        """
+        from functrace.ir_parse import save
+
+        return save(self, path)
+
+
+def parse_jaxpr(text: str, consts: dict | None = None) -> "ClosedJaxpr":
+    """Read the text ``str(closed_jaxpr)`` prints back into a ``ClosedJaxpr`` (see ``functrace.ir_parse``)."""
+    from functrace.ir_parse import parse_jaxpr as parse
+
+    return parse(text, consts)
+
+
+def load(path: Any) -> "ClosedJaxpr":
+    """Read a program written by ``ClosedJaxpr.save``."""
+    from functrace.ir_parse import load as load_
+
+    return load_(path)
 
 
 def literal(val: Any) -> Literal:

@@ -26,6 +26,7 @@ from functrace.ops.convolution import (  # noqa: E402,F401
     reduce_window_sum,
 )
 from functrace.ops.cumulative import associative_scan, cumlogsumexp, cummax, cummin, cumprod, map  # noqa: E402,F401,A004
+from functrace.ops.debugging import debug_print  # noqa: E402,F401
 from functrace.ops.dynamic_slicing import (  # noqa: E402,F401
     dynamic_index_in_dim,
     dynamic_slice,
@@ -111,6 +112,7 @@ from functrace.ops.reductions import (  # noqa: F401
     reduce_prod,
     reduce_sum,
 )
+from functrace.ops.remat import checkpoint_name  # noqa: E402,F401
 from functrace.ops.scan import scan  # noqa: F401
 from functrace.ops.scatter import scatter, scatter_max, scatter_min, scatter_mul  # noqa: E402,F401
 from functrace.ops.sorting import sort, sort_key_val, top_k  # noqa: E402,F401

@@ -13,9 +13,13 @@ import numpy as np
 from functrace.errors import FunctraceError
 from functrace.ir import Jaxpr, Literal
 
+# Names the generator never hands out: the parser reads them as keywords or float literals.
+_RESERVED_NAMES = frozenset({"in", "let", "inf", "nan"})
+
 
 def var_names():
-    """a, b, ..., z, ba, bb, ... — the same naming scheme as JAX."""
+    """a, b, ..., z, ba, bb, ... — the same naming scheme as JAX (skipping ``in``, ``let``,
+    ``inf`` and ``nan``, so the text parses back unambiguously)."""
     letters = "abcdefghijklmnopqrstuvwxyz"
     n = 0
     while True:
@@ -25,46 +29,134 @@ def var_names():
             k //= 26
             if k == 0:
                 break
-        yield s
         n += 1
+        if s not in _RESERVED_NAMES:
+            yield s
 
 
-def _fmt_literal(lit: Literal) -> str:
-    v = lit.val
-    if isinstance(v, (np.bool_, bool)):
+def _fmt_scalar(v, dtype: np.dtype) -> str:
+    """One scalar at its dtype's shortest exact form (a float32 0.1 prints as 0.1)."""
+    if dtype.kind == "b":
         return "True" if v else "False"
-    if np.issubdtype(lit.aval.dtype, np.floating):
-        # NumPy's shortest form at the literal's own precision (a float32 0.1 prints as 0.1).
+    if dtype.kind == "f":
         return str(v) if isinstance(v, np.floating) else repr(float(v))
-    if np.issubdtype(lit.aval.dtype, np.integer):
+    if dtype.kind in "iu":
         return str(int(v))
+    if dtype.kind == "c":  # always (re+imj), so the parser can tell it from a float
+        c = dtype.type(v)
+        im = str(c.imag)
+        return f"({c.real}{'' if im.startswith('-') else '+'}{im}j)"
     return str(v)
 
 
-def _fmt_param(v, indent: str) -> str:
+def _fmt_literal(lit: Literal) -> str:
+    return _fmt_scalar(lit.val, lit.aval.dtype)
+
+
+# ---------------------------------------------------------------------------- literal dtypes
+# A literal prints as its value only (``mul b 2.0``). The parser gives it the dtype of the first
+# variable operand of its equation of the same kind (float, int, bool, complex), or the default
+# below; where that would be wrong the printer spells the type out (``0:i32[]``).
+_DEFAULT_LITERAL_DTYPE = {"f": np.dtype(np.float64), "i": np.dtype(np.int64), "b": np.dtype(bool),
+                          "c": np.dtype(np.complex128)}
+
+
+def literal_kind(dtype: np.dtype) -> str:
+    """The kind a literal's text shows: ``f`` (float), ``i`` (int or uint), ``b`` or ``c``."""
+    return "i" if dtype.kind == "u" else dtype.kind
+
+
+def implied_literal_dtype(kind: str, operands) -> np.dtype:
+    """The dtype the parser gives a literal of ``kind`` among an equation's ``operands``."""
+    for x in operands:
+        if not isinstance(x, Literal) and literal_kind(x.aval.dtype) == kind:
+            return x.aval.dtype
+    return _DEFAULT_LITERAL_DTYPE[kind]
+
+
+def _fmt_atom_literal(lit: Literal, operands) -> str:
+    text = _fmt_literal(lit)
+    dt = lit.aval.dtype
+    kind = literal_kind(dt)
+    if kind not in _DEFAULT_LITERAL_DTYPE or implied_literal_dtype(kind, operands) != dt:
+        text += ":" + lit.aval.str_short()
+    return text
+
+
+# ---------------------------------------------------------------------------- constants
+# Constants of up to this many elements print inline (``a:f64[3]=[0.0, 1.0, 2.0]``); larger
+# ones print as a reference (``a:f32[64,64]=c0``) to an array that ``ClosedJaxpr.save`` writes.
+INLINE_CONST_SIZE = 16
+
+
+def _fmt_array(arr: np.ndarray) -> str:
+    if arr.ndim == 0:
+        return _fmt_scalar(arr[()], arr.dtype)
+    return "[" + ", ".join(_fmt_array(a) for a in arr) + "]"
+
+
+class _ConstSink:
+    """Collects the large constants of one printed program, naming them c0, c1, ... in order."""
+
+    def __init__(self) -> None:
+        self.arrays: dict[str, np.ndarray] = {}
+
+    def add(self, arr: np.ndarray) -> str:
+        name = f"c{len(self.arrays)}"
+        self.arrays[name] = arr
+        return name
+
+
+def _host(x) -> np.ndarray:
+    if hasattr(x, "detach"):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def _fmt_const(x, aval, sink: _ConstSink) -> str:
+    arr = _host(x).astype(aval.dtype, copy=False).reshape(aval.shape)
+    if arr.size <= INLINE_CONST_SIZE:
+        return _fmt_array(arr)
+    return sink.add(arr)
+
+
+def _fmt_param(v, indent: str, sink: _ConstSink | None = None) -> str:
     from functrace.ir import ClosedJaxpr
 
     if isinstance(v, Jaxpr):
-        return pp_jaxpr(v, indent + "    ")
+        return pp_jaxpr(v, indent + "    ", sink=sink)
     if isinstance(v, ClosedJaxpr):
-        return pp_jaxpr(v.jaxpr, indent + "    ")
-    if isinstance(v, (tuple, list)) and v and all(isinstance(e, (Jaxpr, ClosedJaxpr)) for e in v):
-        return "(" + ", ".join(_fmt_param(e, indent) for e in v) + ")"
+        return pp_jaxpr(v.jaxpr, indent + "    ", consts=v.consts, sink=sink)
+    if isinstance(v, (tuple, list)):
+        inner = ", ".join(_fmt_param(e, indent, sink) for e in v)
+        if isinstance(v, list):
+            return f"[{inner}]"
+        return f"({inner},)" if len(v) == 1 else f"({inner})"
     if isinstance(v, np.dtype):
         return v.name
     if isinstance(v, type) and issubclass(v, np.generic):
         return np.dtype(v).name
+    if isinstance(v, str):
+        return repr(v)
+    if isinstance(v, np.generic):
+        return _fmt_scalar(v, v.dtype)
     return str(v)
 
 
-def pp_jaxpr(jaxpr: Jaxpr, indent: str = "") -> str:
-    """Text form: ``{ lambda c:f32[3] ; a:f32[3]. let b:f32[3] = sin a ... in (b,) }``."""
+def pp_jaxpr(jaxpr: Jaxpr, indent: str = "", consts=None, sink: _ConstSink | None = None) -> str:
+    """Text form: ``{ lambda c:f32[3] ; a:f32[3]. let b:f32[3] = sin a ... in (b,) }``.
+
+    With ``consts`` (a ClosedJaxpr's values) each constant binder shows its value, inline when
+    small and as a reference ``c0`` into ``sink`` when large (see ``INLINE_CONST_SIZE``).
+    """
+    if sink is None:
+        sink = _ConstSink()
     gen = var_names()
     names: dict[int, str] = {}
 
     def name(v) -> str:
         if isinstance(v, Literal):
-            return _fmt_literal(v)
+            return _fmt_atom_literal(v, ())
         if id(v) not in names:
             names[id(v)] = next(gen)
         return names[id(v)]
@@ -72,21 +164,34 @@ def pp_jaxpr(jaxpr: Jaxpr, indent: str = "") -> str:
     def binder(v) -> str:
         return f"{name(v)}:{v.aval.str_short()}"
 
-    consts = " ".join(binder(v) for v in jaxpr.constvars)
+    def atom(x, operands) -> str:
+        return _fmt_atom_literal(x, operands) if isinstance(x, Literal) else name(x)
+
+    if consts is not None:
+        const_binders = [f"{binder(v)}={_fmt_const(c, v.aval, sink)}"
+                         for v, c in zip(jaxpr.constvars, consts, strict=True)]
+    else:
+        const_binders = [binder(v) for v in jaxpr.constvars]
+    const_text = " ".join(const_binders)
     ins = " ".join(binder(v) for v in jaxpr.invars)
-    lines = [f"{{ lambda {consts}{' ' if consts else ''}; {ins}. let"]
+    lines = [f"{{ lambda {const_text}{' ' if const_text else ''}; {ins}. let"]
     for eqn in jaxpr.eqns:
         outs = " ".join(binder(v) for v in eqn.outvars)
         params = ""
         if eqn.params:
-            params = "[" + ", ".join(f"{k}={_fmt_param(v, indent)}" for k, v in eqn.params.items()) + "]"
-        args = " ".join(name(x) for x in eqn.invars)
+            params = "[" + ", ".join(f"{k}={_fmt_param(v, indent, sink)}" for k, v in eqn.params.items()) + "]"
+        args = " ".join(atom(x, eqn.invars) for x in eqn.invars)
         lines.append(f"{indent}    {outs} = {eqn.primitive.name}{params} {args}".rstrip())
-    outs = ", ".join(name(x) for x in jaxpr.outvars)
+    outs = ", ".join(atom(x, ()) for x in jaxpr.outvars)
     if len(jaxpr.outvars) == 1:
         outs += ","
     lines.append(f"{indent}  in ({outs}) }}")
     return "\n".join(lines)
+
+
+def pp_closed_jaxpr(closed, sink: _ConstSink | None = None) -> str:
+    """A ClosedJaxpr's text: its jaxpr with the constants' values (large ones go to ``sink``)."""
+    return pp_jaxpr(closed.jaxpr, consts=closed.consts, sink=sink)
 
 
 # ---------------------------------------------------------------------------- Graphviz DOT
@@ -115,6 +220,8 @@ def _dot_param(v) -> str:
 
     if isinstance(v, (Jaxpr, ClosedJaxpr)):
         return "{...}"
+    if isinstance(v, str):  # a picture shows the text; the text form quotes it, to parse back
+        return v
     if isinstance(v, (tuple, list)):
         inner = ", ".join(_dot_param(x) for x in v)
         if isinstance(v, list):

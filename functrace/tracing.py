@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
+from functrace import config as _config
 from functrace.avals import ShapedArray, concrete_aval, is_bool, is_float, is_int
 from functrace.errors import ConcretizationError, FunctraceError, TracerArrayConversionError, UnexpectedTracerError
 from functrace.ir import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Var
@@ -392,7 +393,7 @@ class Trace:
         invars = [x._var if type(x) is Tracer else x for x in ins]
         key = equation_key(prim, invars, params)
         try:
-            hit = self._cse.get(key)
+            hit = self._cse.get(key) if not prim.effectful else None
         except TypeError:  # unhashable params: no CSE for this equation
             key, hit = None, None
         if hit is not None:
@@ -411,7 +412,7 @@ class Trace:
                     _abstract_eval_cache.clear()
                 _abstract_eval_cache[akey] = out_aval
         vals = [x.val for x in ins]
-        concrete = all(v is not None for v in vals)
+        concrete = all(v is not None for v in vals) and not prim.effectful
         out_val = eval_impl(prim, vals, params, raw=True) if concrete else None
         if prim.multiple_results:
             outvars = [Var(a) for a in out_aval]
@@ -492,7 +493,12 @@ def eval_impl(prim: Primitive, vals: list, params: dict, raw: bool = False):
         ) from None
     if raw:
         impl = getattr(impl, "raw", impl)
-    return impl(*vals, **params)
+    out = impl(*vals, **params)
+    if _config.CHECK_FLOATS:  # debug_nans / debug_infs (functrace.debug.check_floats)
+        from functrace.debug import check_floats
+
+        check_floats(prim, vals, params, out, _state.source or user_frame())
+    return out
 
 
 def _eager(prim: Primitive, args: tuple, params: dict):
@@ -517,6 +523,14 @@ def _eager(prim: Primitive, args: tuple, params: dict):
         raise
 
 
+def _records_effects(stack: list) -> bool:
+    """Whether an effect on constant operands (``debug.print("here")``) belongs to the innermost
+    trace's program rather than happening now: yes for a program being traced (jit, a cond
+    branch), no for the trace just above an eager forward-mode trace (a ``Trace`` subclass), which
+    collects that trace's tangents while the primal values are computed eagerly."""
+    return type(stack[-1]) is Trace and (len(stack) < 2 or type(stack[-2]) is Trace)
+
+
 def bind(prim: Primitive, *args: Any, **params: Any):
     """Apply a primitive: record it in the innermost trace among ``args``, or compute it eagerly."""
     top = None
@@ -526,6 +540,8 @@ def bind(prim: Primitive, *args: Any, **params: Any):
             if top is None or t.level > top.level:
                 top = t
     if top is None:
+        if prim.effectful and _state.stack and _records_effects(_state.stack):
+            return _state.stack[-1].process(prim, args, params)  # an effect inside a program belongs to it
         return _eager(prim, args, params)
     if not top.active:
         raise leaked_tracer_error(next(a for a in args if isinstance(a, Tracer) and a._trace is top))

@@ -79,7 +79,7 @@ GOLDEN = {
     "constants and pytree outputs": (
         lambda x: (x + np.arange(3.0), 2.0, {"a": x}), [np.ones(3)],
         """\
-{ lambda a:f64[3] ; b:f64[3]. let
+{ lambda a:f64[3]=[0.0, 1.0, 2.0] ; b:f64[3]. let
     c:f64[3] = add b a
   in (c, 2.0, b) }"""),
 }

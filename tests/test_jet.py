@@ -128,7 +128,9 @@ FALLBACK = {"cumlogsumexp", "cumprod", "custom_jvp_call", "custom_lin", "custom_
             # families that landed beside jet: linear algebra, erf_inv, max/min pooling
             "cholesky", "det", "eigh", "qr", "slogdet", "svd", "erf_inv", "reduce_window_max", "reduce_window_min",
             # special functions
-            "bessel_i0e", "bessel_i1e", "digamma", "erfc", "igamma", "igammac", "lgamma", "polygamma", "zeta"}
+            "bessel_i0e", "bessel_i1e", "digamma", "erfc", "igamma", "igammac", "lgamma", "polygamma", "zeta",
+            # program tools
+            "debug_print", "remat"}
 
 
 def _case_id(case):

@@ -345,6 +345,10 @@ def _scientific_cases() -> list[Case]:
 
 
 CASES += _scientific_cases()
+CASES += [  # the remat family (issue 18); debug_print is tested in test_debug.py (it returns nothing)
+    case("remat", P.all_primitives["remat"], lambda x: ft.checkpoint(lambda y: lax.sin(y) * y)(x), real(3, 4)),
+    case("name", P.all_primitives["name"], lambda x: ft.checkpoint_name(x, "h") * 2.0, real(3, 4)),
+]
 
 
 # ---------------------------------------------------------------------------- the loop oracle
@@ -389,6 +393,7 @@ def run_case(case: Case, in_axes: tuple, seed: int = 0) -> None:
 # evaluated eagerly (a constant), so no jaxpr holds it and it is never batched.
 # custom_lin (the linear map of a custom_vjp rule) cannot run forward, only be transposed.
 ELSEWHERE = {P.iota_p: "test_iota_is_never_batched",
+             P.all_primitives["debug_print"]: "test_debug.py::test_vmap_prints_once_per_example_and_nested_vmaps",
              P.all_primitives["custom_lin"]: "test_custom_derivatives.py::test_custom_lin_batching_rule_transposes"}
 
 

@@ -11,6 +11,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from functrace import config as _config  # debug_nans: no tape (its compiled steps are not checked)
 from functrace import lax
 from functrace import numpy as fnp
 from functrace.api import flatten_fun, input_avals, make_jaxpr, own_leaves, own_results, to_backend, trace_flat
@@ -116,7 +117,7 @@ def _vjp_flat(f_flat: Callable, p_flat: list, avals: list[ShapedArray] | None = 
     fast path of ``grad`` in a Python loop. Anywhere else the function is linearized to a
     jaxpr (``_linearize_flat``) and the pullback transposes it.
     """
-    if trace_depth() == 0 and not any(isinstance(p, Tracer) for p in p_flat):
+    if trace_depth() == 0 and not any(isinstance(p, Tracer) for p in p_flat) and not _config.CHECK_FLOATS:
         return tape_linearize(f_flat, p_flat, _quiet, avals)
     outs, lin_jaxpr, lin_consts = _linearize_flat(f_flat, p_flat, avals)
 

@@ -37,6 +37,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from functrace import config as _config  # the disable_jit switch
 from functrace.api import flatten_fun, to_backend, trace_flat
 from functrace.backends.lowering import lower_jaxpr, outputs_to_copy
 from functrace.ir import ClosedJaxpr, Jaxpr
@@ -423,6 +424,12 @@ def jit(fun: Callable, static_argnums: int | Sequence[int] | None = (),
 
     @functools.wraps(fun)
     def jitted(*args: Any, **kwargs: Any) -> Any:
+        if _config.DISABLE_JIT:  # ft.disable_jit() / FUNCTRACE_DISABLE_JIT=1: run f eagerly
+            return fun(*args, **kwargs)
+        if _config.CHECK_FLOATS and not _config._IN_CHECKED_CALL:  # debug_nans: re-run eagerly on a NaN
+            from functrace.debug import checked_jit_call
+
+            return checked_jit_call(jitted, fun, args, kwargs)
         fast_key = None
         if not kwargs and not has_static and all(type(a) is np.ndarray for a in args):
             fast_key = (tuple([(a.shape, a.dtype) for a in args]), current_backend())

@@ -185,6 +185,9 @@ def cse(jaxpr: Jaxpr) -> Jaxpr:
     for eqn in jaxpr.eqns:
         eqn, renamed = _renamed(eqn, subst)
         changed = changed or renamed
+        if eqn.primitive.effectful:  # two prints of one value are two prints
+            eqns.append(eqn)
+            continue
         key = equation_key(eqn.primitive, eqn.invars, eqn.params)
         try:
             hit = seen.get(key)
