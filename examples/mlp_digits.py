@@ -26,11 +26,13 @@ from functrace import optim
 DEFAULT_OUT = Path(__file__).resolve().parent / "out"
 
 
-def init_params(sizes: list[int], rng: np.random.Generator) -> list[dict]:
-    """He-initialised weights and zero biases, as float32 arrays on the active backend."""
-    return [{"w": fnp.asarray(rng.normal(0.0, np.sqrt(2.0 / m), (m, n)).astype(np.float32)),
-             "b": fnp.zeros(n, dtype=np.float32)}
-            for m, n in zip(sizes[:-1], sizes[1:], strict=True)]
+def init_params(sizes: list[int], key: Any) -> list[dict]:
+    """He-initialised weights (``ft.nn.initializers.he_normal``, one key per layer, split from
+    ``key`` as in JAX) and zero biases, as float32 arrays on the active backend."""
+    he_normal = ft.nn.initializers.he_normal()
+    keys = ft.random.split(key, len(sizes) - 1)
+    return [{"w": he_normal(k, (m, n), np.float32), "b": fnp.zeros(n, dtype=np.float32)}
+            for k, m, n in zip(keys, sizes[:-1], sizes[1:], strict=True)]
 
 
 def predict(params: list[dict], x: Any) -> Any:
@@ -109,7 +111,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(f"digits: {len(x_tr)} training and {len(x_te)} test images; backend: {ft.get_backend()}")
 
     rng = np.random.default_rng(0)
-    params = init_params([64, args.hidden, 10], rng)
+    params = init_params([64, args.hidden, 10], ft.random.PRNGKey(0))
     optimiser = optim.adam(args.lr)
     opt_state = optimiser.init(params)
     train_step = make_train_step(optimiser)
