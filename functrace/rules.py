@@ -207,11 +207,6 @@ def _zero_jvp(prim: Primitive) -> JvpRule:
     return rule
 
 
-def defzero(prim: Primitive) -> None:
-    """A primitive whose outputs carry no derivative (comparisons, integer results, ...)."""
-    def_jvp_rule(prim, _zero_jvp(prim))
-
-
 def deflinear(prim: Primitive, transpose: Callable[..., list]) -> None:
     """A primitive linear in all its array arguments: its JVP applies it to the tangents."""
 

@@ -28,7 +28,7 @@ from functrace.api import flatten_fun, input_avals, to_backend
 from functrace.avals import ShapedArray
 from functrace.ir import ClosedJaxpr, Jaxpr, Literal
 from functrace.primitives import Primitive
-from functrace.rules import BatchRule, axis_size, batching_rules, bdim_at_front, def_batch_rule, missing_rule, moveaxis  # noqa: F401
+from functrace.rules import BatchRule, axis_size, batching_rules, bdim_at_front, missing_rule, moveaxis
 from functrace.tracing import _state, bind, get_aval, trace_at, user_error
 from functrace.tree_util import tree_flatten, tree_unflatten
 
@@ -107,7 +107,9 @@ def vmap_flat(fn: Callable[[list], list], args: Sequence[Any], dims: Sequence[in
 
 
 # ---------------------------------------------------------------------------- elementwise
+@functools.lru_cache(maxsize=None)
 def _elementwise_rule(prim: Primitive) -> BatchRule:
+    """The batching rule of an ``elementwise`` primitive (one per primitive, made on first use)."""
     def rule(args, dims, **params):
         size = axis_size(args, dims)
         ranks = [get_aval(x).ndim - (d is not None) for x, d in zip(args, dims, strict=True)]
@@ -136,12 +138,7 @@ def _elementwise_rule(prim: Primitive) -> BatchRule:
 def batching_rule(prim: Primitive) -> BatchRule | None:
     """``prim``'s registered batching rule, else the one its traits give (elementwise: the generic rule)."""
     rule = batching_rules.get(prim)
-    return rule if rule is not None or not prim.elementwise else _elementwise_batching(prim)
-
-
-@functools.lru_cache(maxsize=None)
-def _elementwise_batching(prim: Primitive) -> BatchRule:
-    return _elementwise_rule(prim)
+    return rule if rule is not None or not prim.elementwise else _elementwise_rule(prim)
 
 
 # ---------------------------------------------------------------------------- vmap
@@ -268,6 +265,4 @@ def vmap_flat_dims(f_flat: Callable[[list], list], args: list, dims: list,
     return list(zip(outs, odims, strict=True))
 
 
-__all__ = ["vmap", "batching_rules", "batching_rule", "def_batch_rule", "batch_jaxpr", "batch_eval_jaxpr", "trace_at",
-           "vmap_flat",
-           "moveaxis", "bdim_at_front"]
+__all__ = ["vmap", "batching_rules", "batching_rule", "batch_jaxpr", "batch_eval_jaxpr", "vmap_flat"]

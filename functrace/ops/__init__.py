@@ -9,24 +9,33 @@ Importing this package imports every family, so every rule table is complete; it
 holds every primitive object (``ops.sin_p``), for the backends' tables.
 """
 
-from functrace.ops import control_flow, custom_jvp, custom_vjp, elementwise, linalg, reductions, scan, structural
-from functrace.ops._subjaxprs import impls as generic_impls  # noqa: F401 -- added to every backend
-from functrace.primitives import Primitive, abstract_eval_rules, all_primitives  # noqa: F401
-
-_FAMILIES = (elementwise, reductions, structural, linalg, control_flow, scan, custom_jvp, custom_vjp)
-globals().update({name: value for family in _FAMILIES for name, value in vars(family).items()
-                  if name.endswith("_p") and isinstance(value, Primitive)})
-from functrace.ops import (  # noqa: F401,E402
+from functrace.ops import (
     complex_parts,
+    control_flow,
     convolution,
     cumulative,
+    custom_jvp,
+    custom_vjp,
     debugging,
     dynamic_slicing,
+    elementwise,
     fft,
+    linalg,
     linalg_decompositions,
     random_bits,
+    reductions,
     remat,
+    scan,
     scatter,
     sorting,
     special,
+    structural,
 )
+from functrace.ops._subjaxprs import impls as generic_impls  # noqa: F401 -- added to every backend
+from functrace.primitives import Primitive, abstract_eval_rules, all_primitives  # noqa: F401
+
+_FAMILIES = (elementwise, reductions, structural, linalg, control_flow, scan, custom_jvp, custom_vjp, complex_parts,
+             convolution, cumulative, debugging, dynamic_slicing, fft, linalg_decompositions, random_bits, remat,
+             scatter, sorting, special)
+globals().update({name: value for family in _FAMILIES for name, value in vars(family).items()
+                  if name.endswith("_p") and isinstance(value, Primitive)})
