@@ -12,6 +12,7 @@ every linear one a transpose rule, so a new primitive without derivative tests f
 from __future__ import annotations
 
 import importlib
+import zlib
 from pathlib import Path
 from typing import Callable
 
@@ -332,7 +333,7 @@ def test_case_binds_its_primitive(case: Case):
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.__name__)
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
 def test_check_grads(case: Case, dtype):
-    rng = np.random.default_rng(abs(hash(case.name)) % 2**32)
+    rng = np.random.default_rng(zlib.crc32(case.name.encode()))
     args = case.make(rng, dtype)
     tol = TOL[np.float32] if case.loose else TOL[dtype]
     check_grads(case.fn, args, order=case.order, modes=case.modes, **tol)
