@@ -87,8 +87,8 @@ log10 = _unary_float("log10", lambda x: lax.div(lax.log(x), _cast(float(np.log(1
 def _rounding(name: str, op):
     def f(x: Array) -> Array:
         x = _as_operand(x)
-        return op(x) if is_float(_dtype_key(x) if not isinstance(x, _PY_SCALARS) else np.result_type(x)) \
-            else asarray(x) if not isinstance(x, Tracer) else x
+        # (a weakly typed value's key is a Python scalar standing for its kind: np.result_type reads both)
+        return op(x) if is_float(np.result_type(_dtype_key(x))) else asarray(x) if not isinstance(x, Tracer) else x
 
     f.__name__ = name
     f.__doc__ = f"Elementwise {name}; integers are returned unchanged."
