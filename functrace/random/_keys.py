@@ -18,7 +18,6 @@ from functrace.util import format_frame
 Array = Any
 Shape = Sequence[int]
 
-
 _U32 = np.dtype(np.uint32)
 _I64 = np.dtype(np.int64)
 _M32 = 0xFFFFFFFF
