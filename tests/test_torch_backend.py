@@ -306,9 +306,9 @@ def _window_case(rng, s, dt):
 def _selection(scatter: bool, kind: str):
     def build(rng, s, dt):
         (x,), params = _window_case(rng, s, dt)
-        from functrace.ops import convolution as C
+        from functrace.ops import _reduce_window as RW
 
-        out = C._reduce_window_abstract_eval("w")(ft.tracing.get_aval(x), **params).shape
+        out = RW._reduce_window_abstract_eval("w")(ft.tracing.get_aval(x), **params).shape
         v = sample(rng, out if scatter else x.shape, dt)
         return (v, x), dict(params, kind=kind)
 
