@@ -180,11 +180,11 @@ def test_numpy_backend_splits_a_large_window_matrix(monkeypatch):
     """Past a memory bound the NumPy backend convolves a few examples at a time: same numbers."""
     if ft.get_backend() != "numpy":
         pytest.skip("a property of the NumPy backend's lowering")
-    from functrace.backends import numpy_backend
+    from functrace.backends import numpy_convolution
 
     x, w = _conv_args((5, 2, 6, 5), (4, 1, 3, 3), np.float64)
     want = reference_conv(x, w, (1, 2), "SAME", feature_group_count=2)
-    monkeypatch.setattr(numpy_backend, "_IM2COL_BYTES", 600)  # about two examples per chunk
+    monkeypatch.setattr(numpy_convolution, "_IM2COL_BYTES", 600)  # about two examples per chunk
     assert_close(lax.conv_general_dilated(x, w, (1, 2), "SAME", feature_group_count=2), want)
 
 

@@ -533,7 +533,7 @@ def test_jit_and_vmap_compose_both_ways():
                                          ((64, 16), (-1,)), ((64, 40), (1,)), ((10, 10), (1,))])
 def test_reductions_over_short_rows_match_numpy(dtype, shape, axes):
     """Reductions over the trailing axes of many short rows take a transposed route on the numpy
-    backend (see ``backends.numpy_backend._reduce_short_rows``); under jit they give NumPy's
+    backend (see ``backends.numpy_reductions._reduce_short_rows``); under jit they give NumPy's
     values, dtypes and shapes, nan included, for every length of row around the thresholds."""
     rng = np.random.default_rng(0)
     x = (rng.standard_normal(shape) * 3).astype(dtype)

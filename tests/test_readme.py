@@ -218,9 +218,13 @@ def test_readme_covers_what_the_issue_asks():
     assert "benchmarks/results/gpu-check-2026-11-26-nvidia-h100-80gb-hbm3.md" in text
     assert "FUNCTRACE_BACKEND" in text and "FUNCTRACE_DEVICE" in text
     adding = text[text.index("## Adding a primitive"):text.index("## Documentation")]
-    for path in ["functrace/ops/", "docs/adding_a_primitive.md", "backends/numpy_backend.py",
-                 "backends/torch_backend.py", "tests/test_rule_coverage.py"]:
+    for path in ["functrace/ops/", "docs/adding_a_primitive.md", "backends/numpy_<family>.py",
+                 "backends/torch_<family>.py", "backends/numpy_backend.py", "backends/torch_backend.py",
+                 "tests/test_rule_coverage.py"]:
         assert path in adding
+    # the family tables the page names are where the backends' implementations are
+    for path in ["backends/numpy_elementwise.py", "backends/torch_elementwise.py"]:
+        assert (ROOT / path).exists(), path
 
 
 def test_readme_picture_is_a_rendered_gradient_program():

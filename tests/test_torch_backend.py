@@ -306,9 +306,9 @@ def _window_case(rng, s, dt):
 def _selection(scatter: bool, kind: str):
     def build(rng, s, dt):
         (x,), params = _window_case(rng, s, dt)
-        from functrace.ops import convolution as C
+        from functrace.ops import _reduce_window as RW
 
-        out = C._reduce_window_abstract_eval("w")(ft.tracing.get_aval(x), **params).shape
+        out = RW._reduce_window_abstract_eval("w")(ft.tracing.get_aval(x), **params).shape
         v = sample(rng, out if scatter else x.shape, dt)
         return (v, x), dict(params, kind=kind)
 
@@ -852,18 +852,20 @@ def test_dot_general_with_batch_dims(dtype):
 @pytest.mark.parametrize("dtype", [np.int32, np.int64])
 def test_int_matmul_fallback_matches_numpy(monkeypatch, dtype, backend):
     """The BLAS-free path dot_general takes for integers on CUDA, checked here on CPU."""
-    monkeypatch.setattr(tb, "_INT_MATMUL_BLOCK", 7)  # force several chunks along k
+    from functrace.backends import torch_linalg
+
+    monkeypatch.setattr(torch_linalg, "_INT_MATMUL_BLOCK", 7)  # force several chunks along k
     rng = np.random.default_rng(2)
     a = rng.integers(-50, 50, size=(3, 4, 9)).astype(dtype)
     b = rng.integers(-50, 50, size=(3, 9, 2)).astype(dtype)
-    got = tb.int_matmul(backend.asarray(a), backend.asarray(b))
+    got = torch_linalg.int_matmul(backend.asarray(a), backend.asarray(b))
     assert got.dtype == tb.torch_dtype(dtype)
     np.testing.assert_array_equal(to_host(got), np.matmul(a, b))
     big = np.full((1, 1, 2), np.iinfo(dtype).max, dtype)  # overflow wraps, as in NumPy
     with np.errstate(over="ignore"):
         want = np.matmul(big, big.reshape(1, 2, 1))
-    np.testing.assert_array_equal(to_host(tb.int_matmul(backend.asarray(big), backend.asarray(big.reshape(1, 2, 1)))),
-                                  want)
+    got = torch_linalg.int_matmul(backend.asarray(big), backend.asarray(big.reshape(1, 2, 1)))
+    np.testing.assert_array_equal(to_host(got), want)
 
 
 @pytest.mark.parametrize("dtype", [np.int32, np.int64, np.float32, np.float64, np.uint8, np.bool_])

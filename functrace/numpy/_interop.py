@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from functrace.errors import UnsupportedNumpyFunctionError
+from functrace.errors import ConcretizationError, UnsupportedNumpyFunctionError
 from functrace.numpy._core import user_error
 from functrace.tracing import Tracer, located
 
@@ -71,6 +71,8 @@ def install(fnp: Any) -> None:
 
     Tracer.reshape = reshape
     Tracer.transpose = transpose
+    Tracer.__round__ = _round
+    Tracer.__format__ = _format
     Tracer.T = property(lambda self: fnp.transpose(self))
     Tracer.mT = property(lambda self: fnp.swapaxes(self, -1, -2))
     Tracer.real = property(fnp.real)
@@ -121,6 +123,31 @@ def install(fnp: Any) -> None:
 
     Tracer.__array_ufunc__ = __array_ufunc__
     Tracer.__array_function__ = __array_function__
+
+
+def _round(self: Tracer, ndigits: int | None = None) -> Any:
+    """``round(x)`` and ``round(x, n)`` as in JAX: arrays, traceable (no concrete value needed);
+    without ``ndigits`` the rounded value is cast to the default integer, as Python's ``round``
+    returns an int."""
+    from functrace import numpy as fnp
+
+    out = fnp.round(self, ndigits or 0)
+    return out if ndigits is not None else fnp.astype(out, int)
+
+
+def _format(self: Tracer, spec: str) -> str:
+    """``f"{x:.3f}"``: the concrete value formatted as NumPy formats it (a rank-0 value as its
+    scalar, as JAX does). Reading a value drops no derivative. Inside jit the value is abstract:
+    the error says how to print it when the program runs."""
+    if not spec:
+        return str(self)
+    if self.val is None:
+        raise located(ConcretizationError(
+            f"formatting a traced {self.aval.str_short()} with {spec!r} needs its value, which is abstract here "
+            f"(inside jit or make_jaxpr); print it when the program runs with "
+            f"ft.debug.print('{{x:{spec}}}', x=x)"))
+    v = self.to_host(f"formatting with {spec!r}")
+    return format(v[()] if v.ndim == 0 else v, spec)
 
 
 # scipy.special's ufuncs that functrace.scipy.special implements (its polygamma, multigammaln and

@@ -3,7 +3,8 @@
 A family module declares each of its primitives once (``functrace.primitives.def_primitive``,
 with its traits), and on the lines after it registers the primitive's JVP, transpose and
 batching rules (``functrace.rules``) and writes its ``lax`` wrapper. Each backend has one table
-of implementations (``functrace/backends/*_backend.py``). See docs/adding_a_primitive.md.
+of implementations per family (``functrace/backends/numpy_<family>.py``, ``torch_<family>.py``).
+See docs/adding_a_primitive.md.
 
 Importing this package imports every family, so every rule table is complete; its namespace
 holds every primitive object (``ops.sin_p``), for the backends' tables.

@@ -1,123 +1,30 @@
-"""Optimisers shaped like optax: gradient transformations, their chains, and learning-rate schedules.
-
-A ``GradientTransformation`` is a pair of pure functions: ``init(params) -> state`` and
-``update(grads, state, params=None) -> (updates, state)``; ``apply_updates(params, updates)``
-adds the updates. States are NamedTuples of arrays (pytrees), so a whole training step with
-the optimiser inside runs under ``ft.jit``. The names, defaults and formulas are optax's
-(bias correction, where ``eps`` goes, Nesterov, the order of the pieces in each alias), so an
-optax program ports by changing its import. Updates keep each parameter's dtype.
-
-A learning rate (or a weight decay) may be a number or a schedule: a function of the step
-count, which the state carries (an int32 scalar, incremented on every ``update``).
-"""
+"""The building blocks of ``functrace.optim``, as optax's: ``chain``, ``scale``, ``trace``,
+``scale_by_adam``, ``scale_by_rms``, ``clip_by_global_norm``, ``masked``, ``add_decayed_weights``, ..."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple, Union
-
-import numpy as np
+from typing import Any, NamedTuple
 
 import functrace.numpy as fnp
-from functrace.errors import DTypeError
-from functrace.tracing import get_aval, located, user_error
+from functrace.optim._base import (
+    EmptyState,
+    GradientTransformation,
+    ScalarOrSchedule,
+    Schedule,
+    _bias_correction,
+    _cast,
+    _check_state,
+    _dtype,
+    _ema,
+    _native,
+    _scalar,
+    _square,
+    _zero_count,
+    _zeros_like,
+    global_norm,
+    safe_increment,
+)
 from functrace.tree_util import tree_flatten, tree_leaves, tree_map, tree_unflatten
-
-Schedule = Callable[[Any], Any]
-ScalarOrSchedule = Union[float, Schedule]
-
-_INT32_MAX = int(np.iinfo(np.int32).max)
-
-
-class GradientTransformation(NamedTuple):
-    """``init(params) -> state`` and ``update(grads, state, params=None) -> (updates, state)``."""
-
-    init: Callable[[Any], Any]
-    update: Callable[..., tuple[Any, Any]]
-
-
-class EmptyState(NamedTuple):
-    """The state of a transformation that keeps none (a pytree with no leaves)."""
-
-
-def _dtype(x: Any) -> np.dtype:
-    return get_aval(x).dtype
-
-
-def _scalar(x: Any) -> Any:
-    """A hyperparameter given as a NumPy scalar becomes a Python number, so that, like the Python
-    number it stands for, it does not widen float32 parameters to float64."""
-    if isinstance(x, np.generic) or (isinstance(x, np.ndarray) and x.ndim == 0):
-        return x.item()
-    return x
-
-
-def _check_state(state: Any, expected: type | tuple[type, ...], who: str) -> None:
-    """A state from another optimiser (or another place in a chain) is a clear error, not an AttributeError."""
-    if not isinstance(state, expected):
-        names = " or ".join(t.__name__ for t in (expected if isinstance(expected, tuple) else (expected,)))
-        raise user_error(TypeError(f"{who}: expected a {names} (from this transformation's init), "
-                                   f"got {type(state).__name__}; pass the state that this optimiser's init returned"))
-
-
-def _native(tree: Any) -> Any:
-    """The leaves as arrays of the active backend (NumPy gradients meet torch states otherwise)."""
-    return tree_map(fnp.asarray, tree)
-
-
-def _zero_count() -> Any:
-    return fnp.zeros((), dtype=np.int32)
-
-
-def safe_increment(count: Any) -> Any:
-    """``count + 1`` that stops at int32's maximum instead of wrapping round to a negative step."""
-    return fnp.minimum(count, _INT32_MAX - 1) + 1
-
-
-def _zeros_like(tree: Any, dtype: Any = None) -> Any:
-    return tree_map(lambda p: fnp.zeros_like(p, dtype=dtype), tree)
-
-
-def _cast(tree: Any, dtype: Any) -> Any:
-    return tree if dtype is None else tree_map(lambda t: fnp.astype(t, dtype), tree)
-
-
-def _bias_correction(moment: Any, decay: float, count: Any) -> Any:
-    """``moment / (1 - decay**count)``; the power is taken in float64 (a float32 ``decay**count`` can
-    round to 1 and divide by zero), the division in the moment's own dtype."""
-    correction = 1 - fnp.power(decay, count)
-    return tree_map(lambda t: t / fnp.astype(correction, _dtype(t)), moment)
-
-
-def _square(x: Any) -> Any:
-    """``x**2`` of a real array. optax squares complex values as ``|x|**2``; until functrace.numpy
-    has ``conj``/``real`` (the complex-numbers issue), a complex leaf is refused rather than
-    given ``x**2``, which is the wrong moment."""
-    if _dtype(x).kind == "c":
-        raise located(DTypeError(f"functrace.optim supports real parameters only: got a complex {_dtype(x).name} "
-                                 "gradient; optimise its real and imaginary parts as two real leaves"))
-    return fnp.square(x)
-
-
-def _ema(values: Any, moment: Any, decay: float) -> Any:
-    """The exponential moving average ``(1 - decay) * values + decay * moment``, leafwise."""
-    return tree_map(lambda v, t: (1 - decay) * v + decay * t, values, moment)
-
-
-def global_norm(updates: Any) -> Any:
-    """The 2-norm of all the leaves together, as one vector.
-
-    Its derivative at zero is zero rather than optax's nan (sqrt's infinite slope times 0): the
-    square root only sees a positive sum, so a meta-gradient through clipping stays finite.
-    """
-    sq = sum(fnp.sum(_square(x)) for x in tree_leaves(updates))
-    positive = sq > 0
-    return fnp.where(positive, fnp.sqrt(fnp.where(positive, sq, 1)), 0)
-
-
-def apply_updates(params: Any, updates: Any) -> Any:
-    """``params + updates`` leafwise, each result in its parameter's dtype (``None`` leaves stay)."""
-    return tree_map(lambda p, u: fnp.astype(fnp.add(p, u), _dtype(p)), params, updates)
-
 
 # --- building blocks ------------------------------------------------------------------------
 
@@ -426,146 +333,3 @@ def add_decayed_weights(weight_decay: ScalarOrSchedule = 0.0, mask: Any = None) 
 
     t = GradientTransformation(init, update)
     return t if mask is None else masked(t, mask)
-
-
-# --- optimisers (optax's aliases) ---------------------------------------------------------
-
-def sgd(learning_rate: ScalarOrSchedule, momentum: float | None = None, nesterov: bool = False,
-        accumulator_dtype: Any = None) -> GradientTransformation:
-    """Stochastic gradient descent, with (Nesterov) momentum if ``momentum`` is given."""
-    first = identity() if momentum is None else trace(momentum, nesterov, accumulator_dtype)
-    return chain(first, scale_by_learning_rate(learning_rate))
-
-
-def adam(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
-         eps_root: float = 0.0, mu_dtype: Any = None, *, nesterov: bool = False) -> GradientTransformation:
-    """Adam (Kingma and Ba, 2014); ``nesterov=True`` gives NAdam."""
-    return chain(scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nesterov=nesterov),
-                 scale_by_learning_rate(learning_rate))
-
-
-def adamw(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
-          eps_root: float = 0.0, mu_dtype: Any = None, weight_decay: ScalarOrSchedule = 1e-4, mask: Any = None, *,
-          nesterov: bool = False) -> GradientTransformation:
-    """Adam with decoupled weight decay (Loshchilov and Hutter, 2019): the decay is added after Adam's
-    scaling and before the learning rate; ``mask`` limits it to some parameters."""
-    return chain(scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nesterov=nesterov),
-                 add_decayed_weights(weight_decay, mask), scale_by_learning_rate(learning_rate))
-
-
-def rmsprop(learning_rate: ScalarOrSchedule, decay: float = 0.9, eps: float = 1e-8, initial_scale: float = 0.0,
-            eps_in_sqrt: bool = True, centered: bool = False, momentum: float | None = None,
-            nesterov: bool = False, bias_correction: bool = False) -> GradientTransformation:
-    """RMSProp (Tieleman and Hinton, 2012); ``centered`` divides by a standard deviation instead of
-    a root mean square. Momentum, if any, acts after the learning rate, as in optax."""
-    scaling = scale_by_stddev if centered else scale_by_rms
-    return chain(scaling(decay, eps, initial_scale, eps_in_sqrt, bias_correction),
-                 scale_by_learning_rate(learning_rate),
-                 identity() if momentum is None else trace(momentum, nesterov))
-
-
-def adagrad(learning_rate: ScalarOrSchedule, initial_accumulator_value: float = 0.1,
-            eps: float = 1e-7) -> GradientTransformation:
-    """Adagrad (Duchi et al., 2011): per-coordinate steps shrinking with the sum of squared gradients."""
-    return chain(scale_by_rss(initial_accumulator_value, eps), scale_by_learning_rate(learning_rate))
-
-
-# --- schedules: functions of the step count (a Python int or an int32 scalar) ------------------
-
-def constant_schedule(value: float) -> Schedule:
-    """``value`` at every step."""
-    return lambda count: value
-
-
-def polynomial_schedule(init_value: float, end_value: float, power: float, transition_steps: int,
-                        transition_begin: int = 0) -> Schedule:
-    """From ``init_value`` to ``end_value`` over ``transition_steps`` steps along ``(1 - t/T)**power``."""
-    if transition_steps <= 0:
-        return lambda count: init_value
-    transition_begin = max(transition_begin, 0)
-
-    def schedule(count: Any) -> Any:
-        count = fnp.clip(fnp.subtract(count, transition_begin), 0, transition_steps)
-        frac = 1 - fnp.true_divide(count, transition_steps)
-        return (init_value - end_value) * fnp.power(frac, power) + end_value
-
-    return schedule
-
-
-def linear_schedule(init_value: float, end_value: float, transition_steps: int, transition_begin: int = 0) -> Schedule:
-    """A straight line from ``init_value`` to ``end_value`` over ``transition_steps`` steps."""
-    return polynomial_schedule(init_value, end_value, 1, transition_steps, transition_begin)
-
-
-def exponential_decay(init_value: float, transition_steps: int, decay_rate: float, transition_begin: int = 0,
-                      staircase: bool = False, end_value: float | None = None) -> Schedule:
-    """``init_value * decay_rate ** ((count - transition_begin) / transition_steps)``, constant before
-    ``transition_begin``; ``staircase`` floors the exponent; ``end_value`` bounds the decay.
-
-    As in optax, ``transition_steps <= 0`` or ``decay_rate == 0`` gives the constant ``init_value``.
-    """
-    if transition_steps <= 0 or decay_rate == 0:
-        return lambda count: init_value
-    transition_begin = max(transition_begin, 0)
-    bound = fnp.maximum if decay_rate < 1.0 else fnp.minimum
-
-    def schedule(count: Any) -> Any:
-        steps = fnp.subtract(count, transition_begin)
-        p = fnp.true_divide(steps, transition_steps)
-        if staircase:
-            p = fnp.floor(p)
-        value = fnp.where(steps <= 0, init_value, init_value * fnp.power(decay_rate, p))
-        return value if end_value is None else bound(value, end_value)
-
-    return schedule
-
-
-def cosine_decay_schedule(init_value: float, decay_steps: int, alpha: float = 0.0, exponent: float = 1.0) -> Schedule:
-    """Half a cosine from ``init_value`` down to ``alpha * init_value`` over ``decay_steps``, then flat:
-    ``init_value * ((1 - alpha) * (0.5 * (1 + cos(pi * t / decay_steps)))**exponent + alpha)``."""
-    if not decay_steps > 0:
-        raise ValueError(f"cosine_decay_schedule needs a positive decay_steps, got {decay_steps}")
-
-    def schedule(count: Any) -> Any:
-        t = fnp.minimum(count, float(decay_steps))  # a float, so a large int count cannot overflow
-        cosine = 0.5 * (1 + fnp.cos(np.pi * fnp.true_divide(t, float(decay_steps))))
-        return init_value * ((1 - alpha) * fnp.power(cosine, exponent) + alpha)
-
-    return schedule
-
-
-def join_schedules(schedules: list[Schedule], boundaries: list[int]) -> Schedule:
-    """``schedules[i]`` from ``boundaries[i-1]`` on, each counting steps from its own boundary."""
-    if len(boundaries) != len(schedules) - 1:
-        raise ValueError(f"join_schedules: {len(schedules)} schedules need {len(schedules) - 1} boundaries, "
-                         f"got {len(boundaries)}")
-
-    def schedule(count: Any) -> Any:
-        out = schedules[0](count)
-        for boundary, s in zip(boundaries, schedules[1:], strict=True):
-            out = fnp.where(fnp.less(count, boundary), out, s(fnp.subtract(count, boundary)))
-        return out
-
-    return schedule
-
-
-def warmup_cosine_decay_schedule(init_value: float, peak_value: float, warmup_steps: int, decay_steps: int,
-                                 end_value: float = 0.0, exponent: float = 1.0) -> Schedule:
-    """A linear warm-up from ``init_value`` to ``peak_value`` over ``warmup_steps``, then a cosine decay
-    to ``end_value`` at step ``decay_steps`` (which counts the warm-up)."""
-    alpha = 0.0 if peak_value == 0.0 else end_value / peak_value
-    return join_schedules([linear_schedule(init_value, peak_value, warmup_steps),
-                           cosine_decay_schedule(peak_value, decay_steps - warmup_steps, alpha, exponent)],
-                          [warmup_steps])
-
-
-__all__ = [
-    "GradientTransformation", "EmptyState", "apply_updates", "global_norm", "safe_increment", "identity", "chain",
-    "scale", "scale_by_schedule", "scale_by_learning_rate", "trace", "scale_by_adam", "scale_by_rss",
-    "scale_by_rms", "scale_by_stddev", "clip_by_global_norm", "masked", "MaskedNode", "add_decayed_weights",
-    "sgd", "adam", "adamw", "rmsprop", "adagrad", "constant_schedule", "polynomial_schedule", "linear_schedule",
-    "exponential_decay", "cosine_decay_schedule", "join_schedules", "warmup_cosine_decay_schedule",
-    "ScaleByScheduleState", "TraceState", "ScaleByAdamState", "ScaleByRssState", "ScaleByRmsState",
-    "ScaleByRmsWithCountState", "ScaleByRStdDevState", "ScaleByRStdDevWithCountState", "MaskedState",
-    "AddDecayedWeightsState",
-]

@@ -1,0 +1,120 @@
+"""NumPy implementations of the elementwise family (``functrace/ops/elementwise.py``)."""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+
+from functrace import ops as P
+from functrace.backends.numpy_util import quiet
+
+
+def _int_div(x, y):
+    """Integer division truncating toward zero (C semantics, as in lax.div)."""
+    q = np.abs(x) // np.abs(y)
+    return np.where((x < 0) != (y < 0), -q, q).astype(np.result_type(x, y))
+
+
+def _div(x, y):
+    if np.issubdtype(np.result_type(x, y), np.integer):
+        return _int_div(x, y)
+    return np.true_divide(x, y)
+
+
+def _logistic(x):
+    """1 / (1 + exp(-x)), accurate in both tails: exp is only taken of -|x|, so nothing overflows."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(np.result_type(x), copy=False)
+
+
+def _erf(x):
+    """The error function (NumPy has none): SciPy's when SciPy is installed, else the C
+    library's, one element at a time (exact, but about a hundred times slower)."""
+    return _erf_impl()(x)
+
+
+@functools.lru_cache(maxsize=None)
+def _erf_impl():
+    try:
+        from scipy.special import erf
+    except ImportError:
+        return _erf_by_element
+    return erf
+
+
+def _erf_by_element(x):
+    x = np.asarray(x)
+    return np.asarray(np.frompyfunc(math.erf, 1, 1)(x), dtype=x.dtype)
+
+
+def _integer_pow(x, *, y):
+    """x ** y for a Python int y: repeated squaring (np.power is several times slower)."""
+    if y < 0 and np.issubdtype(np.result_type(x), np.integer):
+        raise ValueError("integers cannot be raised to negative integer powers")
+    if y == 0:
+        return np.ones_like(x)
+    base, n, out = x, abs(y), None
+    while n:
+        if n & 1:
+            out = base if out is None else out * base
+        n >>= 1
+        if n:
+            base = base * base
+    if out is x:
+        out = np.array(x, copy=True)  # a new array, as from any other primitive
+    return np.reciprocal(out) if y < 0 else out
+
+
+
+def _convert(x, *, new_dtype):
+    """A cast; complex -> real keeps the real part (as JAX), without NumPy's ComplexWarning."""
+    x = np.asarray(x)
+    if x.dtype.kind == "c" and np.dtype(new_dtype).kind != "c":
+        x = x.real
+    return x.astype(new_dtype)
+
+
+
+def _square(x, *, y):
+    return np.square(x)
+
+
+
+UNARY = {
+    P.neg_p: np.negative, P.sign_p: np.sign, P.abs_p: np.abs, P.floor_p: np.floor,
+    P.ceil_p: np.ceil, P.round_p: np.round, P.sin_p: quiet(np.sin), P.cos_p: quiet(np.cos), P.tan_p: quiet(np.tan),
+    P.asin_p: quiet(np.arcsin), P.acos_p: quiet(np.arccos), P.atan_p: np.arctan,
+    P.sinh_p: quiet(np.sinh), P.cosh_p: quiet(np.cosh), P.tanh_p: np.tanh,
+    P.asinh_p: np.arcsinh, P.acosh_p: quiet(np.arccosh), P.atanh_p: quiet(np.arctanh),
+    P.exp_p: quiet(np.exp), P.exp2_p: quiet(np.exp2), P.expm1_p: quiet(np.expm1),
+    P.log_p: quiet(np.log), P.log1p_p: quiet(np.log1p), P.sqrt_p: quiet(np.sqrt),
+    P.logistic_p: quiet(_logistic), P.erf_p: _erf, P.not_p: np.invert, P.is_finite_p: np.isfinite,
+    P.stop_gradient_p: lambda x: x,
+}
+BINARY = {
+    P.add_p: quiet(np.add), P.sub_p: quiet(np.subtract), P.mul_p: quiet(np.multiply), P.div_p: quiet(_div),
+    P.rem_p: quiet(np.fmod), P.pow_p: quiet(np.power), P.max_p: np.maximum, P.min_p: np.minimum,
+    P.atan2_p: np.arctan2, P.and_p: np.bitwise_and, P.or_p: np.bitwise_or, P.xor_p: np.bitwise_xor,
+    P.eq_p: np.equal, P.ne_p: np.not_equal, P.lt_p: np.less, P.le_p: np.less_equal,
+    P.gt_p: np.greater, P.ge_p: np.greater_equal,
+}
+
+
+IMPLS = {
+    **UNARY,
+    **BINARY,
+    P.integer_pow_p: quiet(_integer_pow),
+    P.select_p: np.where,
+    P.convert_element_type_p: quiet(_convert),
+}
+
+# Implementations chosen when a program is lowered, for an equation's types and params.
+_TRUE_DIVIDE = quiet(np.true_divide)  # floating-point division: no integer check on each call
+_SQUARE = quiet(_square)  # x ** 2, the most common power, without the squaring loop
+
+SPECIALIZE = {
+    P.div_p: lambda eqn: _TRUE_DIVIDE if eqn.outvars[0].aval.dtype.kind in "fc" else None,
+    P.integer_pow_p: lambda eqn: _SQUARE if eqn.params["y"] == 2 else None,
+}

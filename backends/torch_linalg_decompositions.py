@@ -1,0 +1,58 @@
+"""torch implementations of the decompositions family (``functrace/ops/linalg_decompositions.py``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from functrace.ops import linalg_decompositions as LD
+
+
+def _t_cholesky(a):
+    L, info = torch.linalg.cholesky_ex(a)
+    bad = (info != 0)[..., None, None]
+    return torch.where(bad, torch.full_like(L, float("nan")), L)
+
+
+def _t_triangular_solve(a, b, *, left_side, lower, transpose_a, unit_diagonal):
+    if transpose_a:  # op(a) = aᵀ is triangular of the other kind
+        a, lower = a.transpose(-1, -2), not lower
+    return torch.linalg.solve_triangular(a, b, upper=not lower, left=left_side, unitriangular=unit_diagonal)
+
+
+def _t_solve(a, b):
+    """nan for singular matrices (as the NumPy backend), rather than an error."""
+    x, info = torch.linalg.solve_ex(a, b)
+    return torch.where((info != 0)[..., None, None], torch.full_like(x, float("nan")), x)
+
+
+def _column_signs(v):
+    """+1/-1 per column, the sign of its largest-magnitude entry (as the NumPy backend's rule)."""
+    if v.shape[-2] == 0:
+        return torch.ones(v.shape[:-2] + v.shape[-1:], dtype=v.dtype, device=v.device)
+    idx = torch.argmax(torch.abs(v), dim=-2, keepdim=True)
+    top = torch.take_along_dim(v, idx, dim=-2)[..., 0, :]
+    return torch.where(top < 0, -torch.ones_like(top), torch.ones_like(top))
+
+
+def _t_eigh(a, *, lower):
+    w, v = torch.linalg.eigh(a, UPLO="L" if lower else "U")
+    return [v * _column_signs(v)[..., None, :], w]
+
+
+def _t_svd(a, *, full_matrices):
+    u, s, vh = torch.linalg.svd(a, full_matrices=full_matrices)
+    k = s.shape[-1]
+    su = _column_signs(u)
+    sv = torch.cat([su[..., :k], _column_signs(vh[..., k:, :].transpose(-1, -2))], dim=-1)
+    return [s, u * su[..., None, :], vh * sv[..., :, None]]
+
+
+def impls(device: Any) -> dict:
+    return {
+        LD.cholesky_p: _t_cholesky, LD.triangular_solve_p: _t_triangular_solve, LD.solve_p: _t_solve,
+        LD.det_p: torch.linalg.det, LD.slogdet_p: lambda a: list(torch.linalg.slogdet(a)),
+        LD.qr_p: lambda a, *, full_matrices: list(torch.linalg.qr(a, mode="complete" if full_matrices else "reduced")),
+        LD.eigh_p: _t_eigh, LD.svd_p: _t_svd,
+    }
