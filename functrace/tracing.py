@@ -557,23 +557,43 @@ def concrete_or_none(x: Any) -> Any:
     return x.val if isinstance(x, Tracer) else x
 
 
+def dead_after(jaxpr: Jaxpr) -> list[list[int]]:
+    """For each equation, the ids of the variables read there for the last time (never an
+    output of the jaxpr): an interpreter drops them from its environment after that equation,
+    so an eager transform frees each intermediate as soon as no later equation needs it, as
+    jit's generated code does with ``del``."""
+    last: dict[int, int] = {}
+    for i, eqn in enumerate(jaxpr.eqns):
+        for x in eqn.invars:
+            if type(x) is not Literal:
+                last[id(x)] = i
+    for x in jaxpr.outvars:
+        last.pop(id(x), None)
+    dead: list[list[int]] = [[] for _ in jaxpr.eqns]
+    for vid, i in last.items():
+        dead[i].append(vid)
+    return dead
+
+
 def eval_jaxpr(jaxpr: Jaxpr, consts: list, args: list) -> list:
     """Run a jaxpr by binding each equation: eagerly on concrete values, or into an outer trace.
 
-    Iterative, so a chain of any length runs without recursion.
+    Iterative, so a chain of any length runs without recursion; each value is dropped after
+    its last use (``dead_after``).
     """
     env: dict[int, Any] = {}
     for v, x in zip(jaxpr.constvars, consts, strict=True):
         env[id(v)] = x
     for v, x in zip(jaxpr.invars, args, strict=True):
         env[id(v)] = x
+    dead = dead_after(jaxpr)
 
     def read(x):
         return x.val if isinstance(x, Literal) else env[id(x)]
 
     saved = _state.source
     try:
-        for eqn in jaxpr.eqns:
+        for eqn, gone in zip(jaxpr.eqns, dead, strict=True):
             _state.source = eqn.source_info
             out = bind(eqn.primitive, *[read(x) for x in eqn.invars], **eqn.params)
             if eqn.primitive.multiple_results:
@@ -581,6 +601,9 @@ def eval_jaxpr(jaxpr: Jaxpr, consts: list, args: list) -> list:
                     env[id(v)] = o
             else:
                 env[id(eqn.outvars[0])] = out
+            del out
+            for vid in gone:
+                del env[vid]
     finally:
         _state.source = saved
     return [read(x) for x in jaxpr.outvars]

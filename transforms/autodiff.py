@@ -18,12 +18,14 @@ from functrace.api import flatten_fun, input_avals, make_jaxpr, own_leaves, own_
 from functrace.avals import ShapedArray, is_float
 from functrace.errors import GradError
 from functrace.ir import Jaxpr
+from functrace.ops.custom_vjp import ForwardModeOfCustomVJPError
 from functrace.rules import Zero, instantiate, is_differentiable
 from functrace.tracing import Tracer, get_aval, located, new_trace, trace_depth
 from functrace.transforms.batching import vmap_flat
 from functrace.transforms.jvp import jvp_jaxpr
 from functrace.transforms.jvp_trace import JVPTrace
 from functrace.transforms.transpose import backward_pass
+from functrace.transforms.linearize import linearize_at
 from functrace.transforms.vjp_tape import tape_linearize
 from functrace.tree_util import tree_flatten, tree_map, tree_structure, tree_unflatten
 
@@ -66,45 +68,50 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple
             raise located(GradError(f"jvp: tangent {ta.str_short()} does not match primal {pa.str_short()}; "
                                     "each tangent must have its primal's shape and dtype"))
     f_flat, out_tree = flatten_fun(fun, in_tree)
-    jaxpr, consts, _ = trace_flat(f_flat, p_flat, avals=p_avals)
     tangents_in = [t if is_differentiable(get_aval(p)) else Zero(get_aval(p))
                    for p, t in zip(p_flat, t_flat, strict=True)]
-    with _quiet():
-        outs, touts = jvp_jaxpr(jaxpr, consts, p_flat, tangents_in)
+    outs = None
+    if trace_depth() == 0:
+        try:
+            outs, touts = _eager_jvp(f_flat, p_flat, tangents_in, p_avals)
+        except ForwardModeOfCustomVJPError:
+            pass  # a custom_vjp's linear map was met: the traced program may not need it (dead code)
+    if outs is None:
+        # Under a transform, differentiate the traced (simplified) program, so each level of a
+        # nested derivative works on the cleaned-up program of the level below.
+        jaxpr, consts, _ = trace_flat(f_flat, p_flat, avals=p_avals)
+        del _
+        with _quiet():
+            outs, touts = jvp_jaxpr(jaxpr, consts, p_flat, tangents_in)
     owned = own_leaves(list(outs) + [instantiate(t) for t in touts], p_flat + t_flat)
     outs, touts = owned[:len(outs)], owned[len(outs):]
     return tree_unflatten(out_tree.val, outs), tree_unflatten(out_tree.val, touts)
 
 
+def _eager_jvp(f_flat: Callable, p_flat: list, t_flat: list, avals: list[ShapedArray]) -> tuple[list, list]:
+    """Forward mode on concrete values: each JVP rule runs as ``f_flat`` does, on concrete
+    tangents, so every intermediate (primal or tangent) is freed as soon as the program drops it
+    and the peak memory is that of the program itself."""
+    with _quiet(), new_trace(JVPTrace) as jt:
+        ins = [jt.pair(p, t, a) for p, t, a in zip(p_flat, t_flat, avals, strict=True)]
+        outs = f_flat(ins)
+        del ins
+        pairs = [jt.unpack(o) for o in outs]
+        del outs
+    return [p for p, _ in pairs], [t for _, t in pairs]
+
+
 def _linearize_flat(f_flat: Callable, p_flat: list, avals: list[ShapedArray] | None = None
                     ) -> tuple[list, Jaxpr, list]:
-    """Run ``f_flat`` at ``p_flat`` with symbolic tangents and keep the linear part.
-
-    Returns the primal outputs, and the linear jaxpr (tangents of the differentiable inputs in
-    -> tangents out), whose constants are the residuals the tangent computation needs.
-
-    Two routes, one set of JVP rules. With concrete inputs (eager), a ``JVPTrace`` applies each
-    rule as the function runs: one pass. With tracers of an enclosing transform as inputs, the
-    function is first traced to a jaxpr (simplified and dead-code-free) and ``jvp_jaxpr``
-    differentiates that, so each level of a nested derivative works on the cleaned-up program of
-    the level below, which keeps high-order derivatives small.
-    """
-    if not any(isinstance(p, Tracer) for p in p_flat):
-        # Concrete inputs (the eager path): one pass, each rule's primal half computed at once.
-        with new_trace(JVPTrace) as jt, new_trace() as lin:  # (open traces silence NumPy's warnings)
-            pairs = [jt.unpack(o) for o in f_flat([
-                jt.pair(p, lin.new_arg(get_aval(p)) if is_differentiable(get_aval(p)) else Zero(get_aval(p)),
-                        None if avals is None else avals[i])
-                for i, p in enumerate(p_flat)])]
-            lin_jaxpr, lin_consts = lin.to_jaxpr([instantiate(t) for _, t in pairs])
-        return [p for p, _ in pairs], lin_jaxpr, lin_consts
+    """Trace ``f_flat`` at ``p_flat`` and split it with the one partial evaluator
+    (``transforms.linearize``): the primal outputs, and the linear jaxpr (tangents of the
+    differentiable inputs in -> tangents out), whose constants are the residuals."""
     jaxpr, consts, _ = trace_flat(f_flat, p_flat, avals=avals)
-    with new_trace() as lin:
-        tangents_in = [lin.new_arg(get_aval(p)) if is_differentiable(get_aval(p)) else Zero(get_aval(p))
-                       for p in p_flat]
-        outs, touts = jvp_jaxpr(jaxpr, consts, p_flat, tangents_in)
-        lin_jaxpr, lin_consts = lin.to_jaxpr([instantiate(t) for t in touts])
-    return outs, lin_jaxpr, lin_consts
+    del _  # the output tracers hold every intermediate value of the trace
+    diff = [is_differentiable(get_aval(p)) for p in p_flat]
+    with _quiet():
+        outs, lin_jaxpr, residuals, _ = linearize_at(jaxpr, consts, p_flat, diff, True)
+    return outs, lin_jaxpr, residuals
 
 
 def _vjp_flat(f_flat: Callable, p_flat: list, avals: list[ShapedArray] | None = None
