@@ -24,8 +24,8 @@ from functrace.tracing import Tracer, get_aval, located, new_trace, trace_depth
 from functrace.transforms.batching import vmap_flat
 from functrace.transforms.jvp import jvp_jaxpr
 from functrace.transforms.jvp_trace import JVPTrace
+from functrace.transforms.linearize import linearize_at, linearize_fun
 from functrace.transforms.transpose import backward_pass
-from functrace.transforms.linearize import linearize_at
 from functrace.transforms.vjp_tape import tape_linearize
 from functrace.tree_util import tree_flatten, tree_map, tree_structure, tree_unflatten
 
@@ -103,12 +103,21 @@ def _eager_jvp(f_flat: Callable, p_flat: list, t_flat: list, avals: list[ShapedA
 
 def _linearize_flat(f_flat: Callable, p_flat: list, avals: list[ShapedArray] | None = None
                     ) -> tuple[list, Jaxpr, list]:
-    """Trace ``f_flat`` at ``p_flat`` and split it with the one partial evaluator
+    """Run ``f_flat`` at ``p_flat`` and split it with the one partial evaluator
     (``transforms.linearize``): the primal outputs, and the linear jaxpr (tangents of the
-    differentiable inputs in -> tangents out), whose constants are the residuals."""
+    differentiable inputs in -> tangents out), whose constants are the residuals.
+
+    With concrete inputs the function is split as it runs (``linearize_fun``, one pass). With
+    tracers of an enclosing transform it is first traced to a jaxpr (simplified and
+    dead-code-free) and that is split (``linearize_at``), so each level of a nested derivative
+    works on the cleaned-up program of the level below, which keeps high-order derivatives small.
+    """
+    diff = [is_differentiable(get_aval(p)) for p in p_flat]
+    if not any(isinstance(p, Tracer) for p in p_flat):
+        outs, lin_jaxpr, residuals, _ = linearize_fun(f_flat, p_flat, diff, avals)
+        return outs, lin_jaxpr, residuals
     jaxpr, consts, _ = trace_flat(f_flat, p_flat, avals=avals)
     del _  # the output tracers hold every intermediate value of the trace
-    diff = [is_differentiable(get_aval(p)) for p in p_flat]
     with _quiet():
         outs, lin_jaxpr, residuals, _ = linearize_at(jaxpr, consts, p_flat, diff, True)
     return outs, lin_jaxpr, residuals

@@ -6,8 +6,9 @@ tangents in a fresh trace opened inside. Whatever the tangent computation reads 
 side is lifted into that trace as a constant: those constants are the *residuals*, and the
 trace closes into a jaxpr that is linear in the tangents.
 
-- ``linearize_at``: the split at given primal values (eager ``linearize``/``vjp``, nested
-  derivatives, and the per-call pairs of the eager tape).
+- ``linearize_at``: the split of a jaxpr at given primal values (nested derivatives, and the
+  per-call pairs of the eager tape); ``linearize_fun`` the same split of a Python function at
+  concrete values, in one pass (eager ``linearize``, ``jacfwd``, ``hessian``).
 - ``linearize_jaxpr``: the split of a whole jaxpr at abstract inputs, as two jaxprs: a *primal*
   one (inputs -> outputs + residuals) and a *tangent* one (residuals + tangents -> tangents). The
   eager tape derives each primitive signature's compiled forward/backward pair from it, and the
@@ -18,12 +19,23 @@ Reverse mode transposes the tangent jaxpr (``transforms.transpose.backward_pass`
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from functrace.ir import ClosedJaxpr, Jaxpr
 from functrace.rules import Zero, instantiate
 from functrace.tracing import Tracer, get_aval, new_trace
 from functrace.transforms.jvp import jvp_jaxpr
+from functrace.transforms.jvp_trace import JVPTrace
+
+
+def _close(lin: Any, touts: list, out_avals: list, instantiate_out: Sequence[bool] | bool) -> tuple:
+    """Close the tangent trace ``lin`` over the output tangents: the split's linear jaxpr, the
+    residuals it reads, and which outputs it gives a tangent for."""
+    inst = [instantiate_out] * len(touts) if isinstance(instantiate_out, bool) else list(instantiate_out)
+    out_nz = [not isinstance(t, Zero) or i for t, i in zip(touts, inst, strict=True)]
+    kept = [instantiate(t, a) for t, a, nz in zip(touts, out_avals, out_nz, strict=True) if nz]
+    tj, residuals = lin.to_jaxpr(kept)
+    return tj, residuals, out_nz
 
 
 def linearize_at(jaxpr: Jaxpr, consts: list, primals: list, nonzero_in: Sequence[bool],
@@ -35,16 +47,30 @@ def linearize_at(jaxpr: Jaxpr, consts: list, primals: list, nonzero_in: Sequence
     in ``out_nonzero`` (those with a nonzero tangent, and those in ``instantiate_out``); its
     constvars are the ``residuals``, values computed on the primal side.
     """
-    n_out = len(jaxpr.outvars)
-    inst = [instantiate_out] * n_out if isinstance(instantiate_out, bool) else list(instantiate_out)
     with new_trace() as lin:
         tangents = [lin.new_arg(get_aval(p)) if nz else Zero(get_aval(p))
                     for p, nz in zip(primals, nonzero_in, strict=True)]
         outs, touts = jvp_jaxpr(jaxpr, consts, primals, tangents)
         del tangents
-        out_nz = [not isinstance(t, Zero) or i for t, i in zip(touts, inst, strict=True)]
-        kept = [instantiate(t, v.aval) for t, v, nz in zip(touts, jaxpr.outvars, out_nz, strict=True) if nz]
-        tj, residuals = lin.to_jaxpr(kept)
+        tj, residuals, out_nz = _close(lin, touts, [v.aval for v in jaxpr.outvars], instantiate_out)
+    return outs, tj, residuals, out_nz
+
+
+def linearize_fun(f_flat: Callable[[list], list], primals: list, nonzero_in: Sequence[bool],
+                  avals: Sequence[Any] | None = None) -> tuple[list, Jaxpr, list, list[bool]]:
+    """``linearize_at`` of a Python function at concrete ``primals`` (of abstract values
+    ``avals``, when given), in one pass: the function runs on ``JVPTracer`` values, each JVP rule
+    computing its primal half at once, and the tangents go to the same split as above (every
+    output's tangent is instantiated). The eager route of ``linearize``/``jacfwd``: it does not
+    trace the function first and then run it again."""
+    with new_trace(JVPTrace) as jt, new_trace() as lin:  # (open traces silence NumPy's warnings)
+        ins = [jt.pair(p, lin.new_arg(get_aval(p)) if nz else Zero(get_aval(p)),
+                       None if avals is None else avals[i]) for i, (p, nz) in enumerate(zip(primals, nonzero_in,
+                                                                                         strict=True))]
+        pairs = [jt.unpack(o) for o in f_flat(ins)]
+        del ins
+        outs = [p for p, _ in pairs]
+        tj, residuals, out_nz = _close(lin, [t for _, t in pairs], [get_aval(o) for o in outs], True)
     return outs, tj, residuals, out_nz
 
 
@@ -91,4 +117,4 @@ def linearize_jaxpr(closed: ClosedJaxpr, nonzero_in: Sequence[bool], instantiate
     return Linearized(ClosedJaxpr(pj, pconsts), tangent, out_nz, [pos.get(id(t)) for t in res_tracers])
 
 
-__all__ = ["Linearized", "linearize_at", "linearize_jaxpr"]
+__all__ = ["Linearized", "linearize_at", "linearize_fun", "linearize_jaxpr"]

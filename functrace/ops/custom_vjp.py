@@ -72,9 +72,9 @@ class ForwardModeOfCustomVJPError(GradError):
 
 
 def _custom_lin_impl(*args, **params):
-    raise ForwardModeOfCustomVJPError("can't apply forward-mode differentiation (jvp, jacfwd, linearize) to a function with a "
-                    "custom_vjp rule: only its reverse mode (bwd) is defined. Use grad/vjp/jacrev, or define the "
-                    "function with custom_jvp instead")
+    raise ForwardModeOfCustomVJPError(
+        "can't apply forward-mode differentiation (jvp, jacfwd, linearize) to a function with a custom_vjp rule: "
+        "only its reverse mode (bwd) is defined. Use grad/vjp/jacrev, or define the function with custom_jvp instead")
 
 
 impls[custom_lin_p] = _custom_lin_impl
