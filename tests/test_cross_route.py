@@ -87,7 +87,7 @@ def test_routes_agree(case, dtype):
     for route in ("jaxpr", "vmap1", "jit"):
         assert len(got[route]) == len(tape), route
         for k, (a, b) in enumerate(zip(got[route], tape, strict=True)):
-            assert a.shape == b.shape and a.dtype == b.dtype, f"{route}, input {k}: {a.dtype}{a.shape} vs {b.dtype}{b.shape}"
+            assert (a.shape, a.dtype) == (b.shape, b.dtype), f"{route}, input {k}: {a.dtype}{a.shape}, tape {b.dtype}"
             if route == "jaxpr" and not TORCH:
                 np.testing.assert_array_equal(a, b, err_msg=f"{case.name}: {route} vs tape, input {k} (bitwise)")
             else:
