@@ -35,6 +35,7 @@ class _TraceState(threading.local):
     def __init__(self) -> None:
         self.stack: list[Trace] = []
         self.source: tuple[str, int] | None = None  # set by interpreters re-binding an eqn
+        self.purpose: str | None = None  # the transform tracing now (``tracing_for``), named in errors
 
 
 _state = _TraceState()
@@ -103,10 +104,13 @@ class Tracer:
     def concrete_value(self, what: str) -> Any:
         v = self.val
         if v is None:
+            where = self._trace.purpose or "being traced into a program (jit, make_jaxpr, eval_shape, a lax body)"
+            static = " Mark the argument static with static_argnums, or write" if self._trace.purpose != "under vmap" \
+                else " Each example is traced at once, so write"
             raise located(ConcretizationError(
                 f"{what} needs a concrete value, but this traced {self.aval.str_short()} is abstract "
-                "(inside jit or make_jaxpr). Mark the argument static with static_argnums, or write "
-                "the choice with functrace.numpy.where or functrace.lax.cond instead of Python control flow"
+                f"({where}).{static} the choice with functrace.numpy.where or functrace.lax.cond instead of "
+                "Python control flow"
             ))
         return v
 
@@ -317,6 +321,7 @@ class Trace:
     def __init__(self, level: int):
         self.level = level
         self.active = True
+        self.purpose = _state.purpose  # which transform opened it (None: unnamed), for error messages
         self.invars: list[Var] = []
         self.eqns: list[JaxprEqn] = []
         self.constvars: list[Var] = []
@@ -475,6 +480,18 @@ def new_trace(trace_type: type[Trace] | None = None) -> Iterator[Trace]:
         stack.pop()
         if quiet is not None:
             quiet.__exit__(None, None, None)
+
+
+@contextmanager
+def tracing_for(purpose: str) -> Iterator[None]:
+    """Name the transform whose traces open inside (``"inside jit"``, ``"under vmap"``), so that
+    an error about an abstract value names the transform actually active."""
+    saved = _state.purpose
+    _state.purpose = purpose
+    try:
+        yield
+    finally:
+        _state.purpose = saved
 
 
 def trace_depth() -> int:

@@ -20,7 +20,7 @@ from functrace.errors import GradError
 from functrace.ir import Jaxpr
 from functrace.ops.custom_vjp import ForwardModeOfCustomVJPError
 from functrace.rules import Zero, instantiate, is_differentiable
-from functrace.tracing import Tracer, get_aval, located, new_trace, trace_depth
+from functrace.tracing import Tracer, current_backend, get_aval, located, new_trace, trace_depth
 from functrace.transforms.batching import vmap_flat
 from functrace.transforms.jvp import jvp_jaxpr
 from functrace.transforms.jvp_trace import JVPTrace
@@ -38,6 +38,19 @@ def _quiet():
     trace; this covers the work done after it closes.)
     """
     return np.errstate(all="ignore")
+
+
+def _results(leaves: list, inputs: list) -> list:
+    """The leaves of a transform's result as the user gets them: each the active backend's
+    array type (a symbolic zero, or a cotangent passed through unchanged, may be a NumPy
+    scalar: a torch tensor on the torch backend, whichever path produced it), and each an
+    array of the caller's own (``own_leaves``). Inside a trace concrete leaves stay as they are:
+    they become literals of the program, the same on every backend."""
+    if trace_depth() == 0:
+        b = current_backend()
+        leaves = [x if isinstance(x, Tracer) or x is None or b.is_native(x) else
+                  b.asarray(np.asarray(x)[()] if isinstance(x, (bool, int, float, complex)) else x) for x in leaves]
+    return own_leaves(leaves, inputs)
 
 
 # ---------------------------------------------------------------------------- forward mode
@@ -83,7 +96,7 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple
         del _
         with _quiet():
             outs, touts = jvp_jaxpr(jaxpr, consts, p_flat, tangents_in)
-    owned = own_leaves(list(outs) + [instantiate(t) for t in touts], p_flat + t_flat)
+    owned = _results(list(outs) + [instantiate(t) for t in touts], p_flat + t_flat)
     outs, touts = owned[:len(outs)], owned[len(outs):]
     return tree_unflatten(out_tree.val, outs), tree_unflatten(out_tree.val, touts)
 
@@ -171,9 +184,9 @@ def linearize(fun: Callable, *primals: Any) -> tuple[Any, Callable]:
         from functrace.tracing import eval_jaxpr
 
         t_in = [to_backend(t) for t, d in zip(t_flat, diff, strict=True) if d]
-        return tree_unflatten(out_tree.val, own_leaves(eval_jaxpr(lin_jaxpr, lin_consts, t_in), t_in + p_flat))
+        return tree_unflatten(out_tree.val, _results(eval_jaxpr(lin_jaxpr, lin_consts, t_in), t_in + p_flat))
 
-    return tree_unflatten(out_tree.val, own_leaves(outs, p_flat)), f_jvp
+    return tree_unflatten(out_tree.val, _results(outs, p_flat)), f_jvp
 
 
 # ---------------------------------------------------------------------------- reverse mode
@@ -242,13 +255,13 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
         cts = pullback(ct_flat + [None] * n_aux)
         grads = [(instantiate(Zero(get_aval(p))) if c is None else instantiate(c)) if d else _int_zeros(p)
                  for p, c, d in zip(p_flat, cts, diff, strict=True)]
-        return tuple(tree_unflatten(in_tree, own_leaves(grads, ct_flat + p_flat)))
+        return tuple(tree_unflatten(in_tree, _results(grads, ct_flat + p_flat)))
 
     if has_aux:
-        owned = own_leaves(list(outs) + list(aux_leaves), p_flat)
+        owned = _results(list(outs) + list(aux_leaves), p_flat)
         outs, aux = owned[:len(outs)], tree_unflatten(aux_store["tree"], owned[len(outs):])
     else:
-        outs = own_leaves(outs, p_flat)
+        outs = _results(outs, p_flat)
     out = tree_unflatten(out_tree_real, outs)
     return (out, vjp_fn, aux) if has_aux else (out, vjp_fn)
 
