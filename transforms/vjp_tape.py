@@ -136,12 +136,13 @@ def _stage(prim: Primitive, params: dict, avals: Sequence[Any], diff_in: list[in
     if vals is not None:
         outs, tj, residuals, _ = linearize_at(closed.jaxpr, [], list(vals), nonzero, diff_out)
         lin = _transposed(tj, 0)
-        computed = tuple(outs)
+        computed = [tuple(outs)]  # handed over once: the record keeps no reference to the outputs
+        del outs
 
         def pullback(*cts: Any) -> list:
             return [instantiate(c) for c in backward_pass(lin, residuals, list(cts))]
 
-        return StagedVJP(out_avals, lambda *_: computed, pullback, pullback)
+        return StagedVJP(out_avals, lambda *_: computed.pop(), pullback, pullback)
     try:
         split = linearize_jaxpr(closed, nonzero, diff_out)
         tan = split.tangent
