@@ -18,6 +18,7 @@ tolerance, as does everything on torch.
 from __future__ import annotations
 
 import os
+import zlib
 
 import numpy as np
 import pytest
@@ -34,7 +35,7 @@ REV_CASES = [c for c in CASES if "rev" in c.modes]
 
 def _inputs(case, dtype):
     """The case's arguments, the positions of its differentiable ones, and a random cotangent."""
-    rng = np.random.default_rng(abs(hash(case.name)) % 2**32)
+    rng = np.random.default_rng(zlib.crc32(case.name.encode()))  # the same inputs in every run
     args = case.make(rng, dtype)
     diff = [i for i, a in enumerate(args) if np.dtype(get_aval(a).dtype).kind in "fc"]
     out = ft.eval_shape(case.fn, *args)
