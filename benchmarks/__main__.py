@@ -17,19 +17,21 @@ import time
 from typing import Any
 
 import benchmarks
-from benchmarks import chain, conv, jet, mlp, report, rosenbrock, tanh_derivs, targets, trace_time
+from benchmarks import chain, conv, jet, memory, mlp, report, rosenbrock, tanh_derivs, targets, trace_time
 from benchmarks import frameworks as fw
 from benchmarks import random as random_numbers
 from benchmarks.common import Ctx, machine
 
-WORKLOADS = {m.NAME: m for m in (mlp, chain, tanh_derivs, rosenbrock, trace_time, random_numbers, conv, jet)}
+WORKLOADS = {m.NAME: m for m in (mlp, chain, tanh_derivs, rosenbrock, trace_time, random_numbers, conv, jet, memory)}
+OPT_IN = ("memory",)  # run only when named with --only: minutes and gigabytes at its full size
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="fast smoke run: 3 short repeats per measurement")
     p.add_argument("--only", action="append", metavar="NAME",
-                   help=f"run only this workload (repeatable, or comma-separated): {', '.join(WORKLOADS)}")
+                   help=f"run only this workload (repeatable, or comma-separated): {', '.join(WORKLOADS)}; "
+                        f"{', '.join(OPT_IN)} run only when named")
     p.add_argument("--repeat", type=int, metavar="N", help="timed repeats per measurement (default 7; 3 with --quick)")
     p.add_argument("--min-time", type=float, metavar="S",
                    help="seconds one timed repeat lasts at least (default 0.05; 0.005 with --quick)")
@@ -84,7 +86,7 @@ def _threads() -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    only = _split(args.only, WORKLOADS, "workload") or list(WORKLOADS)
+    only = _split(args.only, WORKLOADS, "workload") or [n for n in WORKLOADS if n not in OPT_IN]
     families = _split([args.frameworks] if args.frameworks else None, fw.FAMILIES, "framework")
     ctx = Ctx(quick=args.quick,
               repeat=args.repeat or (3 if args.quick else 7),

@@ -9,7 +9,7 @@ import numpy as np
 
 from functrace.avals import ShapedArray, concrete_aval, register_aval_handler
 from functrace.ir import ClosedJaxpr, Jaxpr
-from functrace.tracing import Tracer, current_backend, get_aval, new_trace
+from functrace.tracing import Tracer, current_backend, get_aval, new_trace, tracing_for
 from functrace.tracing import eval_jaxpr as _eval_jaxpr
 from functrace.tree_util import PyTreeDef, tree_flatten, tree_map, tree_unflatten
 
@@ -158,7 +158,8 @@ def make_jaxpr(f: Callable, static_argnums: int | Sequence[int] = ()) -> Callabl
             return f(*merge_static(dyn_args, static, len(args)))
 
         f_flat, out_tree = flatten_fun(f_dyn, in_tree)
-        jaxpr, consts, _ = trace_flat(f_flat, flat, concrete=False, avals=avals)
+        with tracing_for("inside make_jaxpr"):
+            jaxpr, consts, _ = trace_flat(f_flat, flat, concrete=False, avals=avals)
         return ClosedJaxpr(jaxpr, consts, in_tree, out_tree.val)
 
     traced.__name__ = f"make_jaxpr({getattr(f, '__name__', 'f')})"
@@ -182,7 +183,8 @@ def eval_shape(f: Callable, *args: Any, **kwargs: Any) -> Any:
         return f(*a, **kw)
 
     f_flat, out_tree = flatten_fun(f_flat_in, in_tree)
-    _, _, outs = trace_flat(f_flat, [None] * len(flat), concrete=False, avals=avals)
+    with tracing_for("inside eval_shape"):
+        _, _, outs = trace_flat(f_flat, [None] * len(flat), concrete=False, avals=avals)
     structs = [ShapeDtypeStruct(a.shape, a.dtype, a.weak_type) for a in map(get_aval, outs)]
     return tree_unflatten(out_tree.val, structs)
 

@@ -35,6 +35,7 @@ class _TraceState(threading.local):
     def __init__(self) -> None:
         self.stack: list[Trace] = []
         self.source: tuple[str, int] | None = None  # set by interpreters re-binding an eqn
+        self.purpose: str | None = None  # the transform tracing now (``tracing_for``), named in errors
 
 
 _state = _TraceState()
@@ -103,10 +104,13 @@ class Tracer:
     def concrete_value(self, what: str) -> Any:
         v = self.val
         if v is None:
+            where = self._trace.purpose or "being traced into a program (jit, make_jaxpr, eval_shape, a lax body)"
+            static = " Mark the argument static with static_argnums, or write" if self._trace.purpose != "under vmap" \
+                else " Each example is traced at once, so write"
             raise located(ConcretizationError(
                 f"{what} needs a concrete value, but this traced {self.aval.str_short()} is abstract "
-                "(inside jit or make_jaxpr). Mark the argument static with static_argnums, or write "
-                "the choice with functrace.numpy.where or functrace.lax.cond instead of Python control flow"
+                f"({where}).{static} the choice with functrace.numpy.where or functrace.lax.cond instead of "
+                "Python control flow"
             ))
         return v
 
@@ -317,6 +321,7 @@ class Trace:
     def __init__(self, level: int):
         self.level = level
         self.active = True
+        self.purpose = _state.purpose  # which transform opened it (None: unnamed), for error messages
         self.invars: list[Var] = []
         self.eqns: list[JaxprEqn] = []
         self.constvars: list[Var] = []
@@ -477,6 +482,18 @@ def new_trace(trace_type: type[Trace] | None = None) -> Iterator[Trace]:
             quiet.__exit__(None, None, None)
 
 
+@contextmanager
+def tracing_for(purpose: str) -> Iterator[None]:
+    """Name the transform whose traces open inside (``"inside jit"``, ``"under vmap"``), so that
+    an error about an abstract value names the transform actually active."""
+    saved = _state.purpose
+    _state.purpose = purpose
+    try:
+        yield
+    finally:
+        _state.purpose = saved
+
+
 def trace_depth() -> int:
     """How many traces are open in this thread (0: plain eager code)."""
     return len(_state.stack)
@@ -557,23 +574,43 @@ def concrete_or_none(x: Any) -> Any:
     return x.val if isinstance(x, Tracer) else x
 
 
+def dead_after(jaxpr: Jaxpr) -> list[list[int]]:
+    """For each equation, the ids of the variables read there for the last time (never an
+    output of the jaxpr): an interpreter drops them from its environment after that equation,
+    so an eager transform frees each intermediate as soon as no later equation needs it, as
+    jit's generated code does with ``del``."""
+    last: dict[int, int] = {}
+    for i, eqn in enumerate(jaxpr.eqns):
+        for x in eqn.invars:
+            if type(x) is not Literal:
+                last[id(x)] = i
+    for x in jaxpr.outvars:
+        last.pop(id(x), None)
+    dead: list[list[int]] = [[] for _ in jaxpr.eqns]
+    for vid, i in last.items():
+        dead[i].append(vid)
+    return dead
+
+
 def eval_jaxpr(jaxpr: Jaxpr, consts: list, args: list) -> list:
     """Run a jaxpr by binding each equation: eagerly on concrete values, or into an outer trace.
 
-    Iterative, so a chain of any length runs without recursion.
+    Iterative, so a chain of any length runs without recursion; each value is dropped after
+    its last use (``dead_after``).
     """
     env: dict[int, Any] = {}
     for v, x in zip(jaxpr.constvars, consts, strict=True):
         env[id(v)] = x
     for v, x in zip(jaxpr.invars, args, strict=True):
         env[id(v)] = x
+    dead = dead_after(jaxpr)
 
     def read(x):
         return x.val if isinstance(x, Literal) else env[id(x)]
 
     saved = _state.source
     try:
-        for eqn in jaxpr.eqns:
+        for eqn, gone in zip(jaxpr.eqns, dead, strict=True):
             _state.source = eqn.source_info
             out = bind(eqn.primitive, *[read(x) for x in eqn.invars], **eqn.params)
             if eqn.primitive.multiple_results:
@@ -581,6 +618,9 @@ def eval_jaxpr(jaxpr: Jaxpr, consts: list, args: list) -> list:
                     env[id(v)] = o
             else:
                 env[id(eqn.outvars[0])] = out
+            del out
+            for vid in gone:
+                del env[vid]
     finally:
         _state.source = saved
     return [read(x) for x in jaxpr.outvars]

@@ -1,7 +1,9 @@
-"""The autodiff API: jvp, linearize, vjp, grad, value_and_grad, jacfwd, jacrev, hessian.
+"""The autodiff API: jvp, linearize, vjp, grad, value_and_grad (Jacobians: ``jacobians.py``).
 
-All are compositions of three pieces: tracing a function into a jaxpr, the JVP interpreter
-(forward mode), and the backward pass over the linear part (reverse mode = linearize + transpose).
+All are compositions of a few pieces: forward mode (eager: ``jvp_trace``; traced: the JVP
+interpreter ``jvp``), the one partial-evaluation split (``linearize``), and the backward pass over
+its linear part (``transpose``); reverse mode is linearize + transpose. Eager ``grad``/``vjp``
+take the tape (``vjp_tape``), a per-primitive cache of that same split.
 """
 
 from __future__ import annotations
@@ -13,16 +15,16 @@ import numpy as np
 
 from functrace import config as _config  # debug_nans: no tape (its compiled steps are not checked)
 from functrace import lax
-from functrace import numpy as fnp
-from functrace.api import flatten_fun, input_avals, make_jaxpr, own_leaves, own_results, to_backend, trace_flat
+from functrace.api import flatten_fun, input_avals, own_leaves, to_backend, trace_flat
 from functrace.avals import ShapedArray, is_float
 from functrace.errors import GradError
 from functrace.ir import Jaxpr
+from functrace.ops.custom_vjp import ForwardModeOfCustomVJPError
 from functrace.rules import Zero, instantiate, is_differentiable
-from functrace.tracing import Tracer, get_aval, located, new_trace, trace_depth
-from functrace.transforms.batching import vmap_flat
+from functrace.tracing import Tracer, current_backend, get_aval, located, new_trace, trace_depth
 from functrace.transforms.jvp import jvp_jaxpr
 from functrace.transforms.jvp_trace import JVPTrace
+from functrace.transforms.linearize import linearize_at, linearize_fun
 from functrace.transforms.transpose import backward_pass
 from functrace.transforms.vjp_tape import tape_linearize
 from functrace.tree_util import tree_flatten, tree_map, tree_structure, tree_unflatten
@@ -36,6 +38,19 @@ def _quiet():
     trace; this covers the work done after it closes.)
     """
     return np.errstate(all="ignore")
+
+
+def _results(leaves: list, inputs: list) -> list:
+    """The leaves of a transform's result as the user gets them: each the active backend's
+    array type (a symbolic zero, or a cotangent passed through unchanged, may be a NumPy
+    scalar: a torch tensor on the torch backend, whichever path produced it), and each an
+    array of the caller's own (``own_leaves``). Inside a trace concrete leaves stay as they are:
+    they become literals of the program, the same on every backend."""
+    if trace_depth() == 0:
+        b = current_backend()
+        leaves = [x if isinstance(x, Tracer) or x is None or b.is_native(x) else
+                  b.asarray(np.asarray(x)[()] if isinstance(x, (bool, int, float, complex)) else x) for x in leaves]
+    return own_leaves(leaves, inputs)
 
 
 # ---------------------------------------------------------------------------- forward mode
@@ -66,45 +81,59 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple
             raise located(GradError(f"jvp: tangent {ta.str_short()} does not match primal {pa.str_short()}; "
                                     "each tangent must have its primal's shape and dtype"))
     f_flat, out_tree = flatten_fun(fun, in_tree)
-    jaxpr, consts, _ = trace_flat(f_flat, p_flat, avals=p_avals)
     tangents_in = [t if is_differentiable(get_aval(p)) else Zero(get_aval(p))
                    for p, t in zip(p_flat, t_flat, strict=True)]
-    with _quiet():
-        outs, touts = jvp_jaxpr(jaxpr, consts, p_flat, tangents_in)
-    owned = own_leaves(list(outs) + [instantiate(t) for t in touts], p_flat + t_flat)
+    outs = None
+    if trace_depth() == 0:
+        try:
+            outs, touts = _eager_jvp(f_flat, p_flat, tangents_in, p_avals)
+        except ForwardModeOfCustomVJPError:
+            pass  # a custom_vjp's linear map was met: the traced program may not need it (dead code)
+    if outs is None:
+        # Under a transform, differentiate the traced (simplified) program, so each level of a
+        # nested derivative works on the cleaned-up program of the level below.
+        jaxpr, consts, _ = trace_flat(f_flat, p_flat, avals=p_avals)
+        del _
+        with _quiet():
+            outs, touts = jvp_jaxpr(jaxpr, consts, p_flat, tangents_in)
+    owned = _results(list(outs) + [instantiate(t) for t in touts], p_flat + t_flat)
     outs, touts = owned[:len(outs)], owned[len(outs):]
     return tree_unflatten(out_tree.val, outs), tree_unflatten(out_tree.val, touts)
 
 
+def _eager_jvp(f_flat: Callable, p_flat: list, t_flat: list, avals: list[ShapedArray]) -> tuple[list, list]:
+    """Forward mode on concrete values: each JVP rule runs as ``f_flat`` does, on concrete
+    tangents, so every intermediate (primal or tangent) is freed as soon as the program drops it
+    and the peak memory is that of the program itself."""
+    with _quiet(), new_trace(JVPTrace) as jt:
+        ins = [jt.pair(p, t, a) for p, t, a in zip(p_flat, t_flat, avals, strict=True)]
+        outs = f_flat(ins)
+        del ins
+        pairs = [jt.unpack(o) for o in outs]
+        del outs
+    return [p for p, _ in pairs], [t for _, t in pairs]
+
+
 def _linearize_flat(f_flat: Callable, p_flat: list, avals: list[ShapedArray] | None = None
                     ) -> tuple[list, Jaxpr, list]:
-    """Run ``f_flat`` at ``p_flat`` with symbolic tangents and keep the linear part.
+    """Run ``f_flat`` at ``p_flat`` and split it with the one partial evaluator
+    (``transforms.linearize``): the primal outputs, and the linear jaxpr (tangents of the
+    differentiable inputs in -> tangents out), whose constants are the residuals.
 
-    Returns the primal outputs, and the linear jaxpr (tangents of the differentiable inputs in
-    -> tangents out), whose constants are the residuals the tangent computation needs.
-
-    Two routes, one set of JVP rules. With concrete inputs (eager), a ``JVPTrace`` applies each
-    rule as the function runs: one pass. With tracers of an enclosing transform as inputs, the
-    function is first traced to a jaxpr (simplified and dead-code-free) and ``jvp_jaxpr``
-    differentiates that, so each level of a nested derivative works on the cleaned-up program of
-    the level below, which keeps high-order derivatives small.
+    With concrete inputs the function is split as it runs (``linearize_fun``, one pass). With
+    tracers of an enclosing transform it is first traced to a jaxpr (simplified and
+    dead-code-free) and that is split (``linearize_at``), so each level of a nested derivative
+    works on the cleaned-up program of the level below, which keeps high-order derivatives small.
     """
+    diff = [is_differentiable(get_aval(p)) for p in p_flat]
     if not any(isinstance(p, Tracer) for p in p_flat):
-        # Concrete inputs (the eager path): one pass, each rule's primal half computed at once.
-        with new_trace(JVPTrace) as jt, new_trace() as lin:  # (open traces silence NumPy's warnings)
-            pairs = [jt.unpack(o) for o in f_flat([
-                jt.pair(p, lin.new_arg(get_aval(p)) if is_differentiable(get_aval(p)) else Zero(get_aval(p)),
-                        None if avals is None else avals[i])
-                for i, p in enumerate(p_flat)])]
-            lin_jaxpr, lin_consts = lin.to_jaxpr([instantiate(t) for _, t in pairs])
-        return [p for p, _ in pairs], lin_jaxpr, lin_consts
+        outs, lin_jaxpr, residuals, _ = linearize_fun(f_flat, p_flat, diff, avals)
+        return outs, lin_jaxpr, residuals
     jaxpr, consts, _ = trace_flat(f_flat, p_flat, avals=avals)
-    with new_trace() as lin:
-        tangents_in = [lin.new_arg(get_aval(p)) if is_differentiable(get_aval(p)) else Zero(get_aval(p))
-                       for p in p_flat]
-        outs, touts = jvp_jaxpr(jaxpr, consts, p_flat, tangents_in)
-        lin_jaxpr, lin_consts = lin.to_jaxpr([instantiate(t) for t in touts])
-    return outs, lin_jaxpr, lin_consts
+    del _  # the output tracers hold every intermediate value of the trace
+    with _quiet():
+        outs, lin_jaxpr, residuals, _ = linearize_at(jaxpr, consts, p_flat, diff, True)
+    return outs, lin_jaxpr, residuals
 
 
 def _vjp_flat(f_flat: Callable, p_flat: list, avals: list[ShapedArray] | None = None
@@ -155,9 +184,9 @@ def linearize(fun: Callable, *primals: Any) -> tuple[Any, Callable]:
         from functrace.tracing import eval_jaxpr
 
         t_in = [to_backend(t) for t, d in zip(t_flat, diff, strict=True) if d]
-        return tree_unflatten(out_tree.val, own_leaves(eval_jaxpr(lin_jaxpr, lin_consts, t_in), t_in + p_flat))
+        return tree_unflatten(out_tree.val, _results(eval_jaxpr(lin_jaxpr, lin_consts, t_in), t_in + p_flat))
 
-    return tree_unflatten(out_tree.val, own_leaves(outs, p_flat)), f_jvp
+    return tree_unflatten(out_tree.val, _results(outs, p_flat)), f_jvp
 
 
 # ---------------------------------------------------------------------------- reverse mode
@@ -226,13 +255,13 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
         cts = pullback(ct_flat + [None] * n_aux)
         grads = [(instantiate(Zero(get_aval(p))) if c is None else instantiate(c)) if d else _int_zeros(p)
                  for p, c, d in zip(p_flat, cts, diff, strict=True)]
-        return tuple(tree_unflatten(in_tree, own_leaves(grads, ct_flat + p_flat)))
+        return tuple(tree_unflatten(in_tree, _results(grads, ct_flat + p_flat)))
 
     if has_aux:
-        owned = own_leaves(list(outs) + list(aux_leaves), p_flat)
+        owned = _results(list(outs) + list(aux_leaves), p_flat)
         outs, aux = owned[:len(outs)], tree_unflatten(aux_store["tree"], owned[len(outs):])
     else:
-        outs = own_leaves(outs, p_flat)
+        outs = _results(outs, p_flat)
     out = tree_unflatten(out_tree_real, outs)
     return (out, vjp_fn, aux) if has_aux else (out, vjp_fn)
 
@@ -404,136 +433,6 @@ def grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
     return grad_f
 
 
-# ---------------------------------------------------------------------------- Jacobians
-def _differentiated(fun: Callable, args: tuple, argnums: Any, name: str) -> tuple[Callable, tuple]:
-    """``fun`` as a function of ``args[argnums]`` only, and those arguments (checked)."""
-    nums = _argnums_tuple(argnums, len(args), name)
-    _check_differentiable_inputs(args, nums, name)
-    return _partial_args(fun, args, nums, {}), tuple(args[i] for i in nums)
-
-
-def _pushforward_basis(linear_fn: Callable[[list], list], in_avals: list[ShapedArray], k: int) -> list:
-    """``linear_fn`` applied to every standard basis vector of input leaf ``k`` at once, with vmap.
-
-    The other inputs are zeros. Returns one array per output of ``linear_fn``, each with a
-    leading axis of length ``in_avals[k].size``.
-    """
-    a = in_avals[k]
-    zeros = [to_backend(np.zeros(b.shape, b.dtype)) for b in in_avals]
-    basis = to_backend(np.eye(a.size, dtype=a.dtype).reshape((a.size,) + a.shape))
-
-    def one(e: list) -> list:
-        return linear_fn([e[0] if j == k else z for j, z in enumerate(zeros)])
-
-    if a.size == 0:  # no basis vectors: vmap needs a non-empty axis, so trace the shapes only
-        out_avals = make_jaxpr(lambda e: one([e]))(zeros[k]).out_avals
-        return [to_backend(np.zeros((0,) + o.shape, o.dtype)) for o in out_avals]
-    return vmap_flat(one, [basis], [0], a.size)
-
-
-def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, holomorphic: bool = False) -> Callable:
-    """The Jacobian of ``fun`` with respect to ``args[argnums]`` by forward mode (one JVP per
-    input element): shape ``out.shape + in.shape``. Prefer it when inputs are few. Complex
-    inputs need ``holomorphic=True`` (as in JAX), which also requires complex outputs.
-
-    >>> ft.jacfwd(lambda v: fnp.sin(v) * 2.0)(np.zeros(2))
-    array([[2., 0.],
-           [0., 2.]])
-    """
-
-    @functools.wraps(fun)
-    def jac_f(*args: Any) -> Any:
-        f_diff, dargs = _differentiated(fun, args, argnums, "jacfwd")
-        if holomorphic:
-            _holomorphic_inputs(dargs, range(len(dargs)), "jacfwd")
-        else:
-            _real_inputs(dargs, "jacfwd")
-        out, f_jvp = linearize(f_diff, *dargs)
-        if holomorphic:
-            _check_output_kind(tree_flatten(out)[0], "jacfwd", True)
-        in_flat, in_tree = tree_flatten(dargs)
-        in_avals = [get_aval(to_backend(x)) for x in in_flat]
-        out_flat, out_tree = tree_flatten(out)
-
-        def push(ts: list) -> list:
-            return tree_flatten(f_jvp(*tree_unflatten(in_tree, ts)))[0]
-
-        # columns[k][o]: d out_o / d in_k for every basis vector of in_k, shape (in_k.size,) + out_o.shape
-        columns = [_pushforward_basis(push, in_avals, k) for k in range(len(in_avals))]
-        result = []
-        for o_i, o in enumerate(out_flat):
-            oa = get_aval(o)
-            row = []
-            for a, cols in zip(in_avals, columns, strict=True):
-                m = fnp.reshape(cols[o_i], a.shape + oa.shape)
-                nd_in, nd_out = len(a.shape), len(oa.shape)
-                row.append(fnp.transpose(m, tuple(range(nd_in, nd_in + nd_out)) + tuple(range(nd_in))))
-            result.append(_in_tree_value(row, in_tree, argnums))
-        return own_results(tree_unflatten(out_tree, result), args)
-
-    return jac_f
-
-
-def _real_inputs(dargs: Sequence[Any], name: str) -> None:
-    for leaf in tree_flatten(tuple(dargs))[0]:
-        dt = get_aval(to_backend(leaf)).dtype
-        if dt.kind == "c":
-            raise located(GradError(f"{name} requires real-valued inputs, got {dt.name}; for a holomorphic "
-                                    "function pass holomorphic=True, otherwise use ft.jacrev"))
-
-
-def _in_tree_value(row: list, in_tree, argnums: Any) -> Any:
-    """Jacobian blocks for one output leaf, arranged like the differentiated arguments."""
-    tree = tree_unflatten(in_tree, row)
-    return tree[0] if isinstance(argnums, int) else tree
-
-
-def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, holomorphic: bool = False) -> Callable:
-    """The Jacobian of ``fun`` with respect to ``args[argnums]`` by reverse mode (one VJP per
-    output element): shape ``out.shape + in.shape``. Prefer it when outputs are few. Complex
-    outputs need ``holomorphic=True`` (as in JAX), which also requires complex inputs.
-
-    >>> ft.jacrev(lambda v: v[0] * v)(np.array([2.0, 3.0]))
-    array([[4., 0.],
-           [3., 2.]])
-    """
-
-    @functools.wraps(fun)
-    def jac_f(*args: Any) -> Any:
-        f_diff, dargs = _differentiated(fun, args, argnums, "jacrev")
-        if holomorphic:
-            _holomorphic_inputs(dargs, range(len(dargs)), "jacrev")
-        out, vjp_fn = vjp(f_diff, *dargs)
-        out_flat, out_tree = tree_flatten(out)
-        _check_output_kind(out_flat, "jacrev", holomorphic)
-        out_avals = [get_aval(o) for o in out_flat]
-        in_flat, in_tree = tree_flatten(dargs)
-        in_avals = [get_aval(to_backend(x)) for x in in_flat]
-
-        def pull(cts: list) -> list:
-            return tree_flatten(vjp_fn(tree_unflatten(out_tree, cts)))[0]
-
-        result = []
-        for k, oa in enumerate(out_avals):
-            rows = _pushforward_basis(pull, out_avals, k)  # rows[i]: (out_k.size,) + in_i.shape
-            row = [fnp.reshape(r, oa.shape + a.shape) for r, a in zip(rows, in_avals, strict=True)]
-            result.append(_in_tree_value(row, in_tree, argnums))
-        return own_results(tree_unflatten(out_tree, result), args)
-
-    return jac_f
-
-
-def hessian(fun: Callable, argnums: int | Sequence[int] = 0, holomorphic: bool = False) -> Callable:
-    """The Hessian of a scalar ``fun``, ``jacfwd(jacrev(fun))``: shape ``in.shape + in.shape``
-    (``out.shape + in.shape + in.shape`` in general).
-
-    >>> ft.hessian(lambda v: fnp.sum(v ** 3))(np.array([1.0, 2.0]))
-    array([[ 6.,  0.],
-           [ 0., 12.]])
-    """
-    return jacfwd(jacrev(fun, argnums, holomorphic), argnums, holomorphic)
-
-
 def stop_gradient(x: Any) -> Any:
     """The identity on values, but a constant to every derivative (any pytree).
 
@@ -543,5 +442,4 @@ def stop_gradient(x: Any) -> Any:
     return tree_map(lambda leaf: lax.stop_gradient(leaf) if not isinstance(leaf, (int, float)) else leaf, x)
 
 
-__all__ = ["jvp", "linearize", "vjp", "grad", "value_and_grad", "jacfwd", "jacrev", "hessian",
-           "stop_gradient"]
+__all__ = ["jvp", "linearize", "vjp", "grad", "value_and_grad", "stop_gradient"]

@@ -29,7 +29,7 @@ from functrace.avals import ShapedArray
 from functrace.ir import ClosedJaxpr, Jaxpr, Literal
 from functrace.primitives import Primitive
 from functrace.rules import BatchRule, axis_size, batching_rules, bdim_at_front, missing_rule, moveaxis
-from functrace.tracing import _state, bind, get_aval, trace_at, user_error
+from functrace.tracing import _state, bind, dead_after, get_aval, trace_at, tracing_for, user_error
 from functrace.tree_util import tree_flatten, tree_unflatten
 
 
@@ -46,12 +46,14 @@ def batch_eval_jaxpr(jaxpr: Jaxpr, consts: list, args: list, dims: list) -> tupl
     for v, x, d in zip(jaxpr.invars, args, dims, strict=True):
         env[id(v)] = (x, d)
 
+    dead = dead_after(jaxpr)
+
     def read(x):
         return (x.val, None) if isinstance(x, Literal) else env[id(x)]
 
     saved = _state.source
     try:
-        for eqn in jaxpr.eqns:
+        for eqn, gone in zip(jaxpr.eqns, dead, strict=True):
             _state.source = eqn.source_info
             vals, ds = zip(*[read(x) for x in eqn.invars], strict=True) if eqn.invars else ((), ())
             if all(d is None for d in ds):
@@ -67,6 +69,9 @@ def batch_eval_jaxpr(jaxpr: Jaxpr, consts: list, args: list, dims: list) -> tupl
                     env[id(v)] = (o, d)
             else:
                 env[id(eqn.outvars[0])] = (out, od)
+            del out, vals
+            for vid in gone:  # free each value after its last use
+                del env[vid]
     finally:
         _state.source = saved
     outs = [read(x) for x in jaxpr.outvars]
@@ -260,7 +265,8 @@ def vmap_flat_dims(f_flat: Callable[[list], list], args: list, dims: list,
     for i, (x, d) in enumerate(zip(args, dims, strict=True)):
         a = get_aval(x) if arg_avals is None else arg_avals[i]
         avals.append(a if d is None else ShapedArray(a.shape[:d] + a.shape[d + 1:], a.dtype))
-    closed = trace_at(f_flat, avals)
+    with tracing_for("under vmap"):
+        closed = trace_at(f_flat, avals)
     outs, odims = batch_eval_jaxpr(closed.jaxpr, closed.consts, list(args), list(dims))
     return list(zip(outs, odims, strict=True))
 

@@ -42,7 +42,7 @@ from functrace.api import flatten_fun, to_backend, trace_flat
 from functrace.backends.lowering import lower_jaxpr, outputs_to_copy
 from functrace.ir import ClosedJaxpr, Jaxpr
 from functrace.ops.elementwise import stop_gradient_p
-from functrace.tracing import Tracer, current_backend, eval_jaxpr, get_aval, source_info
+from functrace.tracing import Tracer, current_backend, eval_jaxpr, get_aval, source_info, tracing_for
 from functrace.transforms.passes import has_sub_jaxprs, optimize
 from functrace.tree_util import LEAF, PyTreeDef, tree_flatten, tree_unflatten
 
@@ -386,7 +386,8 @@ def jit(fun: Callable, static_argnums: int | Sequence[int] | None = (),
 
         f_flat, out_tree = flatten_fun(f_dyn, in_tree)
         with source_info(None):  # errors while tracing name the user's line
-            jaxpr, consts, _ = trace_flat(f_flat, flat, concrete=False)
+            with tracing_for("inside jit"):
+                jaxpr, consts, _ = trace_flat(f_flat, flat, concrete=False)
         # Closed-over arrays are captured now (JAX's rule): later changes to them are not seen.
         consts = [c if isinstance(c, Tracer) else backend.copy(to_backend(c)) for c in consts]
         closed = optimize(ClosedJaxpr(jaxpr, consts, in_tree, out_tree.val))

@@ -16,14 +16,15 @@ from functrace.rules import (
     jvp_rule,
     missing_rule,
 )
-from functrace.tracing import _state, bind
+from functrace.tracing import _state, bind, dead_after
 
 
 # ---------------------------------------------------------------------------- the interpreter
 def jvp_jaxpr(jaxpr: Jaxpr, consts: list, primals: list, tangents: list) -> tuple[list, list]:
     """Evaluate ``jaxpr`` on ``primals`` and push ``tangents`` (arrays, tracers or Zero) through it.
 
-    Iterative; each equation's new operations are attributed to its source line.
+    Iterative; each equation's new operations are attributed to its source line, and each
+    primal and tangent is dropped after its last use (``dead_after``).
     """
     penv: dict[int, Any] = {}
     tenv: dict[int, Any] = {}
@@ -45,27 +46,31 @@ def jvp_jaxpr(jaxpr: Jaxpr, consts: list, primals: list, tangents: list) -> tupl
 
     saved = _state.source
     try:
-        for eqn in jaxpr.eqns:
+        for eqn, gone in zip(jaxpr.eqns, dead_after(jaxpr), strict=True):
             _state.source = eqn.source_info
             ps = [read_p(x) for x in eqn.invars]
             ts = [read_t(x) for x in eqn.invars]
             multiple = eqn.primitive.multiple_results
             if all(isinstance(t, Zero) for t in ts):
                 out = bind(eqn.primitive, *ps, **eqn.params)
-                outs = out if multiple else [out]
-                for v, o in zip(eqn.outvars, outs, strict=True):
-                    penv[id(v)] = o
-                continue
-            rule = jvp_rule(eqn.primitive)
-            if rule is None:
-                raise missing_rule(eqn.primitive, "JVP", "forward-mode differentiation (jvp)")
-            po, to = rule(ps, ts, **eqn.params)
-            if not multiple:
-                po, to = [po], [to]
-            for v, p, t in zip(eqn.outvars, po, to, strict=True):
-                penv[id(v)] = p
-                if not isinstance(t, Zero):
-                    tenv[id(v)] = t
+                po, to = (out if multiple else [out]), None
+                del out
+            else:
+                rule = jvp_rule(eqn.primitive)
+                if rule is None:
+                    raise missing_rule(eqn.primitive, "JVP", "forward-mode differentiation (jvp)")
+                po, to = rule(ps, ts, **eqn.params)
+                if not multiple:
+                    po, to = [po], [to]
+            del ps, ts
+            for vid in gone:  # free each primal and tangent after its last use
+                penv.pop(vid, None)
+                tenv.pop(vid, None)
+            for i, v in enumerate(eqn.outvars):
+                penv[id(v)] = po[i]
+                if to is not None and not isinstance(to[i], Zero):
+                    tenv[id(v)] = to[i]
+            del po, to
     finally:
         _state.source = saved
     return [read_p(x) for x in jaxpr.outvars], [read_t(x) for x in jaxpr.outvars]

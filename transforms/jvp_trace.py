@@ -1,11 +1,13 @@
-"""Forward mode by tracing, for the eager path: each primitive applied to a ``JVPTracer`` runs
-its JVP rule at once.
+"""Eager forward mode: each primitive applied to a ``JVPTracer`` runs its JVP rule at once.
 
-``grad``/``vjp`` on concrete arguments use it to linearize in one pass: the primal half of each
-rule computes on the concrete values, the tangent half is recorded into the linear trace that
-becomes the linear jaxpr. The jaxpr-based route (trace the function, then ``jvp_jaxpr``) does
-the same work in two passes, and is what every traced level uses, so that each level
-differentiates the simplified program of the level below. Both routes apply the same JVP rules.
+``ft.jvp`` on concrete arguments (no transform open) uses it: primal and tangent are both
+concrete arrays, computed together as the function runs, so every intermediate is freed as soon
+as the user's program drops it (the peak memory of eager ``jvp`` is that of the program run
+twice side by side, as in JAX) and Python control flow on values works. It splits nothing: the
+one partial evaluator (primal values on one side, a linear program over the tangents on the
+other) is ``transforms.linearize``, which ``linearize``, ``vjp`` and the tape's pairs use. Under
+a transform, ``jvp`` traces the function and runs ``jvp_jaxpr`` on the simplified program
+instead. Both routes apply the same JVP rules.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from functrace.tracing import Trace, Tracer, bind, get_aval, leaked_tracer_error
 
 
 class JVPTracer(Tracer):
-    """A concrete primal value carried with its tangent (a tracer of the linear trace, or Zero).
+    """A concrete primal value carried with its tangent (a concrete array, or Zero).
 
     Every result of an operation on one is again one, so user code sees the same traced-value
     API (``.astype``, ``.T``, NumPy dispatch) on every backend."""
@@ -60,12 +62,12 @@ class JVPTrace(Trace):
         return JVPTracer(self, out, t_out)
 
     def pair(self, primal: Any, tangent: Any, aval: Any = None) -> Any:
-        """An input of the function being linearized: a tracer (tangent may be Zero); ``aval``
+        """An input of the function being differentiated: a tracer (tangent may be Zero); ``aval``
         overrides the primal's (a Python scalar's weak one)."""
         return JVPTracer(self, primal, tangent, aval)
 
     def unpack(self, x: Any) -> tuple[Any, Any]:
-        """(primal, tangent or Zero) of an output of the function being linearized."""
+        """(primal, tangent or Zero) of an output of the function being differentiated."""
         if type(x) is JVPTracer and x._trace is self:
             return x.val, x.tangent
         if isinstance(x, Tracer) and not x._trace.active:

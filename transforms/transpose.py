@@ -5,6 +5,12 @@ primitive in its family module under ``functrace/ops/``). A rule receives the ou
 and the equation's inputs, with the linear ones replaced by ``UndefinedPrimal``; it returns one
 cotangent per input (None for non-linear inputs).
 Broadcasting of rank-0 operands is undone in one place, ``rules.unbroadcast``.
+
+The linear jaxprs it transposes come from the one split (``transforms.linearize``). Most hold
+only equations that read a tangent; those of ``checkpoint`` (and of control flow over it) also
+recompute primal values inside the linear program, by design. So the pass first evaluates, in
+order, the equations that read no linear value, then walks the linear ones in reverse. It splits
+nothing: which values are residuals was decided by ``linearize``.
 """
 
 from __future__ import annotations

@@ -7,13 +7,14 @@ and the residuals its derivative needs (``cos x`` for ``sin x``), and appends a 
 tape. The backward pass walks the tape in reverse, calling each record's compiled *backward*
 function on its residuals and output cotangent, as HIPS autograd and torch do.
 
-The forward/backward pair is not written by hand: it is derived from the primitive's JVP and
-transpose rules, the one source of truth for derivatives. The first time a (primitive, input
-types, params) signature is met, ``vjp`` of that single primitive is traced on abstract inputs,
-the jaxpr is split into what does not depend on the cotangent (forward) and what does
-(backward), and both halves are lowered to Python like ``jit`` code. Later ops of that
-signature (a training loop meets the same few hundred signatures again and again) reuse the
-pair, so an op costs a cache lookup, one compiled call forward and one backward.
+The forward/backward pair is not written by hand, and the tape has no partial evaluator of its
+own: it is a cache over the one split, ``transforms.linearize``. The first time a (primitive,
+input types, params) signature is met, that single equation is split by ``linearize_jaxpr``
+into a primal jaxpr (inputs -> outputs + residuals) and a tangent jaxpr; the transpose
+interpreter turns the tangent jaxpr into the backward one, and both are lowered to Python like
+``jit`` code. Later ops of that signature (a training loop meets the same few hundred
+signatures again and again) reuse the pair, so an op costs a cache lookup, one compiled call
+forward and one backward. A record keeps only the residuals its backward reads.
 
 Only the outermost level of a nested derivative takes this path: ``grad`` called on tracers
 (inside ``jit``, ``vmap`` or another ``grad``) traces the function to a jaxpr and differentiates
@@ -29,15 +30,15 @@ from functrace import lax
 from functrace import ops as P
 from functrace.backends.lowering import lower_jaxpr
 from functrace.errors import FunctraceError
-from functrace.ir import Jaxpr, Var
+from functrace.ir import ClosedJaxpr, Jaxpr, JaxprEqn, Var
 from functrace.primitives import Primitive
 from functrace.rules import RuleTable, Zero, instantiate, is_differentiable
 from functrace.tracing import (
     Trace,
     Tracer,
     abstract_eval_rules,
-    bind,
     current_backend,
+    current_source,
     eval_jaxpr,
     get_aval,
     leaked_tracer_error,
@@ -45,6 +46,9 @@ from functrace.tracing import (
     new_trace,
     strong_avals,
 )
+from functrace.transforms.linearize import linearize_at, linearize_jaxpr
+from functrace.transforms.transpose import backward_pass
+from functrace.util import user_frame
 
 _CACHE_LIMIT = 4096  # signatures kept per backend; a program that exceeds it re-derives some
 
@@ -67,25 +71,22 @@ class StagedVJP:
     """The derived forward and backward functions of one primitive signature.
 
     ``fwd(*inputs) -> (*outputs, *residuals)``; ``bwd(*residuals, *output_cts) -> input_cts``
-    (one per differentiated input). Each is kept as a jaxpr too, run through ``bind`` when a
-    cotangent is traced (a derivative of the backward pass).
+    (one per differentiated input), for concrete cotangents; ``bwd_traced`` the same for traced
+    ones (a derivative of the backward pass), which binds each operation.
     """
 
-    __slots__ = ("out_avals", "diff_outs", "n_out", "fwd", "bwd", "bwd_jaxpr", "error")
+    __slots__ = ("out_avals", "diff_outs", "n_out", "fwd", "bwd", "bwd_traced", "error")
 
-    def __init__(self, out_avals: list, fwd: Callable, bwd: Callable | None, bwd_jaxpr: Jaxpr | None,
+    def __init__(self, out_avals: list, fwd: Callable, bwd: Callable | None, bwd_traced: Callable | None,
                  error: Exception | None = None):
         self.out_avals = out_avals
         self.diff_outs = [i for i, a in enumerate(out_avals) if is_differentiable(a)]
         self.n_out = len(out_avals)
         self.fwd = fwd
-        self.bwd = bwd  # None: interpret bwd_jaxpr (a pair derived for one call)
-        self.bwd_jaxpr = bwd_jaxpr
+        self.bwd = bwd
+        self.bwd_traced = bwd_traced
         self.error = error  # why there is no backward function (raised when a cotangent arrives)
 
-
-# Primitives whose params hold a traced function (a new one at each call) or a user's rule that
-# may look at values: their pair is derived for each call, on the concrete inputs.
 
 _caches: dict[int, dict] = {}  # id(backend) -> {signature: StagedVJP}
 _caches_version = [RuleTable.version]  # the rule tables' version the cached pairs were derived under
@@ -97,94 +98,79 @@ def clear_cache() -> None:
     _caches_version[0] = RuleTable.version
 
 
+def _one_equation(prim: Primitive, params: dict, avals: Sequence[Any], out_avals: list) -> ClosedJaxpr:
+    """``prim`` applied once, as a jaxpr (no tracing, so no rewrite changes what is derived)."""
+    invars = [Var(a) for a in avals]
+    outvars = [Var(a) for a in out_avals]
+    eqn = JaxprEqn(prim, invars, outvars, params, current_source() or user_frame())
+    return ClosedJaxpr(Jaxpr([], invars, outvars, [eqn]), [])
+
+
+def _transposed(tangent: Jaxpr, n_res: int) -> Jaxpr:
+    """The tangent jaxpr of a split with its residual inputs moved to constvars, the form
+    ``backward_pass`` transposes (it is linear in the remaining inputs)."""
+    return Jaxpr(list(tangent.constvars) + tangent.invars[:n_res], tangent.invars[n_res:], tangent.outvars,
+                 tangent.eqns)
+
+
 def _stage(prim: Primitive, params: dict, avals: Sequence[Any], diff_in: list[int], backend: Any,
            vals: Sequence[Any] | None = None) -> StagedVJP:
-    """Derive ``prim``'s forward/backward pair at ``avals`` from its JVP and transpose rules.
+    """Derive ``prim``'s forward/backward pair at ``avals`` from the one split
+    (``linearize``) and the transpose interpreter.
 
-    With ``vals``, the derivation runs on the concrete inputs (rules that look at values, such as
-    a ``custom_jvp`` rule with Python control flow, see them) and the pair is interpreted rather
-    than compiled: it is for this one call.
+    With ``vals`` (primitives with sub-jaxprs: their params hold a traced function, or a user's
+    rule that may look at values) nothing is staged: the split runs on the concrete inputs now
+    and the backward pass runs on the concrete cotangents later, so a ``custom_jvp`` rule or a
+    ``custom_vjp`` backward with Python control flow sees values, as in JAX. That pair is for
+    this one call.
     """
-    from functrace.transforms.autodiff import _vjp_flat  # on tracers it takes the jaxpr route
-
     try:
         out = abstract_eval_rules[prim](*avals, **params)
     except FunctraceError as e:
         raise located(e) from None
     out = strong_avals(out)  # never weak, even where the rule hands back an input's aval
     out_avals = list(out) if prim.multiple_results else [out]
-    ct_avals = [a for a in out_avals if is_differentiable(a)]
-    n = len(avals)
-    with new_trace() as staging:
-        xs = [staging.new_arg(a, None if vals is None else v) for a, v in zip(avals, vals or avals, strict=True)]
-        cts = [staging.new_arg(a) for a in ct_avals]
-
-        def f_flat(diff_args: list) -> list:
-            full = list(xs)
-            for i, d in zip(diff_in, diff_args, strict=True):
-                full[i] = d
-            res = bind(prim, *full, **params)
-            return list(res) if prim.multiple_results else [res]
-
-        try:
-            outs, pullback = _vjp_flat(f_flat, [xs[i] for i in diff_in])
-            it = iter(cts)
-            in_cts = [instantiate(c) for c in pullback([next(it) if is_differentiable(a) else None
-                                                        for a in out_avals])]
-        except NotImplementedError as e:
-            # No reverse mode for this primitive (a while_loop, say): it still runs forward, and
-            # the error is raised if a cotangent reaches it, as on the jaxpr route.
-            impl = backend.impls[prim]
-            one = not prim.multiple_results
-            return StagedVJP(out_avals, lambda *vals: (impl(*vals, **params),) if one
-                             else tuple(impl(*vals, **params)), None, None, error=e)
-        jaxpr, consts = staging.to_jaxpr(list(outs) + in_cts)
-    fwd_jaxpr, bwd_jaxpr = _split(jaxpr, n_known_in=n, n_out=len(out_avals))
+    closed = _one_equation(prim, params, avals, out_avals)
+    nonzero = [i in diff_in for i in range(len(avals))]
+    diff_out = [is_differentiable(a) for a in out_avals]
     if vals is not None:
-        def fwd(*args: Any) -> list:
-            return eval_jaxpr(fwd_jaxpr, consts, list(args))
+        outs, tj, residuals, _ = linearize_at(closed.jaxpr, [], list(vals), nonzero, diff_out)
+        lin = _transposed(tj, 0)
+        computed = [tuple(outs)]  # handed over once: the record keeps no reference to the outputs
+        del outs
 
-        return StagedVJP(out_avals, fwd, None, bwd_jaxpr)
+        def pullback(*cts: Any) -> list:
+            return [instantiate(c) for c in backward_pass(lin, residuals, list(cts))]
+
+        return StagedVJP(out_avals, lambda *_: computed.pop(), pullback, pullback)
+    try:
+        split = linearize_jaxpr(closed, nonzero, diff_out)
+        tan = split.tangent
+        lin = _transposed(tan.jaxpr, split.n_res)
+        with new_trace() as staging:
+            res = [staging.new_arg(v.aval) for v in lin.constvars[len(tan.consts):]]
+            cts = [staging.new_arg(v.aval) for v in lin.outvars]
+            in_cts = backward_pass(lin, list(tan.consts) + res, cts)
+            bwd_jaxpr, bwd_consts = staging.to_jaxpr([instantiate(c) for c in in_cts])
+    except NotImplementedError as e:
+        # No reverse mode for this primitive (a while_loop, say): it still runs forward, and
+        # the error is raised if a cotangent reaches it, as on the jaxpr route.
+        impl = backend.impls[prim]
+        one = not prim.multiple_results
+        return StagedVJP(out_avals, lambda *vals: (impl(*vals, **params),) if one
+                         else tuple(impl(*vals, **params)), None, None, error=e)
     # The tape runs both halves with floating-point warnings silenced (np.errstate) already.
-    fwd, _ = lower_jaxpr(fwd_jaxpr, consts, backend, f"vjp_fwd_{prim.name}", raw=True)
-    bwd, _ = lower_jaxpr(bwd_jaxpr, [], backend, f"vjp_bwd_{prim.name}", raw=True)
-    return StagedVJP(out_avals, fwd, bwd, bwd_jaxpr)
+    fwd, _ = lower_jaxpr(split.primal.jaxpr, split.primal.consts, backend, f"vjp_fwd_{prim.name}", raw=True)
+    bwd, _ = lower_jaxpr(bwd_jaxpr, bwd_consts, backend, f"vjp_bwd_{prim.name}", raw=True)
+
+    def bwd_traced(*args: Any) -> list:
+        return eval_jaxpr(bwd_jaxpr, bwd_consts, list(args))
+
+    return StagedVJP(out_avals, fwd, bwd, bwd_traced)
 
 
 def _zeros(aval: Any) -> Any:
     return instantiate(Zero(aval))
-
-
-def _split(jaxpr: Jaxpr, n_known_in: int, n_out: int) -> tuple[Jaxpr, Jaxpr]:
-    """Split ``jaxpr`` (known inputs, then cotangents -> outputs, then input cotangents) into a
-    forward jaxpr (known inputs -> outputs + residuals) and a backward one (residuals +
-    cotangents -> input cotangents): an equation is backward when it reads a cotangent."""
-    known_in, ct_in = jaxpr.invars[:n_known_in], jaxpr.invars[n_known_in:]
-    unknown = {id(v) for v in ct_in}
-    fwd_eqns, bwd_eqns = [], []
-    for eqn in jaxpr.eqns:
-        if any(type(x) is Var and id(x) in unknown for x in eqn.invars):
-            bwd_eqns.append(eqn)
-            unknown.update(id(v) for v in eqn.outvars)
-        else:
-            fwd_eqns.append(eqn)
-    outs, in_cts = jaxpr.outvars[:n_out], jaxpr.outvars[n_out:]
-    residuals: list[Var] = []
-    seen: set[int] = set()
-
-    def need(x: Any) -> None:
-        if type(x) is Var and id(x) not in unknown and id(x) not in seen:
-            seen.add(id(x))
-            residuals.append(x)
-
-    for eqn in bwd_eqns:
-        for x in eqn.invars:
-            need(x)
-    for x in in_cts:
-        need(x)
-    fwd = Jaxpr(jaxpr.constvars, known_in, list(outs) + residuals, fwd_eqns)
-    bwd = Jaxpr([], residuals + list(ct_in), list(in_cts), bwd_eqns)
-    return fwd, bwd
 
 
 class TapeTrace(Trace):
@@ -295,12 +281,9 @@ class TapeTrace(Trace):
                     continue
                 outs_ct = [_zeros(staged.out_avals[i]) if c is None else c
                            for i, c in zip(staged.diff_outs, outs_ct, strict=True)]
-            if staged.bwd is not None and not traced:
-                in_cts = staged.bwd(*res, *outs_ct)
-            elif staged.error is not None:
+            if staged.error is not None:
                 raise type(staged.error)(*staged.error.args)
-            else:
-                in_cts = eval_jaxpr(staged.bwd_jaxpr, [], [*res, *outs_ct])
+            in_cts = staged.bwd_traced(*res, *outs_ct) if traced else staged.bwd(*res, *outs_ct)
             for node, c in zip(in_nodes, in_cts, strict=True):
                 prev = cts.get(node)
                 cts[node] = c if prev is None else add(prev, c)

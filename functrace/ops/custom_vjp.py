@@ -15,6 +15,7 @@ from typing import Any, Callable, Sequence
 from functrace import lax
 from functrace.api import to_backend
 from functrace.avals import ShapedArray
+from functrace.errors import GradError
 from functrace.ops._subjaxprs import (
     impls,
 )
@@ -63,10 +64,17 @@ custom_lin_p = def_primitive("custom_lin", _custom_lin_abstract_eval, multiple_r
                              linear=True)
 
 
+class ForwardModeOfCustomVJPError(GradError):
+    """A tangent was pushed through a custom_vjp function's linear map, which has no forward form.
+
+    Eager ``jvp`` catches it to retry on the traced program, where the map is often dead code
+    (the primal output of a ``fwd`` under ``jvp(grad(f))``) and dead-code elimination drops it."""
+
+
 def _custom_lin_impl(*args, **params):
-    raise TypeError("can't apply forward-mode differentiation (jvp, jacfwd, linearize) to a function with a "
-                    "custom_vjp rule: only its reverse mode (bwd) is defined. Use grad/vjp/jacrev, or define the "
-                    "function with custom_jvp instead")
+    raise ForwardModeOfCustomVJPError(
+        "can't apply forward-mode differentiation (jvp, jacfwd, linearize) to a function with a custom_vjp rule: "
+        "only its reverse mode (bwd) is defined. Use grad/vjp/jacrev, or define the function with custom_jvp instead")
 
 
 impls[custom_lin_p] = _custom_lin_impl
