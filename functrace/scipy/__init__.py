@@ -6,6 +6,6 @@
 (as ``np.sin`` reaches ``functrace.numpy.sin``).
 """
 
-from functrace.scipy import linalg, special, stats
+from functrace.scipy import integrate, linalg, special, stats
 
-__all__ = ["linalg", "special", "stats"]
+__all__ = ["integrate", "linalg", "special", "stats"]
