@@ -39,7 +39,7 @@ def test_exponential_decay_matches_the_closed_form(dtype):
     ts = np.linspace(0.0, 2.0, 7).astype(dtype)
     y0 = np.array([1.0, -2.0, 0.5], dtype)
     ys = odeint(decay, y0, ts, dtype(1.3), rtol=1e-6, atol=1e-6)
-    assert ys.dtype == dtype and ys.shape == (7, 3)
+    assert host(ys).dtype == dtype and ys.shape == (7, 3)
     want = y0[None, :] * np.exp(-1.3 * ts.astype(np.float64))[:, None]
     np.testing.assert_allclose(host(ys), want, rtol=2e-5, atol=1e-5)
 
