@@ -146,7 +146,8 @@ def test_the_first_row_is_y0_and_a_single_time_is_allowed():
     np.testing.assert_array_equal(host(odeint(decay, y0, np.array([1.5]), 2.0)), y0[None])
     ys = odeint(decay, y0, np.array([0.0, 1.0]), 2.0)
     np.testing.assert_array_equal(host(ys)[0], y0)
-    ys[...] = 0  # the result is the user's own array
+    ys[...] = 0  # the result is the user's own array: y0 is untouched
+    np.testing.assert_array_equal(y0, [0.3, -0.2])
 
 
 def test_time_dependent_dynamics_and_an_offset_start():
