@@ -170,6 +170,27 @@ def test_complex_state():
     np.testing.assert_allclose(ys, (1 + 2j) * np.exp((3 + 4j) * ts), rtol=1e-7)
 
 
+# JAX's test_complex_odeint, with weights: the gradient of sum(w * Re odeint(a y e^-t, y0, ts, a))
+# in (y0, ts, a) by jax.grad, JAX 0.10.2 (x64), rtol = atol = 1e-8.
+JAX_COMPLEX_GRADS = ((-23.548974234926753 + 31.588812309283956j),
+                     np.array([193.1432537267937, -37.48795210167923, -49.52563951243536, -16.3198038927492]),
+                     (-49.000315622033995 - 14.297772161543037j))
+
+
+def test_gradients_of_a_complex_state_match_jax():
+    """Complex y0 and a complex parameter: JAX's conjugate-convention gradients; real times."""
+    ts = np.linspace(0.0, 1.0, 4)
+
+    def loss(y0, ts, a):
+        ys = odeint(lambda y, t, a: a * y * fnp.exp(-t), y0, ts, a, rtol=1e-8, atol=1e-8)
+        return fnp.sum(fnp.real(ys) * np.arange(1.0, 5.0))
+
+    grads = ft.grad(loss, argnums=(0, 1, 2))(1 + 2j, ts, 3 + 4j)
+    assert host(grads[1]).dtype == np.float64
+    for got, want in zip(grads, JAX_COMPLEX_GRADS, strict=True):
+        np.testing.assert_allclose(host(got), want, rtol=1e-9)
+
+
 # ---------------------------------------------------------------------------- pytrees
 def test_pytree_state_matches_the_flat_solve():
     def tree_f(y, t, k):

@@ -256,11 +256,11 @@ class _Dynamics:
     def pullback(self, diff: Sequence[bool]) -> Callable:
         """``pull(y, t, params, a) -> (f, (aᵀ∂f/∂y, aᵀ∂f/∂t, aᵀ∂f/∂p for the params flagged in diff))``,
         from the dynamics linearized once (reverse mode of a jaxpr: linearize, then transpose)."""
-        n_fixed = len(self.fixed)
-        nonzero = [False] * n_fixed + [True, True] + list(diff[self.n_hoisted:])
-        it = iter(diff[:self.n_hoisted])
-        nonzero[:n_fixed] = [next(it) if h else False for h in self.hoisted]
+        n_consts = len(self.hoisted)
+        it = iter(diff)  # the hoisted constants first, then the args, as in params
+        nonzero = [next(it) if h else False for h in self.hoisted] + [True, True] + list(it)
         lin = interpreters.linearize_jaxpr(self.closed, nonzero, [True])
+        # the tangent program, with its residuals as constants: backward_pass transposes it
         tj = lin.tangent.jaxpr
         transposable = Jaxpr(list(tj.constvars) + list(tj.invars[:lin.n_res]), list(tj.invars[lin.n_res:]),
                              tj.outvars, tj.eqns)
@@ -271,9 +271,8 @@ class _Dynamics:
             outs = eval_jaxpr(lin.primal.jaxpr, lin.primal.consts, self._inputs(y, t, params))
             cts = interpreters.backward_pass(transposable, list(lin.tangent.consts) + list(outs[1:]), [adj])
             by_input = {i: instantiate(c, in_avals[i]) for i, c in zip(flagged, cts, strict=True)}
-            ct_params = [by_input[i] for i in range(n_fixed) if i in by_input]
-            ct_params += [by_input[i] for i in range(n_fixed + 2, len(in_avals)) if i in by_input]
-            return outs[0], (by_input[n_fixed], by_input[n_fixed + 1], tuple(ct_params))
+            ct_params = [by_input[i] for i in flagged if i != n_consts and i != n_consts + 1]
+            return outs[0], (by_input[n_consts], by_input[n_consts + 1], tuple(ct_params))
 
         return pull
 
