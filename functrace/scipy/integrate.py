@@ -43,7 +43,7 @@ from functrace.ir import Jaxpr
 from functrace.ops._subjaxprs import trace_to_closed
 from functrace.ops.custom_vjp import custom_vjp
 from functrace.rules import instantiate, interpreters
-from functrace.tracing import Tracer, eval_jaxpr, get_aval, user_error
+from functrace.tracing import Tracer, current_backend, eval_jaxpr, get_aval, user_error
 from functrace.tree_util import tree_flatten, tree_map, tree_unflatten
 
 Array = Any
@@ -335,20 +335,19 @@ def _check_times(t: Array) -> Array:
         raise user_error(TypeError(f"odeint: t must be an array of floats, got dtype {aval.dtype}"))
     if aval.ndim != 1 or aval.shape[0] < 1:
         raise user_error(ValueError(f"odeint: t must be a 1-D array of at least one time, got shape {aval.shape}"))
-    val = t.val if isinstance(t, Tracer) else t
-    if val is not None:
-        host = np.asarray(val if isinstance(val, (np.ndarray, np.generic)) else _host(val))
-        if not np.all(np.diff(host) > 0):
-            raise user_error(ValueError(f"odeint: the times t must be strictly increasing, got {host}"))
+    times = _known_value(t)
+    if times is not None and not np.all(np.diff(times) > 0):
+        raise user_error(ValueError(f"odeint: the times t must be strictly increasing, got {times}"))
     return t
 
 
-def _host(x: Any) -> np.ndarray:
-    from functrace.tracing import current_backend
-
+def _known_value(x: Any) -> np.ndarray | None:
+    """``x``'s value as a NumPy array when it is known (outside jit), else None."""
     while isinstance(x, Tracer):
         x = x.val
-    return current_backend().to_numpy(x)
+        if x is None:
+            return None
+    return x if isinstance(x, (np.ndarray, np.generic)) else current_backend().to_numpy(x)
 
 
 def _state_leaf(x: Any, t_dtype: Any) -> Array:
