@@ -1033,9 +1033,11 @@ _DEBUGGING = {DB.debug_print_p: DB.host_print_impl(np.asarray)}
 
 
 def make_backend() -> NumpyBackend:
+    from functrace.backends import numpy_collectives
+
     b = NumpyBackend()
     for table in (_UNARY, _BINARY, _OTHER, _SORTING, _SCATTER, _DYNAMIC, _CUMULATIVE, _RANDOM_BITS, _CONV, _LINALG,
-                  _COMPLEX, _FFT, _SPECIAL, _DEBUGGING):
+                  _COMPLEX, _FFT, _SPECIAL, _DEBUGGING, numpy_collectives.IMPLS):
         for prim, impl in table.items():
             b.register(prim, impl)
     return b
