@@ -35,7 +35,7 @@ from functrace.avals import ShapedArray, is_bool, is_int
 from functrace.errors import AxisError, MissingRuleError, ShapeError, UnboundAxisError
 from functrace.primitives import def_primitive
 from functrace.rules import Zero, def_batch_rule, def_jvp_rule, def_transpose_rule, instantiate, is_undefined
-from functrace.tracing import bind, get_aval, located, user_error
+from functrace.tracing import Trace, Tracer, _state, bind, get_aval, located, user_error
 from functrace.tree_util import tree_flatten, tree_unflatten
 
 Array = Any
@@ -48,6 +48,7 @@ class AxisFrame:
 
     name: Hashable | None
     size: int
+    level: int = 0  # the level of the innermost trace when the vmap began: its own traces are deeper
 
 
 class _AxisEnv(threading.local):
@@ -65,7 +66,7 @@ process_axes: dict[Hashable, Any] = {}
 @contextmanager
 def axis_frame(name: Hashable | None, size: int) -> Iterator[AxisFrame]:
     """Bind ``name`` to a vmap of ``size`` members while the block runs (the innermost binding wins)."""
-    frame = AxisFrame(name, int(size))
+    frame = AxisFrame(name, int(size), _state.stack[-1].level if _state.stack else 0)
     _env.frames.append(frame)
     try:
         yield frame
@@ -139,6 +140,22 @@ def process_axis(name: Hashable) -> Any:
     return process_axes[name]
 
 
+def lift(x: Any, names: tuple) -> Any:
+    """``x`` as a value of the programs of the vmaps named in ``names``.
+
+    A value from outside a vmap (a constant, or a tracer of an enclosing transform such as a grad
+    around the vmap) is the same on every member; adding zero times the member's index makes it
+    a value of the vmap's own program, so the vmap's batching rule, not some later evaluation
+    where the name is no longer bound, applies the collective (psum of it: the size times it)."""
+    for n in names:
+        frame = _vmap_frame(n)
+        if frame is None or (isinstance(x, Tracer) and x._trace.level > frame.level):
+            continue
+        dt = get_aval(x).dtype
+        x = lax.add(x, lax.convert_element_type(lax.mul(axis_index(n), np.int32(0)), dt))
+    return x
+
+
 def _one_name(what: str, axis_name: Any) -> tuple:
     names = names_of(axis_name)
     if len(names) != 1:
@@ -162,6 +179,7 @@ def _reduce_collective(prim, x: Any, axis_name: Any) -> Any:
     split_names(names)  # every name must be bound, at the user's line
     leaves, tree = tree_flatten(x)
     leaves = [lax.convert_element_type(v, np.int32) if is_bool(get_aval(v).dtype) else v for v in leaves]
+    leaves = [lift(v, names) for v in leaves]
     if not leaves:
         return x
     return tree_unflatten(tree, list(bind(prim, *leaves, axes=names)))
@@ -298,8 +316,8 @@ def all_gather(x: Any, axis_name: Any, *, axis_index_groups: Any = None, axis: i
         if not -limit <= axis < limit:
             raise located(AxisError(f"all_gather: axis {axis} is out of bounds for an operand of shape "
                                     f"{get_aval(v).shape}" + (" (tiled)" if tiled else "")))
-        out.append(bind(all_gather_p, v, axis_name=names, all_gather_dimension=axis % limit, axis_size=size,
-                        tiled=bool(tiled)))
+        out.append(bind(all_gather_p, lift(v, names), axis_name=names, all_gather_dimension=axis % limit,
+                        axis_size=size, tiled=bool(tiled)))
     return tree_unflatten(tree, out)
 
 
@@ -384,7 +402,7 @@ def psum_scatter(x: Any, axis_name: Any, *, scatter_dimension: int = 0, axis_ind
             _psum_scatter_abstract_eval(a, **params)
         except (ShapeError, AxisError) as e:
             raise located(e) from None
-        out.append(bind(psum_scatter_p, v, **params))
+        out.append(bind(psum_scatter_p, lift(v, names), **params))
     return tree_unflatten(tree, out)
 
 
@@ -452,7 +470,7 @@ def ppermute(x: Any, axis_name: Any, perm: Sequence[tuple[int, int]]) -> Any:
     names = _one_name("ppermute", axis_name)
     pairs = _check_perm(perm, axis_size(names))
     leaves, tree = tree_flatten(x)
-    return tree_unflatten(tree, [bind(ppermute_p, v, axis_name=names, perm=pairs) for v in leaves])
+    return tree_unflatten(tree, [bind(ppermute_p, lift(v, names), axis_name=names, perm=pairs) for v in leaves])
 
 
 def _ppermute_transpose(ct, x, *, axis_name, perm):
@@ -505,6 +523,12 @@ def axis_index(axis_name: Any) -> Array:
     """This member's position along the named axis, an int32 scalar (``jax.lax.axis_index``):
     the example's index under vmap, the process rank across processes."""
     names = _one_name("axis_index", axis_name)
+    if _vmap_frame(names[0]) is not None:
+        # Record it in the program the vmap is tracing (the innermost plain trace: an eager
+        # forward-mode trace above it would compute it on the spot, where no member is known).
+        for trace in reversed(_state.stack):
+            if type(trace) is Trace:
+                return trace.process(axis_index_p, (), dict(axis_name=names))
     return bind(axis_index_p, axis_name=names)
 
 
