@@ -35,8 +35,9 @@ def _reduce(op: str):
                 at += xs[i].size
             if op == "sum" and vsize != 1:
                 buf *= dt.type(vsize)
+            what = describe(f"p{op}", [xs[i] for i in idx], axes=axes)
             for n in procs:
-                C.process_axis(n).all_reduce_(torch.from_numpy(buf), op, describe(f"p{op}", [xs[i] for i in idx]))
+                C.process_axis(n).all_reduce_(torch.from_numpy(buf), op, what)
             at = 0
             for i in idx:
                 outs[i] = buf[at:at + xs[i].size].reshape(xs[i].shape)

@@ -23,7 +23,7 @@ def impls(device) -> dict:
                 if op == "sum" and vsize != 1:
                     buf.mul_(vsize)
                 for n in procs:
-                    C.process_axis(n).all_reduce_(buf, op, describe(f"p{op}", [xs[i] for i in idx]))
+                    C.process_axis(n).all_reduce_(buf, op, describe(f"p{op}", [xs[i] for i in idx], axes=axes))
                 at = 0
                 for i in idx:
                     outs[i] = buf[at:at + xs[i].numel()].view(xs[i].shape)

@@ -263,6 +263,10 @@ def _record_failure(kind: type, value: BaseException, tb: Any) -> None:
             pass
     hook = axis._prev_hook if axis is not None and axis._prev_hook is not None else sys.__excepthook__
     hook(kind, value, tb)
+    if axis is not None:  # leave now: tearing down a live process group at exit aborts the process
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(1)
 
 
 def shutdown() -> None:
