@@ -9,6 +9,12 @@ import numpy as np
 from functrace.ops import collectives as C
 
 
+def _contiguous(x) -> np.ndarray:
+    """``x`` as a C-contiguous array of its own rank (np.ascontiguousarray makes scalars 1-d)."""
+    x = np.asarray(x)
+    return x if x.flags.c_contiguous else x.copy()
+
+
 def describe(prim: str, arrays: list, **params) -> str:
     """What every process must agree on: the operation, its params, the operands' shapes and dtypes."""
     ops = ", ".join(f"{str(a.dtype).replace('torch.', '')}{list(a.shape)}" for a in arrays)
@@ -48,7 +54,7 @@ def _reduce(op: str):
 
 
 def _all_gather(x, *, axis_name, all_gather_dimension, axis_size, tiled):
-    x = np.ascontiguousarray(x)
+    x = _contiguous(x)
     (name,) = axis_name
     if C.vmap_names_only(axis_name):
         stacked = np.stack([x] * axis_size)
@@ -56,7 +62,7 @@ def _all_gather(x, *, axis_name, all_gather_dimension, axis_size, tiled):
         import torch
 
         stacked = np.empty((axis_size,) + x.shape, dtype=x.dtype)
-        C.process_axis(name).all_gather_([torch.from_numpy(stacked[r]) for r in range(axis_size)],
+        C.process_axis(name).all_gather_([torch.from_numpy(stacked[r, ...]) for r in range(axis_size)],
                                          torch.from_numpy(x), describe("all_gather", [x], axis=all_gather_dimension,
                                                                        tiled=tiled))
     if tiled:
@@ -74,7 +80,7 @@ def _psum_scatter(x, *, axis_name, scatter_dimension, axis_size, tiled):
     block = total.shape[sd] // axis_size
     index = [slice(None)] * total.ndim
     index[sd] = slice(k * block, (k + 1) * block) if tiled else k
-    return np.ascontiguousarray(total[tuple(index)])
+    return total[tuple(index)].copy()
 
 
 def _ppermute(x, *, axis_name, perm):
@@ -83,7 +89,7 @@ def _ppermute(x, *, axis_name, perm):
         raise C.not_computable_here("ppermute", axis_name)
     import torch
 
-    x = np.ascontiguousarray(x)
+    x = _contiguous(x)
     out = np.zeros_like(x)
     C.process_axis(name).ppermute_(torch.from_numpy(out), torch.from_numpy(x), perm,
                                    describe("ppermute", [x], perm=perm))

@@ -232,8 +232,10 @@ def initialize(axis_name: Hashable = "batch", *, backend: str | None = None, ini
 def _rendezvous(addr: str, port: int, rank: int, size: int, td: datetime.timedelta, timeout: float) -> Any:
     """The store process 0 serves; every process checks in, and a missing one is named."""
     _, dist = _torch_dist()
+    # under torchrun the agent already serves a store on MASTER_PORT: every process is its client
+    serve = rank == 0 and os.environ.get("TORCHELASTIC_USE_AGENT_STORE", "").lower() != "true"
     try:
-        store = dist.TCPStore(addr, port, size, rank == 0, timeout=td, wait_for_workers=False)
+        store = dist.TCPStore(addr, port, size, serve, timeout=td, wait_for_workers=False)
     except Exception as e:
         where = "serve the rendezvous store on" if rank == 0 else "reach process 0's rendezvous store at"
         raise DistributedError(f"process {rank} of {size} could not {where} {addr}:{port} within {timeout:g} s: "

@@ -23,7 +23,7 @@ import functrace as ft
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 OURS = ["quickstart", "logistic_regression", "mlp_digits", "tanh_derivatives", "newton_rosenbrock",
-        "numpy_interop", "bayes_regression", "cnn_digits", "taylor_ode"]
+        "numpy_interop", "bayes_regression", "cnn_digits", "taylor_ode", "data_parallel"]
 
 
 def load(name: str):
@@ -194,3 +194,25 @@ def test_every_example_takes_out_and_runs_on_both_backends(name, backend, tmp_pa
     assert f"backend: {backend}" in capsys.readouterr().out
     written = sorted(p.name for p in out.iterdir()) if out.exists() else []
     assert written == ([PICTURES[name]] if name in PICTURES else [])
+
+
+@needs_torch
+def test_data_parallel_under_torchrun(tmp_path):
+    """examples/data_parallel.py on 2 processes (torchrun --standalone, started by the example):
+    process 0 alone prints, and the parameters equal a one-process run on the whole batch."""
+    env = dict(os.environ, FUNCTRACE_BACKEND="numpy")
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in [env.get("PYTHONPATH")] if p])
+    try:
+        proc = subprocess.run([sys.executable, str(EXAMPLES / "data_parallel.py"), "--quick", "--processes", "2",
+                               "--out", str(tmp_path)], env=env, cwd=ROOT, capture_output=True, text=True,
+                              timeout=240)
+    except subprocess.TimeoutExpired as e:  # subprocess.run kills the launcher; torchrun ends its workers
+        pytest.fail(f"data_parallel.py did not finish in 240 s: {e.stdout}")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert out.count("epoch 1/2") == 1 and "per process: " in out, out  # printed by process 0 only
+    diff = float(out.split("largest parameter difference ")[1].split()[0])
+    assert diff < 1e-4 and "(ok)" in out, out
+    acc = float(out.split("test accuracy ")[-1].split()[0])
+    assert acc > 0.7, out
+    assert_png(tmp_path / "data_parallel.png")
