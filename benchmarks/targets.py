@@ -140,7 +140,7 @@ def _conv(results: Results) -> list[dict[str, Any]]:
 
 def evaluate(results: Results) -> list[dict[str, Any]]:
     """Every target of the issue with its verdict, in the issue's order."""
-    from benchmarks import jet
+    from benchmarks import data_parallel, jet
 
     return [*_mlp(results), *_chain(results), *_tanh(results), *_rosenbrock(results), *_trace(results),
-            *_random(results), *_conv(results), *jet.targets(results)]
+            *_random(results), *_conv(results), *jet.targets(results), *data_parallel.targets(results)]
