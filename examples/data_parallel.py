@@ -49,11 +49,23 @@ def make_train_step(optimiser: optim.GradientTransformation, axis_name: str | No
     return train_step
 
 
-def launch(nproc: int, argv: list[str]) -> int:
-    """Run this file under torchrun with ``nproc`` processes on this machine."""
+def launch(nproc: int, argv: list[str]) -> dict[str, Any]:
+    """Run this file under torchrun with ``nproc`` processes on this machine (on the active
+    backend), print what process 0 printed, and return the numbers it printed."""
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
            __file__, *argv]
-    return subprocess.run(cmd, check=False).returncode
+    here = str(Path(ft.__file__).resolve().parents[1])  # the processes import this same functrace
+    env = dict(os.environ, FUNCTRACE_BACKEND=ft.get_backend(),
+               PYTHONPATH=os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH")) if p))
+    proc = subprocess.run(cmd, check=False, env=env, capture_output=True, text=True)
+    print(proc.stdout, end="", flush=True)
+    if proc.returncode:
+        print(proc.stderr, end="", file=sys.stderr, flush=True)
+        raise SystemExit(proc.returncode)
+    out = proc.stdout
+    return {"test_accuracy": float(out.rsplit("test accuracy ", 1)[1].split()[0]),
+            "max_param_diff": float(out.split("largest parameter difference ")[1].split()[0]),
+            "png": Path(out.rsplit("curves saved to ", 1)[1].strip()), "stdout": out}
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any] | None:
@@ -78,10 +90,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
             if a.startswith("--processes="):
                 del rest[i]
                 break
-        rc = launch(args.processes, rest)
-        if rc:
-            raise SystemExit(rc)
-        return None
+        return launch(args.processes, rest)
     epochs = args.epochs if args.epochs is not None else (2 if args.quick else 10)
 
     ft.distributed.initialize(axis_name="batch")
