@@ -163,9 +163,9 @@ def _env_int(name: str, given: int | None) -> int | None:
 def _pick_backend(backend: str | None, local_rank: int) -> tuple[str, Any]:
     """gloo for the NumPy backend and torch on CPU; NCCL for torch on CUDA (on GPU ``local_rank``)."""
     torch, _ = _torch_dist()
-    from functrace.backends import registry
+    from functrace.tracing import current_backend
 
-    active = registry.active_backend()
+    active = current_backend()
     device = getattr(active, "device", None)
     on_cuda = active.name == "torch" and device is not None and torch.device(device).type == "cuda"
     if on_cuda:
