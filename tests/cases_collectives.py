@@ -2,7 +2,7 @@
 
 The collectives need a named axis, so their derivatives are checked in tests/test_collectives.py
 (``check_grads`` inside a named vmap, and JAX's numbers) rather than in the primitive table.
-``programs(vmap, grad, jit, lax, np_, jacfwd, jacrev)`` builds the same programs from functrace's or JAX's
+``programs(vmap, grad, jit, lax, np_, jacfwd, jacrev, checkpoint)`` builds the same programs from functrace's or JAX's
 functions; tests/fixtures/make_collectives_fixtures.py recorded JAX's values of them.
 """
 
@@ -45,11 +45,12 @@ SHAPES = {
     "jacfwd_in_named_vmap": [(3, 2)],
     "jacrev_in_named_vmap": [(3, 2)],
     "grad_of_closed_over": [(), (3,)],
+    "scan_cond_checkpoint": [(4,)],
     "jit_grad_nested": [(2, 3)],
 }
 
 
-def programs(vmap, grad, jit, lax, np_, jacfwd, jacrev) -> dict:
+def programs(vmap, grad, jit, lax, np_, jacfwd, jacrev, checkpoint) -> dict:
     """The programs, built from one library's vmap, grad, jit, lax and numpy namespace."""
 
     def normalize(x):
@@ -97,6 +98,11 @@ def programs(vmap, grad, jit, lax, np_, jacfwd, jacrev) -> dict:
         "jacfwd_in_named_vmap": lambda x: vmap(jacfwd(lambda v: lax.psum(v, "i") * v), axis_name="i")(x),
         "jacrev_in_named_vmap": lambda x: vmap(jacrev(lambda v: lax.psum(v * v, "i") * v), axis_name="i")(x),
         # a value of an enclosing grad, used inside the vmap: the same on every member
+        # control flow and checkpoint batch their bodies with the same axis
+        "scan_cond_checkpoint": lambda x: vmap(lambda v: (
+            lax.scan(lambda c, _: (c + lax.psum(c, "i"), None), v, None, length=2)[0],
+            lax.cond(v > 0.0, lambda u: lax.psum(u, "i"), lambda u: u * 2.0, v),
+            checkpoint(lambda u: u / lax.psum(u * u, "i"))(v)), axis_name="i")(x),
         "grad_of_closed_over": lambda w, x: grad(lambda u: np_.sum(
             vmap(lambda v: v * lax.psum(u * u, "i") + lax.all_gather(u, "i")[1], axis_name="i")(x)))(w),
         "jit_grad_nested": jit(grad(lambda x: np_.sum(nested_smooth(x) ** 2))),

@@ -19,7 +19,7 @@ from functrace.errors import AxisError, MissingRuleError, ShapeError, UnboundAxi
 from functrace.ops.collectives import axis_frame
 
 FIXTURE = json.loads((pathlib.Path(__file__).parent / "fixtures" / "collectives_jax.json").read_text())
-PROGRAMS = programs(ft.vmap, ft.grad, ft.jit, lax, fnp, ft.jacfwd, ft.jacrev)
+PROGRAMS = programs(ft.vmap, ft.grad, ft.jit, lax, fnp, ft.jacfwd, ft.jacrev, ft.checkpoint)
 
 
 @pytest.mark.parametrize("name", sorted(SHAPES))
@@ -152,6 +152,8 @@ def test_misuse_is_refused():
         ft.vmap(lambda v: lax.ppermute(v, "i", [(0, 1), (2, 1)]), axis_name="i")(x)
     with pytest.raises(AxisError, match="axis names"):
         lax.psum(x, 0)
+    with pytest.raises(NotImplementedError, match=r"test_collectives\.py:\d+.*axis_index_groups"):
+        ft.vmap(lambda v: lax.psum(v, "i", axis_index_groups=[[0, 1], [2]]), axis_name="i")(x)
     with pytest.raises(AxisError, match="out of bounds"):
         ft.vmap(lambda v: lax.all_gather(v, "i", axis=3), axis_name="i")(x)
     with pytest.raises(MissingRuleError, match=r"test_collectives\.py:\d+.*pmax has no derivative"):

@@ -156,6 +156,13 @@ def lift(x: Any, names: tuple) -> Any:
     return x
 
 
+def _no_groups(what: str, axis_index_groups: Any) -> None:
+    if axis_index_groups is not None:
+        raise user_error(NotImplementedError(
+            f"{what}: axis_index_groups (collectives within subgroups of the axis) is not supported; "
+            "nest two named vmaps instead, or gather with all_gather and combine the members you need"))
+
+
 def _one_name(what: str, axis_name: Any) -> tuple:
     names = names_of(axis_name)
     if len(names) != 1:
@@ -174,7 +181,8 @@ pmax_p = def_primitive("pmax", _same_avals, multiple_results=True)
 pmin_p = def_primitive("pmin", _same_avals, multiple_results=True)
 
 
-def _reduce_collective(prim, x: Any, axis_name: Any) -> Any:
+def _reduce_collective(prim, x: Any, axis_name: Any, axis_index_groups: Any = None) -> Any:
+    _no_groups(prim.name, axis_index_groups)
     names = names_of(axis_name)
     split_names(names)  # every name must be bound, at the user's line
     leaves, tree = tree_flatten(x)
@@ -185,25 +193,26 @@ def _reduce_collective(prim, x: Any, axis_name: Any) -> Any:
     return tree_unflatten(tree, list(bind(prim, *leaves, axes=names)))
 
 
-def psum(x: Any, axis_name: Any) -> Any:
+def psum(x: Any, axis_name: Any, *, axis_index_groups: Any = None) -> Any:
     """The sum of ``x`` (a pytree of arrays) over every member of the named axis (a name or a tuple
     of names), as ``jax.lax.psum``: every member gets the total. Booleans sum as int32."""
-    return _reduce_collective(psum_p, x, axis_name)
+    return _reduce_collective(psum_p, x, axis_name, axis_index_groups)
 
 
-def pmax(x: Any, axis_name: Any) -> Any:
+def pmax(x: Any, axis_name: Any, *, axis_index_groups: Any = None) -> Any:
     """The elementwise maximum of ``x`` (a pytree) over the members of the named axis (``jax.lax.pmax``)."""
-    return _reduce_collective(pmax_p, x, axis_name)
+    return _reduce_collective(pmax_p, x, axis_name, axis_index_groups)
 
 
-def pmin(x: Any, axis_name: Any) -> Any:
+def pmin(x: Any, axis_name: Any, *, axis_index_groups: Any = None) -> Any:
     """The elementwise minimum of ``x`` (a pytree) over the members of the named axis (``jax.lax.pmin``)."""
-    return _reduce_collective(pmin_p, x, axis_name)
+    return _reduce_collective(pmin_p, x, axis_name, axis_index_groups)
 
 
-def pmean(x: Any, axis_name: Any) -> Any:
+def pmean(x: Any, axis_name: Any, *, axis_index_groups: Any = None) -> Any:
     """The mean of ``x`` (a pytree) over the members of the named axis: ``psum(x) / axis_size``, as
     ``jax.lax.pmean`` (integer leaves give floating results)."""
+    _no_groups("pmean", axis_index_groups)
     n = axis_size(axis_name)
     summed = psum(x, axis_name)
     leaves, tree = tree_flatten(summed)
@@ -304,8 +313,7 @@ all_gather_p = def_primitive("all_gather", _all_gather_abstract_eval, linear=(0,
 def all_gather(x: Any, axis_name: Any, *, axis_index_groups: Any = None, axis: int = 0, tiled: bool = False) -> Any:
     """Every member's ``x`` (a pytree of arrays), stacked along a new axis ``axis`` in member order
     (``tiled``: concatenated along the existing axis ``axis``), as ``jax.lax.all_gather``."""
-    if axis_index_groups is not None:
-        raise NotImplementedError("all_gather: axis_index_groups is not supported")
+    _no_groups("all_gather", axis_index_groups)
     names = _one_name("all_gather", axis_name)
     size = axis_size(names)
     leaves, tree = tree_flatten(x)
@@ -388,8 +396,7 @@ def psum_scatter(x: Any, axis_name: Any, *, scatter_dimension: int = 0, axis_ind
     """The sum of ``x`` over the members of the named axis, of which member ``k`` keeps only block
     ``k`` along ``scatter_dimension`` (``jax.lax.psum_scatter``): without ``tiled`` that dimension's
     size is the axis size and is removed; with ``tiled`` it is split into equal blocks."""
-    if axis_index_groups is not None:
-        raise NotImplementedError("psum_scatter: axis_index_groups is not supported")
+    _no_groups("psum_scatter", axis_index_groups)
     names = _one_name("psum_scatter", axis_name)
     size = axis_size(names)
     leaves, tree = tree_flatten(x)
