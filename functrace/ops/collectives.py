@@ -16,9 +16,12 @@ is summed, as JAX's per-member view defines it); ``all_gather`` and ``psum_scatt
 each other; ``ppermute`` transposes to the inverse permutation; ``pmax``/``pmin`` have no
 derivative in JAX either (an error says what to use instead).
 
-When a collective over a vmap axis reaches an implementation (a value closed over from outside the
-vmap, so the same for every member), the implementation applies it to that one value: ``psum``
-multiplies by the axis size, ``pmax``/``pmin`` return it, ``all_gather`` repeats it.
+A value from outside a vmap (a constant, a tracer of a grad around the vmap) is the same on every
+member: the wrappers first make it a value of the vmap's program (``lift``), so the vmap's rule
+applies the collective to it. Should a collective over a vmap axis still reach an implementation,
+the implementation treats its operand as such a shared value (``psum`` multiplies by the axis
+size, ``pmax``/``pmin`` return it, ``all_gather`` repeats it) or refuses where the result would
+differ per member.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from functrace import lax
 from functrace.avals import ShapedArray, is_bool, is_int
 from functrace.errors import AxisError, MissingRuleError, ShapeError, UnboundAxisError
 from functrace.primitives import def_primitive
-from functrace.rules import Zero, def_batch_rule, def_jvp_rule, def_transpose_rule, instantiate, is_undefined
+from functrace.rules import Zero, def_batch_rule, def_jvp_rule, def_transpose_rule, instantiate, is_undefined, moveaxis
 from functrace.tracing import Trace, Tracer, _state, bind, get_aval, located, user_error
 from functrace.tree_util import tree_flatten, tree_unflatten
 
@@ -340,26 +343,18 @@ def _all_gather_batch(args, dims, *, axis_name, all_gather_dimension, axis_size,
     frame = current_frame()
     ax = all_gather_dimension
     if frame is None or frame.name not in axis_name:  # another axis: the batch axis goes first
-        x = lax_moveaxis(x, d, 0)
+        x = moveaxis(x, d, 0)
         return bind(all_gather_p, x, axis_name=axis_name, all_gather_dimension=ax + 1, axis_size=axis_size,
                     tiled=tiled), 0
     a = get_aval(x)
     if d is None:
         x = lax.broadcast_in_dim(x, (frame.size,) + a.shape, tuple(range(1, a.ndim + 1)))
         d = 0
-    x = lax_moveaxis(x, d, ax)  # the members, in order, at the gathered axis: the same for everyone
+    x = moveaxis(x, d, ax)  # the members, in order, at the gathered axis: the same for everyone
     if tiled:
         s = get_aval(x).shape
         x = lax.reshape(x, s[:ax] + (s[ax] * s[ax + 1],) + s[ax + 2:])
     return x, None
-
-
-def lax_moveaxis(x: Array, src: int, dst: int) -> Array:
-    if src == dst:
-        return x
-    perm = [i for i in range(get_aval(x).ndim) if i != src]
-    perm.insert(dst, src)
-    return lax.transpose(x, perm)
 
 
 def_jvp_rule(all_gather_p, lambda primals, tangents, **p: (
@@ -424,7 +419,7 @@ def _psum_scatter_batch(args, dims, *, axis_name, scatter_dimension, axis_size, 
     frame = current_frame()
     sd = scatter_dimension
     if frame is None or frame.name not in axis_name:
-        x = lax_moveaxis(x, d, 0)
+        x = moveaxis(x, d, 0)
         return bind(psum_scatter_p, x, axis_name=axis_name, scatter_dimension=sd + 1, axis_size=axis_size,
                     tiled=tiled), 0
     if d is None:
@@ -495,7 +490,7 @@ def _ppermute_batch(args, dims, *, axis_name, perm):
     if d is None:
         x = lax.broadcast_in_dim(x, (frame.size,) + a.shape, tuple(range(1, a.ndim + 1)))
         d = 0
-    x = lax_moveaxis(x, d, 0)
+    x = moveaxis(x, d, 0)
     one = get_aval(x).shape[1:]
     source = {t: s for s, t in perm}
     zero = lax.full((1,) + one, 0, get_aval(x).dtype)
@@ -550,17 +545,6 @@ def_batch_rule(axis_index_p, _axis_index_batch)
 
 
 # ---------------------------------------------------------------------------- shared by the backends
-def unmapped_size(names: tuple) -> int:
-    """For an implementation: the product of the sizes of the vmap axes among ``names`` (the value
-    reaching it is the same on every member of those)."""
-    size = 1
-    for n in names:
-        frame = _vmap_frame(n)
-        if frame is not None:
-            size *= frame.size
-    return size
-
-
 def vmap_names_only(names: tuple) -> bool:
     return all(_vmap_frame(n) is not None for n in names)
 
