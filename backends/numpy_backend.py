@@ -14,6 +14,7 @@ import numpy as np
 
 from functrace import ops as P
 from functrace.backends import (
+    numpy_collectives,
     numpy_complex_parts,
     numpy_convolution,
     numpy_cumulative,
@@ -91,6 +92,7 @@ def make_backend() -> NumpyBackend:
         numpy_fft.IMPLS,
         numpy_special.IMPLS,
         numpy_debugging.IMPLS,
+        numpy_collectives.IMPLS,
     )
     for table in tables:
         for prim, impl in table.items():

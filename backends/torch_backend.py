@@ -207,6 +207,7 @@ def make_backend() -> TorchBackend:
         raise BackendError(_INSTALL_HINT)
     # The family modules import torch: only now is it known to be installed.
     from functrace.backends import (
+        torch_collectives,
         torch_complex_parts,
         torch_convolution,
         torch_cumulative,
@@ -242,6 +243,7 @@ def make_backend() -> TorchBackend:
         torch_fft.impls(b.device),
         torch_special.impls(b.device),
         torch_debugging.impls(b.device),
+        torch_collectives.impls(b.device),
     )
     for table in tables:
         for prim, impl in table.items():

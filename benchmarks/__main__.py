@@ -17,12 +17,25 @@ import time
 from typing import Any
 
 import benchmarks
-from benchmarks import chain, conv, jet, memory, mlp, report, rosenbrock, tanh_derivs, targets, trace_time
+from benchmarks import (
+    chain,
+    conv,
+    data_parallel,
+    jet,
+    memory,
+    mlp,
+    report,
+    rosenbrock,
+    tanh_derivs,
+    targets,
+    trace_time,
+)
 from benchmarks import frameworks as fw
 from benchmarks import random as random_numbers
 from benchmarks.common import Ctx, machine
 
-WORKLOADS = {m.NAME: m for m in (mlp, chain, tanh_derivs, rosenbrock, trace_time, random_numbers, conv, jet, memory)}
+WORKLOADS = {m.NAME: m for m in (mlp, chain, tanh_derivs, rosenbrock, trace_time, random_numbers, conv, jet, memory,
+                                  data_parallel)}
 OPT_IN = ("memory",)  # run only when named with --only: minutes and gigabytes at its full size
 
 

@@ -140,8 +140,8 @@ def _conv(results: Results) -> list[dict[str, Any]]:
 
 def evaluate(results: Results) -> list[dict[str, Any]]:
     """Every target of the issue with its verdict, in the issue's order."""
-    from benchmarks import jet, memory
+    from benchmarks import data_parallel, jet, memory
 
     return [*_mlp(results), *_chain(results), *_tanh(results), *_rosenbrock(results), *_trace(results),
             *_random(results), *_conv(results), *jet.targets(results),
-            *memory.targets(results)]
+            *memory.targets(results), *data_parallel.targets(results)]

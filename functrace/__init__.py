@@ -69,6 +69,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "optim": ("functrace.optim", None),
     "flatten_util": ("functrace.flatten_util", None),
     "random": ("functrace.random", None),
+    "distributed": ("functrace.distributed", None),
     "get_backend": ("functrace.backends.registry", "get_backend"),
     "use_backend": ("functrace.backends.registry", "use_backend"),
     "backend_names": ("functrace.backends.registry", "backend_names"),

@@ -56,3 +56,12 @@ class BackendError(FunctraceError, ValueError):
 
 class GradError(FunctraceError, TypeError):
     """Misuse of grad / vjp: non-scalar output, integer input, bad argnums, bad cotangent."""
+
+
+class UnboundAxisError(FunctraceError, NameError):
+    """A collective over an axis name that no enclosing vmap and no process group binds."""
+
+
+class DistributedError(FunctraceError, RuntimeError):
+    """A process group that cannot start, a process that failed or never joined, or processes
+    that disagree on a collective (shapes, dtypes, order)."""

@@ -9,6 +9,17 @@ module gathers them under one name, as ``jax.lax``.
 from __future__ import annotations
 
 from functrace.ops import linalg_decompositions as linalg  # noqa: F401 -- lax.linalg
+from functrace.ops.collectives import (  # noqa: E402,F401
+    all_gather,
+    axis_index,
+    axis_size,
+    pmax,
+    pmean,
+    pmin,
+    ppermute,
+    psum,
+    psum_scatter,
+)
 from functrace.ops.complex_parts import complex, conj, imag, real  # noqa: E402,F401
 from functrace.ops.control_flow import cond, fori_loop, switch, while_loop  # noqa: F401
 from functrace.ops.convolution import (  # noqa: E402,F401

@@ -23,7 +23,8 @@ import functrace as ft
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 OURS = ["quickstart", "logistic_regression", "mlp_digits", "tanh_derivatives", "newton_rosenbrock",
-        "numpy_interop", "bayes_regression", "cnn_digits", "taylor_ode", "ode_fit"]
+        "numpy_interop", "bayes_regression", "cnn_digits", "taylor_ode", "ode_fit",
+        "data_parallel"]
 
 
 def load(name: str):
@@ -183,10 +184,12 @@ SMALL = {
     "cnn_digits": ["--quick", "--epochs", "1"],
     "taylor_ode": ["--quick", "--order", "4", "--t-end", "0.1"],
     "ode_fit": ["--steps", "2", "--points", "6"],
+    "data_parallel": ["--quick", "--epochs", "1", "--hidden", "16"],  # starts torchrun with 2 processes
 }
 PICTURES = {"mlp_digits": "mlp_digits.png", "tanh_derivatives": "tanh_derivatives.png",
             "bayes_regression": "bayes_regression.png", "cnn_digits": "cnn_digits.png",
-            "taylor_ode": "taylor_ode.png", "ode_fit": "ode_fit.png"}
+            "taylor_ode": "taylor_ode.png", "ode_fit": "ode_fit.png",
+            "data_parallel": "data_parallel.png"}
 
 
 def test_the_table_lists_every_example():
@@ -196,6 +199,8 @@ def test_the_table_lists_every_example():
 @pytest.mark.parametrize("backend", ["numpy", pytest.param("torch", marks=needs_torch)])
 @pytest.mark.parametrize("name", sorted(SMALL))
 def test_every_example_takes_out_and_runs_on_both_backends(name, backend, tmp_path, capsys):
+    if name == "data_parallel":
+        pytest.importorskip("torch", reason="data_parallel runs on torch.distributed")
     out = tmp_path / "pictures"
     with ft.use_backend(backend):
         res = load(name).main(SMALL[name] + ["--out", str(out)])
@@ -203,3 +208,16 @@ def test_every_example_takes_out_and_runs_on_both_backends(name, backend, tmp_pa
     assert f"backend: {backend}" in capsys.readouterr().out
     written = sorted(p.name for p in out.iterdir()) if out.exists() else []
     assert written == ([PICTURES[name]] if name in PICTURES else [])
+
+
+@needs_torch
+def test_data_parallel_under_torchrun(tmp_path, capsys):
+    """examples/data_parallel.py on 2 processes (torchrun --standalone, started by the example):
+    process 0 alone prints, and the parameters equal a one-process run on the whole batch."""
+    with ft.use_backend("numpy"):
+        res = load("data_parallel").main(["--quick", "--processes", "2", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert out.count("epoch 1/2") == 1 and "per process: " in out, out  # printed by process 0 only
+    assert res["max_param_diff"] < 1e-4 and "(ok)" in out, out
+    assert res["test_accuracy"] > 0.7, out
+    assert_png(res["png"])

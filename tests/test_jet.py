@@ -131,7 +131,9 @@ FALLBACK = {"cumlogsumexp", "cumprod", "custom_jvp_call", "custom_lin", "custom_
             # special functions
             "bessel_i0e", "bessel_i1e", "digamma", "erfc", "igamma", "igammac", "lgamma", "polygamma", "zeta",
             # program tools
-            "debug_print", "remat"}
+            "debug_print", "remat",
+            # collectives (several operands, one result each; pmax/pmin have no derivative, as in JAX)
+            "psum", "pmax", "pmin"}
 
 
 def _case_id(case):

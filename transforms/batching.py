@@ -27,6 +27,7 @@ from functrace import lax
 from functrace.api import flatten_fun, input_avals, to_backend
 from functrace.avals import ShapedArray
 from functrace.ir import ClosedJaxpr, Jaxpr, Literal
+from functrace.ops.collectives import axis_frame, uses_current_axis
 from functrace.primitives import Primitive
 from functrace.rules import BatchRule, axis_size, batching_rules, bdim_at_front, missing_rule, moveaxis
 from functrace.tracing import _state, bind, dead_after, get_aval, trace_at, tracing_for, user_error
@@ -56,7 +57,7 @@ def batch_eval_jaxpr(jaxpr: Jaxpr, consts: list, args: list, dims: list) -> tupl
         for eqn, gone in zip(jaxpr.eqns, dead, strict=True):
             _state.source = eqn.source_info
             vals, ds = zip(*[read(x) for x in eqn.invars], strict=True) if eqn.invars else ((), ())
-            if all(d is None for d in ds):
+            if all(d is None for d in ds) and not uses_current_axis(eqn.primitive, eqn.params):
                 out = bind(eqn.primitive, *vals, **eqn.params)
                 od = [None] * len(out) if eqn.primitive.multiple_results else None
             else:
@@ -106,9 +107,17 @@ def batch_jaxpr(closed: ClosedJaxpr, in_batched: Sequence[bool], size: int,
     return trace_at(fn, avals), out_batched
 
 
-def vmap_flat(fn: Callable[[list], list], args: Sequence[Any], dims: Sequence[int | None], size: int) -> list:
-    """Apply the per-example function ``fn`` (flat lists) to batched ``args``; outputs batched at 0."""
-    return [bdim_at_front(o, d, size) for o, d in vmap_flat_dims(fn, list(args), list(dims))]
+_KEEP = object()  # vmap_flat_dims' default axis: the one of the vmap already running (rules' own use)
+
+
+def vmap_flat(fn: Callable[[list], list], args: Sequence[Any], dims: Sequence[int | None], size: int,
+              axis_name: Any = _KEEP) -> list:
+    """Apply the per-example function ``fn`` (flat lists) to batched ``args``; outputs batched at 0.
+
+    Rules call it to batch a user function along the axis being batched (the default); a new
+    vectorisation (jacfwd's basis) passes ``axis_name=None``: an axis of its own, unnamed."""
+    return [bdim_at_front(o, d, size) for o, d in vmap_flat_dims(fn, list(args), list(dims), axis_name=axis_name,
+                                                                 size=size)]
 
 
 # ---------------------------------------------------------------------------- elementwise
@@ -182,14 +191,16 @@ def _normalize(axis: int | None, ndim: int, what: str) -> int | None:
     return int(axis) % ndim
 
 
-def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_size: int | None = None) -> Callable:
+def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Any = None,
+         axis_size: int | None = None) -> Callable:
     """Vectorise ``fun`` over an axis of its arguments: ``vmap(f)(xs)[i] == f(xs[i])``.
 
     ``in_axes`` (an int, None, or a tuple with one entry per positional argument, each a pytree
     prefix of that argument) says which axis of each input holds the examples; None broadcasts an
     input to every example. ``out_axes`` does the same for the outputs. Negative axes count from
-    the end. ``axis_size`` gives the number of examples when no input is mapped. Keyword
-    arguments are mapped along axis 0.
+    the end. ``axis_name`` names the mapped axis for the collectives (``lax.psum(x, name)`` sums
+    over the examples, as in JAX). ``axis_size`` gives the number of examples when no input is
+    mapped. Keyword arguments are mapped along axis 0.
 
     >>> ft.vmap(fnp.dot, in_axes=(0, None))(xs, w)      # one dot product per row of xs
     >>> ft.vmap(ft.grad(loss), in_axes=(None, 0, 0))(params, xs, ys)   # per-example gradients
@@ -230,7 +241,7 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_size: int | No
             return fun(*a, **kw)
 
         f_flat, out_store = flatten_fun(f_kw, in_tree)
-        outs = vmap_flat_dims(f_flat, flat, dims, avals)
+        outs = vmap_flat_dims(f_flat, flat, dims, avals, axis_name=axis_name, size=size)
         out_tree = out_store.val
         results = [o for o, _ in outs]
         odims = flatten_axes("out_axes", out_axes, tree_unflatten(out_tree, results))
@@ -257,17 +268,25 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_size: int | No
 
 
 def vmap_flat_dims(f_flat: Callable[[list], list], args: list, dims: list,
-                   arg_avals: list[ShapedArray] | None = None) -> list[tuple[Any, int | None]]:
+                   arg_avals: list[ShapedArray] | None = None, axis_name: Any = _KEEP,
+                   size: int | None = None) -> list[tuple[Any, int | None]]:
     """Run the per-example ``f_flat`` on batched ``args`` (of abstract values ``arg_avals``,
     when given); outputs keep whatever batch axis the rules gave them (None: the same for every
-    example)."""
+    example). Unless ``axis_name`` is ``_KEEP``, the axis (of ``size`` examples) is bound to that
+    name (None: unnamed) while ``f_flat`` is traced and batched."""
     avals = []
     for i, (x, d) in enumerate(zip(args, dims, strict=True)):
         a = get_aval(x) if arg_avals is None else arg_avals[i]
         avals.append(a if d is None else ShapedArray(a.shape[:d] + a.shape[d + 1:], a.dtype))
-    with tracing_for("under vmap"):
-        closed = trace_at(f_flat, avals)
-    outs, odims = batch_eval_jaxpr(closed.jaxpr, closed.consts, list(args), list(dims))
+    if axis_name is _KEEP:
+        with tracing_for("under vmap"):
+            closed = trace_at(f_flat, avals)
+        outs, odims = batch_eval_jaxpr(closed.jaxpr, closed.consts, list(args), list(dims))
+    else:
+        with axis_frame(axis_name, size if size is not None else axis_size(args, dims)):
+            with tracing_for("under vmap"):
+                closed = trace_at(f_flat, avals)
+            outs, odims = batch_eval_jaxpr(closed.jaxpr, closed.consts, list(args), list(dims))
     return list(zip(outs, odims, strict=True))
 
 

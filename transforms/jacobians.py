@@ -49,7 +49,7 @@ def _pushforward_basis(linear_fn: Callable[[list], list], in_avals: list[ShapedA
     if a.size == 0:  # no basis vectors: vmap needs a non-empty axis, so trace the shapes only
         out_avals = make_jaxpr(lambda e: one([e]))(zeros[k]).out_avals
         return [to_backend(np.zeros((0,) + o.shape, o.dtype)) for o in out_avals]
-    return vmap_flat(one, [basis], [0], a.size)
+    return vmap_flat(one, [basis], [0], a.size, axis_name=None)
 
 
 def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, holomorphic: bool = False) -> Callable:

@@ -11,6 +11,7 @@ holds every primitive object (``ops.sin_p``), for the backends' tables.
 """
 
 from functrace.ops import (
+    collectives,
     complex_parts,
     control_flow,
     convolution,
@@ -37,6 +38,6 @@ from functrace.primitives import Primitive, abstract_eval_rules, all_primitives 
 
 _FAMILIES = (elementwise, reductions, structural, linalg, control_flow, scan, custom_jvp, custom_vjp, complex_parts,
              convolution, cumulative, debugging, dynamic_slicing, fft, linalg_decompositions, random_bits, remat,
-             scatter, sorting, special)
+             scatter, sorting, special, collectives)
 globals().update({name: value for family in _FAMILIES for name, value in vars(family).items()
                   if name.endswith("_p") and isinstance(value, Primitive)})
