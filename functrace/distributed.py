@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, Hashable, Iterator
 
 from functrace.errors import DistributedError
-from functrace.ops import collectives as _C
+from functrace.ops import _axes as _A
 
 __all__ = ["initialize", "shutdown", "process_index", "process_count", "is_initialized", "ProcessAxis"]
 
@@ -195,7 +195,7 @@ def initialize(axis_name: Hashable = "batch", *, backend: str | None = None, ini
     if _axis is not None:
         raise DistributedError(f"functrace.distributed is already initialised (axis {_axis.name!r}); call "
                                "shutdown() first")
-    if axis_name in [f.name for f in _C._env.frames]:
+    if axis_name in [f.name for f in _A._env.frames]:
         raise DistributedError(f"axis name {axis_name!r} is already bound by an enclosing vmap")
     torch, dist = _torch_dist()
     rank = _env_int("RANK", rank)
@@ -224,7 +224,7 @@ def initialize(axis_name: Hashable = "batch", *, backend: str | None = None, ini
     except Exception as e:
         raise DistributedError(f"process {rank} of {size}: torch.distributed could not start ({backend}): {e}") from e
     _axis = ProcessAxis(axis_name, rank, size, backend, device, timeout, store)
-    _C.process_axes[axis_name] = _axis
+    _A.process_axes[axis_name] = _axis
     _axis._prev_hook = sys.excepthook
     sys.excepthook = _record_failure
 
@@ -278,7 +278,7 @@ def shutdown() -> None:
         return
     _, dist = _torch_dist()
     axis, _axis = _axis, None
-    _C.process_axes.pop(axis.name, None)
+    _A.process_axes.pop(axis.name, None)
     if sys.excepthook is _record_failure:
         sys.excepthook = axis._prev_hook or sys.__excepthook__
     if dist.is_initialized():

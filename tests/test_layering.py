@@ -79,7 +79,6 @@ TOO_LONG_FOR_NOW = {
     "functrace/tracing.py",
     "functrace/ops/control_flow.py",
     "transforms/passes.py",
-    "transforms/autodiff.py",
 }
 
 
