@@ -454,11 +454,20 @@ def _concrete_int(x: Any) -> int | None:
     return None
 
 
+def _weak_index(i: Any) -> Any:
+    """The loop index as the body sees it: weak, so it adapts to the carry it meets."""
+    return i.with_weak_type(True) if isinstance(i, Tracer) else i
+
+
 def fori_loop(lower: Any, upper: Any, body_fun: Callable, init_val: Any) -> Any:
     """``val = init_val; for i in range(lower, upper): val = body_fun(i, val); return val``.
 
     With concrete bounds it is a ``scan`` of ``upper - lower`` steps (differentiable in both
     modes); with traced bounds a ``while_loop`` (forward mode only), as in JAX.
+
+    The index ``i`` is weakly typed, like a Python int: ``c * 0.5 + i`` keeps a float32 carry
+    float32, as in JAX (whose index never changes a floating carry's dtype). Its dtype is the
+    bounds' (int64 for Python ints), which an integer carry meets by the usual promotion.
     """
     lo, hi = _concrete_int(lower), _concrete_int(upper)
     idx_dtype = np.result_type(*[get_aval(to_backend(b) if not isinstance(b, Tracer) else b).dtype
@@ -468,7 +477,7 @@ def fori_loop(lower: Any, upper: Any, body_fun: Callable, init_val: Any) -> Any:
     if lo is not None and hi is not None:
         def step(carry, _):
             i, val = carry
-            return (lax.add(i, np.asarray(1, idx_dtype)[()]), body_fun(i, val)), None
+            return (lax.add(i, np.asarray(1, idx_dtype)[()]), body_fun(_weak_index(i), val)), None
 
         (_, val), _ = lax.scan(step, (np.asarray(lo, idx_dtype), init_val), None, length=max(hi - lo, 0))
         return val
@@ -479,7 +488,7 @@ def fori_loop(lower: Any, upper: Any, body_fun: Callable, init_val: Any) -> Any:
 
     def w_body(carry):
         i, up, val = carry
-        return lax.add(i, np.asarray(1, idx_dtype)[()]), up, body_fun(i, val)
+        return lax.add(i, np.asarray(1, idx_dtype)[()]), up, body_fun(_weak_index(i), val)
 
     lower = lax.convert_element_type(lower, idx_dtype)
     upper = lax.convert_element_type(upper, idx_dtype)
