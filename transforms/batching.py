@@ -29,7 +29,7 @@ from functrace.avals import ShapedArray
 from functrace.ir import ClosedJaxpr, Jaxpr, Literal
 from functrace.primitives import Primitive
 from functrace.rules import BatchRule, axis_size, batching_rules, bdim_at_front, missing_rule, moveaxis
-from functrace.tracing import _state, bind, get_aval, trace_at, user_error
+from functrace.tracing import bind, get_aval, interpreting, trace_at, user_error
 from functrace.tree_util import tree_flatten, tree_unflatten
 
 
@@ -49,10 +49,9 @@ def batch_eval_jaxpr(jaxpr: Jaxpr, consts: list, args: list, dims: list) -> tupl
     def read(x):
         return (x.val, None) if isinstance(x, Literal) else env[id(x)]
 
-    saved = _state.source
-    try:
+    with interpreting() as at:
         for eqn in jaxpr.eqns:
-            _state.source = eqn.source_info
+            at(eqn.source_info)
             vals, ds = zip(*[read(x) for x in eqn.invars], strict=True) if eqn.invars else ((), ())
             if all(d is None for d in ds):
                 out = bind(eqn.primitive, *vals, **eqn.params)
@@ -67,8 +66,6 @@ def batch_eval_jaxpr(jaxpr: Jaxpr, consts: list, args: list, dims: list) -> tupl
                     env[id(v)] = (o, d)
             else:
                 env[id(eqn.outvars[0])] = (out, od)
-    finally:
-        _state.source = saved
     outs = [read(x) for x in jaxpr.outvars]
     return [o for o, _ in outs], [d for _, d in outs]
 

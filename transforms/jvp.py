@@ -16,7 +16,7 @@ from functrace.rules import (
     jvp_rule,
     missing_rule,
 )
-from functrace.tracing import _state, bind
+from functrace.tracing import bind, interpreting
 
 
 # ---------------------------------------------------------------------------- the interpreter
@@ -43,10 +43,9 @@ def jvp_jaxpr(jaxpr: Jaxpr, consts: list, primals: list, tangents: list) -> tupl
         t = tenv.get(id(x))
         return Zero(x.aval) if t is None else t
 
-    saved = _state.source
-    try:
+    with interpreting() as at:
         for eqn in jaxpr.eqns:
-            _state.source = eqn.source_info
+            at(eqn.source_info)
             ps = [read_p(x) for x in eqn.invars]
             ts = [read_t(x) for x in eqn.invars]
             multiple = eqn.primitive.multiple_results
@@ -66,6 +65,4 @@ def jvp_jaxpr(jaxpr: Jaxpr, consts: list, primals: list, tangents: list) -> tupl
                 penv[id(v)] = p
                 if not isinstance(t, Zero):
                     tenv[id(v)] = t
-    finally:
-        _state.source = saved
     return [read_p(x) for x in jaxpr.outvars], [read_t(x) for x in jaxpr.outvars]
