@@ -78,12 +78,23 @@ def strong_avals(out_aval: Any) -> Any:
 _abstract_eval_cache: dict[Any, Any] = {}
 _ABSTRACT_EVAL_CACHE_SIZE = 20_000
 _PLAIN_PARAM_TYPES = frozenset([int, bool, float, str, type(None)])
+_DTYPE_TYPES = frozenset(type(np.dtype(t)) for t in np.typecodes["All"] if t not in "MmOSUV")
 
 
 def _plain_params(params: tuple) -> bool:
     """Whether a params key (``((name, value), ...)``) holds only plain values (numbers, strings,
     dtypes, nested tuples of them): values equal from one trace to the next."""
-    stack = [v for _, v in params]
+    for _, v in params:  # one flat pass for the common case; nested tuples are walked
+        t = type(v)
+        if t in _PLAIN_PARAM_TYPES or t in _DTYPE_TYPES:
+            continue
+        if t is not tuple or not _plain_values(v):
+            return False
+    return True
+
+
+def _plain_values(values: tuple) -> bool:
+    stack = list(values)
     while stack:
         v = stack.pop()
         t = type(v)
@@ -204,7 +215,7 @@ class Trace:
         if hit is not None:
             return hit
         in_avals = tuple([v.aval for v in invars])
-        akey = (prim, in_avals, key[2]) if key is not None and _plain_params(key[2]) else None
+        akey = (prim, in_avals, key[2]) if key is not None and (not key[2] or _plain_params(key[2])) else None
         out_aval = _abstract_eval_cache.get(akey) if akey is not None else None
         if out_aval is None:
             try:
