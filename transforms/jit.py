@@ -30,7 +30,9 @@ The ahead-of-time API is JAX's: ``jitted.trace(*args)`` -> ``Traced`` (``.jaxpr`
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import inspect
 import math
 from typing import Any, Callable, Sequence
@@ -385,14 +387,20 @@ def jit(fun: Callable, static_argnums: int | Sequence[int] | None = (),
             return fun(*dyn, **kwargs)
 
         f_flat, out_tree = flatten_fun(f_dyn, in_tree)
-        with source_info(None):  # errors while tracing name the user's line
+        with _gc_paused(), source_info(None):  # errors while tracing name the user's line
             jaxpr, consts, _ = trace_flat(f_flat, flat, concrete=False)
-        # Closed-over arrays are captured now (JAX's rule): later changes to them are not seen.
-        consts = [c if isinstance(c, Tracer) else backend.copy(to_backend(c)) for c in consts]
-        closed = optimize(ClosedJaxpr(jaxpr, consts, in_tree, out_tree.val))
+            # Closed-over arrays are captured now (JAX's rule): later changes to them are not seen.
+            consts = [c if isinstance(c, Tracer) else backend.copy(to_backend(c)) for c in consts]
+            closed = optimize(ClosedJaxpr(jaxpr, consts, in_tree, out_tree.val))
         return _Entry(closed, [to_backend(c) for c in closed.consts], out_tree.val, backend)
 
     def lower_entry(entry: _Entry, key: tuple) -> Lowered:
+        if entry.lowered is None:
+            with _gc_paused():
+                _lower(entry, key)
+        return entry.lowered
+
+    def _lower(entry: _Entry, key: tuple) -> None:
         if entry.lowered is None:
             backend = current_backend()
             closed = entry.closed
@@ -411,7 +419,6 @@ def jit(fun: Callable, static_argnums: int | Sequence[int] | None = (),
             in_avals = tuple(v.aval for v in closed.jaxpr.invars)
             entry.lowered = Lowered(closed, source, fn, backend.name, in_tree, in_avals, entry.out_tree, skey)
             entry.call = fn
-        return entry.lowered
 
     def run_unlowered(entry: _Entry, flat: list) -> Any:
         outs = eval_jaxpr(entry.closed.jaxpr, entry.consts, [to_backend(x) for x in flat])
@@ -474,6 +481,26 @@ def jit(fun: Callable, static_argnums: int | Sequence[int] | None = (),
     jitted.clear_cache = clear_cache  # type: ignore[attr-defined]
     jitted._cache = cache  # type: ignore[attr-defined]
     return jitted
+
+
+@contextlib.contextmanager
+def _gc_paused():
+    """Python's cyclic garbage collector paused while a program is traced, optimised and lowered.
+
+    Those steps allocate many long-lived objects (tracers, equations, variables) and few cycles;
+    each allocation burst triggers collections that walk every live object again, which made
+    the first call of a large program (100,000 equations) spend more than half its time in the
+    collector. The collector resumes afterwards (only if it was on: nested jits and other
+    threads leave it as they found it), and collects what the pause deferred in one pass.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _copying(fn: Callable[..., tuple], copies: list[bool], copy: Callable[[Any], Any]) -> Callable[..., tuple]:

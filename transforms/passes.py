@@ -67,11 +67,12 @@ def _read(subst: dict[int, Atom], x: Atom) -> Atom:
 
 
 def _renamed(eqn: JaxprEqn, subst: dict[int, Atom]) -> tuple[JaxprEqn, bool]:
-    """``eqn`` reading the replacements in ``subst``; True when any operand changed."""
-    invars = [_read(subst, x) for x in eqn.invars]
-    if any(a is not b for a, b in zip(invars, eqn.invars, strict=True)):
-        return eqn.replace(invars=invars), True
-    return eqn, False
+    """``eqn`` reading the replacements in ``subst``; True when any operand changed. (The
+    common case, nothing to rename, costs one membership test per operand: the passes walk
+    programs of any length, and usually find little to change.)"""
+    if not subst or not any(not isinstance(x, Literal) and id(x) in subst for x in eqn.invars):
+        return eqn, False
+    return eqn.replace(invars=[_read(subst, x) for x in eqn.invars]), True
 
 
 def _out_avals(prim: Primitive, invars: list, params: dict) -> list[ShapedArray] | None:
@@ -98,17 +99,20 @@ def _uniform_eqn(out: Var, value: Any, source_info: Any) -> JaxprEqn:
                     {"shape": out.aval.shape, "broadcast_dimensions": ()}, source_info)
 
 
-def _finish(jaxpr: Jaxpr, eqns: list[JaxprEqn], subst: dict[int, Atom], changed: bool) -> Jaxpr:
+def _finish(jaxpr: Jaxpr, eqns: list[JaxprEqn], subst: dict[int, Atom], changed: bool, tidy: bool = True) -> Jaxpr:
+    """The rewritten jaxpr; ``tidy``: without the equations the rewrite left dead (``optimize``
+    runs DCE once per round itself, rather than after each pass)."""
     if not changed:
         return jaxpr
     outvars = [_read(subst, x) for x in jaxpr.outvars]
-    return dce(Jaxpr(jaxpr.constvars, jaxpr.invars, outvars, eqns))
+    new = Jaxpr(jaxpr.constvars, jaxpr.invars, outvars, eqns)
+    return dce(new) if tidy else new
 
 
 Rule = Callable[[JaxprEqn, dict[int, JaxprEqn]], "Atom | JaxprEqn | None"]
 
 
-def _rewrite(jaxpr: Jaxpr, rule: Rule) -> Jaxpr:
+def _rewrite(jaxpr: Jaxpr, rule: Rule, tidy: bool = True) -> Jaxpr:
     """Apply ``rule`` to each equation (operands already renamed), front to back.
 
     The rule sees the equation and ``defs`` (id of a var -> the new equation defining it), and
@@ -139,7 +143,7 @@ def _rewrite(jaxpr: Jaxpr, rule: Rule) -> Jaxpr:
         eqns.append(eqn)
         for v in eqn.outvars:
             defs[id(v)] = eqn
-    return _finish(jaxpr, eqns, subst, changed)
+    return _finish(jaxpr, eqns, subst, changed, tidy)
 
 
 def _literal_value(x: Atom, defs: dict[int, JaxprEqn]) -> Any:
@@ -172,11 +176,11 @@ def prune_consts(closed: ClosedJaxpr) -> ClosedJaxpr:
 
 
 # ---------------------------------------------------------------------------- CSE
-def cse(jaxpr: Jaxpr) -> Jaxpr:
+def cse(jaxpr: Jaxpr, tidy: bool = True) -> Jaxpr:
     """Merge equations with the same primitive, operands (in any order for commutative ones)
     and params (all primitives are pure).
 
-    Equations with unhashable params are kept as they are.
+    Equations with unhashable params are kept as they are. ``tidy``: see ``_finish``.
     """
     subst: dict[int, Atom] = {}
     seen: dict[Any, JaxprEqn] = {}
@@ -201,7 +205,7 @@ def cse(jaxpr: Jaxpr) -> Jaxpr:
             continue
         seen[key] = eqn
         eqns.append(eqn)
-    return _finish(jaxpr, eqns, subst, changed)
+    return _finish(jaxpr, eqns, subst, changed, tidy)
 
 
 # ---------------------------------------------------------------------------- forwarding
@@ -245,14 +249,14 @@ def _same_atom(a: Atom, b: Atom) -> bool:
     return a is b
 
 
-def forward_identities(jaxpr: Jaxpr, drop_stop_gradient: bool = False) -> Jaxpr:
+def forward_identities(jaxpr: Jaxpr, drop_stop_gradient: bool = False, tidy: bool = True) -> Jaxpr:
     """Replace operations that return their operand unchanged by the operand itself.
 
     ``drop_stop_gradient`` also forwards ``stop_gradient``: only for a jaxpr that will be run,
     never differentiated again (``jit`` lowers such a copy; it keeps the original for outer
     transforms).
     """
-    return _rewrite(jaxpr, _forward_rule(drop_stop_gradient))
+    return _rewrite(jaxpr, _forward_rule(drop_stop_gradient), tidy)
 
 
 # ---------------------------------------------------------------------------- simplify
@@ -343,10 +347,10 @@ def _simplify_rule(eqn: JaxprEqn, defs: dict[int, JaxprEqn]) -> JaxprEqn | Atom 
     return None
 
 
-def simplify(jaxpr: Jaxpr) -> Jaxpr:
+def simplify(jaxpr: Jaxpr, tidy: bool = True) -> Jaxpr:
     """Algebraic simplification (see the module docstring for the identities, and the ones
     deliberately left out)."""
-    return _rewrite(jaxpr, _simplify_rule)
+    return _rewrite(jaxpr, _simplify_rule, tidy)
 
 
 # ---------------------------------------------------------------------------- constant folding
@@ -560,13 +564,12 @@ def optimize(closed: ClosedJaxpr, drop_stop_gradient: bool = False, max_rounds: 
         before = closed
         closed = fold_constants(closed)
         j = closed.jaxpr
-        j = forward_identities(j, drop_stop_gradient)
-        j = simplify(j)
-        j = cse(j)
-        j = dce(j)
+        j = forward_identities(j, drop_stop_gradient, tidy=False)
+        j = simplify(j, tidy=False)
+        j = cse(j, tidy=False)
         if j is not closed.jaxpr:
             closed = ClosedJaxpr(j, closed.consts, closed.in_tree, closed.out_tree)
-        closed = prune_consts(closed)
+        closed = prune_consts(closed)  # one DCE per round, which also drops unread constants
         if closed is before:
             break
     return closed
