@@ -17,12 +17,12 @@ import time
 from typing import Any
 
 import benchmarks
-from benchmarks import chain, conv, jet, mlp, report, rosenbrock, tanh_derivs, targets, trace_time
+from benchmarks import chain, conv, jet, large, mlp, report, rosenbrock, tanh_derivs, targets, trace_time
 from benchmarks import frameworks as fw
 from benchmarks import random as random_numbers
 from benchmarks.common import Ctx, machine
 
-WORKLOADS = {m.NAME: m for m in (mlp, chain, tanh_derivs, rosenbrock, trace_time, random_numbers, conv, jet)}
+WORKLOADS = {m.NAME: m for m in (mlp, chain, tanh_derivs, rosenbrock, trace_time, random_numbers, conv, jet, large)}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

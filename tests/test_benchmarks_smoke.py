@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-WORKLOADS = ("mlp", "chain", "tanh", "rosenbrock", "trace", "random", "conv", "jet")
+WORKLOADS = ("mlp", "chain", "tanh", "rosenbrock", "trace", "random", "conv", "jet", "large")
 
 
 def test_quick_run_reports_every_workload(tmp_path):
