@@ -6,10 +6,11 @@ derived programs (zeros added to cotangents, double transposes, casts to the sam
 - ``dce`` (in ``rewriting.py``, with the machinery the passes share): drop equations whose
   results are never used.
 - ``cse``: merge equations that apply the same primitive to the same operands and params.
-- ``fold_constants`` (in ``folding.py``): evaluate (with the NumPy backend) equations whose operands are all known
-  (literals and constants); a result that repeats one value (a "uniform" array, e.g. zeros)
+- ``fold_constants`` (in ``folding.py``): evaluate (with the NumPy backend) equations whose
+  operands are all known (literals and constants); a result that repeats one value (a "uniform" array, e.g. zeros)
   is kept as ``broadcast_in_dim`` of a scalar literal rather than as a big constant.
-- ``simplify``: algebraic identities: ``x+0``, ``x-0``, ``x*1``, ``x/1``, ``x*-1 -> -x``,
+- ``simplify``: algebraic identities (the table in ``functrace.peephole``, which tracing
+  applies too): ``x+(-0.0)``, ``x-0.0``, ``x*1``, ``x/1``, ``x*-1 -> -x``,
   ``--x``, ``x**1``, ``x**0``, ``x*0`` for integers, transposes / reshapes / broadcasts of
   transposes / reshapes / broadcasts, and broadcasts of a scalar absorbed into elementwise
   operations (which accept rank-0 operands).
@@ -17,16 +18,18 @@ derived programs (zeros added to cotangents, double transposes, casts to the sam
   dtype, a reshape to the same shape, an identity permutation, an empty reduction, a full
   slice, ...), and ``stop_gradient`` once differentiation is over.
 
-What is deliberately *not* simplified, because it would change results:
-``x * 0`` for floating-point ``x`` (``inf * 0`` and ``nan * 0`` are nan, ``-3 * 0`` is -0.0),
-``x - x`` (``inf - inf`` is nan), and re-association such as ``2 * (3 * x) -> 6 * x``
-(rounding). One liberty is taken, as XLA takes it: ``x + 0.0 -> x`` although
-``-0.0 + 0.0`` is ``+0.0``; only the sign of a zero result can differ.
+What is deliberately *not* simplified, because it would change results (every default rewrite
+is exact, bit for bit): ``x * 0`` for floating-point ``x`` (``inf * 0`` and ``nan * 0`` are nan,
+``-3 * 0`` is -0.0), ``x - x`` (``inf - inf`` is nan), ``x + 0.0`` (``-0.0 + 0.0`` is ``+0.0``;
+``x + (-0.0)`` and ``x - 0.0`` are exact and are simplified), and re-association such as
+``3 * (3 * x) -> 9 * x`` (rounding), which is applied only where it is exact (powers of two, see
+``peephole.scale_product``). ``max``/``min`` are not commutative for CSE (signed zeros).
 
 Folding computes with NumPy whatever backend runs the program, so a folded value may differ
 from the torch backend's own result in the last bit. Sub-jaxprs inside params (control flow)
-are left as they are. All passes are single linear
-walks over the equations (no recursion), so long chains stay cheap.
+are left as they are unless ``optimize(sub_jaxprs=True)``. All passes are single linear walks
+over the equations (no recursion), so long chains stay cheap; ``optimize`` runs DCE once per
+round rather than after each pass.
 """
 
 from __future__ import annotations
