@@ -22,6 +22,7 @@ from benchmarks import (
     conv,
     data_parallel,
     jet,
+    large,
     memory,
     mlp,
     report,
@@ -35,7 +36,7 @@ from benchmarks import random as random_numbers
 from benchmarks.common import Ctx, machine
 
 WORKLOADS = {m.NAME: m for m in (mlp, chain, tanh_derivs, rosenbrock, trace_time, random_numbers, conv, jet, memory,
-                                  data_parallel)}
+                                  data_parallel, large)}
 OPT_IN = ("memory",)  # run only when named with --only: minutes and gigabytes at its full size
 
 

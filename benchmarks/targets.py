@@ -138,10 +138,19 @@ def _conv(results: Results) -> list[dict[str, Any]]:
     ]
 
 
+def _large(results: Results) -> list[dict[str, Any]]:
+    from benchmarks import large
+
+    rows = _rows(results, "large", 0)
+    text, r, rb = _versus(rows, large.JIT_GRAD, large.EAGER_GRAD, "eager grad")
+    return [_row("large", "jit(grad) first call of a long program within 5× of eager grad (issue 21)", text, r, 5.0,
+                 ratio_best=rb)]
+
+
 def evaluate(results: Results) -> list[dict[str, Any]]:
     """Every target of the issue with its verdict, in the issue's order."""
     from benchmarks import data_parallel, jet, memory
 
     return [*_mlp(results), *_chain(results), *_tanh(results), *_rosenbrock(results), *_trace(results),
             *_random(results), *_conv(results), *jet.targets(results),
-            *memory.targets(results), *data_parallel.targets(results)]
+            *memory.targets(results), *data_parallel.targets(results), *_large(results)]

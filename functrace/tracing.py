@@ -1,4 +1,6 @@
-"""Tracing: the tracer type, the thread-local trace stack, ``bind``, and the jaxpr interpreter.
+"""Tracing: the trace, ``bind``, and the jaxpr interpreter (the tracer type is in
+``functrace.tracer``, the shared thread-local state in ``functrace.trace_state``; both are
+re-exported here).
 
 Every traced value is a ``Tracer`` of exactly one ``Trace``. A trace records each primitive
 applied to its tracers as an equation. Traces nest: each has a level, and ``bind`` records an
@@ -14,232 +16,32 @@ works; under ``make_jaxpr``/``jit`` values are abstract and such a use raises
 
 from __future__ import annotations
 
-import threading
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
 from functrace import config as _config
-from functrace.avals import ShapedArray, concrete_aval, is_bool, is_float, is_int
-from functrace.errors import ConcretizationError, FunctraceError, TracerArrayConversionError, UnexpectedTracerError
+from functrace.avals import ShapedArray, concrete_aval
+from functrace.errors import FunctraceError, UnexpectedTracerError
 from functrace.ir import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Var
 from functrace.primitives import Primitive, abstract_eval_rules
-from functrace.util import format_frame, user_frame
+from functrace.trace_state import (  # noqa: F401  (re-exported: the public import path)
+    _state,
+    current_backend,
+    current_source,
+    interpreting,
+    located,
+    set_backend_resolver,
+    source_info,
+    tracing_for,
+    user_error,
+)
+from functrace.tracer import _NO_SLOT, Tracer, _dependents  # noqa: F401  (re-exported)
+from functrace.util import user_frame
 
 # Peephole simplifications applied as equations are recorded; filled in by functrace.peephole.
 peephole_rules: dict[Primitive, Callable[..., Any]] = {}
-
-
-class _TraceState(threading.local):
-    def __init__(self) -> None:
-        self.stack: list[Trace] = []
-        self.source: tuple[str, int] | None = None  # set by interpreters re-binding an eqn
-        self.purpose: str | None = None  # the transform tracing now (``tracing_for``), named in errors
-
-
-_state = _TraceState()
-
-# The backend is chosen by backends/registry.py; the facade installs this resolver so the core
-# never imports a backend.
-_backend_resolver: Callable[[], Any] | None = None
-
-
-def set_backend_resolver(fn: Callable[[], Any]) -> None:
-    global _backend_resolver
-    _backend_resolver = fn
-
-
-def current_backend():
-    if _backend_resolver is None:
-        raise RuntimeError("no backend resolver installed; import functrace rather than its submodules")
-    return _backend_resolver()
-
-
-def located(e: FunctraceError) -> FunctraceError:
-    e.add_location(format_frame(_state.source or user_frame()))
-    return e
-
-
-class Tracer:
-    """A value inside a traced function: an abstract value, its trace, maybe its concrete value.
-
-    Operators and methods (``+``, ``@``, ``x.T``, ``x.sum()``, indexing) are installed by
-    ``functrace.numpy``; NumPy functions reach it through ``__array_ufunc__``/``__array_function__``.
-    """
-
-    __slots__ = ("aval", "_trace", "val", "_var", "producer", "__weakref__")
-    __array_priority__ = 1000
-
-    def __init__(self, trace: "Trace", aval: ShapedArray, var: Var, val: Any = None):
-        self._trace = trace
-        self.aval = aval
-        self._var = var
-        self.val = val
-        self.producer = None  # (primitive, operands) of the equation that made it, for peepholes
-
-    shape = property(lambda self: self.aval.shape)
-    dtype = property(lambda self: self.aval.dtype)
-    ndim = property(lambda self: self.aval.ndim)
-    size = property(lambda self: self.aval.size)
-
-    @property
-    def at(self):
-        """JAX's indexed updates: ``x.at[idx].set(v)``, ``.add``, ``.get``, ... (see
-        ``functrace.numpy._at``); each returns a new array."""
-        from functrace.numpy._at import IndexUpdateHelper
-
-        return IndexUpdateHelper(self)
-
-    def __len__(self) -> int:
-        if not self.aval.shape:
-            raise TypeError("len() of a 0-d traced array")
-        return self.aval.shape[0]
-
-    def __iter__(self):
-        if not self.aval.shape:
-            raise TypeError("iteration over a 0-d traced array")
-        return (self[i] for i in range(self.aval.shape[0]))
-
-    def concrete_value(self, what: str) -> Any:
-        v = self.val
-        if v is None:
-            where = self._trace.purpose or "being traced into a program (jit, make_jaxpr, eval_shape, a lax body)"
-            static = " Mark the argument static with static_argnums, or write" if self._trace.purpose != "under vmap" \
-                else " Each example is traced at once, so write"
-            raise located(ConcretizationError(
-                f"{what} needs a concrete value, but this traced {self.aval.str_short()} is abstract "
-                f"({where}).{static} the choice with functrace.numpy.where or functrace.lax.cond instead of "
-                "Python control flow"
-            ))
-        return v
-
-    def with_weak_type(self, weak_type: bool) -> "Tracer":
-        """This value with its aval's ``weak_type`` set (see ShapedArray): a copy, so that the
-        equation's own tracer (which CSE hands out again) keeps its type."""
-        if self.aval.weak_type == weak_type:
-            return self
-        t = object.__new__(type(self))
-        for cls in type(self).__mro__:
-            for name in getattr(cls, "__slots__", ()):
-                if name != "__weakref__" and hasattr(self, name):
-                    object.__setattr__(t, name, getattr(self, name))
-        t.aval = self.aval.with_weak_type(weak_type)
-        return t
-
-    def _host(self, what: str):
-        v = self.concrete_value(what)
-        if isinstance(v, Tracer):  # a forward-mode value over an outer trace's
-            return v._host(what)
-        return v if isinstance(v, (np.ndarray, np.generic)) else current_backend().to_numpy(v)
-
-    def carries_derivative(self) -> bool:
-        """Whether a derivative is being taken through this value, so that turning it into a
-        Python number would silently drop that derivative.
-
-        Only floating-point values carry one. On the eager tape (``TapeTracer``) a value carries
-        one when it has a cotangent slot (``node``); in eager forward mode (``JVPTracer``) when
-        its tangent is not a symbolic zero. On a plain trace (eager ``jvp``, and every inner
-        level of a nested derivative) the trace's inputs stand for the values being
-        differentiated: a value carries one when it depends on them, other than through a
-        ``stop_gradient``, a comparison or an integer result.
-        """
-        if not is_float(self.aval.dtype):
-            return False
-        node = getattr(self, "node", _NO_SLOT)
-        if node is not _NO_SLOT:
-            return node is not None
-        tangent = getattr(self, "tangent", _NO_SLOT)
-        if tangent is not _NO_SLOT:
-            from functrace.rules import Zero  # (rules imports this module)
-
-            v = self.val
-            return not isinstance(tangent, Zero) or (isinstance(v, Tracer) and v.carries_derivative())
-        return self._var is not None and id(self._var) in _dependents(self._trace)
-
-    def _python_scalar(self, what: str, convert: Callable[[Any], Any]) -> Any:
-        """``convert`` of the concrete value, refused when it would drop a derivative."""
-        if self.val is not None and self.carries_derivative():
-            raise located(ConcretizationError(
-                f"{what} of this traced {self.aval.str_short()} would return a Python number cut off from the "
-                "inputs being differentiated: its derivative would silently be dropped. Keep it an array "
-                "(fnp.sin(x) or fnp.exp(x) instead of math.sin(x) or math.exp(x), x instead of float(x), "
-                "x > 0 instead of float(x) > 0), or write ft.stop_gradient(x) where dropping the derivative "
-                "is meant"))
-        return convert(self._host(what))
-
-    def __bool__(self) -> bool:
-        # A branch on a value drops no derivative: each side is differentiated as it runs.
-        return bool(self._host("Python control flow on a traced value (bool())"))
-
-    def __float__(self) -> float:
-        return self._python_scalar("float() (which math.sin, math.exp and the other math functions call)", float)
-
-    def __int__(self) -> int:
-        return self._python_scalar("int()", int)
-
-    def __index__(self) -> int:
-        what = "using a traced value as an index (operator.index)"
-        if not (is_int(self.aval.dtype) or is_bool(self.aval.dtype)):
-            self._python_scalar(what, lambda v: v)  # the derivative error first, then NumPy's
-            raise TypeError(f"only integer scalar arrays can be converted to a scalar index; this traced value "
-                            f"is {self.aval.str_short()}")
-        return self._python_scalar(what, int)
-
-    def __complex__(self) -> complex:
-        return self._python_scalar("complex()", complex)
-
-    def __array__(self, dtype=None, copy=None):
-        # NumPy cannot dispatch np.asarray/np.array, so this is the only hook. Returning the
-        # concrete value would make a constant cut off from the trace: derivatives through it
-        # would silently be zero. Refuse, and say what to write instead.
-        raise located(TracerArrayConversionError(
-            f"numpy.asarray/numpy.array (or another conversion to a NumPy array) was applied to a traced "
-            f"{self.aval.str_short()}; the result would be cut off from the trace and its derivative lost. "
-            "Use functrace.numpy.asarray (or fnp.stack for a list of traced values) instead, and "
-            "ft.stop_gradient(x) first where the derivative is meant to be dropped"))
-
-    def to_host(self, what: str) -> np.ndarray:
-        """The concrete value as a NumPy array, for functrace's own value-dependent logic."""
-        return np.asarray(self._host(what))
-
-    def item(self):
-        return self._python_scalar("item()", lambda v: v.item())
-
-    def tolist(self):
-        return self._python_scalar("tolist()", lambda v: np.asarray(v).tolist())
-
-    def __repr__(self) -> str:
-        if self.val is not None:
-            return f"Tracer<{self.aval.str_short()}>({self.val!r})"
-        return f"Tracer<{self.aval.str_short()}>"
-
-    __hash__ = object.__hash__
-
-
-_NO_SLOT = object()
-
-
-def _dependents(trace: "Trace") -> set[int]:
-    """Ids of the variables of a plain ``trace`` that carry a derivative: its floating-point
-    inputs, constants that are outer values carrying one, and what is computed from them (not
-    through ``stop_gradient`` or a primitive whose outputs carry no derivative). Extended
-    incrementally, as equations are recorded; only conversions to Python numbers ask."""
-    state = trace.__dict__.get("_dependents")
-    if state is None:
-        state = trace._dependents = [0, 0, {id(v) for v in trace.invars if is_float(v.aval.dtype)}]
-    n_consts, n_eqns, deps = state
-    for v, c in zip(trace.constvars[n_consts:], trace.const_vals[n_consts:], strict=True):
-        if isinstance(c, Tracer) and c.val is not None and c.carries_derivative():
-            deps.add(id(v))
-    for eqn in trace.eqns[n_eqns:]:
-        prim = eqn.primitive
-        if prim.zero_derivative or prim.name == "stop_gradient":
-            continue
-        if any(type(x) is Var and id(x) in deps for x in eqn.invars):
-            deps.update(id(v) for v in eqn.outvars if is_float(v.aval.dtype))
-    state[0], state[1] = len(trace.constvars), len(trace.eqns)
-    return deps
 
 
 def _literal_for(x: Any) -> Literal | None:
@@ -277,12 +79,23 @@ def strong_avals(out_aval: Any) -> Any:
 _abstract_eval_cache: dict[Any, Any] = {}
 _ABSTRACT_EVAL_CACHE_SIZE = 20_000
 _PLAIN_PARAM_TYPES = frozenset([int, bool, float, str, type(None)])
+_DTYPE_TYPES = frozenset(type(np.dtype(t)) for t in np.typecodes["All"] if t not in "MmOSUV")
 
 
 def _plain_params(params: tuple) -> bool:
     """Whether a params key (``((name, value), ...)``) holds only plain values (numbers, strings,
     dtypes, nested tuples of them): values equal from one trace to the next."""
-    stack = [v for _, v in params]
+    for _, v in params:  # one flat pass for the common case; nested tuples are walked
+        t = type(v)
+        if t in _PLAIN_PARAM_TYPES or t in _DTYPE_TYPES:
+            continue
+        if t is not tuple or not _plain_values(v):
+            return False
+    return True
+
+
+def _plain_values(values: tuple) -> bool:
+    stack = list(values)
     while stack:
         v = stack.pop()
         t = type(v)
@@ -404,7 +217,7 @@ class Trace:
         if hit is not None:
             return hit
         in_avals = tuple([v.aval for v in invars])
-        akey = (prim, in_avals, key[2]) if key is not None and _plain_params(key[2]) else None
+        akey = (prim, in_avals, key[2]) if key is not None and (not key[2] or _plain_params(key[2])) else None
         out_aval = _abstract_eval_cache.get(akey) if akey is not None else None
         if out_aval is None:
             try:
@@ -482,21 +295,19 @@ def new_trace(trace_type: type[Trace] | None = None) -> Iterator[Trace]:
             quiet.__exit__(None, None, None)
 
 
-@contextmanager
-def tracing_for(purpose: str) -> Iterator[None]:
-    """Name the transform whose traces open inside (``"inside jit"``, ``"under vmap"``), so that
-    an error about an abstract value names the transform actually active."""
-    saved = _state.purpose
-    _state.purpose = purpose
-    try:
-        yield
-    finally:
-        _state.purpose = saved
-
-
 def trace_depth() -> int:
     """How many traces are open in this thread (0: plain eager code)."""
     return len(_state.stack)
+
+
+def open_traces() -> tuple[Trace, ...]:
+    """The traces open in this thread, outermost first."""
+    return tuple(_state.stack)
+
+
+def current_level() -> int:
+    """The level of the innermost open trace (0 when none is open)."""
+    return _state.stack[-1].level if _state.stack else 0
 
 
 def eval_impl(prim: Primitive, vals: list, params: dict, raw: bool = False):
@@ -608,10 +419,9 @@ def eval_jaxpr(jaxpr: Jaxpr, consts: list, args: list) -> list:
     def read(x):
         return x.val if isinstance(x, Literal) else env[id(x)]
 
-    saved = _state.source
-    try:
+    with interpreting() as at:
         for eqn, gone in zip(jaxpr.eqns, dead, strict=True):
-            _state.source = eqn.source_info
+            at(eqn.source_info)
             out = bind(eqn.primitive, *[read(x) for x in eqn.invars], **eqn.params)
             if eqn.primitive.multiple_results:
                 for v, o in zip(eqn.outvars, out, strict=True):
@@ -621,33 +431,7 @@ def eval_jaxpr(jaxpr: Jaxpr, consts: list, args: list) -> list:
             del out
             for vid in gone:
                 del env[vid]
-    finally:
-        _state.source = saved
     return [read(x) for x in jaxpr.outvars]
-
-
-@contextmanager
-def source_info(info: tuple[str, int] | None) -> Iterator[None]:
-    """Attribute equations recorded inside to ``info`` (the user's line that caused them)."""
-    saved = _state.source
-    _state.source = info
-    try:
-        yield
-    finally:
-        _state.source = saved
-
-
-def current_source() -> tuple[str, int] | None:
-    return _state.source or user_frame()
-
-
-def user_error(e: Exception) -> Exception:
-    """``e`` with the user's file:line in front of its message (for built-in exception types too)."""
-    if isinstance(e, FunctraceError):
-        return located(e)
-    if e.args:
-        e.args = (f"{format_frame(current_source())}: {e.args[0]}",) + tuple(e.args[1:])
-    return e
 
 
 def trace_at(fn: Callable[[list], list], avals: Sequence[ShapedArray]) -> ClosedJaxpr:

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-WORKLOADS = ("mlp", "chain", "tanh", "rosenbrock", "trace", "random", "conv", "jet", "data_parallel")
+WORKLOADS = ("mlp", "chain", "tanh", "rosenbrock", "trace", "random", "conv", "jet", "data_parallel", "large")
 
 
 def test_quick_run_reports_every_workload(tmp_path):

@@ -61,6 +61,24 @@ def _same_bits(got, want):
     assert np.array_equal(got[~nan].view(np.uint8), want[~nan].view(np.uint8)), (got, want)
 
 
+@pytest.mark.parametrize("op, np_op", [(fnp.maximum, np.maximum), (fnp.minimum, np.minimum)])
+def test_max_and_min_of_swapped_operands_stay_two_equations(op, np_op):
+    """max(-0.0, 0.0) is -0.0 and max(0.0, -0.0) is 0.0 in NumPy: swapping the operands of max
+    or min changes the sign of a zero result, so CSE must not merge the two (a case the random
+    programs below found)."""
+    x = np.array([-0.0, 0.0, 1.0])
+
+    def f(x):
+        y = x - x  # +0.0 where x is -0.0
+        return op(x, y), op(y, x)
+
+    want = [np_op(x, x - x), np_op(x - x, x)]
+    with ft.use_backend("numpy"):
+        for got in (f(x), ft.jit(f)(x), ft.eval_jaxpr(ft.make_jaxpr(f)(x), x)):
+            for g, w in zip(got, want, strict=True):
+                _same_bits(host(g), w)
+
+
 @settings(max_examples=150, deadline=None)
 @given(data=st.data(), n_ops=st.integers(1, 6), dtype=st.sampled_from([np.float64, np.float32]))
 def test_random_programs_are_bitwise_numpy(data, n_ops, dtype):

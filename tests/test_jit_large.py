@@ -71,3 +71,49 @@ def test_parts_bind_only_the_values_they_read():
     parts = src.split("def _make_part")[1:]
     assert "_sin = " in parts[0] and "_exp = " not in parts[0]
     assert "_exp = " in parts[1] and "_sin = " not in parts[1]
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_jit_pauses_the_collector_while_it_compiles_and_restores_it(enabled):
+    """The cyclic collector is off while jit traces (and lowers) a program, and afterwards as
+    the caller had it, also when tracing raises."""
+    import gc
+
+    seen = []
+
+    def f(x):
+        seen.append(gc.isenabled())
+        return fnp.sin(x) * 2.0
+
+    def bad(x):
+        raise ValueError("the user's own error")
+
+    was = gc.isenabled()
+    try:
+        (gc.enable if enabled else gc.disable)()
+        assert_equal = np.testing.assert_array_equal
+        assert_equal(host(ft.jit(f)(np.ones(3))), np.sin(np.ones(3)) * 2.0)
+        assert seen == [False]
+        assert gc.isenabled() == enabled
+        with pytest.raises(ValueError, match="own error"):
+            ft.jit(bad)(np.ones(3))
+        assert gc.isenabled() == enabled
+    finally:
+        (gc.enable if was else gc.disable)()
+
+
+def test_optimize_runs_dce_once_per_round_and_still_drops_dead_code():
+    """The passes leave dead equations to optimize's own DCE: the optimised program has none."""
+    from functrace.transforms import passes
+
+    ones = np.ones(3)
+
+    def f(x):  # folding makes ``ones`` a broadcast of 1.0, simplify drops the product: both dead
+        return fnp.sin(x) * ones
+
+    closed = ft.make_jaxpr(f)(np.ones(3))
+    assert len(closed.jaxpr.eqns) == 2
+    opt = passes.optimize(closed)
+    used = {id(v) for e in opt.jaxpr.eqns for v in e.invars} | {id(v) for v in opt.jaxpr.outvars}
+    assert all(any(id(o) in used for o in e.outvars) for e in opt.jaxpr.eqns)
+    assert [e.primitive.name for e in opt.jaxpr.eqns] == ["sin"]

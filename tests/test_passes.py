@@ -17,7 +17,7 @@ from functrace import ops as P
 from functrace.avals import ShapedArray
 from functrace.ir import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Var, typecheck_jaxpr
 from functrace.primitives import abstract_eval_rules
-from functrace.transforms import passes
+from functrace.transforms import folding, passes
 
 f32, f64, i32 = np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.int32)
 
@@ -212,7 +212,7 @@ def test_fold_keeps_equations_that_fail_and_results_over_the_limit(monkeypatch):
     x = b.arg((), i32)
     bad = b.op(P.integer_pow_p, lit(2, i32), y=-1)  # integers to a negative power: a run-time error
     big = b.op(P.iota_p, dtype=f32, shape=(64,), dimension=0)
-    monkeypatch.setattr(passes, "FOLD_LIMIT", 16)
+    monkeypatch.setattr(folding, "FOLD_LIMIT", 16)
     closed = b.build(b.op(P.add_p, x, lit(1, i32)), big)
     closed2 = ClosedJaxpr(Jaxpr([], closed.jaxpr.invars, closed.jaxpr.outvars + [bad], closed.jaxpr.eqns), [])
     new = passes.fold_constants(closed2)

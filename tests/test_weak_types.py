@@ -128,6 +128,37 @@ def test_loop_carry_started_from_a_python_scalar_takes_the_bodys_dtype(jit):
     assert_close(ys, np.array([0.0, 0.5, -0.75], np.float32))
 
 
+def _halving_loop(c: Any, n: Any = 3) -> Any:
+    return ft.lax.fori_loop(0, n, lambda i, c: c * 0.5 + i, c)
+
+
+# Issue 21 item 12: the fori_loop index is weak (as in JAX), so it does not promote a float32
+# carry. c -> c/2 + i three times from 1: 2.625; its derivative 1/8. Bounds concrete (a scan)
+# and traced (a while_loop, forward mode only).
+_FORI_CASES = {
+    "eager": lambda c: _halving_loop(c),
+    "jit": lambda c: ft.jit(_halving_loop)(c),
+    "jit-traced-bounds": lambda c: ft.jit(_halving_loop)(c, 3),
+    "grad": lambda c: ft.grad(_halving_loop)(c) * 21.0,
+    "jit-grad": lambda c: ft.jit(ft.grad(_halving_loop))(c) * 21.0,
+    "jvp-traced-bounds": lambda c: ft.jvp(lambda c: ft.jit(_halving_loop)(c, 3), (c,), (c,))[1] * 21.0,
+    "vmap": lambda c: ft.vmap(_halving_loop)(fnp.stack([c, c]))[1],
+    "int32-bounds": lambda c: ft.lax.fori_loop(np.int32(0), np.int32(3), lambda i, c: c * 0.5 + i, c),
+}
+
+
+@pytest.mark.parametrize("how", list(_FORI_CASES))
+def test_fori_loop_index_keeps_a_float32_carry(how):
+    got = _FORI_CASES[how](np.float32(1.0))
+    assert_close(got, np.float32(2.625))
+
+
+def test_fori_loop_index_meets_an_integer_carry_as_a_python_int():
+    assert_close(ft.lax.fori_loop(0, 3, lambda i, c: c + i, np.int32(1)), np.int32(4))
+    assert_close(ft.jit(lambda c: ft.lax.fori_loop(0, 3, lambda i, c: c + i, c))(np.int8(1)), np.int8(4))
+    assert_close(ft.lax.fori_loop(0, 3, lambda i, c: c + i, 1.0), np.float64(4.0))
+
+
 def test_strongly_typed_carry_mismatch_is_still_an_error():
     with pytest.raises(TypeError, match="body_fun"):
         ft.lax.while_loop(lambda c: c < 3, lambda c: c + 1.0, np.int64(0))

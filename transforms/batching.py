@@ -30,7 +30,7 @@ from functrace.ir import ClosedJaxpr, Jaxpr, Literal
 from functrace.ops.collectives import axis_frame, uses_current_axis
 from functrace.primitives import Primitive
 from functrace.rules import BatchRule, axis_size, batching_rules, bdim_at_front, missing_rule, moveaxis
-from functrace.tracing import _state, bind, dead_after, get_aval, trace_at, tracing_for, user_error
+from functrace.tracing import bind, dead_after, get_aval, interpreting, trace_at, tracing_for, user_error
 from functrace.tree_util import tree_flatten, tree_unflatten
 
 
@@ -52,10 +52,9 @@ def batch_eval_jaxpr(jaxpr: Jaxpr, consts: list, args: list, dims: list) -> tupl
     def read(x):
         return (x.val, None) if isinstance(x, Literal) else env[id(x)]
 
-    saved = _state.source
-    try:
+    with interpreting() as at:
         for eqn, gone in zip(jaxpr.eqns, dead, strict=True):
-            _state.source = eqn.source_info
+            at(eqn.source_info)
             vals, ds = zip(*[read(x) for x in eqn.invars], strict=True) if eqn.invars else ((), ())
             if all(d is None for d in ds) and not uses_current_axis(eqn.primitive, eqn.params):
                 out = bind(eqn.primitive, *vals, **eqn.params)
@@ -73,8 +72,6 @@ def batch_eval_jaxpr(jaxpr: Jaxpr, consts: list, args: list, dims: list) -> tupl
             del out, vals
             for vid in gone:  # free each value after its last use
                 del env[vid]
-    finally:
-        _state.source = saved
     outs = [read(x) for x in jaxpr.outvars]
     return [o for o, _ in outs], [d for _, d in outs]
 

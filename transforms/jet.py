@@ -30,7 +30,7 @@ from functrace.errors import GradError
 from functrace.ir import ClosedJaxpr, Jaxpr, Literal
 from functrace.primitives import Primitive
 from functrace.rules import Zero, interpreters, jet_rules, jvp_rule
-from functrace.tracing import _state, bind, get_aval, located, trace_at
+from functrace.tracing import bind, get_aval, interpreting, located, trace_at
 from functrace.tree_util import tree_flatten, tree_leaves, tree_unflatten
 
 Array = Any
@@ -153,10 +153,9 @@ def jet_jaxpr(jaxpr: Jaxpr, consts: list, primals: list, series: list[Series], o
     def read_s(x):
         return None if isinstance(x, Literal) else senv.get(id(x))
 
-    saved = _state.source
-    try:
+    with interpreting() as at:
         for eqn in jaxpr.eqns:
-            _state.source = eqn.source_info
+            at(eqn.source_info)
             prim = eqn.primitive
             ps = [read_p(x) for x in eqn.invars]
             ss = [read_s(x) for x in eqn.invars]
@@ -171,8 +170,6 @@ def jet_jaxpr(jaxpr: Jaxpr, consts: list, primals: list, series: list[Series], o
                 penv[id(v)] = p
                 if s is not None and is_float(v.aval.dtype):
                     senv[id(v)] = s
-    finally:
-        _state.source = saved
     return [read_p(x) for x in jaxpr.outvars], [read_s(x) for x in jaxpr.outvars]
 
 

@@ -30,9 +30,10 @@ The ahead-of-time API is JAX's: ``jitted.trace(*args)`` -> ``Traced`` (``.jaxpr`
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import inspect
-import math
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -40,9 +41,10 @@ import numpy as np
 from functrace import config as _config  # the disable_jit switch
 from functrace.api import flatten_fun, to_backend, trace_flat
 from functrace.backends.lowering import lower_jaxpr, outputs_to_copy
-from functrace.ir import ClosedJaxpr, Jaxpr
+from functrace.ir import ClosedJaxpr
 from functrace.ops.elementwise import stop_gradient_p
 from functrace.tracing import Tracer, current_backend, eval_jaxpr, get_aval, source_info, tracing_for
+from functrace.transforms.cost import cost_analysis
 from functrace.transforms.passes import has_sub_jaxprs, optimize
 from functrace.tree_util import LEAF, PyTreeDef, tree_flatten, tree_unflatten
 
@@ -145,53 +147,6 @@ class Compiled:
 
     def __repr__(self) -> str:
         return f"Compiled({self.lowered.backend}, {len(self.lowered.jaxpr.eqns)} equations)"
-
-
-_TRANSCENDENTAL = frozenset(["exp", "exp2", "expm1", "log", "log1p", "sin", "cos", "tan", "asin", "acos", "atan",
-                             "atan2", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "logistic", "erf", "pow",
-                             "sqrt"])
-
-
-def cost_analysis(jaxpr: Jaxpr) -> dict[str, float]:
-    """Count a program's work: ``equations`` (including those of sub-programs, once each),
-    ``flops`` (2·m·n·k per batch for ``dot_general``, 2·output·window for a convolution, one per
-    output element for elementwise and one per input element for reductions),
-    ``transcendentals`` (elementwise exp, log, trigonometric ...), ``bytes accessed`` (inputs
-    and outputs of every equation). A loop body counts once per step where the trip count is
-    known (``scan``'s length), once otherwise."""
-    totals = {"equations": 0.0, "flops": 0.0, "transcendentals": 0.0, "bytes accessed": 0.0}
-    stack: list[tuple[Jaxpr, float]] = [(jaxpr, 1.0)]
-    while stack:
-        jx, times = stack.pop()
-        for eqn in jx.eqns:
-            totals["equations"] += 1
-            prim = eqn.primitive
-            in_avals = [x.aval for x in eqn.invars]
-            out_avals = [v.aval for v in eqn.outvars]
-            out_size = sum(a.size for a in out_avals)
-            moved = sum(a.size * a.dtype.itemsize for a in in_avals + out_avals)
-            totals["bytes accessed"] += times * moved
-            if prim.name == "dot_general":
-                (lc, _), (lb, _) = eqn.params["dimension_numbers"]
-                k = math.prod(in_avals[0].shape[d] for d in lc)
-                totals["flops"] += times * 2 * out_size * k
-            elif prim.name.startswith("conv_general") and len(in_avals) > 1:
-                # each output element: a multiply-add per kernel element of one output feature
-                kernel, features = in_avals[1].shape, out_avals[0].shape[1] if out_avals[0].ndim > 1 else 1
-                totals["flops"] += times * 2 * out_size * (math.prod(kernel) // max(features, 1))
-            elif prim.elementwise:
-                totals["flops"] += times * out_size
-                if prim.name in _TRANSCENDENTAL:
-                    totals["transcendentals"] += times * out_size
-            elif prim.name.startswith(("reduce_", "cumsum", "arg")):
-                totals["flops"] += times * sum(a.size for a in in_avals)
-            steps = float(eqn.params.get("length", 1) or 1)
-            for v in eqn.params.values():
-                for sub in (v if isinstance(v, (tuple, list)) else (v,)):
-                    inner = getattr(sub, "jaxpr", sub)
-                    if isinstance(inner, Jaxpr):
-                        stack.append((inner, times * steps))
-    return totals
 
 
 class _Entry:
@@ -385,15 +340,21 @@ def jit(fun: Callable, static_argnums: int | Sequence[int] | None = (),
             return fun(*dyn, **kwargs)
 
         f_flat, out_tree = flatten_fun(f_dyn, in_tree)
-        with source_info(None):  # errors while tracing name the user's line
+        with _gc_paused(), source_info(None):  # errors while tracing name the user's line
             with tracing_for("inside jit"):
                 jaxpr, consts, _ = trace_flat(f_flat, flat, concrete=False)
-        # Closed-over arrays are captured now (JAX's rule): later changes to them are not seen.
-        consts = [c if isinstance(c, Tracer) else backend.copy(to_backend(c)) for c in consts]
-        closed = optimize(ClosedJaxpr(jaxpr, consts, in_tree, out_tree.val))
+            # Closed-over arrays are captured now (JAX's rule): later changes to them are not seen.
+            consts = [c if isinstance(c, Tracer) else backend.copy(to_backend(c)) for c in consts]
+            closed = optimize(ClosedJaxpr(jaxpr, consts, in_tree, out_tree.val))
         return _Entry(closed, [to_backend(c) for c in closed.consts], out_tree.val, backend)
 
     def lower_entry(entry: _Entry, key: tuple) -> Lowered:
+        if entry.lowered is None:
+            with _gc_paused():
+                _lower(entry, key)
+        return entry.lowered
+
+    def _lower(entry: _Entry, key: tuple) -> None:
         if entry.lowered is None:
             backend = current_backend()
             closed = entry.closed
@@ -412,7 +373,6 @@ def jit(fun: Callable, static_argnums: int | Sequence[int] | None = (),
             in_avals = tuple(v.aval for v in closed.jaxpr.invars)
             entry.lowered = Lowered(closed, source, fn, backend.name, in_tree, in_avals, entry.out_tree, skey)
             entry.call = fn
-        return entry.lowered
 
     def run_unlowered(entry: _Entry, flat: list) -> Any:
         outs = eval_jaxpr(entry.closed.jaxpr, entry.consts, [to_backend(x) for x in flat])
@@ -475,6 +435,26 @@ def jit(fun: Callable, static_argnums: int | Sequence[int] | None = (),
     jitted.clear_cache = clear_cache  # type: ignore[attr-defined]
     jitted._cache = cache  # type: ignore[attr-defined]
     return jitted
+
+
+@contextlib.contextmanager
+def _gc_paused():
+    """Python's cyclic garbage collector paused while a program is traced, optimised and lowered.
+
+    Those steps allocate many long-lived objects (tracers, equations, variables) and few cycles;
+    each allocation burst triggers collections that walk every live object again, which made
+    the first call of a large program (100,000 equations) spend more than half its time in the
+    collector. The collector resumes afterwards (only if it was on: nested jits and other
+    threads leave it as they found it), and collects what the pause deferred in one pass.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _copying(fn: Callable[..., tuple], copies: list[bool], copy: Callable[[Any], Any]) -> Callable[..., tuple]:

@@ -16,7 +16,7 @@ from functrace.rules import (
     jvp_rule,
     missing_rule,
 )
-from functrace.tracing import _state, bind, dead_after
+from functrace.tracing import bind, dead_after, interpreting
 
 
 # ---------------------------------------------------------------------------- the interpreter
@@ -44,10 +44,9 @@ def jvp_jaxpr(jaxpr: Jaxpr, consts: list, primals: list, tangents: list) -> tupl
         t = tenv.get(id(x))
         return Zero(x.aval) if t is None else t
 
-    saved = _state.source
-    try:
+    with interpreting() as at:
         for eqn, gone in zip(jaxpr.eqns, dead_after(jaxpr), strict=True):
-            _state.source = eqn.source_info
+            at(eqn.source_info)
             ps = [read_p(x) for x in eqn.invars]
             ts = [read_t(x) for x in eqn.invars]
             multiple = eqn.primitive.multiple_results
@@ -71,6 +70,4 @@ def jvp_jaxpr(jaxpr: Jaxpr, consts: list, primals: list, tangents: list) -> tupl
                 if to is not None and not isinstance(to[i], Zero):
                     tenv[id(v)] = to[i]
             del po, to
-    finally:
-        _state.source = saved
     return [read_p(x) for x in jaxpr.outvars], [read_t(x) for x in jaxpr.outvars]

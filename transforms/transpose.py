@@ -26,7 +26,7 @@ from functrace.rules import (
     missing_rule,
     transpose_rules,
 )
-from functrace.tracing import _state, bind
+from functrace.tracing import bind, interpreting
 
 
 # ---------------------------------------------------------------------------- the backward pass
@@ -38,15 +38,14 @@ def backward_pass(jaxpr: Jaxpr, consts: list, cts_out: list) -> list:
     linear: set[int] = {id(v) for v in jaxpr.invars}
     env: dict[int, Any] = {id(v): c for v, c in zip(jaxpr.constvars, consts, strict=True)}
     linear_eqns = []
-    saved = _state.source
-    try:
+    with interpreting() as at:
         # Forward: evaluate any equation that does not touch a linear value; note the linear ones.
         for eqn in jaxpr.eqns:
             if any(isinstance(x, Var) and id(x) in linear for x in eqn.invars):
                 linear_eqns.append(eqn)
                 linear.update(id(v) for v in eqn.outvars)
             else:
-                _state.source = eqn.source_info
+                at(eqn.source_info)
                 vals = [x.val if isinstance(x, Literal) else env[id(x)] for x in eqn.invars]
                 out = bind(eqn.primitive, *vals, **eqn.params)
                 for v, o in zip(eqn.outvars, out if eqn.primitive.multiple_results else [out], strict=True):
@@ -64,7 +63,7 @@ def backward_pass(jaxpr: Jaxpr, consts: list, cts_out: list) -> list:
             cts = [ct_env.pop(id(v), None) for v in eqn.outvars]
             if all(c is None for c in cts):
                 continue
-            _state.source = eqn.source_info
+            at(eqn.source_info)
             args = [UndefinedPrimal(x.aval) if isinstance(x, Var) and id(x) in linear
                     else (x.val if isinstance(x, Literal) else env[id(x)]) for x in eqn.invars]
             rule = transpose_rules.get(eqn.primitive)
@@ -77,6 +76,4 @@ def backward_pass(jaxpr: Jaxpr, consts: list, cts_out: list) -> list:
                 ct_in = rule(cts[0], *args, **eqn.params)
             for x, c in zip(eqn.invars, ct_in, strict=True):
                 add_ct(x, c)
-    finally:
-        _state.source = saved
     return [ct_env.get(id(v), Zero(v.aval)) for v in jaxpr.invars]

@@ -16,7 +16,7 @@ from typing import Any, Hashable, Iterator
 import numpy as np
 
 from functrace.errors import AxisError, UnboundAxisError
-from functrace.tracing import _state, located, user_error
+from functrace.tracing import current_level, located, user_error
 
 
 # ---------------------------------------------------------------------------- the axis environment
@@ -44,7 +44,7 @@ process_axes: dict[Hashable, Any] = {}
 @contextmanager
 def axis_frame(name: Hashable | None, size: int) -> Iterator[AxisFrame]:
     """Bind ``name`` to a vmap of ``size`` members while the block runs (the innermost binding wins)."""
-    frame = AxisFrame(name, int(size), _state.stack[-1].level if _state.stack else 0)
+    frame = AxisFrame(name, int(size), current_level())
     _env.frames.append(frame)
     try:
         yield frame

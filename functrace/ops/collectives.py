@@ -49,7 +49,7 @@ from functrace.ops._axes import (  # noqa: F401 -- the environment's names are t
 )
 from functrace.primitives import def_primitive
 from functrace.rules import Zero, def_batch_rule, def_jvp_rule, def_transpose_rule, instantiate, is_undefined, moveaxis
-from functrace.tracing import Trace, Tracer, _state, bind, get_aval, located, user_error
+from functrace.tracing import Trace, Tracer, bind, get_aval, located, open_traces, user_error
 from functrace.tree_util import tree_flatten, tree_unflatten
 
 Array = Any
@@ -426,7 +426,7 @@ def axis_index(axis_name: Any) -> Array:
     if _vmap_frame(names[0]) is not None:
         # Record it in the program the vmap is tracing (the innermost plain trace: an eager
         # forward-mode trace above it would compute it on the spot, where no member is known).
-        for trace in reversed(_state.stack):
+        for trace in reversed(open_traces()):
             if type(trace) is Trace:
                 return trace.process(axis_index_p, (), dict(axis_name=names))
     return bind(axis_index_p, axis_name=names)

@@ -1,4 +1,4 @@
-"""Branches and loops: ``cond``/``switch`` and ``while_loop``/``fori_loop``, each a primitive whose
+"""Branches and loops: ``cond``/``switch`` (in ``cond.py``) and ``while_loop``/``fori_loop``, each a primitive whose
 params hold sub-jaxprs, declared with its traits and followed by its rules.
 
 ``cond``/``switch`` and ``while_loop`` trace their bodies once, at abstract values, into
@@ -42,7 +42,7 @@ walk of the body to a fixed point.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import numpy as np
 
@@ -51,6 +51,7 @@ from functrace.api import flatten_fun, to_backend
 from functrace.avals import ShapedArray, is_bool, is_int
 from functrace.errors import DTypeError, ShapeError
 from functrace.ir import ClosedJaxpr, Jaxpr, Var, dependent_outputs
+from functrace.ops._series import flat_series, jet_order, unflat_series  # noqa: F401  (scan reads them here)
 from functrace.ops._subjaxprs import (
     _avals_str,
     _error,
@@ -60,13 +61,12 @@ from functrace.ops._subjaxprs import (
     _nonzero,
     _operand,
     _promote_weak_carry,
-    _restructured,
     _split,
-    _zeros,
     impls,
     run_jaxpr,
     trace_to_closed,
 )
+from functrace.ops.cond import cond, cond_p, switch  # noqa: F401  (the family's public names)
 from functrace.primitives import def_primitive
 from functrace.rules import (
     Zero,
@@ -78,7 +78,6 @@ from functrace.rules import (
     instantiate,
     interpreters,
     is_differentiable,
-    is_undefined,
     moveaxis,
 )
 from functrace.tracing import (
@@ -89,196 +88,6 @@ from functrace.tracing import (
     trace_at,
 )
 from functrace.tree_util import PyTreeDef, tree_flatten, tree_unflatten
-
-
-# ---------------------------------------------------------------------------- cond / switch
-def _cond_abstract_eval(index: ShapedArray, *ops: ShapedArray, branches) -> list[ShapedArray]:
-    if index.shape != () or not is_int(index.dtype):
-        raise DTypeError(f"cond: the branch index must be an integer scalar, got {index.str_short()}")
-    for i, br in enumerate(branches):
-        if list(br.in_avals) != list(ops):
-            raise ShapeError(f"cond: branch {i} takes {_avals_str(br.in_avals)} but the operands are "
-                             f"{_avals_str(ops)}")
-        if list(br.out_avals) != list(branches[0].out_avals):
-            raise ShapeError(f"cond: branch {i} returns {_avals_str(br.out_avals)} but branch 0 returns "
-                             f"{_avals_str(branches[0].out_avals)}")
-    return list(branches[0].out_avals)
-
-
-cond_p = def_primitive("cond", _cond_abstract_eval, multiple_results=True, subjaxprs=True, linear=True)
-
-
-def _cond_impl(index, *ops, branches):
-    i = min(max(int(index), 0), len(branches) - 1)
-    br = branches[i]
-    return run_jaxpr(br, ops)
-
-
-impls[cond_p] = _cond_impl
-
-
-def switch(index: Any, branches: Sequence[Callable], *operands: Any) -> Any:
-    """``branches[index](*operands)``, with ``index`` clamped to the valid range (as JAX's switch).
-
-    Every branch is traced (at abstract values) and must return the same structure, shapes and
-    dtypes. ``index`` may be traced: the choice is made when the program runs, so ``switch``
-    works under ``jit`` and every transform.
-    """
-    if not branches:
-        raise _error(ValueError, "switch needs at least one branch")
-    idx_aval = get_aval(to_backend(index) if not isinstance(index, Tracer) else index)
-    if idx_aval.shape != () or not (is_int(idx_aval.dtype) or is_bool(idx_aval.dtype)):
-        raise _error(TypeError, f"switch: the index must be an integer scalar, got {idx_aval.str_short()}")
-    index = lax.convert_element_type(index, np.int32)
-    n = len(branches)
-    if n > 1:
-        index = lax.max(lax.min(index, np.int32(n - 1)), np.int32(0))
-    ops_flat, in_tree = tree_flatten(operands)
-    ops_flat = [_operand(x) for x in ops_flat]
-    # Python-scalar operands enter the branches as strong values, so that every branch sees
-    # one dtype for them and the branches' outputs can be compared.
-    avals = [a.with_weak_type(False) for a in _flat_avals(ops_flat)]
-    traced, out_trees = [], []
-    for fun in branches:
-        f_flat, out_tree = flatten_fun(fun, in_tree)
-        closed, consts = trace_to_closed(f_flat, avals)
-        traced.append((closed, consts))
-        out_trees.append(out_tree.val)
-    for i in range(1, n):
-        if out_trees[i] != out_trees[0] or traced[i][0].out_avals != traced[0][0].out_avals:
-            raise _error(TypeError, "cond/switch: every branch must return the same structure, shapes and dtypes; "
-                         f"branch 0 returns {out_trees[0]} {_avals_str(traced[0][0].out_avals)}, branch {i} returns "
-                         f"{out_trees[i]} {_avals_str(traced[i][0].out_avals)}")
-    # Every branch takes the closed-over values of all branches, then the operands.
-    all_consts = [c for _, cs in traced for c in cs]
-    const_avals = [[get_aval(c) for c in cs] for _, cs in traced]
-    joined = []
-    for i, (closed, consts) in enumerate(traced):
-        j = closed.jaxpr
-        k = len(consts)
-        before = [Var(a) for avs in const_avals[:i] for a in avs]
-        after = [Var(a) for avs in const_avals[i + 1:] for a in avs]
-        invars = before + list(j.invars[:k]) + after + list(j.invars[k:])
-        joined.append(ClosedJaxpr(Jaxpr([], invars, j.outvars, j.eqns), []))
-    outs = bind(cond_p, index, *all_consts, *ops_flat, branches=tuple(joined))
-    return tree_unflatten(out_trees[0], outs)
-
-
-def cond(pred: Any, true_fun: Callable, false_fun: Callable, *operands: Any) -> Any:
-    """``true_fun(*operands) if pred else false_fun(*operands)``, as one traceable primitive.
-
-    ``pred`` is a scalar (boolean, or a number compared with 0). Both branches are traced and
-    must return the same structure, shapes and dtypes. Differentiable in both modes, batchable
-    (a batched ``pred`` computes both branches and selects), and usable under ``jit``.
-
-    >>> ft.lax.cond(x > 0, lambda x: x * 2, lambda x: -x, x)
-    """
-    p = pred if isinstance(pred, Tracer) else to_backend(pred)
-    a = get_aval(p)
-    if a.shape != ():
-        raise _error(TypeError, f"cond: the predicate must be a scalar, got {a.str_short()}; for elementwise "
-                     "choices use functrace.numpy.where")
-    if not is_bool(a.dtype):
-        p = lax.ne(p, np.zeros((), a.dtype)[()])
-    return switch(lax.convert_element_type(p, np.int32), (false_fun, true_fun), *operands)
-
-
-# ---------------------------------------------------------------------------- cond
-def _cond_jvp(primals, tangents, *, branches):
-    index, ops = primals[0], list(primals[1:])
-    avals = branches[0].in_avals
-    nz = _nonzero(tangents[1:], avals)
-    n_out = len(branches[0].out_avals)
-    out_nz = [False] * n_out
-    for br in branches:  # a tangent output is nonzero when it is in any branch
-        part = interpreters.linearize_jaxpr(br, nz, [False] * n_out)
-        out_nz = [a or b for a, b in zip(out_nz, part.out_nonzero, strict=True)]
-    parts = [interpreters.linearize_jaxpr(br, nz, out_nz) for br in branches]
-    res_avals = [p.primal.out_avals[n_out:] for p in parts]
-
-    def primal_branch(i: int) -> ClosedJaxpr:
-        def fn(args):
-            res = eval_jaxpr(parts[i].primal.jaxpr, parts[i].primal.consts, args)
-            fill = [[_zeros(a) for a in ra] if j != i else res[n_out:] for j, ra in enumerate(res_avals)]
-            return res[:n_out] + [r for rs in fill for r in rs]
-        return trace_at(fn, avals)
-
-    all_res_avals = [a for ra in res_avals for a in ra]
-    t_avals = [a for a, z in zip(avals, nz, strict=True) if z]
-
-    def tangent_branch(i: int) -> ClosedJaxpr:
-        def fn(args):
-            res, ts = args[:len(all_res_avals)], args[len(all_res_avals):]
-            start = sum(len(ra) for ra in res_avals[:i])
-            own = res[start:start + len(res_avals[i])]
-            return eval_jaxpr(parts[i].tangent.jaxpr, parts[i].tangent.consts, own + ts)
-        return trace_at(fn, all_res_avals + t_avals)
-
-    outs = bind(cond_p, index, *ops, branches=tuple(primal_branch(i) for i in range(len(branches))))
-    primal_out, res = outs[:n_out], outs[n_out:]
-    t_in = [t for t, z in zip(tangents[1:], nz, strict=True) if z]
-    t_out = bind(cond_p, index, *res, *t_in, branches=tuple(tangent_branch(i) for i in range(len(branches))))
-    it = iter(t_out)
-    return primal_out, [next(it) if z else Zero(a) for z, a in zip(out_nz, branches[0].out_avals, strict=True)]
-
-
-def_jvp_rule(cond_p, _cond_jvp)
-
-
-def _cond_transpose(cts, index, *ops, branches):
-    if is_undefined(index):
-        raise NotImplementedError("cond: the branch index cannot be a linear input")
-    linear = [is_undefined(o) for o in ops]
-    res = [o for o, lin in zip(ops, linear, strict=True) if not lin]
-    lin_avals = [o.aval for o, lin in zip(ops, linear, strict=True) if lin]
-    cts = [instantiate(c, a) for c, a in zip(cts, branches[0].out_avals, strict=True)]
-    res_avals = [get_aval(r) for r in res]
-    ct_avals = [get_aval(c) for c in cts]
-
-    def transposed(br: ClosedJaxpr) -> ClosedJaxpr:
-        lin_j, _ = _restructured(br, linear)
-
-        def fn(args):
-            r, c = args[:len(res)], args[len(res):]
-            got = interpreters.backward_pass(lin_j, list(br.consts) + r, c)
-            return [instantiate(g, a) for g, a in zip(got, lin_avals, strict=True)]
-        return trace_at(fn, res_avals + ct_avals)
-
-    out = bind(cond_p, index, *res, *cts, branches=tuple(transposed(b) for b in branches))
-    it = iter(out)
-    return [None] + [next(it) if lin else None for lin in linear]
-
-
-def_transpose_rule(cond_p, _cond_transpose)
-
-
-def _cond_batch(args, dims, *, branches):
-    index, ops = args[0], list(args[1:])
-    di, dops = dims[0], list(dims[1:])
-    size = axis_size(args, dims)
-    if di is None:
-        in_b = [d is not None for d in dops]
-        ops = [moveaxis(o, d, 0) if d is not None else o for o, d in zip(ops, dops, strict=True)]
-        out_b = [False] * len(branches[0].out_avals)
-        for br in branches:
-            out_b = [a or b for a, b in zip(out_b, dependent_outputs(br, in_b), strict=True)]
-        new = tuple(interpreters.batch_jaxpr(br, in_b, size, out_b)[0] for br in branches)
-        return bind(cond_p, index, *ops, branches=new), [0 if b else None for b in out_b]
-    # A predicate per example: compute every branch, then select each example's result.
-    index = moveaxis(index, di, 0)
-    results = []
-    for br in branches:
-        outs, odims = interpreters.batch_eval_jaxpr(br.jaxpr, br.consts, ops, dops)
-        results.append([bdim_at_front(o, d, size) for o, d in zip(outs, odims, strict=True)])
-    chosen = results[-1]
-    for i in range(len(branches) - 2, -1, -1):
-        pick = lax.eq(index, np.asarray(i, get_aval(index).dtype)[()])
-        chosen = [lax.select(lax.broadcast_in_dim(pick, get_aval(a).shape, (0,)), a, b)
-                  for a, b in zip(results[i], chosen, strict=True)]
-    return chosen, [0] * len(chosen)
-
-
-def_batch_rule(cond_p, _cond_batch)
 
 
 # ---------------------------------------------------------------------------- while
@@ -415,20 +224,20 @@ def _while_batch(args, dims, *, cond_jaxpr, body_jaxpr, cond_nconsts, body_ncons
     bc = [moveaxis(c, d, 0) if d is not None else c for c, d in zip(bc, dbc, strict=True)]
     init = [bdim_at_front(c, d, size) if b else c for c, d, b in zip(init, dinit, carry_b, strict=True)]
     body, _ = interpreters.batch_jaxpr(body_jaxpr, bc_b + carry_b, size, carry_b)
-    cond, _ = interpreters.batch_jaxpr(cond_jaxpr, cc_b + carry_b, size, [pred_b])
+    cond_b, _ = interpreters.batch_jaxpr(cond_jaxpr, cc_b + carry_b, size, [pred_b])
     out_dims = [0 if b else None for b in carry_b]
     if not pred_b:
-        outs = bind(while_p, *cc, *bc, *init, cond_jaxpr=cond, body_jaxpr=body, cond_nconsts=ncc, body_nconsts=nbc)
+        outs = bind(while_p, *cc, *bc, *init, cond_jaxpr=cond_b, body_jaxpr=body, cond_nconsts=ncc, body_nconsts=nbc)
         return outs, out_dims
-    cc_avals, bc_avals, carry_avals = cond.in_avals[:ncc], body.in_avals[:nbc], body.in_avals[nbc:]
+    cc_avals, bc_avals, carry_avals = cond_b.in_avals[:ncc], body.in_avals[:nbc], body.in_avals[nbc:]
 
     def any_cond(a):
-        (pred,) = eval_jaxpr(cond.jaxpr, cond.consts, a)
+        (pred,) = eval_jaxpr(cond_b.jaxpr, cond_b.consts, a)
         return [lax.reduce_or(pred, (0,))]
 
     def select_body(a):
         c_c, b_c, carry = _split(a, ncc, nbc)
-        (pred,) = eval_jaxpr(cond.jaxpr, cond.consts, c_c + carry)
+        (pred,) = eval_jaxpr(cond_b.jaxpr, cond_b.consts, c_c + carry)
         new = eval_jaxpr(body.jaxpr, body.consts, b_c + carry)
         return [lax.select(lax.broadcast_in_dim(pred, get_aval(n).shape, (0,)), n, o)
                 for n, o in zip(new, carry, strict=True)]
@@ -454,11 +263,20 @@ def _concrete_int(x: Any) -> int | None:
     return None
 
 
+def _weak_index(i: Any) -> Any:
+    """The loop index as the body sees it: weak, so it adapts to the carry it meets."""
+    return i.with_weak_type(True) if isinstance(i, Tracer) else i
+
+
 def fori_loop(lower: Any, upper: Any, body_fun: Callable, init_val: Any) -> Any:
     """``val = init_val; for i in range(lower, upper): val = body_fun(i, val); return val``.
 
     With concrete bounds it is a ``scan`` of ``upper - lower`` steps (differentiable in both
     modes); with traced bounds a ``while_loop`` (forward mode only), as in JAX.
+
+    The index ``i`` is weakly typed, like a Python int: ``c * 0.5 + i`` keeps a float32 carry
+    float32, as in JAX (whose index never changes a floating carry's dtype). Its dtype is the
+    bounds' (int64 for Python ints), which an integer carry meets by the usual promotion.
     """
     lo, hi = _concrete_int(lower), _concrete_int(upper)
     idx_dtype = np.result_type(*[get_aval(to_backend(b) if not isinstance(b, Tracer) else b).dtype
@@ -468,7 +286,7 @@ def fori_loop(lower: Any, upper: Any, body_fun: Callable, init_val: Any) -> Any:
     if lo is not None and hi is not None:
         def step(carry, _):
             i, val = carry
-            return (lax.add(i, np.asarray(1, idx_dtype)[()]), body_fun(i, val)), None
+            return (lax.add(i, np.asarray(1, idx_dtype)[()]), body_fun(_weak_index(i), val)), None
 
         (_, val), _ = lax.scan(step, (np.asarray(lo, idx_dtype), init_val), None, length=max(hi - lo, 0))
         return val
@@ -479,7 +297,7 @@ def fori_loop(lower: Any, upper: Any, body_fun: Callable, init_val: Any) -> Any:
 
     def w_body(carry):
         i, up, val = carry
-        return lax.add(i, np.asarray(1, idx_dtype)[()]), up, body_fun(i, val)
+        return lax.add(i, np.asarray(1, idx_dtype)[()]), up, body_fun(_weak_index(i), val)
 
     lower = lax.convert_element_type(lower, idx_dtype)
     upper = lax.convert_element_type(upper, idx_dtype)
@@ -487,46 +305,11 @@ def fori_loop(lower: Any, upper: Any, body_fun: Callable, init_val: Any) -> Any:
     return val
 
 
-# ---------------------------------------------------------------------------- Taylor rules (jet)
-# Each branch or body is replaced by its jet (``interpreters.jet_closed``): it takes the series
-# as extra operands (K per value) and returns the series of every floating output.
+# ---------------------------------------------------------------------------- Taylor rule (jet)
+# The body is replaced by its jet (``interpreters.jet_closed``): it takes the series as extra
+# operands (K per value) and returns the series of every floating output.
 from functrace.avals import is_float  # noqa: E402
 from functrace.rules import def_jet_rule  # noqa: E402
-
-
-def jet_order(series: Sequence[Any]) -> int:
-    return len(next(s for s in series if s is not None))
-
-
-def flat_series(series: Sequence[Any], avals: Sequence[ShapedArray] | None = None, order: int = 0) -> list:
-    """The coefficients of the given series, one after another; with ``avals``, zeros for every
-    floating value without a series (loop carries always carry one)."""
-    out = []
-    for i, s in enumerate(series):
-        if s is not None:
-            out += list(s)
-        elif avals is not None and is_float(avals[i].dtype):
-            out += [_zeros(avals[i])] * order
-    return out
-
-
-def unflat_series(flat: Sequence[Any], flags: Sequence[bool], order: int) -> list:
-    it = iter(flat)
-    return [[next(it) for _ in range(order)] if f else None for f in flags]
-
-
-def _cond_jet(primals, series, *, branches):
-    index, ops, ss = primals[0], list(primals[1:]), list(series[1:])
-    order = jet_order(ss)
-    has = [s is not None for s in ss]
-    new = [interpreters.jet_closed(br, has, order) for br in branches]
-    flags = new[0][1]
-    outs = bind(cond_p, index, *ops, *flat_series(ss), branches=tuple(j for j, _ in new))
-    n = len(flags)
-    return outs[:n], unflat_series(outs[n:], flags, order)
-
-
-def_jet_rule(cond_p, _cond_jet)
 
 
 def _while_jet(primals, series, *, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):

@@ -95,8 +95,10 @@ mul_p = binop("mul", "fci", commutative=True, linear=(0, 1))
 div_p = binop("div", "fci", linear=(0,))
 rem_p = binop("rem")
 pow_p = binop("pow", "fc")
-max_p = binop("max", "fib", commutative=True)
-min_p = binop("min", "fib", commutative=True)
+# Not commutative bit for bit: max(-0.0, 0.0) is -0.0 and max(0.0, -0.0) is 0.0 (NumPy returns
+# the first of equal operands), so CSE must not merge max(x, y) with max(y, x).
+max_p = binop("max", "fib")
+min_p = binop("min", "fib")
 atan2_p = binop("atan2", "f")
 and_p = binop("and", "ib", commutative=True, zero_derivative=True)
 or_p = binop("or", "ib", commutative=True, zero_derivative=True)
