@@ -1034,8 +1034,10 @@ _DEBUGGING = {DB.debug_print_p: DB.host_print_impl(np.asarray)}
 
 def make_backend() -> NumpyBackend:
     b = NumpyBackend()
+    from functrace.backends import numpy_linalg_decompositions, numpy_special
+
     for table in (_UNARY, _BINARY, _OTHER, _SORTING, _SCATTER, _DYNAMIC, _CUMULATIVE, _RANDOM_BITS, _CONV, _LINALG,
-                  _COMPLEX, _FFT, _SPECIAL, _DEBUGGING):
+                  _COMPLEX, _FFT, _SPECIAL, _DEBUGGING, numpy_linalg_decompositions.IMPLS, numpy_special.IMPLS):
         for prim, impl in table.items():
             b.register(prim, impl)
     return b

@@ -1160,7 +1160,10 @@ def make_backend() -> TorchBackend:
     if torch is None:
         raise BackendError(_INSTALL_HINT)
     b = TorchBackend(pick_device())
-    tables = (_impl_table(b.device), _family_table(), _random_bits_table(), _conv_table(), _DEBUGGING)
+    from functrace.backends import torch_linalg_decompositions, torch_special
+
+    tables = (_impl_table(b.device), _family_table(), _random_bits_table(), _conv_table(), _DEBUGGING,
+              torch_linalg_decompositions.impls(b.device), torch_special.impls(b.device))
     for prim, impl in {k: v for table in tables for k, v in table.items()}.items():
         b.register(prim, impl)
     # The registry adds the backend-neutral implementations (control flow) and then checks

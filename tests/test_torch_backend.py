@@ -478,7 +478,7 @@ CASES.update({
                                                          unit_diagonal=False), rhs=True),
     "solve": _matrix("square", rhs=True), "det": _matrix("square"), "slogdet": _matrix("square"),
     "qr": _matrix("tall", lambda s: {"full_matrices": False}), "eigh": _matrix("spd", lambda s: {"lower": True}),
-    "svd": _matrix("tall", lambda s: {"full_matrices": False}),
+    "svd": _matrix("tall", lambda s: {"full_matrices": False}), "lu": _matrix("tall"),
 })
 
 def _cplx(rng, s, dt):

@@ -311,6 +311,7 @@ def _linalg_cases() -> list[Case]:
         case("qr", LD.qr_p, lambda a: lax.linalg.qr(a, full_matrices=False), real(4, 3)),
         case("eigh", LD.eigh_p, lax.linalg.eigh, spd(3)),
         case("svd", LD.svd_p, lambda a: lax.linalg.svd(a, full_matrices=False), real(4, 3)),
+        case("lu", LD.lu_p, lax.linalg.lu, real(4, 3)),
     ]
 
 

@@ -1,5 +1,5 @@
 """Matrix decompositions and solves: ``cholesky``, ``triangular_solve``, ``solve``, ``det``,
-``slogdet``, ``qr``, ``eigh`` and ``svd``, each on the last two axes of its operands (any
+``slogdet``, ``qr``, ``eigh``, ``svd`` and ``lu``, each on the last two axes of its operands (any
 leading axes are a batch). Declared with their traits, then their ``lax.linalg`` wrappers, JVP,
 transpose and batching rules.
 
@@ -97,6 +97,13 @@ def _svd_ae(a, *, full_matrices):
             ShapedArray(lead + (nv, n), a.dtype)]
 
 
+def _lu_ae(a):
+    m, n = _matrix("lu", a)
+    lead = a.shape[:-2]
+    return [ShapedArray(a.shape, a.dtype), ShapedArray(lead + (min(m, n),), np.dtype(np.int32)),
+            ShapedArray(lead + (m,), np.dtype(np.int32))]
+
+
 cholesky_p = def_primitive("cholesky", _cholesky_ae)
 triangular_solve_p = def_primitive("triangular_solve", _triangular_solve_ae, linear=(1,))
 solve_p = def_primitive("solve", _solve_ae, linear=(1,))
@@ -105,6 +112,7 @@ slogdet_p = def_primitive("slogdet", _slogdet_ae, multiple_results=True)
 qr_p = def_primitive("qr", _qr_ae, multiple_results=True)
 eigh_p = def_primitive("eigh", _eigh_ae, multiple_results=True)
 svd_p = def_primitive("svd", _svd_ae, multiple_results=True)
+lu_p = def_primitive("lu", _lu_ae, multiple_results=True)
 
 
 # ---------------------------------------------------------------------------- small matrix helpers
@@ -223,6 +231,15 @@ def svd(x: Array, *, full_matrices: bool = True, compute_uv: bool = True) -> Any
     ``s`` without ``compute_uv``."""
     s, u, vh = bind(svd_p, x, full_matrices=bool(full_matrices and compute_uv))
     return (u, s, vh) if compute_uv else s
+
+
+def lu(x: Array) -> tuple:
+    """``(lu, pivots, permutation)``: the LU decomposition with partial pivoting of (..., m, n)
+    matrices, as LAPACK's ``getrf`` and JAX's ``lax.linalg.lu``. ``lu`` holds the unit lower
+    factor ``L`` below its diagonal and the upper factor ``U`` on and above it; row ``i`` was
+    swapped with row ``pivots[i]`` at step ``i``, and ``x[..., permutation, :] = L @ U``."""
+    out, pivots, permutation = bind(lu_p, x)
+    return out, pivots, permutation
 
 
 def _broadcast_batch(a: Array, b: Array) -> tuple:
@@ -427,6 +444,48 @@ def _svd_jvp(primals, tangents, *, full_matrices):
 def_jvp_rule(svd_p, _svd_jvp)
 
 
+def _permutation_matrix(perm: Array, dt: Any) -> Array:
+    """The (..., m, m) matrix ``P`` with ``P[i, perm[i]] = 1``, so ``P @ x`` is ``x[perm]``."""
+    shape = get_aval(perm).shape + (get_aval(perm).shape[-1],)
+    nd = len(shape)
+    cols = lax.broadcast_in_dim(perm, shape, tuple(range(nd - 1)))
+    return lax.convert_element_type(lax.eq(cols, lax.iota(np.int32, shape, nd - 1)), dt)
+
+
+def _eye_block(rows: int, cols: int, offset: int, lead: tuple, dt: Any) -> np.ndarray:
+    return np.broadcast_to(np.eye(rows, cols, offset, dtype=dt), lead + (rows, cols))
+
+
+def _lu_jvp(primals, tangents):
+    """``x[perm] = L U``, so ``L⁻¹ dx[perm] U⁻¹ = L⁻¹dL + dU U⁻¹``: the first term is strictly lower
+    (unit diagonal), the second upper. Rectangular factors are completed to square triangular
+    matrices with identity blocks, so both solves are square."""
+    (x,), (dx,) = primals, tangents
+    packed, pivots, perm = bind(lu_p, x)
+    zeros = [Zero(get_aval(pivots)), Zero(get_aval(perm))]
+    if isinstance(dx, Zero):
+        return [packed, pivots, perm], [Zero(get_aval(packed))] + zeros
+    a = get_aval(x)
+    m, n, dt, lead = a.shape[-2], a.shape[-1], a.dtype, a.shape[:-2]
+    nd = a.ndim
+    k = min(m, n)
+    x_perm = _mm(_permutation_matrix(perm, dt), dx)
+    lower = _tril(lax.slice(packed, (0,) * nd, lead + (m, k)), -1)
+    if m > k:
+        lower = lax.concatenate([lower, lax.full(lead + (m, m - k), 0, dt)], nd - 1)
+    lower = lax.add(lower, _eye_block(m, m, 0, lead, dt))
+    upper = _triu(lax.slice(packed, (0,) * nd, lead + (k, n)))
+    if n > k:
+        upper = lax.concatenate([upper, _eye_block(n - k, n, k, lead, dt)], nd - 2)
+    la = bind(triangular_solve_p, lower, x_perm, left_side=True, lower=True, transpose_a=False, unit_diagonal=True)
+    lau = bind(triangular_solve_p, upper, la, left_side=False, lower=False, transpose_a=False, unit_diagonal=False)
+    d_packed = lax.add(_mm(lower, _tril(lau, -1)), _mm(_triu(lau), upper))
+    return [packed, pivots, perm], [d_packed] + zeros
+
+
+def_jvp_rule(lu_p, _lu_jvp)
+
+
 # ---------------------------------------------------------------------------- batching
 def _batched(prim):
     """Every operand's batch axis to the front (the primitives treat leading axes as a batch)."""
@@ -439,5 +498,5 @@ def _batched(prim):
     return rule
 
 
-for _p in (cholesky_p, triangular_solve_p, solve_p, det_p, slogdet_p, qr_p, eigh_p, svd_p):
+for _p in (cholesky_p, triangular_solve_p, solve_p, det_p, slogdet_p, qr_p, eigh_p, svd_p, lu_p):
     def_batch_rule(_p, _batched(_p))

@@ -1,0 +1,3 @@
+"""NumPy implementations of the newer special-function primitives."""
+
+IMPLS: dict = {}
