@@ -23,7 +23,7 @@ import functrace as ft
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 OURS = ["quickstart", "logistic_regression", "mlp_digits", "tanh_derivatives", "newton_rosenbrock",
-        "numpy_interop", "bayes_regression", "cnn_digits", "taylor_ode"]
+        "numpy_interop", "bayes_regression", "cnn_digits", "taylor_ode", "gp_regression"]
 
 
 def load(name: str):
@@ -128,6 +128,30 @@ def test_taylor_ode(tmp_path):
     # order 12 with h = 0.02 against solve_ivp at tolerance 1e-13: far below RK4 with the same step
     assert res["err_taylor"] < 1e-8 and res["err_rk4"] > 1e-4, res
     assert_png(tmp_path / "taylor_ode.png")
+
+
+def test_gp_regression(tmp_path):
+    """ft.grad of multivariate_normal.logpdf matches the textbook gradient; Adam reaches the
+    maximum of the marginal likelihood that SciPy's optimiser finds with that gradient."""
+    scipy_optimize = pytest.importorskip("scipy.optimize")
+    mod = load("gp_regression")
+    res = mod.main(["--out", str(tmp_path)])
+    assert res["grad_error"] < 1e-9
+    x, y = mod.make_data(40, 0)
+
+    def neg(p):
+        c = mod.covariance(np.asarray(p), x)
+        c = np.asarray(ft.device_get(c))
+        sign, logdet = np.linalg.slogdet(c)
+        return 0.5 * (y @ np.linalg.solve(c, y) + logdet + len(x) * np.log(2 * np.pi))
+
+    best = scipy_optimize.minimize(neg, np.log([1.0, 1.0, 0.5]),
+                                   jac=lambda p: -mod.closed_form_gradient(p, x, y), method="BFGS")
+    assert res["history"][-1] == pytest.approx(-best.fun, abs=1e-3)
+    np.testing.assert_allclose(res["params"], best.x, atol=0.02)
+    assert 0.1 < res["noise"] < 0.35 and res["rmse"] < 0.35
+    assert np.all(res["sd"] > 0)
+    assert_png(tmp_path / "gp_regression.png")
 
 
 def test_output_directory_from_the_environment(tmp_path, monkeypatch):
