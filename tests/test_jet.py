@@ -130,6 +130,7 @@ FALLBACK = {"cumlogsumexp", "cumprod", "custom_jvp_call", "custom_lin", "custom_
             "lu",
             # special functions
             "bessel_i0e", "bessel_i1e", "digamma", "erfc", "igamma", "igammac", "lgamma", "polygamma", "zeta",
+            "igamma_grad_a", "regularized_incomplete_beta",
             # program tools
             "debug_print", "remat"}
 

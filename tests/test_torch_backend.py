@@ -507,6 +507,9 @@ CASES.update({  # complex numbers and FFTs (functrace/ops/complex_parts.py, fft.
     "bessel_i0e": elementwise(1), "bessel_i1e": elementwise(1),
     "polygamma": with_params(FLOATS, lambda s: {"m": len(s)}, "pos"),
     "igamma": elementwise(2, "pos"), "igammac": elementwise(2, "pos"), "zeta": elementwise(2, "ge1"),
+    "igamma_grad_a": elementwise(2, "pos"),
+    "regularized_incomplete_beta": Case(lambda rng, s, dt: ((sample(rng, s, dt, "pos"), sample(rng, s, dt, "pos"),
+                                                             np.abs(sample(rng, s, dt, "unit"))), {}), FLOATS),
 })
 
 

@@ -342,6 +342,9 @@ def _scientific_cases() -> list[Case]:
         case("igamma", SP.igamma_p, lax.igamma, positive(3), positive(3)),
         case("igammac", SP.igammac_p, lax.igammac, positive(2, 2), positive(2, 2)),
         case("zeta", SP.zeta_p, lambda x, q: lax.zeta(x + 1, q), positive(3), positive(3)),
+        case("igamma_grad_a", SP.igamma_grad_a_p, lax.igamma_grad_a, positive(3), positive(3)),
+        case("betainc", SP.betainc_p, lambda a, b, x: lax.betainc(a, b, x / (1 + x)), positive(3), positive(3),
+             positive(3)),
     ]
 
 
