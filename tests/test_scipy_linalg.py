@@ -116,6 +116,57 @@ def test_eigh_vectors_and_svd_qr_reconstruct():
         np.testing.assert_allclose(q @ rr, a, atol=1e-10)
 
 
+SQRTM_CASES = [
+    ("spd", lambda r: _spd(3, r)), ("general", lambda r: r.standard_normal((4, 4))),
+    ("negative_eigenvalue", lambda r: np.diag([-4.0, 9.0])), ("1x1", lambda r: np.array([[2.0]])),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name,make", SQRTM_CASES, ids=[c[0] for c in SQRTM_CASES])
+def test_sqrtm_matches_scipy_and_is_complex(name, make, dtype):
+    a = make(_rng(6))
+    cdt = np.complex64 if dtype == np.float32 else np.complex128
+    want = sl.sqrtm(a).astype(cdt)
+    tol = 1e-5 if dtype == np.float32 else 1e-11
+    assert_close(fl.sqrtm(a.astype(dtype)), want, rtol=tol, atol=tol * np.abs(want).max())
+
+
+def test_sqrtm_of_defective_matrix():
+    a = np.array([[1.0, 1.0], [0.0, 1.0]])  # one Jordan block: SciPy's Schur method handles it
+    got = host(fl.sqrtm(a))
+    if ft.get_backend() == "torch":  # no Schur decomposition in torch: the eigenvector route says nan
+        assert np.isnan(got).all()
+    else:
+        np.testing.assert_allclose(got, sl.sqrtm(a), atol=1e-12)
+    with pytest.raises(NotImplementedError, match="blocksize"):
+        fl.sqrtm(a, blocksize=2)
+
+
+def test_eig_and_eigvals_match_numpy():
+    a = _rng(7).standard_normal((2, 4, 4))
+    w, v = host(ft.numpy.linalg.eig(a))
+    assert w.dtype == np.complex128 and v.dtype == np.complex128
+    np.testing.assert_allclose(a @ v, v * w[..., None, :], atol=1e-12)  # a v = v diag(w)
+    np.testing.assert_allclose(np.linalg.norm(v, axis=-2), 1.0, rtol=1e-12)
+    want = np.linalg.eigvals(a)
+    np.testing.assert_allclose(np.sort_complex(host(ft.numpy.linalg.eigvals(a)).ravel()), np.sort_complex(want.ravel()),
+                               atol=1e-12)
+    assert host(ft.numpy.linalg.eigvals(a.astype(np.float32))).dtype == np.complex64
+
+
+def test_sqrtm_and_eig_are_forward_only():
+    a = _spd(3, _rng(8))
+    with pytest.raises(ft.errors.MissingRuleError, match="sqrtm forward only"):
+        ft.grad(lambda m: ft.numpy.sum(ft.numpy.real(fl.sqrtm(m))))(a)
+    with pytest.raises(ft.errors.MissingRuleError, match="eig forward only"):
+        ft.jvp(lambda m: ft.numpy.linalg.eigvals(m), (a,), (a,))
+    # under jit and vmap they run
+    assert_close(ft.jit(fl.sqrtm)(a), sl.sqrtm(a).astype(np.complex128), rtol=1e-11, atol=1e-11)
+    got = host(ft.vmap(fl.sqrtm)(np.stack([a, 2 * a])))
+    np.testing.assert_allclose(got[1], sl.sqrtm(2 * a), rtol=1e-11)
+
+
 def test_block_diag_matches_scipy_with_promotion():
     args = (np.ones(2, np.float32), np.float32(3.0), np.arange(4.0, dtype=np.float32).reshape(2, 2), np.ones((2, 1)))
     assert_close(fl.block_diag(*args), sl.block_diag(*args))

@@ -312,6 +312,8 @@ def _linalg_cases() -> list[Case]:
         case("eigh", LD.eigh_p, lax.linalg.eigh, spd(3)),
         case("svd", LD.svd_p, lambda a: lax.linalg.svd(a, full_matrices=False), real(4, 3)),
         case("lu", LD.lu_p, lax.linalg.lu, real(4, 3)),
+        case("sqrtm", LD.sqrtm_p, lax.linalg.sqrtm, spd(3)),
+        case("eig", LD.eig_p, lambda a: lax.linalg.eig(a)[0], spd(3)),
     ]
 
 

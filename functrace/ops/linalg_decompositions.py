@@ -1,7 +1,7 @@
 """Matrix decompositions and solves: ``cholesky``, ``triangular_solve``, ``solve``, ``det``,
-``slogdet``, ``qr``, ``eigh``, ``svd`` and ``lu``, each on the last two axes of its operands (any
-leading axes are a batch). Declared with their traits, then their ``lax.linalg`` wrappers, JVP,
-transpose and batching rules.
+``slogdet``, ``qr``, ``eigh``, ``svd``, ``lu`` and the forward-only ``sqrtm`` and ``eig``, each
+on the last two axes of its operands (any leading axes are a batch). Declared with their
+traits, then their ``lax.linalg`` wrappers, JVP, transpose and batching rules.
 
 The derivative rules are JAX's (``jax/_src/lax/linalg.py``), for real matrices: eigenvectors
 and singular vectors are differentiable where the eigen/singular values are distinct, ``qr``
@@ -20,11 +20,11 @@ import numpy as np
 
 from functrace import lax
 from functrace.avals import ShapedArray
-from functrace.errors import ShapeError
+from functrace.errors import MissingRuleError, ShapeError
 from functrace.ops._common import at_front, batch_size
 from functrace.primitives import check_kind, def_primitive, same_dtype
 from functrace.rules import Zero, def_batch_rule, def_jvp_rule, def_transpose_rule, instantiate, is_undefined
-from functrace.tracing import bind, get_aval
+from functrace.tracing import bind, get_aval, located
 
 Array = Any
 
@@ -104,6 +104,22 @@ def _lu_ae(a):
             ShapedArray(lead + (m,), np.dtype(np.int32))]
 
 
+def _complex_of(name: str, a: ShapedArray) -> np.dtype:
+    if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
+        raise ShapeError(f"{name} needs square matrices in its last two axes, got shape {a.shape}")
+    check_kind(name, a.dtype, "fc")
+    return np.dtype(np.complex64) if a.dtype in (np.float32, np.complex64) else np.dtype(np.complex128)
+
+
+def _sqrtm_ae(a):
+    return ShapedArray(a.shape, _complex_of("sqrtm", a))
+
+
+def _eig_ae(a):
+    dt = _complex_of("eig", a)
+    return [ShapedArray(a.shape[:-1], dt), ShapedArray(a.shape, dt)]
+
+
 cholesky_p = def_primitive("cholesky", _cholesky_ae)
 triangular_solve_p = def_primitive("triangular_solve", _triangular_solve_ae, linear=(1,))
 solve_p = def_primitive("solve", _solve_ae, linear=(1,))
@@ -113,6 +129,8 @@ qr_p = def_primitive("qr", _qr_ae, multiple_results=True)
 eigh_p = def_primitive("eigh", _eigh_ae, multiple_results=True)
 svd_p = def_primitive("svd", _svd_ae, multiple_results=True)
 lu_p = def_primitive("lu", _lu_ae, multiple_results=True)
+sqrtm_p = def_primitive("sqrtm", _sqrtm_ae)
+eig_p = def_primitive("eig", _eig_ae, multiple_results=True)
 
 
 # ---------------------------------------------------------------------------- small matrix helpers
@@ -240,6 +258,23 @@ def lu(x: Array) -> tuple:
     swapped with row ``pivots[i]`` at step ``i``, and ``x[..., permutation, :] = L @ U``."""
     out, pivots, permutation = bind(lu_p, x)
     return out, pivots, permutation
+
+
+def sqrtm(x: Array) -> Array:
+    """The principal square root of (..., n, n) matrices, complex (as JAX's ``sqrtm``, which
+    is computed from a complex Schur form); forward only, as in JAX."""
+    return bind(sqrtm_p, x)
+
+
+def eig(x: Array, *, compute_left_eigenvectors: bool = False, compute_right_eigenvectors: bool = True) -> Any:
+    """Eigenvalues ``w`` and right eigenvectors ``v`` (columns of unit norm, as LAPACK's geev,
+    each turned so its largest entry is real and positive) of general square matrices, complex:
+    ``[w, v]``, or ``[w]`` without right eigenvectors. Left eigenvectors are not supported.
+    Forward only (its derivative needs complex solves)."""
+    if compute_left_eigenvectors:
+        raise NotImplementedError("lax.linalg.eig: left eigenvectors are not supported")
+    w, v = bind(eig_p, x)
+    return [w, v] if compute_right_eigenvectors else [w]
 
 
 def _broadcast_batch(a: Array, b: Array) -> tuple:
@@ -486,6 +521,18 @@ def _lu_jvp(primals, tangents):
 def_jvp_rule(lu_p, _lu_jvp)
 
 
+def _forward_only(name: str, why: str):
+    def rule(primals, tangents, **params):
+        raise located(MissingRuleError(f"functrace computes {name} forward only ({why}); differentiate a "
+                                       "function that does not go through it, or stop its gradient with "
+                                       "ft.stop_gradient"))
+    return rule
+
+
+def_jvp_rule(sqrtm_p, _forward_only("sqrtm", "as JAX, whose Schur decomposition has no derivative"))
+def_jvp_rule(eig_p, _forward_only("eig", "its derivative needs complex linear solves, which functrace lacks"))
+
+
 # ---------------------------------------------------------------------------- batching
 def _batched(prim):
     """Every operand's batch axis to the front (the primitives treat leading axes as a batch)."""
@@ -498,5 +545,5 @@ def _batched(prim):
     return rule
 
 
-for _p in (cholesky_p, triangular_solve_p, solve_p, det_p, slogdet_p, qr_p, eigh_p, svd_p, lu_p):
+for _p in (cholesky_p, triangular_solve_p, solve_p, det_p, slogdet_p, qr_p, eigh_p, svd_p, lu_p, sqrtm_p, eig_p):
     def_batch_rule(_p, _batched(_p))

@@ -239,6 +239,15 @@ def expm(A: Array, *, upper_triangular: bool = False, max_squarings: int = 16) -
     return fnp.where((squarings > max_squarings)[..., None, None], fnp.full_like(r, np.nan), r)
 
 
+def sqrtm(A: Array, blocksize: int = 1) -> Array:  # noqa: N803
+    """The principal matrix square root, complex (as JAX's, from a complex Schur form: SciPy's
+    on the NumPy backend; torch has no Schur decomposition, so there it comes from the
+    eigendecomposition and is nan for defective matrices). Forward only, as in JAX."""
+    if blocksize != 1:
+        raise user_error(NotImplementedError("sqrtm: only blocksize=1 is supported (as in JAX)"))
+    return lax.linalg.sqrtm(fnp.linalg._square("sqrtm", A))
+
+
 def block_diag(*arrs: Array) -> Array:
     """The block-diagonal matrix of ``arrs`` (scalars and 1-D arrays are 1-row blocks), in their
     promoted dtype."""
@@ -259,4 +268,4 @@ def block_diag(*arrs: Array) -> Array:
 
 
 __all__ = ["block_diag", "cho_factor", "cho_solve", "cholesky", "det", "eigh", "expm", "inv", "lu", "lu_factor",
-           "lu_solve", "qr", "solve", "solve_triangular", "svd"]
+           "lu_solve", "qr", "solve", "solve_triangular", "sqrtm", "svd"]
