@@ -45,10 +45,9 @@ SlogdetResult = namedtuple("SlogdetResult", ["sign", "logabsdet"])
 EighResult = namedtuple("EighResult", ["eigenvalues", "eigenvectors"])
 SVDResult = namedtuple("SVDResult", ["U", "S", "Vh"])
 QRResult = namedtuple("QRResult", ["Q", "R"])
-EigResult = namedtuple("EigResult", ["eigenvalues", "eigenvectors"])
 
 __all__ = [
-    "cholesky", "cond", "det", "eig", "eigh", "eigvals", "eigvalsh", "inv", "lstsq", "matrix_power", "matrix_rank",
+    "cholesky", "cond", "det", "eigh", "eigvalsh", "inv", "lstsq", "matrix_power", "matrix_rank",
     "matrix_norm", "matrix_transpose", "multi_dot", "norm", "pinv", "qr", "slogdet", "solve", "svd", "svdvals",
     "tensorinv", "tensorsolve", "vector_norm", "diagonal", "trace", "cross", "outer", "vecdot", "matmul", "tensordot",
 ]
@@ -109,18 +108,6 @@ def eigh(a: Array, UPLO: str | None = None, symmetrize_input: bool = True) -> Ei
     """Eigenvalues (ascending) and eigenvectors of symmetric matrices."""
     v, w = lax.linalg.eigh(_square("eigh", a), lower=UPLO in (None, "L"), symmetrize_input=symmetrize_input)
     return EighResult(w, v)
-
-
-def eig(a: Array) -> EigResult:
-    """Eigenvalues and right eigenvectors (unit-norm columns) of general square matrices, both
-    complex, in LAPACK's order (as NumPy's and JAX's). Forward only: differentiating raises."""
-    w, v = lax.linalg.eig(_square("eig", a))
-    return EigResult(w, v)
-
-
-def eigvals(a: Array) -> Array:
-    """Eigenvalues of general square matrices, complex (forward only)."""
-    return lax.linalg.eig(_square("eigvals", a), compute_right_eigenvectors=False)[0]
 
 
 def eigvalsh(a: Array, UPLO: str | None = "L") -> Array:  # noqa: N803
