@@ -7,7 +7,10 @@ array operations (``_Ops``), which torch_special.py fills with torch's: the powe
 P(a, x) for x < a + 1 and Legendre's continued fraction of Q(a, x) above (Numerical Recipes
 6.2), each carried along with its derivative in ``a``; and the continued fraction of the
 incomplete beta function (Numerical Recipes 6.4) with its symmetry I_x(a, b) = 1 - I_{1-x}(b, a).
-All elements iterate together until every one has converged (at most ``_MAX_ITER`` steps).
+All elements iterate together: on NumPy until every one has converged (at most 2000 steps), on
+torch a fixed number of steps (reading a tensor's values on the host to decide when to stop
+would synchronise the device every step). Elements that have not converged by the last step
+(shapes beyond about 10⁴ on torch, 10⁵ on NumPy) are nan, not a silently rough value.
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ import numpy as np
 from functrace.errors import BackendError
 from functrace.ops import special as SP
 
-_MAX_ITER = 2000
 _TINY = 1e-300
 
 
@@ -33,9 +35,10 @@ class _Ops(NamedTuple):
     abs: Callable
     lgamma: Callable
     digamma: Callable
-    any: Callable  # -> Python bool
+    any: Callable  # -> Python bool: whether to keep iterating (torch: always, up to max_iter)
     eps: Callable  # dtype of an array -> its machine epsilon
     full_like: Callable
+    max_iter: int
 
 
 def _guard(d: Any, ops: _Ops, tiny: float) -> Any:
@@ -56,11 +59,15 @@ def igamma_grad_a(a: Any, x: Any, ops: _Ops) -> Any:
     t = ops.full_like(a_, 1.0)
     dlog = log_x - ops.digamma(a_ + 1)
     total, dtotal = ops.full_like(a_, 1.0), dlog
-    for n in range(1, _MAX_ITER):
+    series_done = ~use_series
+    for n in range(1, ops.max_iter):  # the terms only shrink (x < a + 1): a small one stays small
         t = t * x_ / (a_ + n)
         dlog = dlog - 1.0 / (a_ + n)
-        total, dtotal = total + t, dtotal + t * dlog
-        if not ops.any(use_series & (ops.abs(t * (1 + ops.abs(dlog))) > eps * ops.abs(total) * 1e-2)):
+        # converged sums are frozen (torch runs every element to the last step)
+        total = ops.where(series_done, total, total + t)
+        dtotal = ops.where(series_done, dtotal, dtotal + t * dlog)
+        series_done = series_done | ((t <= eps * total) & (ops.abs(t * dlog) <= eps * ops.abs(dtotal)))
+        if not ops.any(~series_done):
             break
     series = ops.exp(a_ * log_x - x_ - ops.lgamma(a_ + 1)) * dtotal
     # Continued fraction of Q = e^(a log x - x - lgamma(a)) h, each quantity with its a-derivative.
@@ -69,7 +76,8 @@ def igamma_grad_a(a: Any, x: Any, ops: _Ops) -> Any:
     d = 1.0 / b
     dd = -db * d * d
     h, dh = d, dd
-    for i in range(1, _MAX_ITER):
+    fraction_done = use_series
+    for i in range(1, ops.max_iter):
         an, dan = -i * (i - a_), float(i)
         b = b + 2
         den = an * d + b
@@ -82,14 +90,17 @@ def igamma_grad_a(a: Any, x: Any, ops: _Ops) -> Any:
         dd = -dden * d * d
         delta = d * c
         ddelta = dd * c + d * dc
-        h, dh, dh_old = h * delta, dh * delta + h * ddelta, dh
+        h_new, dh_new = h * delta, dh * delta + h * ddelta
         # the derivative converges more slowly than the value: wait for both
-        moving = (ops.abs(delta - 1) > eps) | (ops.abs(dh - dh_old) > eps * ops.abs(dh))
-        if not ops.any(~use_series & moving):
+        settled = (ops.abs(delta - 1) <= 4 * eps) & (ops.abs(dh_new - dh) <= 4 * eps * ops.abs(dh_new))
+        h, dh = ops.where(fraction_done, h, h_new), ops.where(fraction_done, dh, dh_new)
+        fraction_done = fraction_done | settled
+        if not ops.any(~fraction_done):
             break
     front = ops.exp(a_ * log_x - x_ - ops.lgamma(a_))
     fraction = -front * (h * (log_x - ops.digamma(a_)) + dh)
     out = ops.where(use_series, series, fraction)
+    out = ops.where(series_done & fraction_done, out, np.nan)  # not converged: nan, not a rough value
     zero = (a > 0) & ((x == 0) | (x == np.inf))
     return ops.where(valid, out, ops.where(zero, 0.0, np.nan))
 
@@ -107,18 +118,23 @@ def betainc(a: Any, b: Any, x: Any, ops: _Ops) -> Any:
     c = ops.full_like(p, 1.0)
     d = 1.0 / _guard(1 - (p + q) * y / (p + 1), ops, tiny)
     h = d
-    for m in range(1, _MAX_ITER):
+    done = ~inside
+    for m in range(1, ops.max_iter):
         m2 = 2 * m
+        h_new = h
         for aa in (m * (q - m) * y / ((p - 1 + m2) * (p + m2)), -(p + m) * (p + q + m) * y / ((p + m2) * (p + 1 + m2))):
             d = 1.0 / _guard(1 + aa * d, ops, tiny)
             c = _guard(1 + aa / c, ops, tiny)
             delta = d * c
-            h = h * delta
-        if not ops.any(inside & (ops.abs(delta - 1) > eps)):
+            h_new = h_new * delta
+        h = ops.where(done, h, h_new)  # converged fractions are frozen
+        done = done | (ops.abs(delta - 1) <= 4 * eps)
+        if not ops.any(~done):
             break
     log_front = p * ops.log(y) + q * ops.log1p(-y) - (ops.lgamma(p) + ops.lgamma(q) - ops.lgamma(p + q))
     value = ops.exp(log_front) * h / p
     value = ops.where(flip, 1 - value, value)
+    value = ops.where(done, value, np.nan)  # not converged: nan, not a rough value
     nan = (a < 0) | (b < 0) | (x < 0) | (x > 1) | ((a == 0) & (b == 0)) | (a != a) | (b != b) | (x != x)
     edge = ops.where((x == 0) | (b == 0), 0.0, ops.where((x == 1) | (a == 0), 1.0, np.nan))
     return ops.where(nan, np.nan, ops.where(inside, value, edge))
@@ -137,7 +153,7 @@ def _numpy_ops() -> _Ops:
     sc = _scipy_special()
     return _Ops(where=np.where, log=np.log, log1p=np.log1p, exp=np.exp, abs=np.abs, lgamma=sc.gammaln,
                 digamma=sc.psi, any=lambda m: bool(np.any(m)), eps=lambda v: float(np.finfo(v.dtype).eps),
-                full_like=np.full_like)
+                full_like=np.full_like, max_iter=2000)
 
 
 def _igamma_grad_a(a: np.ndarray, x: np.ndarray) -> np.ndarray:

@@ -198,10 +198,11 @@ SMALL = {
     "bayes_regression": ["--steps", "3", "--samples", "2"],
     "cnn_digits": ["--quick", "--epochs", "1"],
     "taylor_ode": ["--quick", "--order", "4", "--t-end", "0.1"],
+    "gp_regression": ["--steps", "3", "--points", "8"],
 }
 PICTURES = {"mlp_digits": "mlp_digits.png", "tanh_derivatives": "tanh_derivatives.png",
             "bayes_regression": "bayes_regression.png", "cnn_digits": "cnn_digits.png",
-            "taylor_ode": "taylor_ode.png"}
+            "taylor_ode": "taylor_ode.png", "gp_regression": "gp_regression.png"}
 
 
 def test_the_table_lists_every_example():
