@@ -47,9 +47,9 @@ SVDResult = namedtuple("SVDResult", ["U", "S", "Vh"])
 QRResult = namedtuple("QRResult", ["Q", "R"])
 
 __all__ = [
-    "cholesky", "cond", "det", "eigh", "eigvalsh", "inv", "lstsq", "matrix_power", "matrix_rank",
-    "matrix_norm", "matrix_transpose", "multi_dot", "norm", "pinv", "qr", "slogdet", "solve", "svd", "svdvals",
-    "tensorinv", "tensorsolve", "vector_norm", "diagonal", "trace", "cross", "outer", "vecdot", "matmul", "tensordot",
+    "cholesky", "cond", "det", "eigh", "eigvalsh", "inv", "lstsq", "matrix_power", "matrix_rank", "matrix_norm",
+    "matrix_transpose", "multi_dot", "norm", "pinv", "qr", "slogdet", "solve", "svd", "svdvals", "tensorinv",
+    "tensorsolve", "vector_norm", "diagonal", "trace", "cross", "outer", "vecdot", "matmul", "tensordot",
 ]
 
 
