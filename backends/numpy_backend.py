@@ -29,6 +29,7 @@ from functrace.backends import (
     numpy_scatter,
     numpy_sorting,
     numpy_special,
+    numpy_special_series,
     numpy_structural,
 )
 from functrace.backends.base import Backend
@@ -91,6 +92,7 @@ def make_backend() -> NumpyBackend:
         numpy_complex_parts.IMPLS,
         numpy_fft.IMPLS,
         numpy_special.IMPLS,
+        numpy_special_series.IMPLS,
         numpy_debugging.IMPLS,
         numpy_collectives.IMPLS,
     )

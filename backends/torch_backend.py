@@ -222,6 +222,7 @@ def make_backend() -> TorchBackend:
         torch_scatter,
         torch_sorting,
         torch_special,
+        torch_special_series,
         torch_structural,
     )
 
@@ -242,6 +243,7 @@ def make_backend() -> TorchBackend:
         torch_complex_parts.impls(b.device),
         torch_fft.impls(b.device),
         torch_special.impls(b.device),
+        torch_special_series.impls(b.device),
         torch_debugging.impls(b.device),
         torch_collectives.impls(b.device),
     )

@@ -130,9 +130,11 @@ from functrace.ops.sorting import sort, sort_key_val, top_k  # noqa: E402,F401
 from functrace.ops.special import (  # noqa: E402,F401
     bessel_i0e,
     bessel_i1e,
+    betainc,
     digamma,
     erfc,
     igamma,
+    igamma_grad_a,
     igammac,
     lgamma,
     polygamma,

@@ -150,6 +150,11 @@ class Tracer:
         # NumPy cannot dispatch np.asarray/np.array, so this is the only hook. Returning the
         # concrete value would make a constant cut off from the trace: derivatives through it
         # would silently be zero. Refuse, and say what to write instead.
+        from functrace.scipy._foreign import scipy_conversion_error  # SciPy's code: name its functrace twin
+
+        err = scipy_conversion_error(self.aval.str_short())
+        if err is not None:
+            raise err
         raise located(TracerArrayConversionError(
             f"numpy.asarray/numpy.array (or another conversion to a NumPy array) was applied to a traced "
             f"{self.aval.str_short()}; the result would be cut off from the trace and its derivative lost. "

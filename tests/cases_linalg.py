@@ -65,4 +65,11 @@ CASES = [
     Case("svd[tall]", LD.svd_p, lambda a: lax.linalg.svd(a, full_matrices=False), (spread((5, 3)),)),
     Case("svd[wide,batch]", LD.svd_p, lambda a: lax.linalg.svd(a, full_matrices=False), (spread((2, 2, 4)),)),
     Case("svd[values]", LD.svd_p, lambda a: lax.linalg.svd(a, compute_uv=False), (spread((4, 3)),)),
+    Case("lu[square]", LD.lu_p, lambda a: lax.linalg.lu(a)[0], (real((4, 4)),)),
+    Case("lu[tall,batch]", LD.lu_p, lambda a: lax.linalg.lu(a)[0], (real((2, 5, 3)),)),
+    Case("lu[wide]", LD.lu_p, lambda a: lax.linalg.lu(a)[0], (real((3, 5)),)),
 ]
+
+# Forward-only, as in JAX (sqrtm) or for want of complex solves (eig): their JVP rules raise.
+ELSEWHERE = {LD.sqrtm_p: "test_scipy_linalg.py::test_sqrtm_and_eig_are_forward_only",
+             LD.eig_p: "test_scipy_linalg.py::test_sqrtm_and_eig_are_forward_only"}

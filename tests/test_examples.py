@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 OURS = ["quickstart", "logistic_regression", "mlp_digits", "tanh_derivatives", "newton_rosenbrock",
         "numpy_interop", "bayes_regression", "cnn_digits", "taylor_ode", "ode_fit",
-        "data_parallel"]
+        "data_parallel", "gp_regression"]
 
 
 def load(name: str):
@@ -139,6 +139,30 @@ def test_ode_fit(tmp_path):
     assert_png(tmp_path / "ode_fit.png")
 
 
+def test_gp_regression(tmp_path):
+    """ft.grad of multivariate_normal.logpdf matches the textbook gradient; Adam reaches the
+    maximum of the marginal likelihood that SciPy's optimiser finds with that gradient."""
+    scipy_optimize = pytest.importorskip("scipy.optimize")
+    mod = load("gp_regression")
+    res = mod.main(["--out", str(tmp_path)])
+    assert res["grad_error"] < 1e-9
+    x, y = mod.make_data(40, 0)
+
+    def neg(p):
+        c = mod.covariance(np.asarray(p), x)
+        c = np.asarray(ft.device_get(c))
+        sign, logdet = np.linalg.slogdet(c)
+        return 0.5 * (y @ np.linalg.solve(c, y) + logdet + len(x) * np.log(2 * np.pi))
+
+    best = scipy_optimize.minimize(neg, np.log([1.0, 1.0, 0.5]),
+                                   jac=lambda p: -mod.closed_form_gradient(p, x, y), method="BFGS")
+    assert res["history"][-1] == pytest.approx(-best.fun, abs=1e-3)
+    np.testing.assert_allclose(res["params"], best.x, atol=0.02)
+    assert 0.1 < res["noise"] < 0.35 and res["rmse"] < 0.35
+    assert np.all(res["sd"] > 0)
+    assert_png(tmp_path / "gp_regression.png")
+
+
 def test_output_directory_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("FUNCTRACE_EXAMPLES_OUT", str(tmp_path / "from_env"))
     res = load("tanh_derivatives").main(["--quick", "--order", "1"])
@@ -185,11 +209,12 @@ SMALL = {
     "taylor_ode": ["--quick", "--order", "4", "--t-end", "0.1"],
     "ode_fit": ["--steps", "2", "--points", "6"],
     "data_parallel": ["--quick", "--epochs", "1", "--hidden", "16"],  # starts torchrun with 2 processes
+    "gp_regression": ["--steps", "3", "--points", "8"],
 }
 PICTURES = {"mlp_digits": "mlp_digits.png", "tanh_derivatives": "tanh_derivatives.png",
             "bayes_regression": "bayes_regression.png", "cnn_digits": "cnn_digits.png",
             "taylor_ode": "taylor_ode.png", "ode_fit": "ode_fit.png",
-            "data_parallel": "data_parallel.png"}
+            "data_parallel": "data_parallel.png", "gp_regression": "gp_regression.png"}
 
 
 def test_the_table_lists_every_example():

@@ -128,8 +128,10 @@ CASES += [
 FALLBACK = {"cumlogsumexp", "cumprod", "custom_jvp_call", "custom_lin", "custom_vjp_call", "reduce_prod",
             # families that landed beside jet: linear algebra, erf_inv, max/min pooling
             "cholesky", "det", "eigh", "qr", "slogdet", "svd", "erf_inv", "reduce_window_max", "reduce_window_min",
+            "lu", "sqrtm", "eig",
             # special functions
             "bessel_i0e", "bessel_i1e", "digamma", "erfc", "igamma", "igammac", "lgamma", "polygamma", "zeta",
+            "igamma_grad_a", "regularized_incomplete_beta",
             # program tools
             "debug_print", "remat",
             # collectives (several operands, one result each; pmax/pmin have no derivative, as in JAX)

@@ -40,6 +40,16 @@ VALUES = [
     ("poisson", "logpmf", (2.2,), K), ("poisson", "pmf", (0.5, 1.0), K), ("poisson", "cdf", (2.2,), K),
     ("bernoulli", "logpmf", (0.3,), K), ("bernoulli", "pmf", (0.8,), K), ("bernoulli", "cdf", (0.3,), K),
     ("binom", "logpmf", (5.0, 0.3), K), ("binom", "pmf", (6.0, 0.9), K),
+    # the second round: survival functions, inverse survival functions, beta's CDFs
+    ("norm", "isf", (0.3, 1.7), Q), ("norm", "isf", (), np.array([1e-30, 1e-10, 0.5, 1 - 1e-10])),
+    ("cauchy", "sf", (0.2, 2.0), X), ("cauchy", "logsf", (0.2, 2.0), X), ("cauchy", "isf", (0.2, 2.0), Q),
+    ("logistic", "sf", (0.2, 2.0), X), ("logistic", "isf", (0.2, 2.0), Q),
+    ("expon", "sf", (-0.5, 2.0), X), ("expon", "logsf", (-0.5, 2.0), X),
+    ("gamma", "sf", (2.5, -0.5, 2.0), X), ("gamma", "logsf", (2.5, -0.5, 2.0), X),
+    ("chi2", "sf", (4.0, 0.0, 1.5), X), ("chi2", "logsf", (3.0,), X),
+    ("beta", "cdf", (2.0, 3.0), UNIT), ("beta", "cdf", (0.5, 1.5, -0.2, 1.5), UNIT),
+    ("beta", "logcdf", (2.0, 3.0), UNIT), ("beta", "sf", (2.0, 3.0), UNIT), ("beta", "logsf", (0.5, 4.0), UNIT),
+    ("bernoulli", "ppf", (0.3,), np.array([0.001, 0.2, 0.7, 0.8, 1.0])),
 ]
 
 
@@ -52,6 +62,31 @@ def test_values_match_scipy(dist, fn, params, x, dtype):
     assert got.dtype == dtype
     tol = dict(rtol=2e-4, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-300)
     np.testing.assert_allclose(got, want, equal_nan=True, **tol)
+
+
+def test_bernoulli_ppf_and_poisson_entropy_as_jax():
+    # bernoulli.ppf(0, p) is 0 in JAX (SciPy: -1); outside [0, 1] it is nan
+    np.testing.assert_array_equal(host(st.bernoulli.ppf(np.array([0.0, 0.5, 1.5, -0.1]), 0.3)), [0.0, 0.0, np.nan,
+                                                                                                 np.nan])
+    mu = np.array([0.01, 0.5, 5.0, 20.0, 99.9, 100.0, 1e3])
+    np.testing.assert_allclose(host(st.poisson.entropy(mu)), ss.poisson(mu).entropy(), rtol=1e-9)
+    assert np.isnan(host(st.poisson.entropy(np.array([0.0, -1.0])))).all()
+    check_grads(st.poisson.entropy, (np.array([0.7, 30.0, 150.0]),), order=2, modes=("fwd", "rev"))
+
+
+def test_gamma_and_chi2_cdfs_are_differentiable_once_in_the_shape():
+    x = np.array([0.3, 2.0, 5.0])
+    check_grads(lambda a: st.gamma.cdf(x, a, -0.1, 2.0), (2.5,), order=1, modes=("fwd", "rev"))
+    check_grads(lambda df: st.chi2.logsf(x, df), (3.0,), order=1, modes=("fwd", "rev"))
+    check_grads(lambda mu: st.poisson.cdf(np.array([0.0, 2.0, 5.0]), mu), (2.2,), order=2, modes=("fwd", "rev"))
+
+
+def test_beta_cdf_is_differentiable_in_x_loc_scale_only():
+    check_grads(lambda x, loc, scale: st.beta.cdf(x, 2.0, 3.0, loc, scale), (np.array([0.2, 0.5, 0.9]), -0.1, 1.3),
+                order=2, modes=("fwd", "rev"))
+    check_grads(lambda x: st.beta.sf(x, 0.7, 2.5), (np.array([0.2, 0.5, 0.9]),), order=2, modes=("fwd", "rev"))
+    with pytest.raises(ft.errors.MissingRuleError, match="betainc"):
+        ft.grad(lambda a: st.beta.cdf(0.4, a, 3.0))(2.0)
 
 
 def test_dirichlet_and_multivariate_normal_values():
@@ -86,6 +121,11 @@ GRADS = [
     ("expon.cdf", st.expon.cdf, (np.array([0.3, 2.0]), -0.5, 2.0)),
     ("uniform.logpdf", st.uniform.logpdf, (np.array([0.3, 1.0]), -0.5, 2.0)),
     ("gamma.logpdf", st.gamma.logpdf, (np.array([0.3, 2.0, 5.0]), 2.5, -0.1, 2.0)),
+    ("norm.isf", st.norm.isf, (Q[1:-1], 0.3, 1.7)),
+    ("cauchy.logsf", st.cauchy.logsf, (X, 0.2, 2.0)),
+    ("logistic.isf", st.logistic.isf, (Q[1:-1], 0.2, 2.0)),
+    ("expon.logsf", st.expon.logsf, (np.array([0.3, 2.0]), -0.5, 2.0)),
+    ("chi2.sf", lambda x: st.chi2.sf(x, 3.0), (np.array([0.3, 2.0]),)),
     ("chi2.logpdf", st.chi2.logpdf, (np.array([0.3, 2.0]), 3.0)),
     ("beta.logpdf", st.beta.logpdf, (np.array([0.2, 0.5, 0.9]), 2.0, 3.0)),
     ("dirichlet.logpdf", lambda x, a: st.dirichlet.logpdf(x / fnp.sum(x), a), (np.array([0.2, 0.3, 0.5]),

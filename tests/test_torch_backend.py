@@ -478,7 +478,8 @@ CASES.update({
                                                          unit_diagonal=False), rhs=True),
     "solve": _matrix("square", rhs=True), "det": _matrix("square"), "slogdet": _matrix("square"),
     "qr": _matrix("tall", lambda s: {"full_matrices": False}), "eigh": _matrix("spd", lambda s: {"lower": True}),
-    "svd": _matrix("tall", lambda s: {"full_matrices": False}),
+    "svd": _matrix("tall", lambda s: {"full_matrices": False}), "lu": _matrix("tall"),
+    "sqrtm": _matrix("spd"), "eig": _matrix("square"),
 })
 
 def _cplx(rng, s, dt):
@@ -507,6 +508,9 @@ CASES.update({  # complex numbers and FFTs (functrace/ops/complex_parts.py, fft.
     "bessel_i0e": elementwise(1), "bessel_i1e": elementwise(1),
     "polygamma": with_params(FLOATS, lambda s: {"m": len(s)}, "pos"),
     "igamma": elementwise(2, "pos"), "igammac": elementwise(2, "pos"), "zeta": elementwise(2, "ge1"),
+    "igamma_grad_a": elementwise(2, "pos"),
+    "regularized_incomplete_beta": Case(lambda rng, s, dt: ((sample(rng, s, dt, "pos"), sample(rng, s, dt, "pos"),
+                                                             np.abs(sample(rng, s, dt, "unit"))), {}), FLOATS),
 })
 
 

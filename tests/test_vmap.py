@@ -311,6 +311,9 @@ def _linalg_cases() -> list[Case]:
         case("qr", LD.qr_p, lambda a: lax.linalg.qr(a, full_matrices=False), real(4, 3)),
         case("eigh", LD.eigh_p, lax.linalg.eigh, spd(3)),
         case("svd", LD.svd_p, lambda a: lax.linalg.svd(a, full_matrices=False), real(4, 3)),
+        case("lu", LD.lu_p, lax.linalg.lu, real(4, 3)),
+        case("sqrtm", LD.sqrtm_p, lax.linalg.sqrtm, spd(3)),
+        case("eig", LD.eig_p, lambda a: lax.linalg.eig(a)[0], spd(3)),
     ]
 
 
@@ -341,6 +344,9 @@ def _scientific_cases() -> list[Case]:
         case("igamma", SP.igamma_p, lax.igamma, positive(3), positive(3)),
         case("igammac", SP.igammac_p, lax.igammac, positive(2, 2), positive(2, 2)),
         case("zeta", SP.zeta_p, lambda x, q: lax.zeta(x + 1, q), positive(3), positive(3)),
+        case("igamma_grad_a", SP.igamma_grad_a_p, lax.igamma_grad_a, positive(3), positive(3)),
+        case("betainc", SP.betainc_p, lambda a, b, x: lax.betainc(a, b, x / (1 + x)), positive(3), positive(3),
+             positive(3)),
     ]
 
 

@@ -153,7 +153,7 @@ def _format(self: Tracer, spec: str) -> str:
 # scipy.special's ufuncs that functrace.scipy.special implements (its polygamma, multigammaln and
 # zeta are Python functions, not ufuncs: NumPy's protocol never hands them a traced value).
 _SCIPY_SPECIAL = ("erf", "erfc", "erfinv", "expit", "logit", "gammaln", "gamma", "digamma", "psi",
-                  "betaln", "gammainc", "gammaincc", "ndtr", "ndtri", "log_ndtr", "xlogy",
+                  "betaln", "betainc", "gammainc", "gammaincc", "ndtr", "ndtri", "log_ndtr", "xlogy",
                   "xlog1py", "entr", "i0e", "i1e", "i0", "i1")
 
 

@@ -1,7 +1,7 @@
 """Matrix decompositions and solves: ``cholesky``, ``triangular_solve``, ``solve``, ``det``,
-``slogdet``, ``qr``, ``eigh`` and ``svd``, each on the last two axes of its operands (any
-leading axes are a batch). Declared with their traits, then their ``lax.linalg`` wrappers, JVP,
-transpose and batching rules.
+``slogdet``, ``qr``, ``eigh``, ``svd``, ``lu`` and the forward-only ``sqrtm`` and ``eig``, each
+on the last two axes of its operands (any leading axes are a batch). Declared with their
+traits, then their ``lax.linalg`` wrappers, JVP, transpose and batching rules.
 
 The derivative rules are JAX's (``jax/_src/lax/linalg.py``), for real matrices: eigenvectors
 and singular vectors are differentiable where the eigen/singular values are distinct, ``qr``
@@ -23,7 +23,7 @@ from functrace.avals import ShapedArray
 from functrace.errors import ShapeError
 from functrace.ops._common import at_front, batch_size
 from functrace.primitives import check_kind, def_primitive, same_dtype
-from functrace.rules import Zero, def_batch_rule, def_jvp_rule, def_transpose_rule, instantiate, is_undefined
+from functrace.rules import def_batch_rule
 from functrace.tracing import bind, get_aval
 
 Array = Any
@@ -97,6 +97,29 @@ def _svd_ae(a, *, full_matrices):
             ShapedArray(lead + (nv, n), a.dtype)]
 
 
+def _lu_ae(a):
+    m, n = _matrix("lu", a)
+    lead = a.shape[:-2]
+    return [ShapedArray(a.shape, a.dtype), ShapedArray(lead + (min(m, n),), np.dtype(np.int32)),
+            ShapedArray(lead + (m,), np.dtype(np.int32))]
+
+
+def _complex_of(name: str, a: ShapedArray) -> np.dtype:
+    if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
+        raise ShapeError(f"{name} needs square matrices in its last two axes, got shape {a.shape}")
+    check_kind(name, a.dtype, "fc")
+    return np.dtype(np.complex64) if a.dtype in (np.float32, np.complex64) else np.dtype(np.complex128)
+
+
+def _sqrtm_ae(a):
+    return ShapedArray(a.shape, _complex_of("sqrtm", a))
+
+
+def _eig_ae(a):
+    dt = _complex_of("eig", a)
+    return [ShapedArray(a.shape[:-1], dt), ShapedArray(a.shape, dt)]
+
+
 cholesky_p = def_primitive("cholesky", _cholesky_ae)
 triangular_solve_p = def_primitive("triangular_solve", _triangular_solve_ae, linear=(1,))
 solve_p = def_primitive("solve", _solve_ae, linear=(1,))
@@ -105,6 +128,9 @@ slogdet_p = def_primitive("slogdet", _slogdet_ae, multiple_results=True)
 qr_p = def_primitive("qr", _qr_ae, multiple_results=True)
 eigh_p = def_primitive("eigh", _eigh_ae, multiple_results=True)
 svd_p = def_primitive("svd", _svd_ae, multiple_results=True)
+lu_p = def_primitive("lu", _lu_ae, multiple_results=True)
+sqrtm_p = def_primitive("sqrtm", _sqrtm_ae)
+eig_p = def_primitive("eig", _eig_ae, multiple_results=True)
 
 
 # ---------------------------------------------------------------------------- small matrix helpers
@@ -225,6 +251,32 @@ def svd(x: Array, *, full_matrices: bool = True, compute_uv: bool = True) -> Any
     return (u, s, vh) if compute_uv else s
 
 
+def lu(x: Array) -> tuple:
+    """``(lu, pivots, permutation)``: the LU decomposition with partial pivoting of (..., m, n)
+    matrices, as LAPACK's ``getrf`` and JAX's ``lax.linalg.lu``. ``lu`` holds the unit lower
+    factor ``L`` below its diagonal and the upper factor ``U`` on and above it; row ``i`` was
+    swapped with row ``pivots[i]`` at step ``i``, and ``x[..., permutation, :] = L @ U``."""
+    out, pivots, permutation = bind(lu_p, x)
+    return out, pivots, permutation
+
+
+def sqrtm(x: Array) -> Array:
+    """The principal square root of (..., n, n) matrices, complex (as JAX's ``sqrtm``, which
+    is computed from a complex Schur form); forward only, as in JAX."""
+    return bind(sqrtm_p, x)
+
+
+def eig(x: Array, *, compute_left_eigenvectors: bool = False, compute_right_eigenvectors: bool = True) -> Any:
+    """Eigenvalues ``w`` and right eigenvectors ``v`` (columns of unit norm, as LAPACK's geev,
+    each turned so its largest entry is real and positive) of general square matrices, complex:
+    ``[w, v]``, or ``[w]`` without right eigenvectors. Left eigenvectors are not supported.
+    Forward only (its derivative needs complex solves)."""
+    if compute_left_eigenvectors:
+        raise NotImplementedError("lax.linalg.eig: left eigenvectors are not supported")
+    w, v = bind(eig_p, x)
+    return [w, v] if compute_right_eigenvectors else [w]
+
+
 def _broadcast_batch(a: Array, b: Array) -> tuple:
     """Broadcast the leading (batch) axes of two stacks of matrices against each other."""
     sa, sb = get_aval(a).shape, get_aval(b).shape
@@ -248,185 +300,6 @@ def _broadcast_batch(a: Array, b: Array) -> tuple:
     return grow(a, sa), grow(b, sb)
 
 
-# ---------------------------------------------------------------------------- JVP rules
-def _cholesky_jvp(primals, tangents):
-    (x,), (t,) = primals, tangents
-    L = bind(cholesky_p, x)
-    if isinstance(t, Zero):
-        return L, Zero(get_aval(L))
-    sigma = _symmetrize(t)
-    tmp = bind(triangular_solve_p, L, sigma, left_side=False, lower=True, transpose_a=True, unit_diagonal=False)
-    inner = bind(triangular_solve_p, L, tmp, left_side=True, lower=True, transpose_a=False, unit_diagonal=False)
-    a = get_aval(L)
-    halve = np.where(np.eye(a.shape[-1], dtype=bool), 0.5, 1.0).astype(a.dtype)
-    phi = lax.mul(_tril(inner), np.broadcast_to(halve, a.shape))
-    return L, _mm(L, phi)
-
-
-def_jvp_rule(cholesky_p, _cholesky_jvp)
-
-
-def _triangular_solve_jvp(primals, tangents, *, left_side, lower, transpose_a, unit_diagonal):
-    a, b = primals
-    ta, tb = tangents
-    params = dict(left_side=left_side, lower=lower, transpose_a=transpose_a, unit_diagonal=unit_diagonal)
-    x = bind(triangular_solve_p, a, b, **params)
-    out = Zero(get_aval(x))
-    if not isinstance(tb, Zero):
-        out = bind(triangular_solve_p, a, tb, **params)
-    if not isinstance(ta, Zero):
-        n = get_aval(a).shape[-1]
-        k = -1 if unit_diagonal else 0
-        mask = np.tri(n, n, k, dtype=bool) if lower else ~np.tri(n, n, -1 - k, dtype=bool)
-        da = _masked(ta, mask)
-        da = _mT(da) if transpose_a else da
-        rhs = _mm(da, x) if left_side else _mm(x, da)
-        term = lax.neg(bind(triangular_solve_p, a, rhs, **params))
-        out = term if isinstance(out, Zero) else lax.add(out, term)
-    return x, out
-
-
-def _triangular_solve_transpose(ct, a, b, *, left_side, lower, transpose_a, unit_diagonal):
-    if is_undefined(a):
-        raise ValueError("triangular_solve is linear in its right-hand side only")
-    if isinstance(ct, Zero):
-        return [None, Zero(b.aval)]
-    return [None, bind(triangular_solve_p, a, ct, left_side=left_side, lower=lower,
-                       transpose_a=not transpose_a, unit_diagonal=unit_diagonal)]
-
-
-def_jvp_rule(triangular_solve_p, _triangular_solve_jvp)
-def_transpose_rule(triangular_solve_p, _triangular_solve_transpose)
-
-
-def _solve_jvp(primals, tangents):
-    a, b = primals
-    ta, tb = tangents
-    x = bind(solve_p, a, b)
-    if isinstance(ta, Zero) and isinstance(tb, Zero):
-        return x, Zero(get_aval(x))
-    rhs = instantiate(tb, get_aval(b))
-    if not isinstance(ta, Zero):
-        rhs = lax.sub(rhs, _mm(ta, x))
-    return x, bind(solve_p, a, rhs)
-
-
-def _solve_transpose(ct, a, b):
-    if is_undefined(a):
-        raise ValueError("solve is linear in its right-hand side only")
-    if isinstance(ct, Zero):
-        return [None, Zero(b.aval)]
-    return [None, bind(solve_p, _mT(a), ct)]
-
-
-def_jvp_rule(solve_p, _solve_jvp)
-def_transpose_rule(solve_p, _solve_transpose)
-
-
-def _trace_solve(a: Array, t: Array) -> Array:
-    """``trace(a⁻¹ t)`` per matrix: the derivative of log|det a| along ``t``."""
-    nd = get_aval(a).ndim
-    return lax.reduce_sum(_diagonal(bind(solve_p, a, t)), (nd - 2,))
-
-
-def _det_jvp(primals, tangents):
-    (a,), (t,) = primals, tangents
-    d = bind(det_p, a)
-    if isinstance(t, Zero):
-        return d, Zero(get_aval(d))
-    return d, lax.mul(d, _trace_solve(a, t))
-
-
-def _slogdet_jvp(primals, tangents):
-    (a,), (t,) = primals, tangents
-    sign, logabsdet = bind(slogdet_p, a)
-    zero = Zero(get_aval(sign))
-    if isinstance(t, Zero):
-        return [sign, logabsdet], [zero, Zero(get_aval(logabsdet))]
-    return [sign, logabsdet], [zero, _trace_solve(a, t)]
-
-
-def_jvp_rule(det_p, _det_jvp)
-def_jvp_rule(slogdet_p, _slogdet_jvp)
-
-
-def _qr_jvp(primals, tangents, *, full_matrices):
-    (x,), (dx,) = primals, tangents
-    q, r = bind(qr_p, x, full_matrices=full_matrices)
-    if isinstance(dx, Zero):
-        return [q, r], [Zero(get_aval(q)), Zero(get_aval(r))]
-    m, n = get_aval(x).shape[-2:]
-    if m < n or (full_matrices and m != n):
-        raise NotImplementedError("the derivative of qr is defined for matrices with at least as many rows as "
-                                  "columns, with full_matrices=False (or square matrices), as in JAX")
-    dx_rinv = bind(triangular_solve_p, r, dx, left_side=False, lower=False, transpose_a=False, unit_diagonal=False)
-    qt_dx_rinv = _mm(_mT(q), dx_rinv)
-    low = _tril(qt_dx_rinv, -1)
-    do = lax.sub(low, _mT(low))
-    dq = lax.add(_mm(q, lax.sub(do, qt_dx_rinv)), dx_rinv)
-    dr = _mm(lax.sub(qt_dx_rinv, do), r)
-    return [q, r], [dq, dr]
-
-
-def_jvp_rule(qr_p, _qr_jvp)
-
-
-def _eigh_jvp(primals, tangents, *, lower):
-    (x,), (dx,) = primals, tangents
-    v, w = bind(eigh_p, x, lower=lower)
-    if isinstance(dx, Zero):
-        return [v, w], [Zero(get_aval(v)), Zero(get_aval(w))]
-    a = get_aval(v)
-    n, dt = a.shape[-1], a.dtype
-    dx = _symmetrize(dx)
-    vt_dx_v = _mm(_mT(v), _mm(dx, v))
-    eye = _half_eye(n, a.shape, dt)
-    # F[i, j] = 1 / (w[j] - w[i]) off the diagonal, 0 on it.
-    diffs = lax.sub(_rows(w, a.shape), _cols(w, a.shape))
-    fmat = lax.sub(lax.div(np.asarray(1, dt)[()], lax.add(diffs, eye)), eye)
-    dv = _mm(v, lax.mul(fmat, vt_dx_v))
-    return [v, w], [dv, _diagonal(vt_dx_v)]
-
-
-def_jvp_rule(eigh_p, _eigh_jvp)
-
-
-def _svd_jvp(primals, tangents, *, full_matrices):
-    (x,), (dx,) = primals, tangents
-    s, u, vt = bind(svd_p, x, full_matrices=full_matrices)
-    if isinstance(dx, Zero):
-        return [s, u, vt], [Zero(get_aval(s)), Zero(get_aval(u)), Zero(get_aval(vt))]
-    m, n = get_aval(x).shape[-2:]
-    if full_matrices and m != n:
-        raise NotImplementedError("the derivative of svd with full_matrices=True is defined for square matrices "
-                                  "only (as in JAX); pass full_matrices=False")
-    v = _mT(vt)
-    kshape = get_aval(vt).shape[:-2] + (get_aval(s).shape[-1],) * 2
-    dt = get_aval(s).dtype
-    eye = _half_eye(kshape[-1], kshape, dt)
-    ds_mat = _mm(_mT(u), _mm(dx, v))
-    ds = _diagonal(ds_mat)
-    s_row, s_col = _rows(s, kshape), _cols(s, kshape)
-    s_diffs = lax.mul(lax.add(s_row, s_col), lax.sub(s_row, s_col))  # s_j² - s_i²
-    fmat = lax.sub(lax.div(np.asarray(1, dt)[()], lax.add(s_diffs, eye)), eye)
-    dss = lax.mul(s_row, ds_mat)
-    sds = lax.mul(s_col, ds_mat)
-    du = _mm(u, lax.mul(fmat, lax.add(dss, _mT(dss))))
-    dv = _mm(v, lax.mul(fmat, lax.add(sds, _mT(sds))))
-    if m > n:
-        dav = _mm(dx, v)
-        proj = lax.sub(dav, _mm(u, _mm(_mT(u), dav)))
-        du = lax.add(du, lax.div(proj, _rows(s, get_aval(proj).shape)))
-    elif n > m:
-        dahu = _mm(_mT(dx), u)
-        proj = lax.sub(dahu, _mm(v, _mm(vt, dahu)))
-        dv = lax.add(dv, lax.div(proj, _rows(s, get_aval(proj).shape)))
-    return [s, u, vt], [ds, du, _mT(dv)]
-
-
-def_jvp_rule(svd_p, _svd_jvp)
-
-
 # ---------------------------------------------------------------------------- batching
 def _batched(prim):
     """Every operand's batch axis to the front (the primitives treat leading axes as a batch)."""
@@ -439,5 +312,9 @@ def _batched(prim):
     return rule
 
 
-for _p in (cholesky_p, triangular_solve_p, solve_p, det_p, slogdet_p, qr_p, eigh_p, svd_p):
+for _p in (cholesky_p, triangular_solve_p, solve_p, det_p, slogdet_p, qr_p, eigh_p, svd_p, lu_p, sqrtm_p, eig_p):
     def_batch_rule(_p, _batched(_p))
+
+
+# The derivative rules live in their own module, which reads the declarations above.
+from functrace.ops import _linalg_decompositions_rules  # noqa: E402,F401

@@ -124,17 +124,30 @@ def multigammaln(a: Array, d: int) -> Array:
 
 
 def gammainc(a: Array, x: Array) -> Array:
-    """The regularised lower incomplete gamma function P(a, x) (differentiable in x)."""
+    """The regularised lower incomplete gamma function P(a, x): differentiable in x (to any
+    order) and once in a, as in JAX."""
     return lax.igamma(*_float2(a, x))
 
 
 def gammaincc(a: Array, x: Array) -> Array:
-    """The regularised upper incomplete gamma function Q(a, x) = 1 - P(a, x) (differentiable in x)."""
+    """The regularised upper incomplete gamma function Q(a, x) = 1 - P(a, x): differentiable in x
+    (to any order) and once in a, as in JAX."""
     return lax.igammac(*_float2(a, x))
 
 
+def betainc(a: Array, b: Array, x: Array) -> Array:
+    """The regularised incomplete beta function I_x(a, b), differentiable in x (in a and b it
+    raises, as JAX's does)."""
+    a, b = _float2(a, b)
+    a, x = _float2(a, x)
+    b = fnp.astype(b, get_aval(a).dtype)
+    a, b, x = fnp.broadcast_arrays(a, b, x)
+    return lax.betainc(a, b, x)
+
+
 def zeta(x: Array, q: Array | None = None) -> Array:
-    """The Hurwitz zeta function (the Riemann zeta function without ``q``); differentiable in q."""
+    """The Hurwitz zeta function (the Riemann zeta function without ``q``), differentiable in q
+    and, through the Euler-Maclaurin expansion JAX differentiates, in x."""
     return lax.zeta(*_float2(x, 1.0 if q is None else q))
 
 
@@ -283,5 +296,5 @@ def i1(x: Array) -> Array:
 
 
 __all__ = ["erf", "erfc", "erfinv", "expit", "logit", "logsumexp", "gammaln", "gamma", "digamma", "psi",
-           "polygamma", "betaln", "multigammaln", "gammainc", "gammaincc", "ndtr", "ndtri", "log_ndtr",
+           "polygamma", "betaln", "betainc", "multigammaln", "gammainc", "gammaincc", "ndtr", "ndtri", "log_ndtr",
            "xlogy", "xlog1py", "entr", "i0e", "i1e", "i0", "i1", "zeta"]

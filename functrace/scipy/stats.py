@@ -97,8 +97,13 @@ def _norm_ppf(q, loc=0, scale=1):
     return sp.ndtri(q) * scale + loc
 
 
+def _norm_isf(q, loc=0, scale=1):
+    q, loc, scale = _promote(q, loc, scale)
+    return loc - sp.ndtri(q) * scale  # -ndtri(q), not ndtri(1 - q): accurate for small q
+
+
 norm = _Namespace("norm", logpdf=_norm_logpdf, pdf=_from_logpdf(_norm_logpdf), cdf=_norm_cdf,
-                  logcdf=_norm_logcdf, sf=_norm_sf, logsf=_norm_logsf, ppf=_norm_ppf)
+                  logcdf=_norm_logcdf, sf=_norm_sf, logsf=_norm_logsf, ppf=_norm_ppf, isf=_norm_isf)
 
 
 # ---------------------------------------------------------------------------- multivariate_normal
@@ -163,8 +168,20 @@ def _cauchy_ppf(q, loc=0, scale=1):
     return loc + scale * fnp.tan(_PI * (q - 0.5))
 
 
+def _cauchy_sf(x, loc=0, scale=1):
+    x, loc, scale = _promote(x, loc, scale)
+    return 0.5 - fnp.arctan((x - loc) / scale) / _PI
+
+
+def _cauchy_isf(q, loc=0, scale=1):
+    q, loc, scale = _promote(q, loc, scale)
+    return loc + scale * fnp.tan(_PI * (0.5 - q))
+
+
 cauchy = _Namespace("cauchy", logpdf=_cauchy_logpdf, pdf=_from_logpdf(_cauchy_logpdf), cdf=_cauchy_cdf,
-                    logcdf=lambda x, loc=0, scale=1: fnp.log(_cauchy_cdf(x, loc, scale)), ppf=_cauchy_ppf)
+                    logcdf=lambda x, loc=0, scale=1: fnp.log(_cauchy_cdf(x, loc, scale)), ppf=_cauchy_ppf,
+                    sf=_cauchy_sf, logsf=lambda x, loc=0, scale=1: fnp.log(_cauchy_sf(x, loc, scale)),
+                    isf=_cauchy_isf)
 
 
 def _laplace_logpdf(x, loc=0, scale=1):
@@ -203,8 +220,19 @@ def _logistic_logcdf(x, loc=0, scale=1):
     return -fnp.logaddexp(0.0, (loc - x) / scale)
 
 
+def _logistic_sf(x, loc=0, scale=1):
+    x, loc, scale = _promote(x, loc, scale)
+    return sp.expit((loc - x) / scale)
+
+
+def _logistic_isf(q, loc=0, scale=1):
+    q, loc, scale = _promote(q, loc, scale)
+    return loc - scale * sp.logit(q)
+
+
 logistic = _Namespace("logistic", logpdf=_logistic_logpdf, pdf=_from_logpdf(_logistic_logpdf),
-                      cdf=_logistic_cdf, logcdf=_logistic_logcdf, ppf=_logistic_ppf)
+                      cdf=_logistic_cdf, logcdf=_logistic_logcdf, ppf=_logistic_ppf, sf=_logistic_sf,
+                      isf=_logistic_isf)
 
 
 # ---------------------------------------------------------------------------- expon, uniform
@@ -225,8 +253,14 @@ def _expon_ppf(q, loc=0, scale=1):
     return loc - scale * fnp.log1p(-q)
 
 
+def _expon_logsf(x, loc=0, scale=1):
+    x, loc, scale = _promote(x, loc, scale)
+    return -fnp.maximum((x - loc) / scale, 0)  # 1 (log 0) below loc
+
+
 expon = _Namespace("expon", logpdf=_expon_logpdf, pdf=_from_logpdf(_expon_logpdf), cdf=_expon_cdf,
-                   logcdf=lambda x, loc=0, scale=1: fnp.log(_expon_cdf(x, loc, scale)), ppf=_expon_ppf)
+                   logcdf=lambda x, loc=0, scale=1: fnp.log(_expon_cdf(x, loc, scale)), ppf=_expon_ppf,
+                   sf=_from_logpdf(_expon_logsf), logsf=_expon_logsf)
 
 
 def _uniform_logpdf(x, loc=0, scale=1):
@@ -264,8 +298,14 @@ def _gamma_cdf(x, a, loc=0, scale=1):
     return sp.gammainc(a, fnp.maximum((x - loc) / scale, 0))
 
 
+def _gamma_sf(x, a, loc=0, scale=1):
+    x, a, loc, scale = _promote(x, a, loc, scale)
+    return sp.gammaincc(a, fnp.maximum((x - loc) / scale, 0))
+
+
 gamma = _Namespace("gamma", logpdf=_gamma_logpdf, pdf=_from_logpdf(_gamma_logpdf), cdf=_gamma_cdf,
-                   logcdf=lambda x, a, loc=0, scale=1: fnp.log(_gamma_cdf(x, a, loc, scale)))
+                   logcdf=lambda x, a, loc=0, scale=1: fnp.log(_gamma_cdf(x, a, loc, scale)), sf=_gamma_sf,
+                   logsf=lambda x, a, loc=0, scale=1: fnp.log(_gamma_sf(x, a, loc, scale)))
 
 
 def _chi2_logpdf(x, df, loc=0, scale=1):
@@ -278,8 +318,14 @@ def _chi2_cdf(x, df, loc=0, scale=1):
     return _gamma_cdf(x, df / 2, loc, 2 * scale)
 
 
+def _chi2_sf(x, df, loc=0, scale=1):
+    x, df, loc, scale = _promote(x, df, loc, scale)
+    return _gamma_sf(x, df / 2, loc, 2 * scale)
+
+
 chi2 = _Namespace("chi2", logpdf=_chi2_logpdf, pdf=_from_logpdf(_chi2_logpdf), cdf=_chi2_cdf,
-                  logcdf=lambda x, df, loc=0, scale=1: fnp.log(_chi2_cdf(x, df, loc, scale)))
+                  logcdf=lambda x, df, loc=0, scale=1: fnp.log(_chi2_cdf(x, df, loc, scale)), sf=_chi2_sf,
+                  logsf=lambda x, df, loc=0, scale=1: fnp.log(_chi2_sf(x, df, loc, scale)))
 
 
 def _beta_logpdf(x, a, b, loc=0, scale=1):
@@ -291,7 +337,21 @@ def _beta_logpdf(x, a, b, loc=0, scale=1):
     return _where(inside, val, -np.inf)
 
 
-beta = _Namespace("beta", logpdf=_beta_logpdf, pdf=_from_logpdf(_beta_logpdf))
+def _beta_cdf(x, a, b, loc=0, scale=1):
+    """I_y(a, b) at y = (x - loc) / scale clipped to [0, 1]; differentiable in x, loc and scale
+    (in a and b it raises, as betainc's derivative does in JAX)."""
+    x, a, b, loc, scale = _promote(x, a, b, loc, scale)
+    return sp.betainc(a, b, fnp.clip((x - loc) / scale, 0.0, 1.0))
+
+
+def _beta_sf(x, a, b, loc=0, scale=1):
+    x, a, b, loc, scale = _promote(x, a, b, loc, scale)
+    return sp.betainc(b, a, fnp.clip(1 - (x - loc) / scale, 0.0, 1.0))  # I_{1-y}(b, a): no cancellation
+
+
+beta = _Namespace("beta", logpdf=_beta_logpdf, pdf=_from_logpdf(_beta_logpdf), cdf=_beta_cdf,
+                  logcdf=lambda x, a, b, loc=0, scale=1: fnp.log(_beta_cdf(x, a, b, loc, scale)), sf=_beta_sf,
+                  logsf=lambda x, a, b, loc=0, scale=1: fnp.log(_beta_sf(x, a, b, loc, scale)))
 
 
 # ---------------------------------------------------------------------------- dirichlet
@@ -325,7 +385,25 @@ def _poisson_cdf(k, mu, loc=0):
     return _where(x >= 0, sp.gammaincc(x + 1, mu), 0.0)
 
 
-poisson = _Namespace("poisson", logpmf=_poisson_logpmf, pmf=_from_logpdf(_poisson_logpmf), cdf=_poisson_cdf)
+def _poisson_entropy(mu, loc=0):
+    """-sum_k pmf(k) log pmf(k): summed over k < 256 for mu < 100, the asymptotic series
+    1/2 log(2 pi e mu) - 1/(12 mu) - 1/(24 mu^2) - 19/(360 mu^3) above (relative error < 1e-9
+    there); nan for mu <= 0. ``loc`` does not change it."""
+    mu, loc = _promote(mu, loc)
+    small = mu < 100
+    m = _where(small, mu, 1.0)[..., None]
+    k = fnp.arange(256, dtype=m.dtype)
+    log_pmf = sp.xlogy(k, m) - m - sp.gammaln(k + 1)
+    pmf = fnp.exp(log_pmf)
+    log_pmf = fnp.where(pmf > 0, log_pmf, 0.0)  # 0 log 0 = 0 where the pmf underflows
+    direct = -fnp.sum(pmf * log_pmf, axis=-1)
+    big = _where(~small, mu, 200.0)
+    series = 0.5 * fnp.log(2 * _PI * np.e * big) - 1 / (12 * big) - 1 / (24 * big**2) - 19 / (360 * big**3)
+    return _where(mu > 0, fnp.where(small, direct, series), np.nan)
+
+
+poisson = _Namespace("poisson", logpmf=_poisson_logpmf, pmf=_from_logpdf(_poisson_logpmf), cdf=_poisson_cdf,
+                     entropy=_poisson_entropy)
 
 
 def _bernoulli_logpmf(k, p, loc=0):
@@ -340,7 +418,14 @@ def _bernoulli_cdf(k, p):
     return fnp.where(k < 0, _full(p, 0.0), fnp.where(k < 1, 1 - p, _full(p, 1.0)))
 
 
-bernoulli = _Namespace("bernoulli", logpmf=_bernoulli_logpmf, pmf=_from_logpdf(_bernoulli_logpmf), cdf=_bernoulli_cdf)
+def _bernoulli_ppf(q, p):
+    q, p = _promote(q, p)
+    bad = fnp.isnan(q) | fnp.isnan(p) | (p < 0) | (p > 1) | (q < 0) | (q > 1)
+    return _where(~bad, fnp.where(q <= 1 - p, _full(q, 0.0), _full(q, 1.0)), np.nan)
+
+
+bernoulli = _Namespace("bernoulli", logpmf=_bernoulli_logpmf, pmf=_from_logpdf(_bernoulli_logpmf), cdf=_bernoulli_cdf,
+                       ppf=_bernoulli_ppf)
 
 
 def _binom_logpmf(k, n, p, loc=0):
