@@ -90,6 +90,26 @@ def test_eager_transform_results_are_the_callers_own(transform, fun):
     np.testing.assert_array_equal(host(x), x_before)
 
 
+@pytest.mark.parametrize("case", ["unmapped output", "identity", "moved axis"])
+def test_vmap_results_are_the_callers_own(case):
+    """vmap's outputs are writable arrays of their own: a value that does not depend on the
+    mapped input (broadcast to the batch), an input passed through, an input's axes moved."""
+    x = ft.device_put(np.arange(6.0).reshape(3, 2))
+    x_before = host(x).copy()
+    if case == "unmapped output":
+        run = lambda: ft.vmap(lambda v: 2.0 * fnp.sum(v), in_axes=None, axis_size=3)(x)  # noqa: E731
+    elif case == "identity":
+        run = lambda: ft.vmap(lambda v: v)(x)  # noqa: E731
+    else:
+        run = lambda: ft.vmap(lambda v: v, out_axes=1)(x)  # noqa: E731
+    expected = host(run()).copy()
+    out = run()
+    assert out is not x
+    _mutate(out)
+    np.testing.assert_array_equal(host(run()), expected)
+    np.testing.assert_array_equal(host(x), x_before)
+
+
 @pytest.mark.parametrize("transform", ["jvp", "vjp"])
 def test_identity_results_are_not_the_inputs(transform):
     x = ft.device_put(np.ones(3))

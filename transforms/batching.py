@@ -24,7 +24,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from functrace import lax
-from functrace.api import flatten_fun, input_avals, to_backend
+from functrace.api import flatten_fun, input_avals, own_results, to_backend
 from functrace.avals import ShapedArray
 from functrace.ir import ClosedJaxpr, Jaxpr, Literal
 from functrace.ops.collectives import axis_frame, uses_current_axis
@@ -258,7 +258,7 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Any = No
                 final.append(lax.broadcast_in_dim(o, shape, tuple(i for i in range(ex_nd + 1) if i != od)))
             else:
                 final.append(moveaxis(o, d, od))
-        return tree_unflatten(out_tree, final)
+        return own_results(tree_unflatten(out_tree, final), (args, kwargs))
 
     vmapped.__name__ = f"vmap({getattr(fun, '__name__', 'f')})"
     return vmapped
