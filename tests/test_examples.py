@@ -221,6 +221,12 @@ def test_the_table_lists_every_example():
     assert sorted(SMALL) == sorted(p.stem for p in EXAMPLES.glob("*.py") if not p.stem.startswith("_"))
 
 
+def test_the_readme_links_every_example():
+    readme = (ROOT / "README.md").read_text()
+    missing = [name for name in sorted(SMALL) if f"(examples/{name}.py)" not in readme]
+    assert missing == [], f"README.md's examples table lacks {missing}"
+
+
 @pytest.mark.parametrize("backend", ["numpy", pytest.param("torch", marks=needs_torch)])
 @pytest.mark.parametrize("name", sorted(SMALL))
 def test_every_example_takes_out_and_runs_on_both_backends(name, backend, tmp_path, capsys):
