@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functrace.ir import ClosedJaxpr, Jaxpr, Var
+from functrace.ir import ClosedJaxpr, Jaxpr, Literal, Var
 
 
 def has_effect(eqn) -> bool:
@@ -30,11 +30,13 @@ def dce_jaxpr(jaxpr: Jaxpr, prune_consts: bool = False) -> tuple[Jaxpr, list[boo
     live: set[int] = {id(v) for v in jaxpr.outvars if isinstance(v, Var)}
     kept = []
     for eqn in reversed(jaxpr.eqns):
-        if any(id(v) in live for v in eqn.outvars) or (eqn.primitive.effectful or eqn.primitive.subjaxprs) \
-                and has_effect(eqn):
+        outs = eqn.outvars
+        # One output is the common case: test it directly rather than through any(<generator>).
+        used = id(outs[0]) in live if len(outs) == 1 else any(id(v) in live for v in outs)
+        if used or (eqn.primitive.effectful or eqn.primitive.subjaxprs) and has_effect(eqn):
             kept.append(eqn)
             for x in eqn.invars:
-                if isinstance(x, Var):
+                if type(x) is not Literal:
                     live.add(id(x))
     kept.reverse()
     used = [id(v) in live for v in jaxpr.constvars]

@@ -95,13 +95,25 @@ def _plain_params(params: tuple) -> bool:
 
 
 def _plain_values(values: tuple) -> bool:
-    stack = list(values)
+    # Per-trace hot path: a flat tuple of ints (axes, shapes) is checked in one pass; nested
+    # tuples go on an explicit stack (no recursion, whatever the nesting).
+    stack = None
+    for v in values:
+        t = type(v)
+        if t in _PLAIN_PARAM_TYPES or t in _DTYPE_TYPES:
+            continue
+        if t is tuple:
+            if stack is None:
+                stack = []
+            stack.extend(v)
+        elif not isinstance(v, np.dtype):
+            return False
     while stack:
         v = stack.pop()
         t = type(v)
         if t is tuple:
             stack.extend(v)
-        elif t not in _PLAIN_PARAM_TYPES and not isinstance(v, np.dtype):
+        elif t not in _PLAIN_PARAM_TYPES and t not in _DTYPE_TYPES and not isinstance(v, np.dtype):
             return False
     return True
 
@@ -230,7 +242,12 @@ class Trace:
                     _abstract_eval_cache.clear()
                 _abstract_eval_cache[akey] = out_aval
         vals = [x.val for x in ins]
-        concrete = all(v is not None for v in vals) and not prim.effectful
+        concrete = not prim.effectful
+        if concrete:
+            for v in vals:  # a loop, not all(<generator>): this runs once per recorded equation
+                if v is None:
+                    concrete = False
+                    break
         out_val = eval_impl(prim, vals, params, raw=True) if concrete else None
         if prim.multiple_results:
             outvars = [Var(a) for a in out_aval]
