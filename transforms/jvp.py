@@ -16,7 +16,18 @@ from functrace.rules import (
     jvp_rule,
     missing_rule,
 )
-from functrace.tracing import bind, dead_after, interpreting
+from functrace.tracing import Tracer, bind, dead_after, interpreting
+
+
+def _any_concrete(primals: list, tangents: list) -> bool:
+    """Whether an input holds a concrete value (not an abstract tracer, not a symbolic Zero)."""
+    for x in primals:
+        if not isinstance(x, Tracer) or x.val is not None:
+            return True
+    for x in tangents:
+        if not isinstance(x, (Tracer, Zero)) or (isinstance(x, Tracer) and x.val is not None):
+            return True
+    return False
 
 
 # ---------------------------------------------------------------------------- the interpreter
@@ -44,8 +55,12 @@ def jvp_jaxpr(jaxpr: Jaxpr, consts: list, primals: list, tangents: list) -> tupl
         t = tenv.get(id(x))
         return Zero(x.aval) if t is None else t
 
+    # Freeing saves memory only where values are concrete arrays (the eager path); when every
+    # input is an abstract tracer (make_jaxpr, jit) the trace keeps each value anyway, so the
+    # per-equation bookkeeping is skipped.
+    gones = dead_after(jaxpr) if _any_concrete(primals, tangents) else [()] * len(jaxpr.eqns)
     with interpreting() as at:
-        for eqn, gone in zip(jaxpr.eqns, dead_after(jaxpr), strict=True):
+        for eqn, gone in zip(jaxpr.eqns, gones, strict=True):
             at(eqn.source_info)
             ps = [read_p(x) for x in eqn.invars]
             ts = [read_t(x) for x in eqn.invars]
