@@ -106,7 +106,10 @@ def _literal_value(x: Any) -> Any:
 
 def _unit(trace: Trace, prim: Any, a: Any, b: Any) -> Tracer | None:
     """``unit_identity`` applied while tracing, where the remaining operand has the result's shape."""
-    ident = unit_identity(prim, _literal_value(a), _literal_value(b))
+    va, vb = _literal_value(a), _literal_value(b)
+    if va is None and vb is None:  # no known scalar: no identity applies (the common case)
+        return None
+    ident = unit_identity(prim, va, vb)
     if ident is None:
         return None
     i, negate = ident
@@ -201,9 +204,10 @@ def _collect(trace: Trace, a: Any, b: Any, sign: int) -> Tracer | None:
     ``0 * x`` is -0.0)."""
     if type(a) is not Tracer or type(b) is not Tracer or a.aval != b.aval:
         return None
-    (ca, ya), (cb, yb) = _as_multiple(a), _as_multiple(b)
-    if ya is not yb:
-        return None
+    sa, sb = _scaled(a), _scaled(b)
+    if (a if sa is None else sa[1]) is not (b if sb is None else sb[1]):
+        return None  # not like terms (the common case: decided before building any constant)
+    (ca, ya), (cb, _) = _as_multiple(a), _as_multiple(b)
     dtype = a.aval.dtype
     if dtype.kind in "iu":
         with np.errstate(all="ignore"):
