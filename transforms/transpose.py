@@ -41,7 +41,12 @@ def backward_pass(jaxpr: Jaxpr, consts: list, cts_out: list) -> list:
     with interpreting() as at:
         # Forward: evaluate any equation that does not touch a linear value; note the linear ones.
         for eqn in jaxpr.eqns:
-            if any(isinstance(x, Var) and id(x) in linear for x in eqn.invars):
+            for x in eqn.invars:  # a loop, not any(<generator>): this runs once per equation
+                if type(x) is Var and id(x) in linear:
+                    break
+            else:
+                x = None
+            if x is not None:
                 linear_eqns.append(eqn)
                 linear.update(id(v) for v in eqn.outvars)
             else:
@@ -53,7 +58,7 @@ def backward_pass(jaxpr: Jaxpr, consts: list, cts_out: list) -> list:
         ct_env: dict[int, Any] = {}
 
         def add_ct(v, ct):
-            if isinstance(v, Var) and id(v) in linear and ct is not None and not isinstance(ct, Zero):
+            if type(v) is Var and id(v) in linear and ct is not None and type(ct) is not Zero:
                 prev = ct_env.get(id(v))
                 ct_env[id(v)] = ct if prev is None else add_tangents(prev, ct)
 
@@ -61,10 +66,10 @@ def backward_pass(jaxpr: Jaxpr, consts: list, cts_out: list) -> list:
             add_ct(v, ct)
         for eqn in reversed(linear_eqns):
             cts = [ct_env.pop(id(v), None) for v in eqn.outvars]
-            if all(c is None for c in cts):
+            if (cts[0] is None if len(cts) == 1 else all(c is None for c in cts)):
                 continue
             at(eqn.source_info)
-            args = [UndefinedPrimal(x.aval) if isinstance(x, Var) and id(x) in linear
+            args = [UndefinedPrimal(x.aval) if type(x) is Var and id(x) in linear
                     else (x.val if isinstance(x, Literal) else env[id(x)]) for x in eqn.invars]
             rule = transpose_rules.get(eqn.primitive)
             if rule is None:
