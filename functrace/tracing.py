@@ -136,7 +136,11 @@ def equation_key(prim: Primitive, invars: list, params: dict) -> tuple:
     tracing and by the ``cse`` pass; hashing it raises TypeError for unhashable params."""
     operand_keys = [id(x) if type(x) is Var else literal_key(x) for x in invars]
     if prim.commutative:  # a * b and b * a are one subexpression
-        operand_keys.sort(key=_operand_order)
+        if len(operand_keys) == 2 and type(operand_keys[0]) is int and type(operand_keys[1]) is int:
+            if operand_keys[0] > operand_keys[1]:  # two variables, the common case: no key function
+                operand_keys.reverse()
+        else:
+            operand_keys.sort(key=_operand_order)
     return (prim, tuple(operand_keys), tuple(params.items()) if params else ())
 
 
