@@ -23,9 +23,11 @@ processes from hanging:
 
 from __future__ import annotations
 
+import atexit
 import datetime
 import os
 import sys
+import time
 import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -62,6 +64,7 @@ class ProcessAxis:
     device: Any
     timeout: float
     store: Any = None
+    serves_store: bool = False  # process 0 serving the rendezvous store (not under torchrun's agent)
     _prev_hook: Any = field(default=None, repr=False)
 
     # -- the checks every collective makes first
@@ -223,10 +226,38 @@ def initialize(axis_name: Hashable = "batch", *, backend: str | None = None, ini
         dist.init_process_group(backend, rank=rank, world_size=size, timeout=td, **init)
     except Exception as e:
         raise DistributedError(f"process {rank} of {size}: torch.distributed could not start ({backend}): {e}") from e
-    _axis = ProcessAxis(axis_name, rank, size, backend, device, timeout, store)
+    serves = store is not None and rank == 0 and os.environ.get("TORCHELASTIC_USE_AGENT_STORE", "").lower() != "true"
+    _axis = ProcessAxis(axis_name, rank, size, backend, device, timeout, store, serves)
     _A.process_axes[axis_name] = _axis
     _axis._prev_hook = sys.excepthook
     sys.excepthook = _record_failure
+    atexit.register(_sign_off, _axis)
+
+
+_LINGER_S = 10.0  # the longest process 0 keeps its store alive for the others at exit
+
+
+def _sign_off(axis: ProcessAxis) -> None:
+    """Say in the store that this process has finished; process 0, whose store the others read
+    to explain a failure (which rank raised), keeps it alive until every other process has
+    finished or failed, for at most ``_LINGER_S`` seconds: leaving first would turn their error
+    into "process 0 is unreachable"."""
+    if axis.store is None or getattr(axis, "_signed_off", False):
+        return
+    axis._signed_off = True
+    try:
+        axis.store.set(f"{_KEY}/done/{axis.rank}", "1")
+        if not axis.serves_store:
+            return
+        pending = set(range(1, axis.size))
+        deadline = time.monotonic() + min(_LINGER_S, axis.timeout)
+        while pending and time.monotonic() < deadline:
+            pending = {r for r in pending
+                       if not axis.store.check([f"{_KEY}/done/{r}"]) and not axis.store.check([f"{_KEY}/failed/{r}"])}
+            if pending:
+                time.sleep(0.02)
+    except Exception:  # a store already gone: nothing left to keep alive
+        pass
 
 
 def _rendezvous(addr: str, port: int, rank: int, size: int, td: datetime.timedelta, timeout: float) -> Any:
@@ -279,6 +310,7 @@ def shutdown() -> None:
     _, dist = _torch_dist()
     axis, _axis = _axis, None
     _A.process_axes.pop(axis.name, None)
+    _sign_off(axis)
     if sys.excepthook is _record_failure:
         sys.excepthook = axis._prev_hook or sys.__excepthook__
     if dist.is_initialized():

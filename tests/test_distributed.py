@@ -270,6 +270,10 @@ def worker_raises() -> None:
     lax.psum(np.ones(2), "batch")
     if ft.distributed.process_index() == 1:
         raise RuntimeError("boom on purpose")
+    if ft.distributed.process_index() == 2:
+        # Arrive late: process 0 has seen the failure and finished by now, and its rendezvous
+        # store (which names the rank that raised) must outlive it until this process has read it.
+        time.sleep(1.0)
     try:
         lax.psum(np.ones(2), "batch")
     except DistributedError as e:
