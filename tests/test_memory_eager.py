@@ -11,42 +11,21 @@ asserted. ``python -m benchmarks --only memory`` measures the same at 1e7 elemen
 
 from __future__ import annotations
 
-import gc
-import tracemalloc
-
 import numpy as np
 import pytest
 
 import functrace as ft
 import functrace.numpy as fnp
+from benchmarks.memory import chain, peak_bytes  # the workload and measurement of the memory benchmark
 from functrace.tracing import eval_jaxpr
 
-N_OPS = 50
 SIZE = 400_000  # 3.2 MB per float64 array: far above the interpreters' own small allocations
 
 
-def chain(x):
-    for i in range(N_OPS):
-        k = i % 5
-        x = fnp.sin(x) if k == 0 else x * 1.5 if k == 1 else fnp.tanh(x) if k == 2 else x + 0.25 if k == 3 else x * 0.5
-    return x
-
-
 def _peak_copies(fn, x) -> float:
-    """Peak bytes allocated during ``fn(x)``, above those in use before it, in copies of ``x``."""
-    fn(x[..., :8].copy())
-    fn(x)  # caches (the tape's pairs, jit's code) are filled outside the measurement
-    gc.collect()
-    tracemalloc.start()
-    try:
-        before, _ = tracemalloc.get_traced_memory()
-        tracemalloc.reset_peak()
-        out = fn(x)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    del out
-    return (peak - before) / x.nbytes
+    """Peak bytes allocated during ``fn(x)``, above those in use before it, in copies of ``x``
+    (the ``memory`` benchmark's measurement, on its 50-op chain)."""
+    return peak_bytes(fn, x) / x.nbytes
 
 
 @pytest.fixture(scope="module")
