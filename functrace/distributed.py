@@ -226,8 +226,7 @@ def initialize(axis_name: Hashable = "batch", *, backend: str | None = None, ini
         dist.init_process_group(backend, rank=rank, world_size=size, timeout=td, **init)
     except Exception as e:
         raise DistributedError(f"process {rank} of {size}: torch.distributed could not start ({backend}): {e}") from e
-    serves = store is not None and rank == 0 and os.environ.get("TORCHELASTIC_USE_AGENT_STORE", "").lower() != "true"
-    _axis = ProcessAxis(axis_name, rank, size, backend, device, timeout, store, serves)
+    _axis = ProcessAxis(axis_name, rank, size, backend, device, timeout, store, store is not None and _serves(rank))
     _A.process_axes[axis_name] = _axis
     _axis._prev_hook = sys.excepthook
     sys.excepthook = _record_failure
@@ -260,11 +259,16 @@ def _sign_off(axis: ProcessAxis) -> None:
         pass
 
 
+def _serves(rank: int) -> bool:
+    """Whether this process serves the rendezvous store: process 0, unless torchrun's agent
+    already serves one on MASTER_PORT (then every process is its client)."""
+    return rank == 0 and os.environ.get("TORCHELASTIC_USE_AGENT_STORE", "").lower() != "true"
+
+
 def _rendezvous(addr: str, port: int, rank: int, size: int, td: datetime.timedelta, timeout: float) -> Any:
     """The store process 0 serves; every process checks in, and a missing one is named."""
     _, dist = _torch_dist()
-    # under torchrun the agent already serves a store on MASTER_PORT: every process is its client
-    serve = rank == 0 and os.environ.get("TORCHELASTIC_USE_AGENT_STORE", "").lower() != "true"
+    serve = _serves(rank)
     try:
         store = dist.TCPStore(addr, port, size, serve, timeout=td, wait_for_workers=False)
     except Exception as e:
