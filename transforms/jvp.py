@@ -21,11 +21,8 @@ from functrace.tracing import Tracer, bind, dead_after, interpreting
 
 def _any_concrete(primals: list, tangents: list) -> bool:
     """Whether an input holds a concrete value (not an abstract tracer, not a symbolic Zero)."""
-    for x in primals:
-        if not isinstance(x, Tracer) or x.val is not None:
-            return True
-    for x in tangents:
-        if not isinstance(x, (Tracer, Zero)) or (isinstance(x, Tracer) and x.val is not None):
+    for x in (*primals, *tangents):
+        if not isinstance(x, Zero) and (not isinstance(x, Tracer) or x.val is not None):
             return True
     return False
 
