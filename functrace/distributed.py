@@ -16,6 +16,9 @@ processes from hanging:
 - every collective first compares a fingerprint of its operation, shapes and dtypes across the
   processes (one small all_gather), so processes that disagree get an error, not a deadlock or
   garbage;
+- a collective on the CPU (gloo) is waited for by polling it for up to ``SPIN_SECONDS`` while
+  yielding the core, then by blocking: a blocked process's idle core can take a millisecond or
+  more to wake on a virtual machine, which was most of a short collective's time (see ``_finish``);
 - the process group gets the same ``timeout``; a process that dies or raises closes its
   connections, the others' collectives fail at once, and the error names the rank that raised
   (an uncaught exception is recorded in the rendezvous store before the process exits).
@@ -39,6 +42,7 @@ from functrace.ops import _axes as _A
 __all__ = ["initialize", "shutdown", "process_index", "process_count", "is_initialized", "ProcessAxis"]
 
 _KEY = "functrace"
+SPIN_SECONDS = 0.05  # how long a CPU collective is polled before its wait blocks
 
 
 def _torch_dist() -> Any:
@@ -77,7 +81,7 @@ class ProcessAxis:
         mine = torch.tensor([code], dtype=torch.int64, device=self.device)
         every = [torch.empty_like(mine) for _ in range(self.size)]
         with self.guard(what):
-            dist.all_gather(every, mine)
+            self._finish(dist.all_gather(every, mine, async_op=True))
         if all(int(e.item()) == code for e in every):
             return
         descriptions: list = [None] * self.size
@@ -87,6 +91,19 @@ class ProcessAxis:
         raise DistributedError(
             f"the processes disagree on a collective over axis {self.name!r} (every process must call the same "
             f"collectives, in the same order, on arrays of the same shapes and dtypes):\n{lines}")
+
+    def _finish(self, work: Any) -> None:
+        """Wait for an asynchronous collective. On gloo, poll it first for up to ``SPIN_SECONDS``,
+        yielding the core to gloo's own threads between polls, and only then block in ``wait``
+        (which keeps the process group's timeout). A blocking wait lets the core go idle, and on a
+        virtual machine waking an idle core costs about a millisecond: measured on 2 pinned
+        processes, an all_reduce of 85,000 float32 after 8 ms of compute took 4.1 ms blocking and
+        0.5 ms polling. NCCL's wait only orders the CUDA stream, so it is not polled."""
+        if self.backend == "gloo":
+            deadline = time.perf_counter() + SPIN_SECONDS
+            while not work.is_completed() and time.perf_counter() < deadline:
+                os.sched_yield()
+        work.wait()
 
     @contextmanager
     def guard(self, what: str) -> Iterator[None]:
@@ -126,14 +143,14 @@ class ProcessAxis:
         ops = {"sum": dist.ReduceOp.SUM, "max": dist.ReduceOp.MAX, "min": dist.ReduceOp.MIN}
         self.check(what)
         with self.guard(what):
-            dist.all_reduce(t, op=ops[op])
+            self._finish(dist.all_reduce(t, op=ops[op], async_op=True))
 
     def all_gather_(self, outs: list, t: Any, what: str) -> None:
         """Fill ``outs[r]`` with process r's ``t`` (contiguous tensors of ``t``'s shape)."""
         _, dist = _torch_dist()
         self.check(what)
         with self.guard(what):
-            dist.all_gather(outs, t)
+            self._finish(dist.all_gather(outs, t, async_op=True))
 
     def ppermute_(self, out: Any, t: Any, perm: tuple, what: str) -> None:
         """``out`` (zeros, owned by the caller) receives the value of the process that ``perm`` sends here."""
@@ -150,7 +167,7 @@ class ProcessAxis:
         if ops:
             with self.guard(what):
                 for req in dist.batch_isend_irecv(ops):
-                    req.wait()
+                    self._finish(req)
 
 
 _axis: ProcessAxis | None = None

@@ -125,6 +125,43 @@ def test_initialize_without_rank_or_port_is_a_clear_error(monkeypatch):
     assert not ft.distributed.is_initialized()
 
 
+class _Work:
+    """A stand-in for a torch.distributed work handle: done after ``polls`` polls."""
+
+    def __init__(self, polls: int):
+        self.polls, self.seen, self.waited = polls, 0, False
+
+    def is_completed(self) -> bool:
+        self.seen += 1
+        return self.seen > self.polls
+
+    def wait(self) -> None:
+        self.waited = True
+
+
+@pytest.mark.parametrize("backend,polled", [("gloo", True), ("nccl", False)])
+def test_a_cpu_collective_is_polled_before_its_wait_blocks(backend, polled):
+    """On gloo the wait polls (a blocked core wakes slowly on a virtual machine), then still calls
+    wait (which raises a failed collective's error); NCCL's wait is called at once."""
+    from functrace.distributed import ProcessAxis
+
+    axis = ProcessAxis(name="batch", rank=0, size=2, backend=backend, device=None, timeout=1.0)
+    work = _Work(polls=5)
+    axis._finish(work)
+    assert work.waited and work.seen == (6 if polled else 0)
+
+
+def test_a_polled_wait_gives_up_polling_after_spin_seconds(monkeypatch):
+    import functrace.distributed as D
+
+    monkeypatch.setattr(D, "SPIN_SECONDS", 0.01)
+    axis = D.ProcessAxis(name="batch", rank=0, size=2, backend="gloo", device=None, timeout=1.0)
+    work = _Work(polls=10**12)
+    t0 = time.monotonic()
+    axis._finish(work)
+    assert work.waited and time.monotonic() - t0 < 5
+
+
 # ---------------------------------------------------------------------------- the workers
 def _close(got, want, what, tol=1e-12):
     got = np.asarray(got)
