@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 
 import numpy as np
 
@@ -114,7 +115,27 @@ IMPLS = {
 _TRUE_DIVIDE = quiet(np.true_divide)  # floating-point division: no integer check on each call
 _SQUARE = quiet(_square)  # x ** 2, the most common power, without the squaring loop
 
+# On real floating-point scalars (shape ()), NumPy's scalar arithmetic behind Python's operators
+# gives the ufunc's IEEE result (signed zeros, inf and nan alike) about ten times faster than a
+# ufunc call: a program of scalars, such as the n-th derivative of tanh, is mostly these calls.
+_SCALAR_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_SCALAR_OPS = {P.add_p: quiet(operator.add), P.sub_p: quiet(operator.sub), P.mul_p: quiet(operator.mul),
+               P.div_p: quiet(operator.truediv), P.neg_p: quiet(operator.neg)}
+
+
+def _on_float_scalars(eqn) -> bool:
+    return all(v.aval.shape == () and v.aval.dtype in _SCALAR_DTYPES for v in (*eqn.invars, *eqn.outvars))
+
+
+def _specialize_arithmetic(eqn):
+    if _on_float_scalars(eqn):
+        return _SCALAR_OPS[eqn.primitive]
+    if eqn.primitive is P.div_p and eqn.outvars[0].aval.dtype.kind in "fc":
+        return _TRUE_DIVIDE
+    return None
+
+
 SPECIALIZE = {
-    P.div_p: lambda eqn: _TRUE_DIVIDE if eqn.outvars[0].aval.dtype.kind in "fc" else None,
+    **dict.fromkeys(_SCALAR_OPS, _specialize_arithmetic),
     P.integer_pow_p: lambda eqn: _SQUARE if eqn.params["y"] == 2 else None,
 }

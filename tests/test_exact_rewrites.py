@@ -101,6 +101,26 @@ def test_random_programs_are_bitwise_numpy(data, n_ops, dtype):
 
 
 @settings(max_examples=60, deadline=None)
+@given(data=st.data(), n_ops=st.integers(1, 6), dtype=st.sampled_from([np.float64, np.float32]))
+def test_random_scalar_programs_are_bitwise_numpy_under_jit(data, n_ops, dtype):
+    """Programs of scalars are lowered to NumPy's scalar arithmetic (Python's operators) on the
+    NumPy backend: each edge value, one at a time, gives the ufuncs' bits."""
+    steps = _program(data.draw, n_ops)
+
+    def traced(x):
+        return _run(steps, x, lambda c: np.asarray(c, dtype=dtype)[()], lambda k: OPS[k][3])
+
+    with ft.use_backend("numpy"):
+        f = ft.jit(traced)
+        for edge in FLOAT_EDGES:
+            with np.errstate(all="ignore"):
+                x = np.asarray(edge, dtype=dtype)
+                want = np.asarray(_run(steps, x, lambda c: np.asarray(c, dtype=dtype)[()], lambda k: OPS[k][2]),
+                                  dtype=dtype)
+            _same_bits(host(f(x)), want)
+
+
+@settings(max_examples=60, deadline=None)
 @given(data=st.data(), n_ops=st.integers(1, 5), dtype=st.sampled_from([np.uint8, np.int8, np.int32]))
 def test_random_integer_programs_wrap_around_as_numpy(data, n_ops, dtype):
     info = np.iinfo(dtype)
