@@ -271,8 +271,18 @@ def _flatten(tree: Any, is_leaf: Callable | None, with_path: bool) -> tuple[list
     return leaves, paths, results[0]
 
 
+def _plain_leaf(x: Any) -> bool:
+    """``x`` is a leaf with no ``is_leaf`` test: neither a registered node nor a (named) tuple."""
+    return type(x) not in _registry and not isinstance(x, tuple)
+
+
 def tree_flatten(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> tuple[list, PyTreeDef]:
     """Leaves in order (dict keys sorted) and the structure to rebuild the tree with."""
+    if is_leaf is None:  # the shapes every transform flattens on every call: a leaf, a tuple of leaves
+        if _plain_leaf(tree):
+            return [tree], LEAF
+        if type(tree) is tuple and all(_plain_leaf(c) for c in tree):
+            return list(tree), PyTreeDef(tuple, None, (LEAF,) * len(tree), len(tree))
     leaves, _, treedef = _flatten(tree, is_leaf, with_path=False)
     return leaves, treedef
 
@@ -293,6 +303,8 @@ def tree_unflatten(treedef: PyTreeDef, leaves: Iterable) -> Any:
     leaves = list(leaves)
     if len(leaves) != treedef.num_leaves:
         raise ValueError(f"tree_unflatten: the structure has {treedef.num_leaves} leaves, got {len(leaves)}")
+    if treedef.node_type is None:
+        return leaves[0]
     it = iter(leaves)
     stack: list = [("visit", treedef)]
     results: list = []
