@@ -465,7 +465,7 @@ def lower_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, name: str = "
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
         namespace: dict[str, Any] = {}
         exec(compile(source, filename, "exec"), namespace)
-        fn = namespace[factory](env)
+        fn = namespace.pop(factory)(env)  # popped: the factory and its globals would be a cycle
         if factory != "_make":
             env[factory[len("_make"):]] = fn  # _make_partK -> _partK, read by the next factories
     weakref.finalize(fn, _forget_source, filenames)

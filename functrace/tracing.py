@@ -311,6 +311,14 @@ def new_trace(trace_type: type[Trace] | None = None) -> Iterator[Trace]:
         yield trace
     finally:
         trace.active = False
+        # Its tracers point at it; it must not point back at them (through its CSE table, its
+        # lifted constants, or equations whose params hold closures over its tracers, as a
+        # custom_jvp's rule does), or each closed trace and all its tracers are a reference cycle
+        # that only the cyclic collector frees: for a large program, a second of collection.
+        # (The jaxpr made by ``to_jaxpr`` keeps the equations.)
+        trace._cse = {}
+        trace._const_by_id = {}
+        trace.eqns = []
         stack.pop()
         if quiet is not None:
             quiet.__exit__(None, None, None)

@@ -34,6 +34,7 @@ import contextlib
 import functools
 import gc
 import inspect
+import weakref
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -390,7 +391,7 @@ def jit(fun: Callable, static_argnums: int | Sequence[int] | None = (),
         if _config.CHECK_FLOATS and not _config._IN_CHECKED_CALL:  # debug_nans: re-run eagerly on a NaN
             from functrace.debug import checked_jit_call
 
-            return checked_jit_call(jitted, fun, args, kwargs)
+            return checked_jit_call(myself(), fun, args, kwargs)
         fast_key = None
         if not kwargs and not has_static and all(type(a) is np.ndarray for a in args):
             fast_key = (tuple([(a.shape, a.dtype) for a in args]), current_backend())
@@ -424,12 +425,15 @@ def jit(fun: Callable, static_argnums: int | Sequence[int] | None = (),
     def trace_(*args: Any, **kwargs: Any) -> Traced:
         """The traced form for these arguments: ``.jaxpr`` is the (optimised) jaxpr jit runs."""
         entry, _ = concrete_entry("trace", args, kwargs)
-        return Traced(jitted, args, kwargs, entry.closed, entry.out_tree)
+        return Traced(myself(), args, kwargs, entry.closed, entry.out_tree)
 
     def clear_cache() -> None:
         cache.clear()
         ndarray_calls.clear()
 
+    # Referred to weakly from inside: a jitted function that held itself would be a reference
+    # cycle, and its cache (every traced and lowered program) would wait for the cyclic collector.
+    myself = weakref.ref(jitted)
     jitted.lower = lower  # type: ignore[attr-defined]
     jitted.trace = trace_  # type: ignore[attr-defined]
     jitted.clear_cache = clear_cache  # type: ignore[attr-defined]
