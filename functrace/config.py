@@ -25,11 +25,15 @@ def _env(name: str) -> bool:
 DISABLE_JIT: bool = _env("FUNCTRACE_DISABLE_JIT")
 DEBUG_NANS: bool = _env("FUNCTRACE_DEBUG_NANS")
 DEBUG_INFS: bool = _env("FUNCTRACE_DEBUG_INFS")
+# Opt-in algebra that is not exact for every input (functrace.peephole): smaller higher-order
+# derivatives, results that may differ in the last bits, or overflow where the written order does not.
+INEXACT_REWRITES: bool = _env("FUNCTRACE_INEXACT_REWRITES")
 
 CHECK_FLOATS: bool = DEBUG_NANS or DEBUG_INFS  # either check on: what the hot paths read
 _IN_CHECKED_CALL: bool = False  # set while debug_nans runs a jitted function's compiled code
 
-_FLAGS = {"disable_jit": "DISABLE_JIT", "debug_nans": "DEBUG_NANS", "debug_infs": "DEBUG_INFS"}
+_FLAGS = {"disable_jit": "DISABLE_JIT", "debug_nans": "DEBUG_NANS", "debug_infs": "DEBUG_INFS",
+          "inexact_rewrites": "INEXACT_REWRITES"}
 
 
 def _attr(name: str) -> str:
@@ -41,7 +45,8 @@ def _attr(name: str) -> str:
 
 
 def update(name: str, value: Any) -> None:
-    """Set option ``name`` (``disable_jit``, ``debug_nans``, ``debug_infs``; a ``jax_`` prefix is accepted)."""
+    """Set option ``name`` (``disable_jit``, ``debug_nans``, ``debug_infs``, ``inexact_rewrites``; a ``jax_``
+    prefix is accepted)."""
     if not isinstance(value, (bool, int)):
         raise TypeError(f"config.update({name!r}, ...): expected True or False, got {value!r}")
     global CHECK_FLOATS

@@ -322,7 +322,7 @@ def jit(fun: Callable, static_argnums: int | Sequence[int] | None = (),
         flat, in_tree = tree_flatten((dyn, kwargs) if kwargs else dyn)
         sig, traced, plain = _leaf_signature(fun_name, flat)
         backend = current_backend()
-        key = (in_tree, bool(kwargs), sig, skey, backend)
+        key = (in_tree, bool(kwargs), sig, skey, backend, _config.INEXACT_REWRITES)  # the flag changes the trace
         entry = cache.get(key)
         if entry is None:
             entry = trace(flat, in_tree, bool(kwargs), static, len(args), backend)
@@ -370,7 +370,7 @@ def jit(fun: Callable, static_argnums: int | Sequence[int] | None = (),
                     fn = _copying(fn, copies, backend.copy)
             else:
                 fn, source = lower_jaxpr(closed.jaxpr, closed.consts, backend, fun_name, own_outputs=True)
-            in_tree, _, sig, skey, _ = key
+            in_tree, _, sig, skey, _, _ = key
             in_avals = tuple(v.aval for v in closed.jaxpr.invars)
             entry.lowered = Lowered(closed, source, fn, backend.name, in_tree, in_avals, entry.out_tree, skey)
             entry.call = fn
@@ -394,7 +394,7 @@ def jit(fun: Callable, static_argnums: int | Sequence[int] | None = (),
             return checked_jit_call(myself(), fun, args, kwargs)
         fast_key = None
         if not kwargs and not has_static and all(type(a) is np.ndarray for a in args):
-            fast_key = (tuple([(a.shape, a.dtype) for a in args]), current_backend())
+            fast_key = (tuple([(a.shape, a.dtype) for a in args]), current_backend(), _config.INEXACT_REWRITES)
             entry = ndarray_calls.get(fast_key)
             if entry is not None:
                 outs = entry.call(*args)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
+from functrace import config as _config
 from functrace import lax
 from functrace import ops as P
 from functrace.backends.lowering import lower_jaxpr
@@ -88,7 +89,8 @@ class StagedVJP:
         self.error = error  # why there is no backward function (raised when a cotangent arrives)
 
 
-_caches: dict[int, dict] = {}  # id(backend) -> {signature: StagedVJP}
+# (id(backend), inexact_rewrites) -> {signature: StagedVJP}: the opt-in algebra derives other pairs
+_caches: dict[tuple, dict] = {}
 _caches_version = [RuleTable.version]  # the rule tables' version the cached pairs were derived under
 
 
@@ -181,7 +183,7 @@ class TapeTrace(Trace):
         self.backend = current_backend()
         if _caches_version[0] != RuleTable.version:  # a rule changed since the pairs were derived
             clear_cache()
-        self.cache = _caches.setdefault(id(self.backend), {})
+        self.cache = _caches.setdefault((id(self.backend), _config.INEXACT_REWRITES), {})
         self.records: list[tuple] = []  # (StagedVJP, residuals, input nodes, output nodes)
         self.n_nodes = 0
 
