@@ -94,6 +94,11 @@ _caches: dict[tuple, dict] = {}
 _caches_version = [RuleTable.version]  # the rule tables' version the cached pairs were derived under
 
 
+def cache_for(backend: Any) -> dict:
+    """The derived pairs for ``backend`` under the current ``inexact_rewrites`` option."""
+    return _caches.setdefault((id(backend), _config.INEXACT_REWRITES), {})
+
+
 def clear_cache() -> None:
     """Forget every derived forward/backward pair (they are derived again on use)."""
     _caches.clear()
@@ -183,7 +188,7 @@ class TapeTrace(Trace):
         self.backend = current_backend()
         if _caches_version[0] != RuleTable.version:  # a rule changed since the pairs were derived
             clear_cache()
-        self.cache = _caches.setdefault((id(self.backend), _config.INEXACT_REWRITES), {})
+        self.cache = cache_for(self.backend)
         self.records: list[tuple] = []  # (StagedVJP, residuals, input nodes, output nodes)
         self.n_nodes = 0
 
