@@ -11,7 +11,7 @@ import sys
 
 import numpy as np
 import pytest
-from helpers import host
+from helpers import config_option, host
 
 import functrace as ft
 import functrace.numpy as fnp
@@ -19,11 +19,8 @@ import functrace.numpy as fnp
 
 @pytest.fixture
 def nans():
-    ft.config.update("debug_nans", True)
-    try:
+    with config_option("debug_nans"):
         yield
-    finally:
-        ft.config.update("debug_nans", False)
 
 
 def sqrt_sum(x):

@@ -12,7 +12,7 @@ import sys
 
 import numpy as np
 import pytest
-from helpers import host
+from helpers import config_option, host
 
 import functrace as ft
 import functrace.numpy as fnp
@@ -25,11 +25,8 @@ EXACT_COUNTS = [3, 6, 8, 14, 27, 59, 131, 279]
 
 @pytest.fixture
 def inexact():
-    ft.config.update("inexact_rewrites", True)
-    try:
+    with config_option("inexact_rewrites"):
         yield
-    finally:
-        ft.config.update("inexact_rewrites", False)
 
 
 def _nth(n: int):
