@@ -60,6 +60,21 @@ def read(name: str) -> bool:
 
 
 @contextlib.contextmanager
+def option(name: str, value: bool = True) -> Iterator[None]:
+    """Within the block, option ``name`` is ``value``; afterwards it is what it was before.
+
+    >>> with ft.config.option("inexact_rewrites"):   # doctest: +SKIP
+    ...     ft.make_jaxpr(f)(x)
+    """
+    before = read(name)
+    update(name, value)
+    try:
+        yield
+    finally:
+        update(name, before)
+
+
+@contextlib.contextmanager
 def disable_jit(disable: bool = True) -> Iterator[None]:
     """Within the block, ``jit(f)(...)`` calls ``f`` eagerly (as ``jax.disable_jit``): Python
     ``print``, breakpoints and value-dependent Python control flow work inside ``f``. Transforms
@@ -69,10 +84,5 @@ def disable_jit(disable: bool = True) -> Iterator[None]:
     ...     ft.jit(lambda x: x * 2)(3.0)
     6.0
     """
-    global DISABLE_JIT
-    before = DISABLE_JIT
-    DISABLE_JIT = bool(disable)
-    try:
+    with option("disable_jit", disable):
         yield
-    finally:
-        DISABLE_JIT = before

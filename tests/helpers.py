@@ -7,8 +7,7 @@ before they are compared, so the same tests run under ``FUNCTRACE_BACKEND=numpy`
 
 from __future__ import annotations
 
-import contextlib
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import numpy as np
 
@@ -24,16 +23,6 @@ RTOL = {np.dtype(np.float16): 1e-2, np.dtype(np.float32): 1e-5, np.dtype(np.floa
 def host(x: Any) -> Any:
     """A result tree as NumPy arrays (``np.asarray`` of ``ft.device_get``) on the host."""
     return ft.tree_util.tree_map(lambda leaf: np.asarray(ft.device_get(leaf)), x)
-
-
-@contextlib.contextmanager
-def config_option(name: str, value: bool = True) -> Iterator[None]:
-    """``ft.config`` option ``name`` set to ``value`` within the block, and back to off after it."""
-    ft.config.update(name, value)
-    try:
-        yield
-    finally:
-        ft.config.update(name, False)
 
 
 def result_dtype(x: Any) -> np.dtype:

@@ -11,7 +11,7 @@ import sys
 
 import numpy as np
 import pytest
-from helpers import config_option, host
+from helpers import host
 
 import functrace as ft
 import functrace.numpy as fnp
@@ -19,7 +19,7 @@ import functrace.numpy as fnp
 
 @pytest.fixture
 def nans():
-    with config_option("debug_nans"):
+    with ft.config.option("debug_nans"):
         yield
 
 

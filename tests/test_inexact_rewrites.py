@@ -12,7 +12,7 @@ import sys
 
 import numpy as np
 import pytest
-from helpers import config_option, host
+from helpers import host
 
 import functrace as ft
 import functrace.numpy as fnp
@@ -25,7 +25,7 @@ EXACT_COUNTS = [3, 6, 8, 14, 27, 59, 131, 279]
 
 @pytest.fixture
 def inexact():
-    with config_option("inexact_rewrites"):
+    with ft.config.option("inexact_rewrites"):
         yield
 
 
@@ -50,9 +50,8 @@ def test_tanh_derivatives_are_as_small_as_before_and_agree(inexact):
     for n in (3, 8):
         for x in (0.3, -1.7):
             got = host(ft.jit(_nth(n))(x))
-            ft.config.update("inexact_rewrites", False)
-            want = host(_nth(n)(x))
-            ft.config.update("inexact_rewrites", True)
+            with ft.config.option("inexact_rewrites", False):
+                want = host(_nth(n)(x))
             np.testing.assert_allclose(got, want, rtol=1e-12)
 
 
@@ -63,8 +62,8 @@ def test_tanh_derivatives_are_as_small_as_before_and_agree(inexact):
 def test_the_documented_differences(f, x, written, rewritten, inexact):
     got = host(ft.jit(f)(x))
     assert got == rewritten and np.signbit(got) == np.signbit(rewritten)
-    ft.config.update("inexact_rewrites", False)
-    got = host(ft.jit(f)(x))
+    with ft.config.option("inexact_rewrites", False):
+        got = host(ft.jit(f)(x))
     assert got == written and np.signbit(got) == np.signbit(written)
 
 
@@ -74,11 +73,8 @@ def test_jit_and_the_tape_keep_the_two_apart():
     grad = ft.grad(lambda x: fnp.sum(x - x) * x[0])
     x = np.array([-3.0, 2.0])
     before = (np.signbit(host(g(-3.0))), len(g.lower(-3.0).jaxpr.eqns), host(grad(x)))
-    ft.config.update("inexact_rewrites", True)
-    try:
+    with ft.config.option("inexact_rewrites"):
         after = (np.signbit(host(g(-3.0))), len(g.lower(-3.0).jaxpr.eqns))
-    finally:
-        ft.config.update("inexact_rewrites", False)
     assert before[:2] == (False, 1) and after == (True, 1)
     np.testing.assert_array_equal(host(grad(x)), before[2])
     assert not np.signbit(host(g(-3.0)))  # the exact program again, not the one traced with the flag
