@@ -124,7 +124,10 @@ _SCALAR_OPS = {P.add_p: quiet(operator.add), P.sub_p: quiet(operator.sub), P.mul
 
 
 def _on_float_scalars(eqn) -> bool:
-    return all(v.aval.shape == () and v.aval.dtype in _SCALAR_DTYPES for v in (*eqn.invars, *eqn.outvars))
+    # The result's type decides: these primitives take operands of its dtype, and a rank-0 result
+    # has rank-0 operands (broadcasting only widens).
+    out = eqn.outvars[0].aval
+    return out.shape == () and out.dtype in _SCALAR_DTYPES
 
 
 def _specialize_arithmetic(eqn):

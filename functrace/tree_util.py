@@ -271,17 +271,12 @@ def _flatten(tree: Any, is_leaf: Callable | None, with_path: bool) -> tuple[list
     return leaves, paths, results[0]
 
 
-def _plain_leaf(x: Any) -> bool:
-    """``x`` is a leaf with no ``is_leaf`` test: neither a registered node nor a (named) tuple."""
-    return type(x) not in _registry and not isinstance(x, tuple)
-
-
 def tree_flatten(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> tuple[list, PyTreeDef]:
     """Leaves in order (dict keys sorted) and the structure to rebuild the tree with."""
     if is_leaf is None:  # the shapes every transform flattens on every call: a leaf, a tuple of leaves
-        if _plain_leaf(tree):
+        if _node_handlers(tree) is None:
             return [tree], LEAF
-        if type(tree) is tuple and all(_plain_leaf(c) for c in tree):
+        if type(tree) is tuple and all(_node_handlers(c) is None for c in tree):
             return list(tree), PyTreeDef(tuple, None, (LEAF,) * len(tree), len(tree))
     leaves, _, treedef = _flatten(tree, is_leaf, with_path=False)
     return leaves, treedef
