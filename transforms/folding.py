@@ -128,6 +128,69 @@ def _fold_eqn(eqn: JaxprEqn, known: list[_Known], impl: Callable) -> _Known | No
     return _Known(array=r) if r.size <= FOLD_LIMIT else None
 
 
+def known_constants(jaxpr: Jaxpr, values: list, known: dict, constvars: list, consts: list, eqns: list,
+                    subst: dict) -> bool:
+    """Enter ``jaxpr``'s constants into ``known``: each stays a constant (appended to
+    ``constvars``/``consts``), or, when uniform, becomes a literal (in ``subst``) or a broadcast
+    of one (appended to ``eqns``). True when some constant was replaced."""
+    changed = False
+    for v, c in zip(jaxpr.constvars, values, strict=True):
+        u = _const_uniform_value(c)
+        if u is None:
+            constvars.append(v)
+            consts.append(c)
+            if not isinstance(c, Tracer):
+                known[id(v)] = _Known(array=c)
+            continue
+        changed = True
+        known[id(v)] = _Known(scalar=u)
+        if v.aval.shape == ():
+            subst[id(v)] = _scalar_literal(u, v.aval.dtype)
+        else:
+            eqns.append(_uniform_eqn(v, u, None))
+    return changed
+
+
+def fold_eqn(eqn: JaxprEqn, known: dict[int, _Known], impls: dict) -> _Known | None:
+    """What folding knows of ``eqn``'s result, recorded in ``known``; None (and nothing recorded)
+    when the equation stays as it is. A broadcast of a literal is recorded as known but stays:
+    it is already the compact form of a uniform array (None is returned for it too)."""
+    invars = eqn.invars
+    prim = eqn.primitive
+    ks = []
+    for x in invars:
+        k = _Known(scalar=np.asarray(x.val, dtype=x.aval.dtype)[()]) if type(x) is Literal else known.get(id(x))
+        if k is None:
+            return None
+        ks.append(k)
+    if prim is P.broadcast_in_dim_p and type(invars[0]) is Literal:
+        known[id(eqn.outvars[0])] = ks[0]
+        return None
+    if not foldable(prim) or prim not in impls:
+        return None
+    try:
+        res = _fold_eqn(eqn, ks, impls[prim])
+    except Exception:  # e.g. integer ** negative: leave it to fail at run time, as without folding
+        return None
+    if res is not None:
+        known[id(eqn.outvars[0])] = res
+    return res
+
+
+def place_folded(eqn: JaxprEqn, res: _Known, constvars: list, consts: list, subst: dict) -> JaxprEqn | None:
+    """Put a folded result where it belongs: a new constant, a literal (rank 0, in ``subst``),
+    or the returned ``broadcast_in_dim`` of a literal that replaces ``eqn``."""
+    out = eqn.outvars[0]
+    if res.array is not None:
+        constvars.append(out)
+        consts.append(res.array)
+        return None
+    if out.aval.shape == ():
+        subst[id(out)] = _scalar_literal(res.scalar, out.aval.dtype)
+        return None
+    return _uniform_eqn(out, res.scalar, eqn.source_info)
+
+
 def fold_constants(closed: ClosedJaxpr) -> ClosedJaxpr:
     """Evaluate, once and with NumPy, every equation whose operands are all known.
 
@@ -143,58 +206,20 @@ def fold_constants(closed: ClosedJaxpr) -> ClosedJaxpr:
     known: dict[int, _Known] = {}
     subst: dict[int, Atom] = {}
     constvars, consts, eqns = [], [], []
-    changed = False
-    for v, c in zip(jaxpr.constvars, closed.consts, strict=True):
-        u = _const_uniform_value(c)
-        if u is None:
-            constvars.append(v)
-            consts.append(c)
-            if not isinstance(c, Tracer):
-                known[id(v)] = _Known(array=c)
-            continue
-        changed = True
-        known[id(v)] = _Known(scalar=u)
-        if v.aval.shape == ():
-            subst[id(v)] = _scalar_literal(u, v.aval.dtype)
-        else:
-            eqns.append(_uniform_eqn(v, u, None))
-
-    def lookup(x: Atom) -> _Known | None:
-        if isinstance(x, Literal):
-            return _Known(scalar=np.asarray(x.val, dtype=x.aval.dtype)[()])
-        return known.get(id(x))
+    changed = known_constants(jaxpr, closed.consts, known, constvars, consts, eqns, subst)
 
     with np.errstate(all="ignore"):
         for eqn in jaxpr.eqns:
             eqn, renamed = _renamed(eqn, subst)
             changed = changed or renamed
-            invars = eqn.invars
-            ks = [lookup(x) for x in invars]
-            prim = eqn.primitive
-            if prim is P.broadcast_in_dim_p and isinstance(invars[0], Literal):
-                known[id(eqn.outvars[0])] = ks[0]  # already the compact form of a uniform array
-                eqns.append(eqn)
-                continue
-            if not foldable(prim) or any(k is None for k in ks) or prim not in impls:
-                eqns.append(eqn)
-                continue
-            try:
-                res = _fold_eqn(eqn, ks, impls[prim])
-            except Exception:  # e.g. integer ** negative: leave it to fail at run time, as without folding
-                res = None
+            res = fold_eqn(eqn, known, impls)
             if res is None:
                 eqns.append(eqn)
                 continue
             changed = True
-            out = eqn.outvars[0]
-            known[id(out)] = res
-            if res.array is not None:
-                constvars.append(out)
-                consts.append(res.array)
-            elif out.aval.shape == ():
-                subst[id(out)] = _scalar_literal(res.scalar, out.aval.dtype)
-            else:
-                eqns.append(_uniform_eqn(out, res.scalar, eqn.source_info))
+            replacement = place_folded(eqn, res, constvars, consts, subst)
+            if replacement is not None:
+                eqns.append(replacement)
     if not changed:
         return closed
     outvars = [_read(subst, x) for x in jaxpr.outvars]

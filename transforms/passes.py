@@ -43,7 +43,16 @@ from functrace.avals import is_bool, is_int
 from functrace.ir import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Var
 from functrace.peephole import unit_identity
 from functrace.tracing import equation_key, literal_key
-from functrace.transforms.folding import FOLD_LIMIT, fold_constants, foldable, uniform_value  # noqa: F401
+from functrace.transforms.folding import (  # noqa: F401  (FOLD_LIMIT, foldable: re-exported)
+    FOLD_LIMIT,
+    _numpy_impls,
+    fold_constants,
+    fold_eqn,
+    foldable,
+    known_constants,
+    place_folded,
+    uniform_value,
+)
 from functrace.transforms.rewriting import (  # noqa: F401  (dce, prune_consts: re-exported)
     Atom,
     Rule,
@@ -51,6 +60,7 @@ from functrace.transforms.rewriting import (  # noqa: F401  (dce, prune_consts: 
     _is,
     _literal_value,
     _out_avals,
+    _read,
     _renamed,
     _rewrite,
     _scalar_literal,
@@ -271,28 +281,89 @@ def has_sub_jaxprs(jaxpr: Jaxpr) -> bool:
 
 
 # ---------------------------------------------------------------------------- the pipeline
-def optimize(closed: ClosedJaxpr, drop_stop_gradient: bool = False, max_rounds: int = 10,
-             sub_jaxprs: bool = False) -> ClosedJaxpr:
-    """All passes, repeated until nothing changes (or ``max_rounds``): fold, forward, simplify,
-    CSE, DCE. Constants nothing reads any more are dropped. With ``sub_jaxprs``, the jaxprs in
-    params are optimised too (see ``optimize_sub_jaxprs``)."""
+def _one_walk(closed: ClosedJaxpr, drop_stop_gradient: bool) -> ClosedJaxpr:
+    """Fold, forward, simplify and CSE in one walk over the equations (no DCE).
+
+    Each equation is renamed to the replacements made so far, then offered to folding, the
+    forwarding rule and the simplification rule in turn, again after each rewrite (bounded), and
+    what remains is merged with an earlier equation that computes the same. Every rule looks
+    only at the equation and at the (already final) definitions of its operands, so one walk
+    leaves nothing for a second: the passes run one after the other would reach the same
+    program in as many rounds as rewrites feed each other, each round a walk per pass.
+    """
+    jaxpr = closed.jaxpr
+    impls = _numpy_impls()
+    forward = _forward_rule(drop_stop_gradient)
+    known: dict[int, Any] = {}
+    subst: dict[int, Atom] = {}
+    defs: dict[int, JaxprEqn] = {}
+    seen: dict[Any, JaxprEqn] = {}
+    constvars: list = []
+    consts: list = []
+    eqns: list[JaxprEqn] = []
+    uniform: list[JaxprEqn] = []  # uniform constants, now broadcasts of literals
+    changed = known_constants(jaxpr, closed.consts, known, constvars, consts, uniform, subst)
+    with np.errstate(all="ignore"):
+        for eqn in [*uniform, *jaxpr.eqns]:
+            eqn, renamed = _renamed(eqn, subst)
+            changed = changed or renamed
+            gone = False  # the result was replaced by an atom or became a constant
+            for _ in range(8):  # a rewrite may be rewritten further (bounded, to be safe)
+                folded = fold_eqn(eqn, known, impls)
+                if folded is not None:
+                    changed = True
+                    eqn = place_folded(eqn, folded, constvars, consts, subst)
+                    gone = eqn is None
+                    break
+                if eqn.primitive.multiple_results:
+                    break
+                res = forward(eqn, defs)
+                if res is None:
+                    res = _simplify_rule(eqn, defs)
+                if res is None:
+                    break
+                if isinstance(res, JaxprEqn):
+                    if not _well_typed(res):  # never expected; refusing keeps the program correct
+                        break
+                    eqn, changed = res, True
+                    continue
+                if res.aval == eqn.outvars[0].aval:  # a forward must keep the result's type
+                    subst[id(eqn.outvars[0])] = res
+                    changed = gone = True
+                break
+            if gone:
+                continue
+            if not eqn.primitive.effectful:  # two prints of one value are two prints
+                key = equation_key(eqn.primitive, eqn.invars, eqn.params)
+                try:
+                    hit = seen.get(key)
+                except TypeError:  # unhashable params: no CSE for this equation
+                    hit = key = None
+                if hit is not None:
+                    for old, new in zip(eqn.outvars, hit.outvars, strict=True):
+                        subst[id(old)] = new
+                    changed = True
+                    continue
+                if key is not None:
+                    seen[key] = eqn
+            eqns.append(eqn)
+            for v in eqn.outvars:
+                defs[id(v)] = eqn
+    if not changed:
+        return closed
+    outvars = [_read(subst, x) for x in jaxpr.outvars]
+    return ClosedJaxpr(Jaxpr(constvars, jaxpr.invars, outvars, eqns), consts, closed.in_tree, closed.out_tree)
+
+
+def optimize(closed: ClosedJaxpr, drop_stop_gradient: bool = False, sub_jaxprs: bool = False) -> ClosedJaxpr:
+    """All passes: fold, forward, simplify and CSE in one walk (``_one_walk``), then DCE, which
+    also drops the constants nothing reads any more. With ``sub_jaxprs``, the jaxprs in params
+    are optimised too (see ``optimize_sub_jaxprs``)."""
     if sub_jaxprs:
         j = optimize_sub_jaxprs(closed.jaxpr, drop_stop_gradient)
         if j is not closed.jaxpr:
             closed = ClosedJaxpr(j, closed.consts, closed.in_tree, closed.out_tree)
-    for _ in range(max_rounds):
-        before = closed
-        closed = fold_constants(closed)
-        j = closed.jaxpr
-        j = forward_identities(j, drop_stop_gradient, tidy=False)
-        j = simplify(j, tidy=False)
-        j = cse(j, tidy=False)
-        if j is not closed.jaxpr:
-            closed = ClosedJaxpr(j, closed.consts, closed.in_tree, closed.out_tree)
-        closed = prune_consts(closed)  # one DCE per round, which also drops unread constants
-        if closed is before:
-            break
-    return closed
+    return prune_consts(_one_walk(closed, drop_stop_gradient))
 
 
 __all__ = ["dce", "cse", "fold_constants", "simplify", "forward_identities", "optimize", "optimize_sub_jaxprs",
