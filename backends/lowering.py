@@ -57,6 +57,27 @@ def _plain(v: Any) -> bool:
     return False
 
 
+def specialization(backend: Any, eqn: Any) -> Callable[..., Any] | None:
+    """The backend's implementation specialised for ``eqn``'s types and params, if it offers one
+    (``Backend.specialize``)."""
+    specialize = getattr(backend, "specialize", None)
+    return specialize(eqn) if specialize is not None and eqn is not None else None
+
+
+def bound_impl(backend: Any, prim: Any, special: Callable[..., Any] | None, raw: bool) -> Callable[..., Any]:
+    """The implementation a program binds for one equation: ``special`` (see ``specialization``)
+    or the backend's general one, in its ``raw`` form (without its own warning silencing) when
+    ``raw`` and it has one."""
+    fn = special
+    if fn is None:
+        try:
+            fn = backend.impls[prim]
+        except KeyError:
+            raise NotImplementedError(
+                f"primitive {prim.name!r} has no implementation on the {backend.name} backend") from None
+    return fn.raw if raw and hasattr(fn, "raw") else fn
+
+
 class _Source:
     """Builds the factory's header (one line per bound value) and the values it binds (``_env``).
 
@@ -92,22 +113,14 @@ class _Source:
     def impl(self, prim: Any, eqn: Any = None) -> str:
         """The local name bound to ``prim``'s implementation: the backend's version specialised
         for ``eqn``'s types and params where it offers one (``Backend.specialize``)."""
-        specialize = getattr(self.backend, "specialize", None)
-        special = specialize(eqn) if specialize is not None and eqn is not None else None
+        special = specialization(self.backend, eqn)
         key = ("impl", prim, special)
         name = self._by_key.get(key)
         if name is not None:
             return self._hit(name)
-        fn = special
-        if fn is None:
-            try:
-                fn = self.backend.impls[prim]
-            except KeyError:
-                raise NotImplementedError(
-                    f"primitive {prim.name!r} has no implementation on the {self.backend.name} backend") from None
+        fn = bound_impl(self.backend, prim, special, raw=False)
         if self.raw and hasattr(fn, "raw"):
-            fn = fn.raw
-            self.silenced = True
+            fn, self.silenced = fn.raw, True
         name = "_" + re.sub(r"\W", "_", prim.name)
         while name in self.env:
             name += "_"
@@ -472,4 +485,4 @@ def lower_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, name: str = "
     return fn, "\n".join(text for _, text in pieces)
 
 
-__all__ = ["lower_jaxpr", "jaxpr_to_source", "outputs_to_copy", "CHUNK_EQNS"]
+__all__ = ["lower_jaxpr", "jaxpr_to_source", "outputs_to_copy", "bound_impl", "specialization", "CHUNK_EQNS"]

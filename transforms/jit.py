@@ -42,112 +42,27 @@ import numpy as np
 from functrace import config as _config  # the disable_jit switch
 from functrace.api import flatten_fun, to_backend, trace_flat
 from functrace.backends.lowering import lower_jaxpr, outputs_to_copy
+from functrace.backends.plan import plan_jaxpr
 from functrace.ir import ClosedJaxpr
 from functrace.ops.elementwise import stop_gradient_p
 from functrace.tracing import Tracer, current_backend, eval_jaxpr, get_aval, source_info, tracing_for
+from functrace.transforms.aot import Compiled, Lowered, Traced
 from functrace.transforms.cost import cost_analysis
 from functrace.transforms.passes import has_sub_jaxprs, optimize
 from functrace.tree_util import LEAF, PyTreeDef, tree_flatten, tree_unflatten
+
+# A program of this many equations or more runs as a plan (``backends.plan``) for its first
+# ``COMPILE_AFTER_CALLS - 1`` calls, and is lowered to Python source on the next: writing and
+# compiling the source costs about as much as 30 to 40 calls save over the plan (20 µs against
+# 0.5 µs per equation), so a long program that is called a few times is never compiled, and one
+# called often is compiled early. Shorter programs are lowered on their first call.
+INTERPRET_FROM_EQNS = 2000
+COMPILE_AFTER_CALLS = 32
 
 # A Python scalar argument is traced as a weak value (see ShapedArray): its signature differs
 # from a NumPy scalar's of the same dtype, which is traced as a strong one.
 _PY_SCALARS = {bool: ((), np.dtype(bool), "weak"), int: ((), np.dtype(np.int64), "weak"),
                float: ((), np.dtype(np.float64), "weak"), complex: ((), np.dtype(np.complex128), "weak")}
-
-
-class Traced:
-    """A jitted function traced for one input signature (``jitted.trace(*args)``).
-
-    ``jaxpr`` is the ``ClosedJaxpr`` that ``jit`` runs (optimised); ``lower()`` gives the
-    ``Lowered`` form; ``out_tree`` the structure of the result.
-    """
-
-    __slots__ = ("_jitted", "_args", "_kwargs", "jaxpr", "out_tree")
-
-    def __init__(self, jitted: Callable, args: tuple, kwargs: dict, jaxpr: ClosedJaxpr, out_tree: PyTreeDef):
-        self._jitted, self._args, self._kwargs = jitted, args, kwargs
-        self.jaxpr = jaxpr
-        self.out_tree = out_tree
-
-    def lower(self) -> "Lowered":
-        return self._jitted.lower(*self._args, **self._kwargs)
-
-    def __repr__(self) -> str:
-        return f"Traced({len(self.jaxpr.eqns)} equations)"
-
-
-class Lowered:
-    """A jitted function lowered for one input signature on one backend.
-
-    ``as_text()`` is the generated Python source; ``jaxpr`` the optimised jaxpr it was made
-    from; ``compile()`` the ``Compiled`` function, called like the jitted one without its static
-    arguments; ``flat_fn`` the generated function itself (flat arrays in, tuple of flat outputs out).
-    """
-
-    __slots__ = ("jaxpr", "source", "flat_fn", "backend", "in_tree", "in_avals", "out_tree", "static_key")
-
-    def __init__(self, jaxpr: ClosedJaxpr, source: str, flat_fn: Callable[..., tuple], backend: str,
-                 in_tree: PyTreeDef | None = None, in_avals: tuple = (), out_tree: PyTreeDef | None = None,
-                 static_key: tuple = ()):
-        self.jaxpr = jaxpr
-        self.source = source
-        self.flat_fn = flat_fn
-        self.backend = backend
-        self.in_tree = in_tree
-        self.in_avals = in_avals
-        self.out_tree = out_tree
-        self.static_key = static_key
-
-    def as_text(self) -> str:
-        return self.source
-
-    def compile(self) -> "Compiled":
-        """The compiled function (already compiled when lowered: this wraps it)."""
-        return Compiled(self)
-
-    def cost_analysis(self) -> dict[str, float]:
-        return cost_analysis(self.jaxpr.jaxpr)
-
-    def __repr__(self) -> str:
-        return f"Lowered({self.backend}, {len(self.jaxpr.eqns)} equations)"
-
-
-class Compiled:
-    """The compiled form of a ``Lowered`` function: call it with the arguments it was lowered
-    for, less the static ones (as in JAX); arrays must have the lowered shapes and dtypes."""
-
-    __slots__ = ("lowered",)
-
-    def __init__(self, lowered: Lowered):
-        self.lowered = lowered
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        low = self.lowered
-        flat, in_tree = tree_flatten((args, kwargs) if kwargs else args)
-        avals = tuple(get_aval(x) for x in flat)
-        if in_tree != low.in_tree or avals != low.in_avals:
-            got = ", ".join(a.str_short() for a in avals)
-            want = ", ".join(a.str_short() for a in low.in_avals)
-            raise TypeError(f"Compiled function called with arguments ({got}) of another structure or type than "
-                            f"those it was lowered for ({want}); static arguments are left out of the call. "
-                            "Lower it again for these arguments, or call the jitted function itself")
-        backend = current_backend()
-        if backend.name != low.backend:
-            raise TypeError(f"Compiled function was lowered for the {low.backend} backend, but the active one "
-                            f"is {backend.name}")
-        outs = low.flat_fn(*[to_backend(x) for x in flat])
-        return tree_unflatten(low.out_tree, outs)
-
-    def as_text(self) -> str:
-        return self.lowered.source
-
-    def cost_analysis(self) -> dict[str, float]:
-        """An estimate of the work of one call, as JAX's (keys ``flops``, ``transcendentals``,
-        ``bytes accessed``, plus ``equations``); see ``cost_analysis``."""
-        return cost_analysis(self.lowered.jaxpr.jaxpr)
-
-    def __repr__(self) -> str:
-        return f"Compiled({self.lowered.backend}, {len(self.lowered.jaxpr.eqns)} equations)"
 
 
 class _Entry:
@@ -355,13 +270,32 @@ def jit(fun: Callable, static_argnums: int | Sequence[int] | None = (),
                 _lower(entry, key)
         return entry.lowered
 
+    def first_call(entry: _Entry, key: tuple) -> Callable[..., tuple]:
+        """What runs the entry from its first call on: its lowered function; for a program of
+        ``INTERPRET_FROM_EQNS`` equations or more, a plan that is lowered after
+        ``COMPILE_AFTER_CALLS`` calls (see the module docstring)."""
+        backend = current_backend()
+        if len(entry.closed.jaxpr.eqns) < INTERPRET_FROM_EQNS or hasattr(backend, "lower_jaxpr"):
+            return lower_entry(entry, key).flat_fn
+        with _gc_paused():
+            closed = _runnable(entry.closed)
+            plan = plan_jaxpr(closed.jaxpr, closed.consts, backend, own_outputs=True)
+        calls = 0
+
+        def interpreted(*args: Any) -> tuple:
+            nonlocal calls
+            calls += 1
+            if calls >= COMPILE_AFTER_CALLS:  # lowering replaces entry.call for the calls after this one
+                return lower_entry(entry, key).flat_fn(*args)
+            return plan(*args)
+
+        entry.call = interpreted
+        return interpreted
+
     def _lower(entry: _Entry, key: tuple) -> None:
         if entry.lowered is None:
             backend = current_backend()
-            closed = entry.closed
-            # Differentiation is over: stop_gradient is the identity; sub-jaxprs may be optimised.
-            if has_sub_jaxprs(closed.jaxpr) or any(e.primitive is stop_gradient_p for e in closed.jaxpr.eqns):
-                closed = optimize(closed, drop_stop_gradient=True, sub_jaxprs=True)
+            closed = _runnable(entry.closed)
             lower_fn = getattr(backend, "lower_jaxpr", None)  # a backend may lower in its own way
             if lower_fn is not None:
                 fn, source = lower_fn(closed.jaxpr, closed.consts, fun_name)
@@ -402,7 +336,7 @@ def jit(fun: Callable, static_argnums: int | Sequence[int] | None = (),
         entry, flat, traced, plain, key = entry_for(args, kwargs)
         if traced or not entry.cacheable:
             return run_unlowered(entry, flat)
-        call = entry.call or lower_entry(entry, key).flat_fn
+        call = entry.call or first_call(entry, key)
         if fast_key is not None and entry.takes_ndarray:
             ndarray_calls[fast_key] = entry
         if not (plain and entry.takes_ndarray):
@@ -439,6 +373,14 @@ def jit(fun: Callable, static_argnums: int | Sequence[int] | None = (),
     jitted.clear_cache = clear_cache  # type: ignore[attr-defined]
     jitted._cache = cache  # type: ignore[attr-defined]
     return jitted
+
+
+def _runnable(closed: ClosedJaxpr) -> ClosedJaxpr:
+    """The program that runs: differentiation is over, so stop_gradient is the identity, and
+    sub-jaxprs may be optimised."""
+    if has_sub_jaxprs(closed.jaxpr) or any(e.primitive is stop_gradient_p for e in closed.jaxpr.eqns):
+        return optimize(closed, drop_stop_gradient=True, sub_jaxprs=True)
+    return closed
 
 
 @contextlib.contextmanager

@@ -1,0 +1,152 @@
+"""Running a jaxpr without generating source: a *plan*, one step per equation, over a register list.
+
+Lowering a program to Python source (``backends.lowering``) makes the fastest calls, but writing
+and compiling the source costs about fifty times what one call of the result saves over an
+interpreter: for a program of 100,000 equations, seconds. ``jit`` therefore runs the first calls
+of a long program through a plan and compiles it only once it has been called often enough to
+repay that (``transforms.jit``), as the control-flow bodies do (``Backend.compiled_body``).
+
+A plan is made once per program. Each step holds the implementation the lowering would bind
+for that equation (the backend's specialisation for its types and params, its ``raw`` form when
+the whole call silences floating-point warnings once), the register numbers of its operands,
+its params, where its results go, and the registers that die there: a register is cleared after
+the last equation that reads it (and reused by a later result), so peak memory is what the
+program needs, as with the ``del`` statements of lowered code. Constants and literals are
+converted to the backend's arrays once, when the plan is made. The results equal the lowered
+program's: the same implementations run on the same operands (the lowering's other savings,
+un-materialised broadcasts and results written into dead operands, give the same values).
+"""
+
+from __future__ import annotations
+
+from operator import itemgetter
+from typing import Any, Callable, Sequence
+
+from functrace.backends.lowering import bound_impl, outputs_to_copy, specialization
+from functrace.ir import Jaxpr, Literal
+from functrace.tracing import literal_key
+
+
+def plan_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, own_outputs: bool = False) -> Callable[..., tuple]:
+    """A function from the flat input arrays to the tuple of flat outputs that runs ``jaxpr``
+    step by step. ``own_outputs``: copy the outputs ``outputs_to_copy`` names (results handed to a
+    user), as ``lower_jaxpr`` does."""
+    silence_errors = getattr(backend, "silence_errors", None)
+    raw = silence_errors is not None
+    fixed: list[Any] = []  # the registers set when the plan is made: constants, then literals
+    where: dict[int, int] = {}  # id(var) -> its register
+    literal_regs: dict[Any, int] = {}
+
+    for v, c in zip(jaxpr.constvars, consts, strict=True):
+        where[id(v)] = len(fixed)
+        fixed.append(backend.asarray(c))
+
+    def literal(x: Literal) -> int:
+        r = where.get(id(x))  # the same Literal object is often read by many equations
+        if r is None:
+            key = literal_key(x)
+            r = literal_regs.get(key)
+            if r is None:
+                r = literal_regs[key] = len(fixed)
+                fixed.append(backend.asarray(x.val))
+            where[id(x)] = r
+        return r
+
+    last_use: dict[int, int] = {}
+    for i, eqn in enumerate(jaxpr.eqns):  # literals get their fixed registers before the variables
+        for x in eqn.invars:
+            if type(x) is Literal:
+                literal(x)
+            else:
+                last_use[id(x)] = i
+    for x in jaxpr.outvars:
+        if type(x) is Literal:
+            literal(x)
+        else:
+            last_use[id(x)] = len(jaxpr.eqns)  # returned: never cleared
+    n_fixed = len(fixed)
+
+    free: list[int] = []  # registers of dead values, for later results to reuse
+    n_regs = n_fixed
+
+    def new_register() -> int:
+        nonlocal n_regs
+        if free:
+            return free.pop()
+        n_regs += 1
+        return n_regs - 1
+
+    first_arg = n_regs
+    for v in jaxpr.invars:
+        where[id(v)] = n_regs
+        n_regs += 1
+    n_args = n_regs - first_arg
+    # Arguments nothing reads are never cleared: their registers are not reused.
+    steps: list[tuple] = []
+    impls: dict[Any, Callable[..., Any]] = {}  # (primitive, specialisation) -> the bound implementation
+    for i, eqn in enumerate(jaxpr.eqns):
+        prim = eqn.primitive
+        special = specialization(backend, eqn)
+        fn = impls.get((prim, special))
+        if fn is None:
+            fn = impls[(prim, special)] = bound_impl(backend, prim, special, raw)
+        ins = tuple([where[id(x)] for x in eqn.invars])
+        dying: list[int] = []
+        for x, r in zip(eqn.invars, ins, strict=True):
+            if r >= n_fixed and last_use.get(id(x)) == i and r not in dying:
+                dying.append(r)
+        if prim.multiple_results:
+            out: Any = tuple(new_register() if id(v) in last_use else -1 for v in eqn.outvars)
+            for v, r in zip(eqn.outvars, out, strict=True):
+                where[id(v)] = r
+        else:
+            v = eqn.outvars[0]
+            if id(v) not in last_use:
+                out = -1  # never read: written to a scratch register
+            else:
+                # The result may take the register of an operand that dies here (read first).
+                out = dying.pop() if dying else new_register()
+            where[id(v)] = out
+        free.extend(dying)
+        # The operands as one C-level call: ``itemgetter(i, j)(r)`` is ``(r[i], r[j])``, and a slice
+        # gives a one-element list for one operand (and an empty one for none).
+        get = itemgetter(*ins) if len(ins) > 1 else itemgetter(slice(ins[0], ins[0] + 1) if ins else slice(0, 0))
+        steps.append((fn, get, eqn.params or None, out, tuple(dying)))
+    scratch = n_regs
+    n_regs += 1
+    steps = [(fn, ins, params, (scratch if out == -1 else out) if type(out) is int else
+              tuple(scratch if o == -1 else o for o in out), dead) for fn, ins, params, out, dead in steps]
+    result_regs = tuple(literal(x) if type(x) is Literal else where[id(x)] for x in jaxpr.outvars)
+    copies = outputs_to_copy(jaxpr, backend) if own_outputs else [False] * len(result_regs)
+    copy = backend.copy
+    template = fixed + [None] * (n_regs - n_fixed)
+
+    def run_steps(args: tuple) -> tuple:
+        if len(args) != n_args:
+            raise TypeError(f"the program takes {n_args} arguments, not {len(args)}")
+        r = template.copy()
+        r[first_arg:first_arg + n_args] = args
+        for fn, get, params, out, dead in steps:
+            res = fn(*get(r), **params) if params else fn(*get(r))
+            if type(out) is int:
+                r[out] = res
+            else:
+                for k, val in zip(out, res, strict=True):
+                    r[k] = val
+            for k in dead:
+                r[k] = None
+        return tuple([copy(r[k]) if c else r[k] for k, c in zip(result_regs, copies, strict=True)])
+
+    if not raw:
+        def run(*args: Any) -> tuple:
+            return run_steps(args)
+    else:
+        def run(*args: Any) -> tuple:
+            with silence_errors():
+                return run_steps(args)
+
+    run.n_steps = len(steps)  # type: ignore[attr-defined]
+    return run
+
+
+__all__ = ["plan_jaxpr"]

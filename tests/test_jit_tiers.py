@@ -1,0 +1,191 @@
+"""Long programs under ``jit`` run as a plan before they are compiled (issue 21, "Very large
+programs"), and ``optimize`` does all its passes in one walk.
+
+The plan (``backends.plan``) must give the compiled program's results bit for bit, for every
+primitive: it runs the same implementations. Every row of the primitive derivative table is
+checked, forward and, where it has one, through its pullback (which holds the forward program
+too). The same programs check that ``optimize`` leaves nothing for a second walk.
+"""
+
+from __future__ import annotations
+
+import tracemalloc
+import zlib
+
+import numpy as np
+import pytest
+from helpers import host
+from test_grad_primitives import CASES
+
+import functrace as ft
+import functrace.numpy as fnp
+from functrace.backends.plan import plan_jaxpr
+from functrace.backends.registry import active_backend
+from functrace.tracing import get_aval
+from functrace.transforms import jit as jit_module
+from functrace.transforms.passes import optimize
+
+
+def _program(case):
+    """The case's pullback of a random cotangent when it is differentiated in reverse mode, else
+    the case's own function; and its arguments (float64)."""
+    rng = np.random.default_rng(zlib.crc32(case.name.encode()))
+    args = case.make(rng, np.float64)
+    if "rev" not in case.modes:
+        return case.fn, args
+    diff = [i for i, a in enumerate(args) if np.dtype(get_aval(a).dtype).kind in "fc"]
+    if not diff:
+        return case.fn, args
+    out = ft.eval_shape(case.fn, *args)
+    ct = ft.tree_util.tree_map(
+        lambda a: rng.standard_normal(a.shape).astype(a.dtype) if np.dtype(a.dtype).kind == "f"
+        else np.zeros(a.shape, a.dtype), out)
+
+    def pullback(*dargs):
+        return ft.vjp(lambda *d: case.fn(*_put(args, diff, d)), *dargs)[1](ct)
+
+    return pullback, [args[i] for i in diff]
+
+
+def _put(full, diff, values):
+    out = list(full)
+    for i, v in zip(diff, values, strict=True):
+        out[i] = v
+    return out
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_plan_equals_the_compiled_program_and_one_walk_is_a_fixpoint(case):
+    fn, args = _program(case)
+    lowered = ft.jit(fn).lower(*args)
+    closed = lowered.jaxpr
+    backend = active_backend()
+    flat = [backend.asarray(x) for x in ft.tree_util.tree_flatten(args)[0]]
+    compiled = lowered.flat_fn(*flat)
+    planned = plan_jaxpr(closed.jaxpr, closed.consts, backend, own_outputs=True)(*flat)
+    assert len(planned) == len(compiled)
+    for k, (a, b) in enumerate(zip(planned, compiled, strict=True)):
+        a, b = host(a), host(b)
+        assert (a.shape, a.dtype) == (b.shape, b.dtype), k
+        np.testing.assert_array_equal(a, b, err_msg=f"{case.name}: output {k}, plan vs compiled (bitwise)")
+    again = optimize(closed, drop_stop_gradient=True, sub_jaxprs=True)
+    assert str(again) == str(closed), f"{case.name}: a second optimize changed the program"
+
+
+def _long(x, w):
+    """Residuals, two live chains, an output made early, an input and a constant returned."""
+    y, z = x, x * 0.5
+    early = fnp.sum(x * w)
+    for i in range(40):
+        y = fnp.sin(y) * 1.001 + z
+        if i % 7 == 0:
+            z = fnp.tanh(z * y)
+    return fnp.sum(y * w) + fnp.sum(z), early, x, np.arange(3.0), y
+
+
+@pytest.fixture
+def tiers(monkeypatch):
+    """Programs of 10 equations or more run as a plan for their first two calls."""
+    monkeypatch.setattr(jit_module, "INTERPRET_FROM_EQNS", 10)
+    monkeypatch.setattr(jit_module, "COMPILE_AFTER_CALLS", 3)
+
+
+@pytest.mark.parametrize("grad", [False, True], ids=["forward", "grad"])
+def test_a_long_program_is_planned_then_compiled_with_the_same_results(tiers, grad):
+    fun = ft.grad(lambda x, w: _long(x, w)[0], argnums=(0, 1)) if grad else _long
+    x, w = np.linspace(-1.0, 1.0, 6).reshape(2, 3), np.full((2, 3), 0.7)
+    f = ft.jit(fun)
+    results = []
+    for call in range(5):
+        results.append([host(r) for r in ft.tree_util.tree_flatten(f(x, w))[0]])
+        (entry,) = f._cache.values()
+        assert (entry.lowered is not None) == (call >= 2), call  # compiled on the third call
+    with _no_tiers():
+        expected = [host(r) for r in ft.tree_util.tree_flatten(ft.jit(fun)(x, w))[0]]
+    for got in results:
+        for a, b in zip(got, expected, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+class _no_tiers:
+    """Every program compiled on its first call, for the expected results."""
+
+    def __enter__(self):
+        self.saved = jit_module.INTERPRET_FROM_EQNS
+        jit_module.INTERPRET_FROM_EQNS = 10**9
+
+    def __exit__(self, *exc):
+        jit_module.INTERPRET_FROM_EQNS = self.saved
+
+
+def test_explicit_lowering_compiles_at_once(tiers):
+    x, w = np.ones((2, 3)), np.ones((2, 3))
+    f = ft.jit(_long)
+    f(x, w)
+    (entry,) = f._cache.values()
+    assert entry.lowered is None
+    assert "def " in f.lower(x, w).as_text()
+    assert entry.call is entry.lowered.flat_fn  # the calls after an explicit lowering run compiled code
+
+
+def test_planned_results_are_the_callers_own(tiers):
+    """An output that is an input, a constant or a view is copied, as by compiled code."""
+    x, w = np.linspace(-1.0, 1.0, 6).reshape(2, 3), np.full((2, 3), 0.7)
+    f = ft.jit(_long)
+    first = f(x, w)
+    expected = [host(r).copy() for r in first]
+    for r in first:
+        if isinstance(r, np.ndarray):
+            r *= 0.0
+    second = f(x, w)
+    for a, b in zip(second, expected, strict=True):
+        np.testing.assert_array_equal(host(a), b)
+    np.testing.assert_array_equal(x, np.linspace(-1.0, 1.0, 6).reshape(2, 3))  # the argument untouched
+    (entry,) = f._cache.values()
+    assert entry.lowered is None  # both calls ran the plan
+
+
+def test_a_plan_frees_each_value_after_its_last_use():
+    """A chain of 30 operations on 8 MB arrays holds a few of them at a time, not 30."""
+    n = 10**6
+
+    def chain(x):
+        for _ in range(10):
+            x = fnp.sin(x) * 1.5 + 0.25
+        return fnp.sum(x)
+
+    closed = ft.make_jaxpr(chain)(np.ones(n))
+    with ft.use_backend("numpy"):
+        from functrace.backends.registry import load_backend
+
+        run = plan_jaxpr(closed.jaxpr, closed.consts, load_backend("numpy"), own_outputs=True)
+        x = np.linspace(0.0, 1.0, n)
+        tracemalloc.start()
+        try:
+            run(x)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert peak < 4 * 8 * n, peak / (8 * n)
+
+
+def test_a_plan_runs_effects_loops_and_several_results_in_order(tiers, capsys):
+    def f(x):
+        ft.debug.print("first {}", x[0])
+        c, ys = ft.lax.scan(lambda c, r: (c * 0.5 + r, c), x[0], x)
+        s, i = ft.lax.sort((x * 1.0 - 1.0, fnp.arange(4)), num_keys=1)
+        ft.debug.print("last {}", c)
+        return fnp.sin(ys) + s * 2.0, i, c
+
+    x = np.array([3.0, 1.0, 4.0, 1.5])
+    g = ft.jit(f)
+    got = g(x)
+    (entry,) = g._cache.values()
+    assert entry.lowered is None  # this call ran the plan
+    printed = capsys.readouterr().out.splitlines()
+    assert printed == ["first 3.0", "last " + str(host(got[2]))]
+    with _no_tiers():
+        expected = ft.jit(f)(x)
+    capsys.readouterr()
+    for a, b in zip(got, expected, strict=True):
+        np.testing.assert_array_equal(host(a), host(b))
