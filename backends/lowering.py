@@ -238,8 +238,12 @@ def outputs_to_copy(jaxpr: Jaxpr, backend: Any) -> list[bool]:
     a broadcast, a reshape or a slice, or an operand returned as it is). Results of the
     common primitives (arithmetic, reductions, products) are new arrays and are not copied."""
     fresh = getattr(backend, "fresh_results", frozenset())
-    made_fresh = {id(v) for eqn in jaxpr.eqns if eqn.primitive in fresh and not eqn.primitive.multiple_results
-                  for v in eqn.outvars}
+    outs = {id(x) for x in jaxpr.outvars if type(x) is not Literal}
+    made_fresh = set()
+    for eqn in jaxpr.eqns:  # one membership test per equation: only the outputs' producers matter
+        v = eqn.outvars[0] if eqn.outvars else None
+        if id(v) in outs and eqn.primitive in fresh and not eqn.primitive.multiple_results:
+            made_fresh.add(id(v))
     seen: set[int] = set()
     copy = []
     for x in jaxpr.outvars:

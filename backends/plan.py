@@ -76,6 +76,8 @@ def plan_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, own_outputs: b
         n_regs += 1
         return n_regs - 1
 
+    scratch = n_regs  # where results nothing reads are written
+    n_regs += 1
     first_arg = n_regs
     for v in jaxpr.invars:
         where[id(v)] = n_regs
@@ -96,13 +98,13 @@ def plan_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, own_outputs: b
             if r >= n_fixed and last_use.get(id(x)) == i and r not in dying:
                 dying.append(r)
         if prim.multiple_results:
-            out: Any = tuple(new_register() if id(v) in last_use else -1 for v in eqn.outvars)
+            out: Any = tuple(new_register() if id(v) in last_use else scratch for v in eqn.outvars)
             for v, r in zip(eqn.outvars, out, strict=True):
                 where[id(v)] = r
         else:
             v = eqn.outvars[0]
             if id(v) not in last_use:
-                out = -1  # never read: written to a scratch register
+                out = scratch  # never read
             else:
                 # The result may take the register of an operand that dies here (read first).
                 out = dying.pop() if dying else new_register()
@@ -112,10 +114,6 @@ def plan_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, own_outputs: b
         # gives a one-element list for one operand (and an empty one for none).
         get = itemgetter(*ins) if len(ins) > 1 else itemgetter(slice(ins[0], ins[0] + 1) if ins else slice(0, 0))
         steps.append((fn, get, eqn.params or None, out, tuple(dying)))
-    scratch = n_regs
-    n_regs += 1
-    steps = [(fn, ins, params, (scratch if out == -1 else out) if type(out) is int else
-              tuple(scratch if o == -1 else o for o in out), dead) for fn, ins, params, out, dead in steps]
     result_regs = tuple(literal(x) if type(x) is Literal else where[id(x)] for x in jaxpr.outvars)
     copies = outputs_to_copy(jaxpr, backend) if own_outputs else [False] * len(result_regs)
     copy = backend.copy

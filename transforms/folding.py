@@ -157,12 +157,11 @@ def fold_eqn(eqn: JaxprEqn, known: dict[int, _Known], impls: dict) -> _Known | N
     it is already the compact form of a uniform array (None is returned for it too)."""
     invars = eqn.invars
     prim = eqn.primitive
-    ks = []
-    for x in invars:
-        k = _Known(scalar=np.asarray(x.val, dtype=x.aval.dtype)[()]) if type(x) is Literal else known.get(id(x))
-        if k is None:
+    for x in invars:  # the common case, an operand not known, decided before building anything
+        if type(x) is not Literal and id(x) not in known:
             return None
-        ks.append(k)
+    ks = [_Known(scalar=np.asarray(x.val, dtype=x.aval.dtype)[()]) if type(x) is Literal else known[id(x)]
+          for x in invars]
     if prim is P.broadcast_in_dim_p and type(invars[0]) is Literal:
         known[id(eqn.outvars[0])] = ks[0]
         return None

@@ -5,9 +5,11 @@ type of each leaf, the static arguments, the active backend) and looks it up. On
 function is traced with abstract values (so Python control flow on array values raises
 ``ConcretizationError``), the jaxpr is optimised (``transforms.passes.optimize``), and the
 entry is stored. Calls with concrete arrays run the entry's lowered function: straight-line
-code, compiled on first use (``backends.lowering``). Calls with tracers (``jit`` inside grad,
-vmap, make_jaxpr or another jit) evaluate the optimised jaxpr on them instead, so the outer
-transform sees ordinary primitives it can differentiate, batch or record.
+code, compiled on first use (``backends.lowering``); a program of ``INTERPRET_FROM_EQNS``
+equations or more runs as a plan (``backends.plan``) until its ``COMPILE_AFTER_CALLS``-th call,
+so that a long program called a few times is not compiled at all. Calls with tracers (``jit``
+inside grad, vmap, make_jaxpr or another jit) evaluate the optimised jaxpr on them instead, so
+the outer transform sees ordinary primitives it can differentiate, batch or record.
 
 Arrays a function closes over are constants of its jaxpr, captured (copied) when it is traced,
 as in JAX: changing such an array afterwards does not change what the compiled function
@@ -69,7 +71,7 @@ class _Entry:
     """One cache entry: the optimised jaxpr, its constants on the backend, the lowering."""
 
     __slots__ = ("closed", "consts", "out_tree", "single_output", "takes_ndarray", "cacheable", "lowered", "call",
-                 "copies")
+                 "copies", "__weakref__")
 
     def __init__(self, closed: ClosedJaxpr, consts: list, out_tree: PyTreeDef, backend: Any):
         self.closed = closed
@@ -281,12 +283,13 @@ def jit(fun: Callable, static_argnums: int | Sequence[int] | None = (),
             closed = _runnable(entry.closed)
             plan = plan_jaxpr(closed.jaxpr, closed.consts, backend, own_outputs=True)
         calls = 0
+        entry_ref = weakref.ref(entry)  # the entry holds this function: a strong reference would be a cycle
 
         def interpreted(*args: Any) -> tuple:
             nonlocal calls
             calls += 1
             if calls >= COMPILE_AFTER_CALLS:  # lowering replaces entry.call for the calls after this one
-                return lower_entry(entry, key).flat_fn(*args)
+                return lower_entry(entry_ref(), key).flat_fn(*args)
             return plan(*args)
 
         entry.call = interpreted

@@ -105,35 +105,35 @@ def cse(jaxpr: Jaxpr, tidy: bool = True) -> Jaxpr:
 
 
 # ---------------------------------------------------------------------------- forwarding
+def _full_slice(p: dict, x: Atom) -> bool:
+    return (all(s == 0 for s in p["start_indices"]) and tuple(p["limit_indices"]) == x.aval.shape
+            and all(s == 1 for s in p["strides"]))
+
+
+# primitive -> (params, operands) -> the operand the equation returns unchanged, or None. A table,
+# so that the common case (a primitive with no such identity) costs one lookup.
+_FORWARDS: dict[Any, Any] = {
+    P.convert_element_type_p: lambda p, xs: xs[0] if xs[0].aval.dtype == np.dtype(p["new_dtype"]) else None,
+    P.reshape_p: lambda p, xs: xs[0] if tuple(p["new_sizes"]) == xs[0].aval.shape else None,
+    P.transpose_p: lambda p, xs: xs[0] if tuple(p["permutation"]) == tuple(range(xs[0].aval.ndim)) else None,
+    P.broadcast_in_dim_p: lambda p, xs: xs[0] if tuple(p["shape"]) == xs[0].aval.shape else None,
+    **dict.fromkeys((P.reduce_sum_p, P.reduce_prod_p, P.reduce_max_p, P.reduce_min_p, P.reduce_and_p, P.reduce_or_p),
+                    lambda p, xs: xs[0] if not p["axes"] else None),
+    P.slice_p: lambda p, xs: xs[0] if _full_slice(p, xs[0]) else None,
+    P.rev_p: lambda p, xs: xs[0] if all(xs[0].aval.shape[d] <= 1 for d in p["dimensions"]) else None,
+    P.pad_p: lambda p, xs: xs[0] if all(tuple(c) == (0, 0, 0) for c in p["padding_config"]) else None,
+    P.concatenate_p: lambda p, xs: xs[0] if len(xs) == 1 else None,
+    P.select_p: lambda p, xs: xs[1] if _same_atom(xs[1], xs[2]) else None,
+}
+
+
 def _forward_rule(drop_stop_gradient: bool) -> Rule:
     def rule(eqn: JaxprEqn, defs: dict[int, JaxprEqn]) -> Atom | None:
-        prim, p, xs = eqn.primitive, eqn.params, eqn.invars
-        x = xs[0] if xs else None
-        if prim is P.convert_element_type_p:
-            return x if x.aval.dtype == np.dtype(p["new_dtype"]) else None
-        if prim is P.reshape_p:
-            return x if tuple(p["new_sizes"]) == x.aval.shape else None
-        if prim is P.transpose_p:
-            return x if tuple(p["permutation"]) == tuple(range(x.aval.ndim)) else None
-        if prim is P.broadcast_in_dim_p:
-            return x if tuple(p["shape"]) == x.aval.shape else None
-        if prim in (P.reduce_sum_p, P.reduce_prod_p, P.reduce_max_p, P.reduce_min_p, P.reduce_and_p,
-                    P.reduce_or_p):
-            return x if not p["axes"] else None
-        if prim is P.slice_p:
-            full = (all(s == 0 for s in p["start_indices"]) and tuple(p["limit_indices"]) == x.aval.shape
-                    and all(s == 1 for s in p["strides"]))
-            return x if full else None
-        if prim is P.rev_p:
-            return x if all(x.aval.shape[d] <= 1 for d in p["dimensions"]) else None
-        if prim is P.pad_p:
-            return x if all(tuple(c) == (0, 0, 0) for c in p["padding_config"]) else None
-        if prim is P.concatenate_p:
-            return x if len(xs) == 1 else None
-        if prim is P.select_p:
-            return xs[1] if _same_atom(xs[1], xs[2]) else None
-        if prim is P.stop_gradient_p and drop_stop_gradient:
-            return x
+        forward = _FORWARDS.get(eqn.primitive)
+        if forward is not None:
+            return forward(eqn.params, eqn.invars)
+        if eqn.primitive is P.stop_gradient_p and drop_stop_gradient:
+            return eqn.invars[0]
         return None
 
     return rule
