@@ -25,6 +25,7 @@ from typing import Any, Callable, Sequence
 from functrace.backends.lowering import bound_impl, outputs_to_copy, specialization
 from functrace.ir import Jaxpr, Literal
 from functrace.tracing import literal_key
+from functrace.util import format_frame
 
 
 def plan_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, own_outputs: bool = False) -> Callable[..., tuple]:
@@ -124,15 +125,22 @@ def plan_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, own_outputs: b
             raise TypeError(f"the program takes {n_args} arguments, not {len(args)}")
         r = template.copy()
         r[first_arg:first_arg + n_args] = args
-        for fn, get, params, out, dead in steps:
-            res = fn(*get(r), **params) if params else fn(*get(r))
-            if type(out) is int:
-                r[out] = res
-            else:
-                for k, val in zip(out, res, strict=True):
-                    r[k] = val
-            for k in dead:
-                r[k] = None
+        try:
+            for fn, get, params, out, dead in steps:
+                res = fn(*get(r), **params) if params else fn(*get(r))
+                if type(out) is int:
+                    r[out] = res
+                else:
+                    for k, val in zip(out, res, strict=True):
+                        r[k] = val
+                for k in dead:
+                    r[k] = None
+        except Exception as e:  # name the equation, and the user's line that made it
+            failed = next(i for i, step in enumerate(steps) if step[1] is get)  # (each step has its own getter)
+            eqn = jaxpr.eqns[failed]
+            e.add_note(f"functrace: raised by `{eqn.primitive.name}` (equation {failed} of the jitted program), "
+                       f"recorded at {format_frame(eqn.source_info)}")
+            raise
         return tuple([copy(r[k]) if c else r[k] for k, c in zip(result_regs, copies, strict=True)])
 
     if not raw:

@@ -189,3 +189,14 @@ def test_a_plan_runs_effects_loops_and_several_results_in_order(tiers, capsys):
     capsys.readouterr()
     for a, b in zip(got, expected, strict=True):
         np.testing.assert_array_equal(host(a), host(b))
+
+
+def test_an_error_in_a_planned_program_names_the_equation_and_the_users_line(tiers):
+    def f(x):
+        y = fnp.sin(x * 1.0) * 2.0 + fnp.cos(x * 1.0) + fnp.exp(x * 1.0) - fnp.tanh(x * 1.0) * 3.0
+        return y, ft.lax.integer_pow(x + 1, -1)  # integers to a negative power fail when run
+
+    line = f.__code__.co_firstlineno + 2
+    with pytest.raises(ValueError, match="negative integer powers") as info:
+        ft.jit(f)(np.arange(3))
+    assert any("`integer_pow`" in note and f"{__file__}:{line}" in note for note in info.value.__notes__)
