@@ -147,10 +147,17 @@ def equation_key(prim: Primitive, invars: list, params: dict) -> tuple:
 class Trace:
     """One level of tracing: records equations over its tracers, and lifts outer values in."""
 
+    # Whether what runs under this trace becomes a program (False for the eager traces, which
+    # compute values as they go: forward mode's ``JVPTrace``, the tape's ``TapeTrace``).
+    records_programs = True
+
     def __init__(self, level: int):
         self.level = level
         self.active = True
         self.purpose = _state.purpose  # which transform opened it (None: unnamed), for error messages
+        # Set by jit on its own trace: the jaxpr is optimised (CSE, simplification) before it
+        # runs, so derived equations may be copied into it as they are (transforms.symbolic_tape).
+        self.optimized_later = False
         self.invars: list[Var] = []
         self.eqns: list[JaxprEqn] = []
         self.constvars: list[Var] = []
@@ -383,9 +390,10 @@ def _eager(prim: Primitive, args: tuple, params: dict):
 def _records_effects(stack: list) -> bool:
     """Whether an effect on constant operands (``debug.print("here")``) belongs to the innermost
     trace's program rather than happening now: yes for a program being traced (jit, a cond
-    branch), no for the trace just above an eager forward-mode trace (a ``Trace`` subclass), which
-    collects that trace's tangents while the primal values are computed eagerly."""
-    return type(stack[-1]) is Trace and (len(stack) < 2 or type(stack[-2]) is Trace)
+    branch, the symbolic tape), no for the trace just above an eager forward-mode trace (whose
+    ``records_programs`` is False), which collects that trace's tangents while the primal values
+    are computed eagerly."""
+    return stack[-1].records_programs and (len(stack) < 2 or stack[-2].records_programs)
 
 
 def bind(prim: Primitive, *args: Any, **params: Any):

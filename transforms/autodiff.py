@@ -25,6 +25,7 @@ from functrace.tracing import Tracer, current_backend, get_aval, located, new_tr
 from functrace.transforms.jvp import jvp_jaxpr
 from functrace.transforms.jvp_trace import JVPTrace
 from functrace.transforms.linearize import linearize_at, linearize_fun
+from functrace.transforms.symbolic_tape import eligible_outer, symbolic_linearize
 from functrace.transforms.transpose import backward_pass
 from functrace.transforms.vjp_tape import tape_linearize
 from functrace.tree_util import tree_flatten, tree_map, tree_structure, tree_unflatten
@@ -148,6 +149,9 @@ def _vjp_flat(f_flat: Callable, p_flat: list, avals: list[ShapedArray] | None = 
     """
     if trace_depth() == 0 and not any(isinstance(p, Tracer) for p in p_flat) and not _config.CHECK_FLOATS:
         return tape_linearize(f_flat, p_flat, _quiet, avals)
+    outer = eligible_outer(p_flat)
+    if outer is not None:  # reverse mode while jit traces: a tape of cached jaxprs
+        return symbolic_linearize(f_flat, p_flat, outer, avals)
     outs, lin_jaxpr, lin_consts = _linearize_flat(f_flat, p_flat, avals)
 
     diff = [is_differentiable(get_aval(p)) for p in p_flat]

@@ -47,7 +47,15 @@ from functrace.backends.lowering import lower_jaxpr, outputs_to_copy
 from functrace.backends.plan import plan_jaxpr
 from functrace.ir import ClosedJaxpr
 from functrace.ops.elementwise import stop_gradient_p
-from functrace.tracing import Tracer, current_backend, eval_jaxpr, get_aval, source_info, tracing_for
+from functrace.tracing import (
+    Tracer,
+    current_backend,
+    eval_jaxpr,
+    get_aval,
+    open_traces,
+    source_info,
+    tracing_for,
+)
 from functrace.transforms.aot import Compiled, Lowered, Traced
 from functrace.transforms.cost import cost_analysis
 from functrace.transforms.passes import has_sub_jaxprs, optimize
@@ -250,6 +258,7 @@ def jit(fun: Callable, static_argnums: int | Sequence[int] | None = (),
     def trace(flat: list, in_tree: PyTreeDef, has_kwargs: bool, static: dict | None, nargs: int,
               backend: Any) -> _Entry:
         def f_dyn(*tree: Any) -> Any:
+            open_traces()[-1].optimized_later = True  # this trace's program is optimised before it runs
             dyn, kwargs = tree if has_kwargs else (tree, {})
             if static:
                 it = iter(dyn)

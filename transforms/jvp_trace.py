@@ -34,6 +34,8 @@ class JVPTracer(Tracer):
 class JVPTrace(Trace):
     """Records nothing itself: it pushes tangents through each primitive as it is applied."""
 
+    records_programs = False
+
     def process(self, prim, args, params):
         primals = []
         tangents = []

@@ -120,6 +120,23 @@ def _transposed(tangent: Jaxpr, n_res: int) -> Jaxpr:
                  tangent.eqns)
 
 
+def derive_pair(closed: ClosedJaxpr, nonzero: Sequence[bool], diff_out: Sequence[bool]
+                ) -> tuple[ClosedJaxpr, ClosedJaxpr]:
+    """The forward and backward jaxprs of ``closed`` (one equation, usually), from the one split
+    (``linearize_jaxpr``) and the transpose interpreter: ``forward(*inputs) -> (*outputs,
+    *residuals)``, ``backward(*residuals, *output_cts) -> input_cts`` (one per input flagged in
+    ``nonzero``). NotImplementedError when some equation has no transpose rule."""
+    split = linearize_jaxpr(closed, nonzero, diff_out)
+    tan = split.tangent
+    lin = _transposed(tan.jaxpr, split.n_res)
+    with new_trace() as staging:
+        res = [staging.new_arg(v.aval) for v in lin.constvars[len(tan.consts):]]
+        cts = [staging.new_arg(v.aval) for v in lin.outvars]
+        in_cts = backward_pass(lin, list(tan.consts) + res, cts)
+        bwd_jaxpr, bwd_consts = staging.to_jaxpr([instantiate(c) for c in in_cts])
+    return split.primal, ClosedJaxpr(bwd_jaxpr, bwd_consts)
+
+
 def _stage(prim: Primitive, params: dict, avals: Sequence[Any], diff_in: list[int], backend: Any,
            vals: Sequence[Any] | None = None) -> StagedVJP:
     """Derive ``prim``'s forward/backward pair at ``avals`` from the one split
@@ -151,14 +168,7 @@ def _stage(prim: Primitive, params: dict, avals: Sequence[Any], diff_in: list[in
 
         return StagedVJP(out_avals, lambda *_: computed.pop(), pullback, pullback)
     try:
-        split = linearize_jaxpr(closed, nonzero, diff_out)
-        tan = split.tangent
-        lin = _transposed(tan.jaxpr, split.n_res)
-        with new_trace() as staging:
-            res = [staging.new_arg(v.aval) for v in lin.constvars[len(tan.consts):]]
-            cts = [staging.new_arg(v.aval) for v in lin.outvars]
-            in_cts = backward_pass(lin, list(tan.consts) + res, cts)
-            bwd_jaxpr, bwd_consts = staging.to_jaxpr([instantiate(c) for c in in_cts])
+        primal, backward = derive_pair(closed, nonzero, diff_out)
     except NotImplementedError as e:
         # No reverse mode for this primitive (a while_loop, say): it still runs forward, and
         # the error is raised if a cotangent reaches it, as on the jaxpr route.
@@ -167,11 +177,11 @@ def _stage(prim: Primitive, params: dict, avals: Sequence[Any], diff_in: list[in
         return StagedVJP(out_avals, lambda *vals: (impl(*vals, **params),) if one
                          else tuple(impl(*vals, **params)), None, None, error=e)
     # The tape runs both halves with floating-point warnings silenced (np.errstate) already.
-    fwd, _ = lower_jaxpr(split.primal.jaxpr, split.primal.consts, backend, f"vjp_fwd_{prim.name}", raw=True)
-    bwd, _ = lower_jaxpr(bwd_jaxpr, bwd_consts, backend, f"vjp_bwd_{prim.name}", raw=True)
+    fwd, _ = lower_jaxpr(primal.jaxpr, primal.consts, backend, f"vjp_fwd_{prim.name}", raw=True)
+    bwd, _ = lower_jaxpr(backward.jaxpr, backward.consts, backend, f"vjp_bwd_{prim.name}", raw=True)
 
     def bwd_traced(*args: Any) -> list:
-        return eval_jaxpr(bwd_jaxpr, bwd_consts, list(args))
+        return eval_jaxpr(backward.jaxpr, backward.consts, list(args))
 
     return StagedVJP(out_avals, fwd, bwd, bwd_traced)
 
@@ -182,6 +192,8 @@ def _zeros(aval: Any) -> Any:
 
 class TapeTrace(Trace):
     """Runs each primitive through its staged forward function and records it for the backward pass."""
+
+    records_programs = False
 
     def __init__(self, level: int):
         super().__init__(level)

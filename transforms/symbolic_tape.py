@@ -1,0 +1,315 @@
+"""Reverse mode inside ``jit``, as a tape of cached forward/backward jaxprs.
+
+``ft.jit(ft.grad(f))`` differentiates ``f`` while ``jit`` traces it. The general route
+(``transforms.autodiff``) traces ``f`` to a jaxpr, splits it (``linearize_at``) and transposes
+the linear part, binding every derived operation through the tracing machinery: about four
+``bind``s per operation of ``f``, most of the cost of jit's first call on a long program. Here,
+as on the eager tape (``transforms.vjp_tape``), ``f`` runs once on ``SymbolicTracer`` values,
+and each primitive applied to one looks up the forward and backward jaxprs derived for its
+signature (primitive, input types, params, which inputs are differentiated) by the same one
+split and transpose interpreter (``vjp_tape.derive_pair``). The forward jaxpr's equations are
+copied into jit's trace at once, renamed, with the user's line, without tracing them again; the
+backward pass copies the backward jaxprs in reverse order. The program differs from the general
+route's only in what tracing-time simplification would have merged, which ``jit``'s
+``optimize`` merges afterwards; the values are the same operations in the same order.
+
+Used only where the differentiated inputs are abstract values of the innermost open trace and
+that trace is jit's own (``Trace.optimized_later``): ``make_jaxpr``, the bodies of control flow
+and the inner levels of other transforms keep the general route, whose programs are simplified
+as they are traced. Primitives with sub-jaxprs (control flow, custom rules) and those without a
+transpose rule take the general split for their one equation. A cotangent that is a tracer of
+another transform (``vmap`` of the pullback) runs the backward jaxprs through ``bind``.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from functrace import config as _config
+from functrace import ops as P
+from functrace.avals import ShapedArray
+from functrace.ir import ClosedJaxpr, JaxprEqn, Literal, Var
+from functrace.primitives import Primitive
+from functrace.rules import RuleTable, Zero, add_tangents, instantiate, is_differentiable
+from functrace.tracing import (
+    Trace,
+    Tracer,
+    abstract_eval_rules,
+    current_source,
+    eval_jaxpr,
+    get_aval,
+    leaked_tracer_error,
+    new_trace,
+    open_traces,
+    strong_avals,
+)
+from functrace.transforms.linearize import linearize_at
+from functrace.transforms.transpose import backward_pass
+from functrace.transforms.vjp_tape import _one_equation, _transposed, derive_pair
+from functrace.util import user_frame
+
+# The switch for tests that compare this route with the general one.
+ENABLED = True
+_CACHE_LIMIT = 4096
+# inexact_rewrites -> {signature: (out_avals, forward, backward) or the NotImplementedError}
+_templates: dict[bool, dict] = {}
+_templates_version = [RuleTable.version]
+
+
+class SymbolicTracer(Tracer):
+    """A value on the symbolic tape: ``primal`` is the jit trace's tracer (or a constant) that
+    holds it, ``node`` numbers its cotangent slot (None: not differentiated)."""
+
+    __slots__ = ("primal", "node")
+
+    def __init__(self, trace: "SymbolicTape", aval: Any, primal: Any, node: int | None):
+        super().__init__(trace, aval, None)
+        self.primal = primal
+        self.node = node
+
+
+def _templates_for_now() -> dict:
+    if _templates_version[0] != RuleTable.version:  # a rule changed since the jaxprs were derived
+        _templates.clear()
+        _templates_version[0] = RuleTable.version
+    return _templates.setdefault(_config.INEXACT_REWRITES, {})
+
+
+# What the cache holds for a signature that takes the general split (no transpose rule, or
+# operands the primitive refuses: the general route raises that error at the user's line).
+_GENERAL = "general"
+
+
+def _derive(prim: Primitive, params: dict, avals: list, diff_in: tuple) -> Any:
+    """``(out_avals, forward, backward)`` for one signature (see ``vjp_tape.derive_pair``), or
+    ``_GENERAL``."""
+    try:
+        out = abstract_eval_rules[prim](*avals, **params)
+    except Exception:
+        return _GENERAL
+    out_avals = list(strong_avals(out)) if prim.multiple_results else [strong_avals(out)]
+    closed = _one_equation(prim, params, avals, out_avals)
+    try:
+        forward, backward = derive_pair(closed, [i in diff_in for i in range(len(avals))],
+                                        [is_differentiable(a) for a in out_avals])
+    except Exception:  # no transpose rule, or a rule that needs the operands' values: the general
+        return _GENERAL  # split on the actual operands does what the general route does
+    return out_avals, forward, backward
+
+
+class SymbolicTape(Trace):
+    """Copies each primitive's forward jaxpr into ``outer`` (jit's trace) and records it."""
+
+    def __init__(self, level: int, outer: Trace):
+        super().__init__(level)
+        self.outer = outer
+        self.purpose = outer.purpose  # errors about abstract values name jit
+        self.templates = _templates_for_now()
+        # (backward jaxpr or pullback, residual atoms, input nodes, output nodes, source line)
+        self.records: list[tuple] = []
+        self.n_nodes = 0
+
+    def new_input(self, primal: Any, aval: Any) -> SymbolicTracer:
+        node = None
+        if is_differentiable(aval):
+            node = self.n_nodes
+            self.n_nodes += 1
+        return SymbolicTracer(self, aval, primal, node)
+
+    def _new_node(self) -> int:
+        self.n_nodes += 1
+        return self.n_nodes - 1
+
+    def process(self, prim: Primitive, args: tuple, params: dict):
+        primals, avals, in_nodes = [], [], []
+        diff_in: tuple = ()
+        for i, a in enumerate(args):
+            if type(a) is SymbolicTracer and a._trace is self:
+                primals.append(a.primal)
+                avals.append(a.aval)
+                if a.node is not None:
+                    diff_in += (i,)
+                    in_nodes.append(a.node)
+            else:
+                if isinstance(a, Tracer) and not a._trace.active:
+                    raise leaked_tracer_error(a)
+                primals.append(a)
+                avals.append(get_aval(a))
+        outer = self.outer
+        if not diff_in or prim is P.stop_gradient_p or prim.zero_derivative or prim.effectful:
+            # Nothing to differentiate: the jit trace computes it (with its simplifications).
+            out = outer.process(prim, tuple(primals), params)
+            if prim.multiple_results:
+                return [SymbolicTracer(self, o.aval if isinstance(o, Tracer) else get_aval(o), o, None) for o in out]
+            return SymbolicTracer(self, get_aval(out), out, None)
+        source = current_source() or user_frame()
+        if prim.subjaxprs:
+            return self._general(prim, params, primals, avals, diff_in, in_nodes, source)
+        key = (prim, tuple(avals), diff_in, tuple(params.items()) if params else ())
+        try:
+            staged = self.templates.get(key)
+        except TypeError:  # unhashable params
+            key, staged = None, None
+        if staged is None:
+            staged = _derive(prim, params, avals, diff_in)
+            if key is not None:
+                if len(self.templates) >= _CACHE_LIMIT:
+                    self.templates.clear()
+                self.templates[key] = staged
+        if staged is _GENERAL:
+            return self._general(prim, params, primals, avals, diff_in, in_nodes, source)
+        out_avals, forward, backward = staged
+        atoms = _inline(outer, forward, [_atom(outer, p) for p in primals], source)
+        n_out = len(out_avals)
+        out_nodes = [self._new_node() if is_differentiable(a) else None for a in out_avals]
+        self.records.append((backward, atoms[n_out:], in_nodes, out_nodes, source))
+        outs = [SymbolicTracer(self, a, _tracer(outer, x), nd)
+                for a, x, nd in zip(out_avals, atoms[:n_out], out_nodes, strict=True)]
+        return outs if prim.multiple_results else outs[0]
+
+    def _general(self, prim: Primitive, params: dict, primals: list, avals: list, diff_in: tuple,
+                 in_nodes: list, source: Any) -> Any:
+        """One equation split by ``linearize_at`` on the jit trace's values (control flow, custom
+        rules, primitives without a transpose rule): its backward pass runs ``backward_pass``."""
+        try:
+            out = abstract_eval_rules[prim](*avals, **params)
+        except Exception:
+            return self.outer.process(prim, tuple(primals), params)  # raises the general route's error
+        out_avals = list(strong_avals(out)) if prim.multiple_results else [strong_avals(out)]
+        closed = _one_equation(prim, params, avals, out_avals)
+        nonzero = [i in diff_in for i in range(len(avals))]
+        diff_out = [is_differentiable(a) for a in out_avals]
+        outs, tj, residuals, out_nz = linearize_at(closed.jaxpr, [], list(primals), nonzero, diff_out)
+        lin = _transposed(tj, 0)
+
+        def pullback(cts: list) -> list:  # one cotangent (or None) per output
+            cts = [c for c, nz in zip(cts, out_nz, strict=True) if nz]
+            return [instantiate(c) for c in backward_pass(lin, residuals, cts)]
+
+        out_nodes = [self._new_node() if d else None for d in diff_out]
+        self.records.append((pullback, (), in_nodes, out_nodes, source))
+        wrapped = [SymbolicTracer(self, a, o, nd) for a, o, nd in zip(out_avals, outs, out_nodes, strict=True)]
+        return wrapped if prim.multiple_results else wrapped[0]
+
+    def backward(self, seeds: Sequence[tuple[int | None, Any]], wanted: Sequence[int | None]) -> list:
+        """Cotangents of the ``wanted`` nodes (None where nothing flowed), from ``seeds``."""
+        outer = self.outer
+        if not outer.active:  # the pullback outlived jit's trace, as the general route's would
+            raise leaked_tracer_error(next((_tracer(outer, v) for rec in self.records for v in rec[1]
+                                            if type(v) is Var), Tracer(outer, ShapedArray((), np.float64), None)))
+        traced = any(isinstance(ct, Tracer) and ct._trace is not outer for _, ct in seeds)
+        cts: dict[int, Any] = {}
+        for node, ct in seeds:
+            if node is None or ct is None or isinstance(ct, Zero):
+                continue
+            prev = cts.get(node)
+            cts[node] = ct if prev is None else add_tangents(prev, ct)
+        for backward, res, in_nodes, out_nodes, source in reversed(self.records):
+            outs_ct = [cts.pop(n, None) if n is not None else None for n in out_nodes]
+            if all(c is None for c in outs_ct):
+                continue
+            if callable(backward):  # the general split of one equation
+                in_cts = backward(outs_ct)
+            else:
+                # One cotangent per differentiated output, zeros where none flowed.
+                outs_ct = [instantiate(Zero(a)) if c is None else c
+                           for c, a, n in zip(outs_ct, _avals_of(backward, out_nodes), out_nodes, strict=True)
+                           if n is not None]
+                if traced:  # cotangents of another transform: bind each equation
+                    in_cts = eval_jaxpr(backward.jaxpr, backward.consts, [_tracer(outer, r) for r in res] + outs_ct)
+                else:
+                    in_cts = [_tracer(outer, x) for x in
+                              _inline(outer, backward, list(res) + [_atom(outer, c) for c in outs_ct], source)]
+            for node, c in zip(in_nodes, in_cts, strict=True):
+                if c is None or isinstance(c, Zero):
+                    continue
+                prev = cts.get(node)
+                cts[node] = c if prev is None else add_tangents(prev, c)
+        return [None if n is None else cts.get(n) for n in wanted]
+
+
+def _avals_of(backward: Any, out_nodes: list) -> list:
+    """The avals of an equation's outputs, for a zero cotangent of those that got none: the
+    backward jaxpr's cotangent inputs come last, one per differentiated output."""
+    n_diff = sum(n is not None for n in out_nodes)
+    ct_avals = [v.aval for v in backward.jaxpr.invars[len(backward.jaxpr.invars) - n_diff:]]
+    it = iter(ct_avals)
+    return [next(it) if n is not None else None for n in out_nodes]
+
+
+def _atom(outer: Trace, x: Any) -> Any:
+    """``x`` as an operand of an equation of ``outer``: a Var or a Literal."""
+    a = outer._atom(x)
+    return a._var if type(a) is Tracer else a
+
+
+def _tracer(outer: Trace, x: Any) -> Any:
+    """An atom of ``outer`` as a value: a tracer of it, or a literal's value."""
+    return Tracer(outer, x.aval, x) if type(x) is Var else x.val
+
+
+def _inline(outer: Trace, closed: ClosedJaxpr, args: list, source: Any) -> list:
+    """Append ``closed``'s equations to ``outer``, renamed, attributed to ``source``; its outputs
+    as atoms of ``outer``."""
+    jaxpr = closed.jaxpr
+    env: dict[int, Any] = {}
+    for v, c in zip(jaxpr.constvars, closed.consts, strict=True):
+        env[id(v)] = _atom(outer, c)
+    for v, a in zip(jaxpr.invars, args, strict=True):
+        env[id(v)] = a
+    eqns = outer.eqns
+    for eqn in jaxpr.eqns:
+        ins = [x if type(x) is Literal else env[id(x)] for x in eqn.invars]
+        outs = []
+        for v in eqn.outvars:
+            new = Var(v.aval)
+            env[id(v)] = new
+            outs.append(new)
+        eqns.append(JaxprEqn(eqn.primitive, ins, outs, eqn.params, source))
+    return [x if type(x) is Literal else env[id(x)] for x in jaxpr.outvars]
+
+
+def eligible_outer(p_flat: Sequence[Any]) -> Trace | None:
+    """jit's trace, when it is the innermost open trace and every traced input belongs to it
+    and is abstract: where ``symbolic_linearize`` applies. None otherwise."""
+    stack = open_traces()
+    if not ENABLED or not stack or _config.CHECK_FLOATS:
+        return None
+    outer = stack[-1]
+    if type(outer) is not Trace or not outer.optimized_later:
+        return None
+    for p in p_flat:
+        if isinstance(p, Tracer) and (type(p) is not Tracer or p._trace is not outer or p.val is not None):
+            return None
+    return outer
+
+
+def symbolic_linearize(f_flat: Callable[[list], list], p_flat: list, outer: Trace,
+                       avals: Sequence[Any] | None = None) -> tuple[list, Callable[[list], list]]:
+    """Run ``f_flat`` at ``p_flat`` (values of ``outer``, jit's trace) on a symbolic tape:
+    ``(outputs, pullback)``, as ``vjp_tape.tape_linearize`` for concrete values."""
+    with new_trace(functools.partial(SymbolicTape, outer=outer)) as tape:
+        ins = [tape.new_input(p, get_aval(p) if avals is None else avals[i]) for i, p in enumerate(p_flat)]
+        outs = f_flat(ins)
+        vals, out_nodes = [], []
+        for o in outs:
+            if type(o) is SymbolicTracer and o._trace is tape:
+                vals.append(o.primal)
+                out_nodes.append(o.node)
+            elif isinstance(o, Tracer) and not o._trace.active:
+                raise leaked_tracer_error(o)
+            else:
+                vals.append(o)
+                out_nodes.append(None)
+    in_nodes = [t.node for t in ins]
+
+    def pullback(cts: list) -> list:
+        return tape.backward(list(zip(out_nodes, cts, strict=True)), in_nodes)
+
+    return vals, pullback
+
+
+__all__ = ["SymbolicTracer", "SymbolicTape", "eligible_outer", "symbolic_linearize"]
