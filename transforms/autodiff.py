@@ -25,7 +25,7 @@ from functrace.tracing import Tracer, current_backend, get_aval, located, new_tr
 from functrace.transforms.jvp import jvp_jaxpr
 from functrace.transforms.jvp_trace import JVPTrace
 from functrace.transforms.linearize import linearize_at, linearize_fun
-from functrace.transforms.symbolic_tape import eligible_outer, symbolic_linearize
+from functrace.transforms.symbolic_tape import eligible_outer, no_nested_derivative, symbolic_linearize
 from functrace.transforms.transpose import backward_pass
 from functrace.transforms.vjp_tape import tape_linearize
 from functrace.tree_util import tree_flatten, tree_map, tree_structure, tree_unflatten
@@ -81,6 +81,7 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple
         if pa.shape != ta.shape or (is_float(pa.dtype) and pa.dtype != ta.dtype):
             raise located(GradError(f"jvp: tangent {ta.str_short()} does not match primal {pa.str_short()}; "
                                     "each tangent must have its primal's shape and dtype"))
+    no_nested_derivative()
     f_flat, out_tree = flatten_fun(fun, in_tree)
     tangents_in = [t if is_differentiable(get_aval(p)) else Zero(get_aval(p))
                    for p, t in zip(p_flat, t_flat, strict=True)]
@@ -126,6 +127,7 @@ def _linearize_flat(f_flat: Callable, p_flat: list, avals: list[ShapedArray] | N
     dead-code-free) and that is split (``linearize_at``), so each level of a nested derivative
     works on the cleaned-up program of the level below, which keeps high-order derivatives small.
     """
+    no_nested_derivative()
     diff = [is_differentiable(get_aval(p)) for p in p_flat]
     if not any(isinstance(p, Tracer) for p in p_flat):
         outs, lin_jaxpr, residuals, _ = linearize_fun(f_flat, p_flat, diff, avals)
@@ -147,11 +149,14 @@ def _vjp_flat(f_flat: Callable, p_flat: list, avals: list[ShapedArray] | None = 
     fast path of ``grad`` in a Python loop. Anywhere else the function is linearized to a
     jaxpr (``_linearize_flat``) and the pullback transposes it.
     """
+    no_nested_derivative()
     if trace_depth() == 0 and not any(isinstance(p, Tracer) for p in p_flat) and not _config.CHECK_FLOATS:
         return tape_linearize(f_flat, p_flat, _quiet, avals)
     outer = eligible_outer(p_flat)
     if outer is not None:  # reverse mode while jit traces: a tape of cached jaxprs
-        return symbolic_linearize(f_flat, p_flat, outer, avals)
+        found = symbolic_linearize(f_flat, p_flat, outer, avals)
+        if found is not None:
+            return found
     outs, lin_jaxpr, lin_consts = _linearize_flat(f_flat, p_flat, avals)
 
     diff = [is_differentiable(get_aval(p)) for p in p_flat]

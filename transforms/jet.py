@@ -31,6 +31,7 @@ from functrace.ir import ClosedJaxpr, Jaxpr, Literal
 from functrace.primitives import Primitive
 from functrace.rules import Zero, interpreters, jet_rules, jvp_rule
 from functrace.tracing import bind, get_aval, interpreting, located, trace_at
+from functrace.transforms.symbolic_tape import no_nested_derivative
 from functrace.tree_util import tree_flatten, tree_leaves, tree_unflatten
 
 Array = Any
@@ -53,6 +54,7 @@ def jet(fun: Callable, primals: Sequence[Any], series: Sequence[Sequence[Any]]) 
     >>> print(float(y), float(d1), float(d2), float(d3))
     1.0 1.0 1.0 1.0
     """
+    no_nested_derivative()
     if not isinstance(primals, (tuple, list)) or not isinstance(series, (tuple, list)):
         raise located(GradError("jet: primals and series must be tuples (one entry per argument of fun)"))
     if len(primals) != len(series):
