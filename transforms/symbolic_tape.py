@@ -76,12 +76,13 @@ class _NestedDerivative(BaseException):
     around the inner derivative must not catch it."""
 
 
-_running = threading.local()  # .depth: how many symbolic tapes this thread is running f on
+_running = threading.local()  # .depth: symbolic tapes running f on this thread; .nested: f took a derivative
 
 
 def no_nested_derivative() -> None:
     """Called on entry by every derivative transform: inside a symbolic tape's run, abandon it."""
     if getattr(_running, "depth", 0):
+        _running.nested = True  # (also seen if the user's code swallows the exception)
         raise _NestedDerivative
 _CACHE_LIMIT = 4096
 # inexact_rewrites -> {signature: (out_avals, forward, backward) or the NotImplementedError}
@@ -373,6 +374,7 @@ def symbolic_linearize(f_flat: Callable[[list], list], p_flat: list, outer: Trac
     taken back, and the caller takes the general route."""
     n_eqns, cse = len(outer.eqns), dict(outer._cse)
     _running.depth = getattr(_running, "depth", 0) + 1
+    _running.nested = False
     try:
         with new_trace(functools.partial(SymbolicTape, outer=outer)) as tape:
             ins = [tape.new_input(p, get_aval(p) if avals is None else avals[i]) for i, p in enumerate(p_flat)]
@@ -387,12 +389,15 @@ def symbolic_linearize(f_flat: Callable[[list], list], p_flat: list, outer: Trac
                 else:
                     vals.append(o)
                     out_nodes.append(None)
+        if _running.nested:
+            raise _NestedDerivative
     except _NestedDerivative:
         del outer.eqns[n_eqns:]  # (constants it lifted are dropped with the unused ones)
         outer._cse = cse
         return None
     finally:
         _running.depth -= 1
+        _running.nested = False
     in_nodes = [t.node for t in ins]
 
     def pullback(cts: list) -> list:
