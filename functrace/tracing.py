@@ -440,11 +440,12 @@ def dead_after(jaxpr: Jaxpr) -> list[list[int]]:
     return dead
 
 
-def eval_jaxpr(jaxpr: Jaxpr, consts: list, args: list) -> list:
+def eval_jaxpr(jaxpr: Jaxpr, consts: list, args: list, source: tuple[str, int] | None = None) -> list:
     """Run a jaxpr by binding each equation: eagerly on concrete values, or into an outer trace.
 
     Iterative, so a chain of any length runs without recursion; each value is dropped after
-    its last use (``dead_after``).
+    its last use (``dead_after``). ``source``: the user's line every equation is attributed to,
+    instead of each equation's own (a jaxpr derived once and replayed for many operations).
     """
     env: dict[int, Any] = {}
     for v, x in zip(jaxpr.constvars, consts, strict=True):
@@ -458,7 +459,7 @@ def eval_jaxpr(jaxpr: Jaxpr, consts: list, args: list) -> list:
 
     with interpreting() as at:
         for eqn, gone in zip(jaxpr.eqns, dead, strict=True):
-            at(eqn.source_info)
+            at(eqn.source_info if source is None else source)
             out = bind(eqn.primitive, *[read(x) for x in eqn.invars], **eqn.params)
             if eqn.primitive.multiple_results:
                 for v, o in zip(eqn.outvars, out, strict=True):

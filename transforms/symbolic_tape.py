@@ -39,11 +39,9 @@ from functrace.avals import ShapedArray
 from functrace.ir import ClosedJaxpr, JaxprEqn, Literal, Var
 from functrace.primitives import Primitive
 from functrace.rules import RuleTable, Zero, add_tangents, instantiate, is_differentiable
-from functrace.trace_state import source_info
 from functrace.tracing import (
     Trace,
     Tracer,
-    abstract_eval_rules,
     current_source,
     eval_jaxpr,
     get_aval,
@@ -51,11 +49,8 @@ from functrace.tracing import (
     literal_key,
     new_trace,
     open_traces,
-    strong_avals,
 )
-from functrace.transforms.linearize import linearize_at
-from functrace.transforms.transpose import backward_pass
-from functrace.transforms.vjp_tape import _one_equation, _transposed, derive_pair
+from functrace.transforms.vjp_tape import _stage, derive_pair, one_equation_at
 from functrace.util import user_frame
 
 # The switch for tests that compare this route with the general one.
@@ -121,17 +116,13 @@ def _derive(prim: Primitive, params: dict, avals: list, diff_in: tuple) -> Any:
     """``(out_avals, forward, backward)`` for one signature (see ``vjp_tape.derive_pair``), or
     ``_GENERAL``."""
     try:
-        out = abstract_eval_rules[prim](*avals, **params)
-    except Exception:
-        return _GENERAL
-    out_avals = list(strong_avals(out)) if prim.multiple_results else [strong_avals(out)]
-    closed = _one_equation(prim, params, avals, out_avals)
-    try:
+        closed = one_equation_at(prim, params, avals)
+        out_avals = [v.aval for v in closed.jaxpr.outvars]
         forward, backward = derive_pair(closed, [i in diff_in for i in range(len(avals))],
                                         [is_differentiable(a) for a in out_avals])
-    except Exception:  # no transpose rule, or a rule that needs the operands' values: the general
-        return _GENERAL  # split on the actual operands does what the general route does
-    return out_avals, forward, backward
+    except Exception:  # operands the rule refuses, no transpose rule, or a rule that needs the
+        return _GENERAL  # operands' values: the general split on the actual operands does what the
+    return out_avals, forward, backward  # general route does (raising its error at the user's line)
 
 
 class SymbolicTape(Trace):
@@ -142,7 +133,8 @@ class SymbolicTape(Trace):
         self.outer = outer
         self.purpose = outer.purpose  # errors about abstract values name jit
         self.templates = _templates_for_now()
-        # (backward jaxpr or pullback, residual values, input nodes, output nodes, source line)
+        # (backward jaxpr or pullback, residual values, input nodes, output nodes, output avals,
+        #  source line)
         self.records: list[tuple] = []
         self.n_nodes = 0
 
@@ -177,7 +169,7 @@ class SymbolicTape(Trace):
             # Nothing to differentiate: the jit trace computes it (with its simplifications).
             out = outer.process(prim, tuple(primals), params)
             if prim.multiple_results:
-                return [SymbolicTracer(self, o.aval if isinstance(o, Tracer) else get_aval(o), o, None) for o in out]
+                return [SymbolicTracer(self, get_aval(o), o, None) for o in out]
             return SymbolicTracer(self, get_aval(out), out, None)
         source = current_source() or user_frame()
         if prim.subjaxprs:
@@ -208,7 +200,7 @@ class SymbolicTape(Trace):
         values = _inline_traced(outer, forward, [_tracer_or_literal(outer, x) for x in in_atoms], source)
         n_out = len(out_avals)
         out_nodes = [self._new_node() if is_differentiable(a) else None for a in out_avals]
-        self.records.append((backward, values[n_out:], in_nodes, out_nodes, source))
+        self.records.append((backward, values[n_out:], in_nodes, out_nodes, out_avals, source))
         outs = [SymbolicTracer(self, a, x, nd) for a, x, nd in zip(out_avals, values[:n_out], out_nodes, strict=True)]
         result = outs if prim.multiple_results else outs[0]
         if same is not None:
@@ -218,26 +210,14 @@ class SymbolicTape(Trace):
     def _general(self, prim: Primitive, params: dict, primals: list, avals: list, diff_in: tuple,
                  in_nodes: list, source: Any) -> Any:
         """One equation split by ``linearize_at`` on the jit trace's values (control flow, custom
-        rules, primitives without a transpose rule): its backward pass runs ``backward_pass``."""
-        try:
-            out = abstract_eval_rules[prim](*avals, **params)
-        except Exception:
-            return self.outer.process(prim, tuple(primals), params)  # raises the general route's error
-        out_avals = list(strong_avals(out)) if prim.multiple_results else [strong_avals(out)]
-        closed = _one_equation(prim, params, avals, out_avals)
-        nonzero = [i in diff_in for i in range(len(avals))]
-        diff_out = [is_differentiable(a) for a in out_avals]
-        outs, tj, residuals, out_nz = linearize_at(closed.jaxpr, [], list(primals), nonzero, diff_out)
-        lin = _transposed(tj, 0)
-
-        def pullback(cts: list) -> list:  # one cotangent (or None) per output
-            cts = [c for c, nz in zip(cts, out_nz, strict=True) if nz]
-            return [instantiate(c) for c in backward_pass(lin, residuals, cts)]
-
-        out_nodes = [self._new_node() if d else None for d in diff_out]
-        self.records.append((pullback, (), in_nodes, out_nodes, source))
-        wrapped = [SymbolicTracer(self, a, o, nd) for a, o, nd in zip(out_avals, outs, out_nodes, strict=True)]
-        return wrapped if prim.multiple_results else wrapped[0]
+        rules, primitives without a transpose rule), as the eager tape splits it on concrete ones
+        (``vjp_tape._stage``): its backward pass runs ``backward_pass``."""
+        staged = _stage(prim, params, avals, list(diff_in), None, primals)
+        out_nodes = [self._new_node() if i in staged.diff_outs else None for i in range(staged.n_out)]
+        self.records.append((staged.bwd, (), in_nodes, out_nodes, staged.out_avals, source))
+        outs = [SymbolicTracer(self, a, o, nd)
+                for a, o, nd in zip(staged.out_avals, staged.fwd(), out_nodes, strict=True)]
+        return outs if prim.multiple_results else outs[0]
 
     def backward(self, seeds: Sequence[tuple[int | None, Any]], wanted: Sequence[int | None]) -> list:
         """Cotangents of the ``wanted`` nodes (None where nothing flowed), from ``seeds``."""
@@ -253,23 +233,19 @@ class SymbolicTape(Trace):
                 continue
             prev = cts.get(node)
             cts[node] = ct if prev is None else add_tangents(prev, ct)
-        for backward, res, in_nodes, out_nodes, source in reversed(self.records):
+        for backward, res, in_nodes, out_nodes, out_avals, source in reversed(self.records):
             outs_ct = [cts.pop(n, None) if n is not None else None for n in out_nodes]
             if all(c is None for c in outs_ct):
                 continue
+            # One cotangent per differentiated output, zeros where none flowed.
+            outs_ct = [instantiate(Zero(a)) if c is None else c
+                       for c, a, n in zip(outs_ct, out_avals, out_nodes, strict=True) if n is not None]
             if callable(backward):  # the general split of one equation
-                in_cts = backward(outs_ct)
+                in_cts = backward(*outs_ct)
+            elif traced or compact:  # through the tracing machinery (bind): the general route's program
+                in_cts = eval_jaxpr(backward.jaxpr, backward.consts, [*res, *outs_ct], source)
             else:
-                # One cotangent per differentiated output, zeros where none flowed.
-                outs_ct = [instantiate(Zero(a)) if c is None else c
-                           for c, a, n in zip(outs_ct, _avals_of(backward, out_nodes), out_nodes, strict=True)
-                           if n is not None]
-                if traced:  # cotangents of another transform: bind each equation
-                    in_cts = eval_jaxpr(backward.jaxpr, backward.consts, list(res) + outs_ct)
-                elif compact:
-                    in_cts = _bind_inline(outer, backward, list(res) + outs_ct, source)
-                else:
-                    in_cts = _inline_traced(outer, backward, [_operand(outer, x) for x in (*res, *outs_ct)], source)
+                in_cts = _inline_traced(outer, backward, [_operand(outer, x) for x in (*res, *outs_ct)], source)
             for node, c in zip(in_nodes, in_cts, strict=True):
                 if c is None or isinstance(c, Zero):
                     continue
@@ -278,24 +254,10 @@ class SymbolicTape(Trace):
         return [None if n is None else cts.get(n) for n in wanted]
 
 
-def _avals_of(backward: Any, out_nodes: list) -> list:
-    """The avals of an equation's outputs, for a zero cotangent of those that got none: the
-    backward jaxpr's cotangent inputs come last, one per differentiated output."""
-    n_diff = sum(n is not None for n in out_nodes)
-    ct_avals = [v.aval for v in backward.jaxpr.invars[len(backward.jaxpr.invars) - n_diff:]]
-    it = iter(ct_avals)
-    return [next(it) if n is not None else None for n in out_nodes]
-
-
 def _atom(outer: Trace, x: Any) -> Any:
     """``x`` as an operand of an equation of ``outer``: a Var or a Literal."""
     a = outer._atom(x)
     return a._var if type(a) is Tracer else a
-
-
-def _tracer(outer: Trace, x: Any) -> Any:
-    """An atom of ``outer`` as a value: a tracer of it, or a literal's value."""
-    return Tracer(outer, x.aval, x) if type(x) is Var else x.val
 
 
 def _tracer_or_literal(outer: Trace, x: Any) -> Any:
@@ -309,8 +271,9 @@ def _operand(outer: Trace, x: Any) -> Any:
 
 
 def _inline_traced(outer: Trace, closed: ClosedJaxpr, args: list, source: Any) -> list:
-    """``_inline`` on tracers of ``outer`` (and literals): each result a tracer that records its
-    producer, as tracing records it, for the simplifications of the backward pass."""
+    """Append ``closed``'s equations to ``outer``, renamed, attributed to ``source``, without
+    tracing them again; ``args`` are tracers of ``outer`` or literals. Its outputs are tracers that
+    record their producers, as tracing records them, for the simplifications of the backward pass."""
     jaxpr = closed.jaxpr
     env: dict[int, Any] = {}
     for v, c in zip(jaxpr.constvars, closed.consts, strict=True):
@@ -332,26 +295,6 @@ def _inline_traced(outer: Trace, closed: ClosedJaxpr, args: list, source: Any) -
                              source))
     outs = [x if type(x) is Literal else env[id(x)] for x in jaxpr.outvars]
     return [x.val if type(x) is Literal else x for x in outs]  # (an input may be a literal)
-
-
-def _bind_inline(outer: Trace, closed: ClosedJaxpr, args: list, source: Any) -> list:
-    """``_inline`` through ``outer.process``: each equation simplified and CSE'd as tracing does."""
-    jaxpr = closed.jaxpr
-    env: dict[int, Any] = {}
-    for v, c in zip(jaxpr.constvars, closed.consts, strict=True):
-        env[id(v)] = c
-    for v, a in zip(jaxpr.invars, args, strict=True):
-        env[id(v)] = a
-    with source_info(source):
-        for eqn in jaxpr.eqns:
-            ins = tuple([x.val if type(x) is Literal else env[id(x)] for x in eqn.invars])
-            out = outer.process(eqn.primitive, ins, eqn.params)
-            if eqn.primitive.multiple_results:
-                for v, o in zip(eqn.outvars, out, strict=True):
-                    env[id(v)] = o
-            else:
-                env[id(eqn.outvars[0])] = out
-    return [x.val if type(x) is Literal else env[id(x)] for x in jaxpr.outvars]
 
 
 def eligible_outer(p_flat: Sequence[Any]) -> Trace | None:

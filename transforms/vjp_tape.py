@@ -113,6 +113,13 @@ def _one_equation(prim: Primitive, params: dict, avals: Sequence[Any], out_avals
     return ClosedJaxpr(Jaxpr([], invars, outvars, [eqn]), [])
 
 
+def one_equation_at(prim: Primitive, params: dict, avals: Sequence[Any]) -> ClosedJaxpr:
+    """``prim`` applied once at ``avals``, as a jaxpr whose outputs have the types its rule gives
+    (never weak, even where the rule hands back an input's aval); raises the rule's error."""
+    out = strong_avals(abstract_eval_rules[prim](*avals, **params))
+    return _one_equation(prim, params, avals, list(out) if prim.multiple_results else [out])
+
+
 def _transposed(tangent: Jaxpr, n_res: int) -> Jaxpr:
     """The tangent jaxpr of a split with its residual inputs moved to constvars, the form
     ``backward_pass`` transposes (it is linear in the remaining inputs)."""
@@ -149,12 +156,10 @@ def _stage(prim: Primitive, params: dict, avals: Sequence[Any], diff_in: list[in
     this one call.
     """
     try:
-        out = abstract_eval_rules[prim](*avals, **params)
+        closed = one_equation_at(prim, params, avals)
     except FunctraceError as e:
         raise located(e) from None
-    out = strong_avals(out)  # never weak, even where the rule hands back an input's aval
-    out_avals = list(out) if prim.multiple_results else [out]
-    closed = _one_equation(prim, params, avals, out_avals)
+    out_avals = [v.aval for v in closed.jaxpr.outvars]
     nonzero = [i in diff_in for i in range(len(avals))]
     diff_out = [is_differentiable(a) for a in out_avals]
     if vals is not None:
