@@ -151,7 +151,6 @@ def plan_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, own_outputs: b
             with silence_errors():
                 return run_steps(args)
 
-    run.n_steps = len(steps)  # type: ignore[attr-defined]
     return run
 
 

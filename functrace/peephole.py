@@ -214,11 +214,9 @@ def _constants_outward(trace: Trace, a: Tracer, b: Tracer) -> Tracer | None:
     """Opt-in (``inexact_rewrites``): ``(c1 * x) * (c2 * y) = (c1 * c2) * (x * y)``, so that the
     products of the same factors meet in CSE and their multiples collect as like terms. Not exact:
     ``c1 * x`` may overflow where ``x * y`` does not."""
-    sa, sb = _scaled(a), _scaled(b)
-    if sa is None and sb is None:
+    if _scaled(a) is None and _scaled(b) is None:
         return None
-    one = np.ones((), dtype=a.aval.dtype)[()]
-    (ca, xa), (cb, xb) = sa or (one, a), sb or (one, b)
+    (ca, xa), (cb, xb) = _as_multiple(a), _as_multiple(b)
     if xa.aval != a.aval or xb.aval != b.aval:
         return None
     with np.errstate(all="ignore"):

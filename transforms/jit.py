@@ -78,8 +78,8 @@ _PY_SCALARS = {bool: ((), np.dtype(bool), "weak"), int: ((), np.dtype(np.int64),
 class _Entry:
     """One cache entry: the optimised jaxpr, its constants on the backend, the lowering."""
 
-    __slots__ = ("closed", "consts", "out_tree", "single_output", "takes_ndarray", "cacheable", "lowered", "call",
-                 "copies", "__weakref__")
+    __slots__ = ("closed", "consts", "out_tree", "single_output", "takes_ndarray", "cacheable", "runnable", "lowered",
+                 "call", "copies", "__weakref__")
 
     def __init__(self, closed: ClosedJaxpr, consts: list, out_tree: PyTreeDef, backend: Any):
         self.closed = closed
@@ -89,6 +89,7 @@ class _Entry:
         self.takes_ndarray = backend.is_native(np.empty(0))  # NumPy arguments need no conversion
         # A constant that is a tracer of an enclosing transform changes from call to call.
         self.cacheable = not any(isinstance(c, Tracer) for c in consts)
+        self.runnable: ClosedJaxpr | None = None  # see _runnable
         self.lowered: Lowered | None = None
         self.call: Callable[..., tuple] | None = None
         self.copies: list[bool] | None = None  # outputs to copy when evaluated without lowering
@@ -289,7 +290,7 @@ def jit(fun: Callable, static_argnums: int | Sequence[int] | None = (),
         if len(entry.closed.jaxpr.eqns) < INTERPRET_FROM_EQNS or hasattr(backend, "lower_jaxpr"):
             return lower_entry(entry, key).flat_fn
         with _gc_paused():
-            closed = _runnable(entry.closed)
+            closed = _runnable(entry)
             plan = plan_jaxpr(closed.jaxpr, closed.consts, backend, own_outputs=True)
         calls = 0
         entry_ref = weakref.ref(entry)  # the entry holds this function: a strong reference would be a cycle
@@ -307,7 +308,7 @@ def jit(fun: Callable, static_argnums: int | Sequence[int] | None = (),
     def _lower(entry: _Entry, key: tuple) -> None:
         if entry.lowered is None:
             backend = current_backend()
-            closed = _runnable(entry.closed)
+            closed = _runnable(entry)
             lower_fn = getattr(backend, "lower_jaxpr", None)  # a backend may lower in its own way
             if lower_fn is not None:
                 fn, source = lower_fn(closed.jaxpr, closed.consts, fun_name)
@@ -387,12 +388,15 @@ def jit(fun: Callable, static_argnums: int | Sequence[int] | None = (),
     return jitted
 
 
-def _runnable(closed: ClosedJaxpr) -> ClosedJaxpr:
-    """The program that runs: differentiation is over, so stop_gradient is the identity, and
-    sub-jaxprs may be optimised."""
-    if has_sub_jaxprs(closed.jaxpr) or any(e.primitive is stop_gradient_p for e in closed.jaxpr.eqns):
-        return optimize(closed, drop_stop_gradient=True, sub_jaxprs=True)
-    return closed
+def _runnable(entry: _Entry) -> ClosedJaxpr:
+    """The program that runs (made once per entry, for its plan and its lowering): differentiation
+    is over, so stop_gradient is the identity, and sub-jaxprs may be optimised."""
+    if entry.runnable is None:
+        closed = entry.closed
+        if has_sub_jaxprs(closed.jaxpr) or any(e.primitive is stop_gradient_p for e in closed.jaxpr.eqns):
+            closed = optimize(closed, drop_stop_gradient=True, sub_jaxprs=True)
+        entry.runnable = closed
+    return entry.runnable
 
 
 @contextlib.contextmanager

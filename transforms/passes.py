@@ -85,23 +85,30 @@ def cse(jaxpr: Jaxpr, tidy: bool = True) -> Jaxpr:
     for eqn in jaxpr.eqns:
         eqn, renamed = _renamed(eqn, subst)
         changed = changed or renamed
-        if eqn.primitive.effectful:  # two prints of one value are two prints
-            eqns.append(eqn)
-            continue
-        key = equation_key(eqn.primitive, eqn.invars, eqn.params)
-        try:
-            hit = seen.get(key)
-        except TypeError:  # unhashable params
-            eqns.append(eqn)
-            continue
-        if hit is not None:
-            for old, new in zip(eqn.outvars, hit.outvars, strict=True):
-                subst[id(old)] = new
+        if _merged(eqn, seen, subst):
             changed = True
-            continue
-        seen[key] = eqn
-        eqns.append(eqn)
+        else:
+            eqns.append(eqn)
     return _finish(jaxpr, eqns, subst, changed, tidy)
+
+
+def _merged(eqn: JaxprEqn, seen: dict[Any, JaxprEqn], subst: dict[int, Atom]) -> bool:
+    """Whether ``eqn`` computes what an equation in ``seen`` computes; then its results are
+    renamed to that one's in ``subst``, else it is entered in ``seen``. Effects are never merged
+    (two prints of one value are two prints), nor equations with unhashable params."""
+    if eqn.primitive.effectful:
+        return False
+    key = equation_key(eqn.primitive, eqn.invars, eqn.params)
+    try:
+        hit = seen.get(key)
+    except TypeError:  # unhashable params
+        return False
+    if hit is None:
+        seen[key] = eqn
+        return False
+    for old, new in zip(eqn.outvars, hit.outvars, strict=True):
+        subst[id(old)] = new
+    return True
 
 
 # ---------------------------------------------------------------------------- forwarding
@@ -333,19 +340,9 @@ def _one_walk(closed: ClosedJaxpr, drop_stop_gradient: bool) -> ClosedJaxpr:
                 break
             if gone:
                 continue
-            if not eqn.primitive.effectful:  # two prints of one value are two prints
-                key = equation_key(eqn.primitive, eqn.invars, eqn.params)
-                try:
-                    hit = seen.get(key)
-                except TypeError:  # unhashable params: no CSE for this equation
-                    hit = key = None
-                if hit is not None:
-                    for old, new in zip(eqn.outvars, hit.outvars, strict=True):
-                        subst[id(old)] = new
-                    changed = True
-                    continue
-                if key is not None:
-                    seen[key] = eqn
+            if _merged(eqn, seen, subst):
+                changed = True
+                continue
             eqns.append(eqn)
             for v in eqn.outvars:
                 defs[id(v)] = eqn
