@@ -22,10 +22,15 @@ from __future__ import annotations
 from operator import itemgetter
 from typing import Any, Callable, Sequence
 
-from functrace.backends.lowering import bound_impl, outputs_to_copy, specialization
+from functrace.backends.lowering import bound_impl, outputs_to_copy
 from functrace.ir import Jaxpr, Literal
 from functrace.tracing import literal_key
 from functrace.util import format_frame
+
+
+def _no_operands(r: list) -> tuple:
+    """The operands of an equation that has none (a step's getter)."""
+    return ()
 
 
 def plan_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, own_outputs: bool = False) -> Callable[..., tuple]:
@@ -69,14 +74,6 @@ def plan_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, own_outputs: b
 
     free: list[int] = []  # registers of dead values, for later results to reuse
     n_regs = n_fixed
-
-    def new_register() -> int:
-        nonlocal n_regs
-        if free:
-            return free.pop()
-        n_regs += 1
-        return n_regs - 1
-
     scratch = n_regs  # where results nothing reads are written
     n_regs += 1
     first_arg = n_regs
@@ -86,34 +83,47 @@ def plan_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, own_outputs: b
     n_args = n_regs - first_arg
     # Arguments nothing reads are never cleared: their registers are not reused.
     steps: list[tuple] = []
+    specialize = getattr(backend, "specialize", None)
     impls: dict[Any, Callable[..., Any]] = {}  # (primitive, specialisation) -> the bound implementation
     for i, eqn in enumerate(jaxpr.eqns):
         prim = eqn.primitive
-        special = specialization(backend, eqn)
-        fn = impls.get((prim, special))
+        special = specialize(eqn) if specialize is not None else None
+        key = (prim, special)
+        fn = impls.get(key)
         if fn is None:
-            fn = impls[(prim, special)] = bound_impl(backend, prim, special, raw)
-        ins = tuple([where[id(x)] for x in eqn.invars])
-        dying: list[int] = []
-        for x, r in zip(eqn.invars, ins, strict=True):
-            if r >= n_fixed and last_use.get(id(x)) == i and r not in dying:
+            fn = impls[key] = bound_impl(backend, prim, special, raw)
+        ins = []
+        dying = []  # the registers of operands read for the last time here (each once)
+        for x in eqn.invars:
+            r = where[id(x)]
+            ins.append(r)
+            if r >= n_fixed and last_use[id(x)] == i and r not in dying:  # (a literal's is fixed)
                 dying.append(r)
         if prim.multiple_results:
-            out: Any = tuple(new_register() if id(v) in last_use else scratch for v in eqn.outvars)
-            for v, r in zip(eqn.outvars, out, strict=True):
+            out: Any = []
+            for v in eqn.outvars:
+                if id(v) in last_use:
+                    r = free.pop() if free else n_regs
+                    n_regs += r == n_regs
+                else:
+                    r = scratch
                 where[id(v)] = r
+                out.append(r)
+            out = tuple(out)
         else:
             v = eqn.outvars[0]
             if id(v) not in last_use:
                 out = scratch  # never read
+            elif dying:  # the result may take the register of an operand that dies here (read first)
+                out = dying.pop()
             else:
-                # The result may take the register of an operand that dies here (read first).
-                out = dying.pop() if dying else new_register()
+                out = free.pop() if free else n_regs
+                n_regs += out == n_regs
             where[id(v)] = out
         free.extend(dying)
-        # The operands as one C-level call: ``itemgetter(i, j)(r)`` is ``(r[i], r[j])``, and a slice
-        # gives a one-element list for one operand (and an empty one for none).
-        get = itemgetter(*ins) if len(ins) > 1 else itemgetter(slice(ins[0], ins[0] + 1) if ins else slice(0, 0))
+        # The operands: one register's number, or ``itemgetter(i, j)``, one C-level call giving
+        # ``(r[i], r[j])`` (and an empty tuple's getter for no operands).
+        get = ins[0] if len(ins) == 1 else itemgetter(*ins) if ins else _no_operands
         steps.append((fn, get, eqn.params or None, out, tuple(dying)))
     result_regs = tuple(literal(x) if type(x) is Literal else where[id(x)] for x in jaxpr.outvars)
     copies = outputs_to_copy(jaxpr, backend) if own_outputs else [False] * len(result_regs)
@@ -125,9 +135,13 @@ def plan_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, own_outputs: b
             raise TypeError(f"the program takes {n_args} arguments, not {len(args)}")
         r = template.copy()
         r[first_arg:first_arg + n_args] = args
+        i = 0
         try:
             for fn, get, params, out, dead in steps:
-                res = fn(*get(r), **params) if params else fn(*get(r))
+                if type(get) is int:
+                    res = fn(r[get], **params) if params else fn(r[get])
+                else:
+                    res = fn(*get(r), **params) if params else fn(*get(r))
                 if type(out) is int:
                     r[out] = res
                 else:
@@ -135,10 +149,10 @@ def plan_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, own_outputs: b
                         r[k] = val
                 for k in dead:
                     r[k] = None
+                i += 1
         except Exception as e:  # name the equation, and the user's line that made it
-            failed = next(i for i, step in enumerate(steps) if step[1] is get)  # (each step has its own getter)
-            eqn = jaxpr.eqns[failed]
-            e.add_note(f"functrace: raised by `{eqn.primitive.name}` (equation {failed} of the jitted program), "
+            eqn = jaxpr.eqns[i]
+            e.add_note(f"functrace: raised by `{eqn.primitive.name}` (equation {i} of the jitted program), "
                        f"recorded at {format_frame(eqn.source_info)}")
             raise
         return tuple([copy(r[k]) if c else r[k] for k, c in zip(result_regs, copies, strict=True)])

@@ -133,6 +133,17 @@ _PY_SCALAR_AVAL = {t: ShapedArray((), dt, weak_type=True) for t, dt in _PY_SCALA
 _aval_of_shape: dict[tuple, ShapedArray] = {}
 
 
+def scalar_aval(dtype: np.dtype) -> ShapedArray:
+    """The (strong) abstract value of a rank-0 array of ``dtype``: one object per dtype, as
+    ``concrete_aval`` shares them (a long program writes a literal on almost every line)."""
+    aval = _aval_of_shape.get(((), dtype))
+    if aval is None:
+        aval = ShapedArray((), dtype)
+        if len(_aval_of_shape) < 10_000:
+            _aval_of_shape[((), aval.dtype)] = aval
+    return aval
+
+
 def concrete_aval(x: Any) -> ShapedArray:
     """The abstract value of a concrete (non-traced) value; raises TypeError for non-arrays."""
     t = type(x)

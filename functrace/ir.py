@@ -6,7 +6,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from functrace.avals import ShapedArray
+from functrace.avals import ShapedArray, scalar_aval
 
 
 class Var:
@@ -167,7 +167,7 @@ def load(path: Any) -> "ClosedJaxpr":
 
 def literal(val: Any) -> Literal:
     arr = np.asarray(val)
-    return Literal(arr[()], ShapedArray((), arr.dtype))
+    return Literal(arr[()], scalar_aval(arr.dtype))
 
 
 class JaxprTypeError(TypeError):

@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 from functrace import config as _config
-from functrace.avals import ShapedArray, concrete_aval
+from functrace.avals import ShapedArray, concrete_aval, scalar_aval
 from functrace.errors import FunctraceError, UnexpectedTracerError
 from functrace.ir import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Var
 from functrace.primitives import Primitive, abstract_eval_rules
@@ -47,19 +47,19 @@ peephole_rules: dict[Primitive, Callable[..., Any]] = {}
 def _literal_for(x: Any) -> Literal | None:
     """A rank-0 NumPy/Python scalar is written inline as a Literal; anything else is a constant."""
     if type(x) is np.ndarray:  # the common case first: an array constant (a residual, say)
-        return Literal(x[()], ShapedArray((), x.dtype)) if x.ndim == 0 else None
+        return Literal(x[()], scalar_aval(x.dtype)) if x.ndim == 0 else None
     if isinstance(x, np.generic):
-        return Literal(x, ShapedArray((), x.dtype))
+        return Literal(x, scalar_aval(x.dtype))
     if isinstance(x, np.ndarray) and x.ndim == 0:
-        return Literal(x[()], ShapedArray((), x.dtype))
+        return Literal(x[()], scalar_aval(x.dtype))
     if isinstance(x, (bool, int, float)):
         arr = np.asarray(x)
-        return Literal(arr[()], ShapedArray((), arr.dtype))
+        return Literal(arr[()], scalar_aval(arr.dtype))
     if getattr(x, "ndim", None) == 0 and hasattr(x, "detach") and not x.requires_grad:
         # A rank-0 torch tensor (an eager result of the torch backend, say -1 * a cotangent of 1):
         # inline as on NumPy, so the IR does not depend on the backend that computed the value.
         host = x.detach().cpu().numpy()
-        return Literal(host[()], ShapedArray((), host.dtype))
+        return Literal(host[()], scalar_aval(host.dtype))
     return None
 
 

@@ -270,7 +270,8 @@ def jit(fun: Callable, static_argnums: int | Sequence[int] | None = (),
         f_flat, out_tree = flatten_fun(f_dyn, in_tree)
         with _gc_paused(), source_info(None):  # errors while tracing name the user's line
             with tracing_for("inside jit"):
-                jaxpr, consts, _ = trace_flat(f_flat, flat, concrete=False)
+                # (Not kept: the output tracers reach every tracer of the trace through their producers.)
+                jaxpr, consts = trace_flat(f_flat, flat, concrete=False)[:2]
             # Closed-over arrays are captured now (JAX's rule): later changes to them are not seen.
             consts = [c if isinstance(c, Tracer) else backend.copy(to_backend(c)) for c in consts]
             closed = optimize(ClosedJaxpr(jaxpr, consts, in_tree, out_tree.val))

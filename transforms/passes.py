@@ -288,6 +288,23 @@ def has_sub_jaxprs(jaxpr: Jaxpr) -> bool:
 
 
 # ---------------------------------------------------------------------------- the pipeline
+# The primitives some rule of the walk looks at whatever their operands are (forwarding,
+# composing, a known predicate, x ** 0 and x ** 1). For any other primitive, every rule needs an
+# operand that is a literal or a known constant (a broadcast of a literal is one): folding needs
+# all of them known, ``_absorb_scalars``, ``unit_identity`` and ``x * 0`` one known scalar.
+_RULED = frozenset({*_FORWARDS, P.stop_gradient_p, P.neg_p, P.transpose_p, P.reshape_p, P.broadcast_in_dim_p,
+                    P.select_p, P.integer_pow_p})
+
+
+def _unremarkable(invars: list, known: dict[int, Any]) -> bool:
+    """Whether no operand is a literal or a known constant (then no rule applies to an equation
+    of a primitive outside ``_RULED``: most equations of a long program)."""
+    for x in invars:
+        if type(x) is Literal or id(x) in known:
+            return False
+    return True
+
+
 def _one_walk(closed: ClosedJaxpr, drop_stop_gradient: bool) -> ClosedJaxpr:
     """Fold, forward, simplify and CSE in one walk over the equations (no DCE).
 
@@ -314,6 +331,15 @@ def _one_walk(closed: ClosedJaxpr, drop_stop_gradient: bool) -> ClosedJaxpr:
         for eqn in [*uniform, *jaxpr.eqns]:
             eqn, renamed = _renamed(eqn, subst)
             changed = changed or renamed
+            if eqn.primitive not in _RULED and _unremarkable(eqn.invars, known):
+                # No rule can apply (see _RULED): only CSE is left to decide.
+                if _merged(eqn, seen, subst):
+                    changed = True
+                    continue
+                eqns.append(eqn)
+                for v in eqn.outvars:
+                    defs[id(v)] = eqn
+                continue
             gone = False  # the result was replaced by an atom or became a constant
             for _ in range(8):  # a rewrite may be rewritten further (bounded, to be safe)
                 folded = fold_eqn(eqn, known, impls)

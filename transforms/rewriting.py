@@ -11,7 +11,7 @@ from typing import Any, Callable
 import numpy as np
 
 from functrace import ops as P
-from functrace.avals import ShapedArray
+from functrace.avals import ShapedArray, scalar_aval
 from functrace.dce import dce_jaxpr
 from functrace.ir import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Var
 from functrace.primitives import Primitive, abstract_eval_rules
@@ -47,7 +47,7 @@ def _well_typed(eqn: JaxprEqn) -> bool:
 
 
 def _scalar_literal(value: Any, dtype: np.dtype) -> Literal:
-    return Literal(np.asarray(value, dtype=dtype)[()], ShapedArray((), dtype))
+    return Literal(np.asarray(value, dtype=dtype)[()], scalar_aval(np.dtype(dtype)))
 
 
 def _uniform_eqn(out: Var, value: Any, source_info: Any) -> JaxprEqn:

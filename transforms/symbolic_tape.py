@@ -113,16 +113,18 @@ _GENERAL = "general"
 
 
 def _derive(prim: Primitive, params: dict, avals: list, diff_in: tuple) -> Any:
-    """``(out_avals, forward, backward)`` for one signature (see ``vjp_tape.derive_pair``), or
-    ``_GENERAL``."""
+    """``(out_avals, forward, backward)`` for one signature (see ``vjp_tape.derive_pair``), the
+    jaxprs as ``_Copyable``, or ``_GENERAL``."""
     try:
         closed = one_equation_at(prim, params, avals)
         out_avals = [v.aval for v in closed.jaxpr.outvars]
         forward, backward = derive_pair(closed, [i in diff_in for i in range(len(avals))],
                                         [is_differentiable(a) for a in out_avals])
     except Exception:  # operands the rule refuses, no transpose rule, or a rule that needs the
-        return _GENERAL  # operands' values: the general split on the actual operands does what the
-    return out_avals, forward, backward  # general route does (raising its error at the user's line)
+        # operands' values: the general split on the actual operands does what the general route
+        # does (raising its error at the user's line)
+        return _GENERAL
+    return out_avals, _Copyable(forward), _Copyable(backward)
 
 
 class SymbolicTape(Trace):
@@ -243,7 +245,7 @@ class SymbolicTape(Trace):
             if callable(backward):  # the general split of one equation
                 in_cts = backward(*outs_ct)
             elif traced or compact:  # through the tracing machinery (bind): the general route's program
-                in_cts = eval_jaxpr(backward.jaxpr, backward.consts, [*res, *outs_ct], source)
+                in_cts = eval_jaxpr(backward.closed.jaxpr, backward.closed.consts, [*res, *outs_ct], source)
             else:
                 in_cts = _inline_traced(outer, backward, [_operand(outer, x) for x in (*res, *outs_ct)], source)
             for node, c in zip(in_nodes, in_cts, strict=True):
@@ -270,31 +272,53 @@ def _operand(outer: Trace, x: Any) -> Any:
     return x if type(x) is Tracer and x._trace is outer else _tracer_or_literal(outer, _atom(outer, x))
 
 
-def _inline_traced(outer: Trace, closed: ClosedJaxpr, args: list, source: Any) -> list:
-    """Append ``closed``'s equations to ``outer``, renamed, attributed to ``source``, without
-    tracing them again; ``args`` are tracers of ``outer`` or literals. Its outputs are tracers that
-    record their producers, as tracing records them, for the simplifications of the backward pass."""
-    jaxpr = closed.jaxpr
-    env: dict[int, Any] = {}
-    for v, c in zip(jaxpr.constvars, closed.consts, strict=True):
-        env[id(v)] = _tracer_or_literal(outer, _atom(outer, c))
-    for v, a in zip(jaxpr.invars, args, strict=True):
-        env[id(v)] = a
+class _Copyable:
+    """A derived jaxpr made ready to be copied into a trace many times (``_inline_traced``): its
+    equations as steps over one list of values, operands by position (literals in place), so a
+    copy looks nothing up by variable."""
+
+    __slots__ = ("closed", "steps", "outs")
+
+    def __init__(self, closed: ClosedJaxpr):
+        jaxpr = closed.jaxpr
+        slots: dict[int, int] = {}
+        for v in (*jaxpr.constvars, *jaxpr.invars):
+            slots[id(v)] = len(slots)
+        steps = []
+        for eqn in jaxpr.eqns:
+            ins = tuple([x if type(x) is Literal else slots[id(x)] for x in eqn.invars])
+            for v in eqn.outvars:
+                slots[id(v)] = len(slots)
+            steps.append((eqn.primitive, ins, tuple([v.aval for v in eqn.outvars]), eqn.params))
+        self.closed = closed
+        self.steps = steps
+        self.outs = tuple([x if type(x) is Literal else slots[id(x)] for x in jaxpr.outvars])
+
+
+def _inline_traced(outer: Trace, copyable: _Copyable, args: list, source: Any) -> list:
+    """Append the equations of ``copyable``'s jaxpr to ``outer``, renamed, attributed to
+    ``source``, without tracing them again; ``args`` are tracers of ``outer`` or literals. Its
+    outputs are tracers that record their producers, as tracing records them, for the
+    simplifications of the backward pass."""
+    consts = copyable.closed.consts
+    vals = [*[_tracer_or_literal(outer, _atom(outer, c)) for c in consts], *args] if consts else list(args)
     eqns = outer.eqns
-    for eqn in jaxpr.eqns:
-        ins = [x if type(x) is Literal else env[id(x)] for x in eqn.invars]
-        outs = []
-        for v in eqn.outvars:
-            new = Var(v.aval)
-            t = Tracer(outer, v.aval, new)
-            env[id(v)] = t
-            outs.append(new)
-        if not eqn.primitive.multiple_results:
-            t.producer = (eqn.primitive, ins)
-        eqns.append(JaxprEqn(eqn.primitive, [x._var if type(x) is Tracer else x for x in ins], outs, eqn.params,
-                             source))
-    outs = [x if type(x) is Literal else env[id(x)] for x in jaxpr.outvars]
-    return [x.val if type(x) is Literal else x for x in outs]  # (an input may be a literal)
+    for prim, ins, avals, params in copyable.steps:
+        operands = [x if type(x) is Literal else vals[x] for x in ins]
+        invars = [x._var if type(x) is Tracer else x for x in operands]
+        if len(avals) == 1 and not prim.multiple_results:
+            aval = avals[0]
+            new = Var(aval)
+            t = Tracer(outer, aval, new)
+            t.producer = (prim, operands)
+            vals.append(t)
+            eqns.append(JaxprEqn(prim, invars, [new], params, source))
+        else:
+            outvars = [Var(a) for a in avals]
+            vals.extend([Tracer(outer, a, v) for a, v in zip(avals, outvars, strict=True)])
+            eqns.append(JaxprEqn(prim, invars, outvars, params, source))
+    outs = [x if type(x) is Literal else vals[x] for x in copyable.outs]
+    return [x.val if type(x) is Literal else x for x in outs]  # (an output, or an input, may be a literal)
 
 
 def eligible_outer(p_flat: Sequence[Any]) -> Trace | None:
