@@ -102,12 +102,12 @@ def input_avals(flat: Sequence[Any]) -> list[ShapedArray]:
 
 
 def trace_flat(f_flat: Callable[[list], list], in_vals: Sequence[Any], concrete: bool = True,
-               avals: Sequence[ShapedArray] | None = None) -> tuple[Jaxpr, list, list]:
+               avals: Sequence[ShapedArray] | None = None, dce: bool = True) -> tuple[Jaxpr, list, list]:
     """Trace ``f_flat`` at the abstract values of ``in_vals`` (or at ``avals``, from ``input_avals``).
 
     With ``concrete``, inputs carry their values when known, so every intermediate is computed
     too and Python control flow on values works. Returns the jaxpr, its constants, and the
-    output tracers.
+    output tracers. ``dce=False``: see ``Trace.to_jaxpr``.
     """
     if avals is None:
         avals = input_avals(in_vals)
@@ -115,7 +115,7 @@ def trace_flat(f_flat: Callable[[list], list], in_vals: Sequence[Any], concrete:
         args = [trace.new_arg(a, (v.val if isinstance(v, Tracer) else v) if concrete else None)
                 for v, a in zip(in_vals, avals, strict=True)]
         outs = f_flat(args)
-        jaxpr, consts = trace.to_jaxpr(outs)
+        jaxpr, consts = trace.to_jaxpr(outs, dce)
     return jaxpr, consts, outs
 
 

@@ -273,8 +273,10 @@ class Trace:
             self._cse[key] = out
         return out
 
-    def to_jaxpr(self, outs: list[Any]) -> tuple[Jaxpr, list[Any]]:
-        """Close the trace over ``outs``: a dead-code-free Jaxpr and its constant values."""
+    def to_jaxpr(self, outs: list[Any], dce: bool = True) -> tuple[Jaxpr, list[Any]]:
+        """Close the trace over ``outs``: a dead-code-free Jaxpr and its constant values.
+        ``dce=False`` leaves dead code (and unused constants) in, for a caller whose next pass
+        removes them anyway (``jit``'s ``optimize``)."""
         outvars: list[Var | Literal] = []
         for x in outs:
             if isinstance(x, Tracer) and x._trace is self:
@@ -283,6 +285,8 @@ class Trace:
                 lit = None if isinstance(x, Tracer) else _literal_for(x)
                 outvars.append(lit if lit is not None else self.full_raise(x)._var)
         jaxpr = Jaxpr(self.constvars, self.invars, outvars, self.eqns)
+        if not dce:
+            return jaxpr, list(self.const_vals)
         from functrace.dce import dce_jaxpr
 
         jaxpr, used_consts = dce_jaxpr(jaxpr, prune_consts=True)

@@ -129,11 +129,16 @@ def test_jit_common_outputs_are_not_copied():
 @pytest.mark.parametrize("values", [[1.0, 2.0, 3.0], [1.0, 1.0, 1.0], [0.0, 0.0, 0.0]],
                          ids=["non-uniform", "uniform", "zeros"])
 @pytest.mark.parametrize("wrap", ["jit", "jit_grad"])
-def test_closure_constants_are_captured_at_trace_time(values, wrap):
+@pytest.mark.parametrize("read", ["as_is", "reshaped"])
+def test_closure_constants_are_captured_at_trace_time(values, wrap, read):
     """As in JAX: a closed-over NumPy array mutated after the first call does not change later
-    results, whatever its contents (folded or not); clear_cache() traces again."""
+    results, whatever its contents (folded or not); clear_cache() traces again. ``reshaped``: the
+    program's constant is a view of the array (NumPy computes the reshape while tracing)."""
     c = np.array(values)
-    fun = lambda x: fnp.sum(x * c)  # noqa: E731
+    if read == "as_is":
+        fun = lambda x: fnp.sum(x * c)  # noqa: E731
+    else:
+        fun = lambda x: fnp.sum(x * fnp.reshape(c, (1, 3)))  # noqa: E731
     f = ft.jit(fun) if wrap == "jit" else ft.jit(ft.grad(fun))
     x = np.array([1.0, 2.0, 4.0])
     first = host(f(x)).copy()

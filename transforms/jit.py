@@ -270,11 +270,16 @@ def jit(fun: Callable, static_argnums: int | Sequence[int] | None = (),
         f_flat, out_tree = flatten_fun(f_dyn, in_tree)
         with _gc_paused(), source_info(None):  # errors while tracing name the user's line
             with tracing_for("inside jit"):
-                # (Not kept: the output tracers reach every tracer of the trace through their producers.)
-                jaxpr, consts = trace_flat(f_flat, flat, concrete=False)[:2]
-            # Closed-over arrays are captured now (JAX's rule): later changes to them are not seen.
-            consts = [c if isinstance(c, Tracer) else backend.copy(to_backend(c)) for c in consts]
+                # (Not kept: the output tracers reach every tracer of the trace through their producers.
+                # Dead code is left to optimize's DCE.)
+                jaxpr, consts = trace_flat(f_flat, flat, concrete=False, dce=False)[:2]
+            consts = [c if isinstance(c, Tracer) else to_backend(c) for c in consts]
             closed = optimize(ClosedJaxpr(jaxpr, consts, in_tree, out_tree.val))
+            # Closed-over arrays are captured now (JAX's rule): later changes to them are not seen.
+            # Copied once optimize has dropped those nothing reads (no user code ran meanwhile); the
+            # constants it folded too, as they may be views of the user's arrays.
+            captured = [c if isinstance(c, Tracer) else backend.copy(c) for c in closed.consts]
+            closed = ClosedJaxpr(closed.jaxpr, captured, in_tree, out_tree.val)
         return _Entry(closed, [to_backend(c) for c in closed.consts], out_tree.val, backend)
 
     def lower_entry(entry: _Entry, key: tuple) -> Lowered:
