@@ -66,8 +66,15 @@ def unit_identity(prim: Any, a: Any, b: Any) -> tuple[int, bool] | None:
     return None
 
 
+_REAL_SCALARS = (float, int, np.float64, np.float32)  # the common literals, decided without np.asarray
+
+
 def _equals(value: Any, target: int) -> bool:
-    return value is not None and np.asarray(value).dtype.kind != "c" and bool(value == target)
+    if value is None:
+        return False
+    if type(value) in _REAL_SCALARS:
+        return bool(value == target)
+    return np.asarray(value).dtype.kind != "c" and bool(value == target)
 
 
 def _zero(value: Any, negative: bool) -> bool:

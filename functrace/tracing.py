@@ -136,8 +136,12 @@ def equation_key(prim: Primitive, invars: list, params: dict) -> tuple:
     tracing and by the ``cse`` pass; hashing it raises TypeError for unhashable params."""
     operand_keys = [id(x) if type(x) is Var else literal_key(x) for x in invars]
     if prim.commutative:  # a * b and b * a are one subexpression
-        if len(operand_keys) == 2 and type(operand_keys[0]) is int and type(operand_keys[1]) is int:
-            if operand_keys[0] > operand_keys[1]:  # two variables, the common case: no key function
+        if len(operand_keys) == 2:  # the common case, without a key function
+            a, b = operand_keys
+            if type(a) is int:
+                if type(b) is int and a > b:  # two variables: by id
+                    operand_keys.reverse()
+            elif type(b) is int or a[1] > b[1]:  # a variable before a literal; two literals by bits
                 operand_keys.reverse()
         else:
             operand_keys.sort(key=_operand_order)
