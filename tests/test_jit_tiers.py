@@ -19,10 +19,12 @@ from test_grad_primitives import CASES
 
 import functrace as ft
 import functrace.numpy as fnp
+from functrace import tracing
 from functrace.backends.plan import plan_jaxpr
 from functrace.backends.registry import active_backend
 from functrace.tracing import get_aval
 from functrace.transforms import jit as jit_module
+from functrace.transforms import passes
 from functrace.transforms.passes import optimize
 
 
@@ -70,6 +72,50 @@ def test_plan_equals_the_compiled_program_and_one_walk_is_a_fixpoint(case):
         np.testing.assert_array_equal(a, b, err_msg=f"{case.name}: output {k}, plan vs compiled (bitwise)")
     again = optimize(closed, drop_stop_gradient=True, sub_jaxprs=True)
     assert str(again) == str(closed), f"{case.name}: a second optimize changed the program"
+
+
+class _Everything:
+    def __contains__(self, _):
+        return True
+
+
+_C = np.full((2, 3), 2.0)
+# A program for each kind of equation some rule of the walk changes (see passes._RULED).
+_RULED_PROGRAMS = {
+    "neg_neg": lambda x: fnp.negative(fnp.negative(x)) * x,
+    "transposes": lambda x: fnp.transpose(fnp.transpose(x)) * x,
+    "reshapes": lambda x: fnp.reshape(fnp.reshape(x, (3, 2)), (6,)),
+    "broadcasts": lambda x: fnp.broadcast_to(fnp.broadcast_to(x, (4, 2, 3)), (5, 4, 2, 3)) + x,
+    "known_select": lambda x: fnp.where(np.ones((2, 3), bool), x, -x) * x,
+    "powers": lambda x: ft.lax.integer_pow(x, 1) + ft.lax.integer_pow(x, 0) * x,
+    "same_operands": lambda x: fnp.where(x > 0, x, x) * x,
+    "empty_reduction": lambda x: ft.lax.reduce_sum(x * x, ()),
+    "zero_padding": lambda x: ft.lax.pad(x * x, 0.0, ((0, 0, 0), (0, 0, 0))) * x,
+    "known_constant": lambda x: x * _C + (x - x * 1.0) * ft.lax.stop_gradient(x),
+}
+
+
+class _Program:
+    def __init__(self, name, fn):
+        self.name, self.fn = name, fn
+
+
+@pytest.mark.parametrize("case", [*CASES, *(_Program(k, f) for k, f in _RULED_PROGRAMS.items())],
+                         ids=lambda c: c.name)
+def test_the_walk_skips_only_equations_no_rule_changes(case, monkeypatch):
+    """The walk offers an equation to its rules only when its primitive is in ``_RULED`` or an
+    operand is a literal or a known constant; offering every equation gives the same program.
+    The programs are traced without the trace-time peepholes, to leave the walk work to do."""
+    if isinstance(case, _Program):
+        fn, args = case.fn, [np.linspace(-1.0, 1.0, 6).reshape(2, 3)]
+    else:
+        fn, args = _program(case)
+    with monkeypatch.context() as m:
+        m.setattr(tracing, "peephole_rules", {})
+        traced = ft.make_jaxpr(fn)(*args)
+    quick = str(optimize(traced, drop_stop_gradient=True))
+    monkeypatch.setattr(passes, "_RULED", _Everything())
+    assert str(optimize(traced, drop_stop_gradient=True)) == quick, f"{case.name}: the shortcut changed the program"
 
 
 def _long(x, w):
