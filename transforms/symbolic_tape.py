@@ -83,7 +83,7 @@ def no_nested_derivative() -> None:
 
 
 _CACHE_LIMIT = 4096
-# inexact_rewrites -> {signature: (out_avals, forward, backward), or _GENERAL}
+# inexact_rewrites -> {signature: (out_avals, forward, backward, differentiable outputs), or _GENERAL}
 _templates: dict[bool, dict] = {}
 _templates_version = [RuleTable.version]
 
@@ -113,18 +113,18 @@ _GENERAL = "general"
 
 
 def _derive(prim: Primitive, params: dict, avals: list, diff_in: tuple) -> Any:
-    """``(out_avals, forward, backward)`` for one signature (see ``vjp_tape.derive_pair``), the
-    jaxprs as ``_Copyable``, or ``_GENERAL``."""
+    """``(out_avals, forward, backward, which outputs are differentiable)`` for one signature
+    (see ``vjp_tape.derive_pair``), the jaxprs as ``_Copyable``, or ``_GENERAL``."""
     try:
         closed = one_equation_at(prim, params, avals)
         out_avals = [v.aval for v in closed.jaxpr.outvars]
-        forward, backward = derive_pair(closed, [i in diff_in for i in range(len(avals))],
-                                        [is_differentiable(a) for a in out_avals])
+        out_diff = [is_differentiable(a) for a in out_avals]
+        forward, backward = derive_pair(closed, [i in diff_in for i in range(len(avals))], out_diff)
     except Exception:  # operands the rule refuses, no transpose rule, or a rule that needs the
         # operands' values: the general split on the actual operands does what the general route
         # does (raising its error at the user's line)
         return _GENERAL
-    return out_avals, _Copyable(forward), _Copyable(backward)
+    return out_avals, _Copyable(forward), _Copyable(backward), out_diff
 
 
 class SymbolicTape(Trace):
@@ -189,8 +189,10 @@ class SymbolicTape(Trace):
                 self.templates[key] = staged
         if staged is _GENERAL:
             return self._general(prim, params, primals, avals, diff_in, in_nodes, source)
-        out_avals, forward, backward = staged
-        in_atoms = [_atom(outer, p) for p in primals]
+        out_avals, forward, backward, differentiable = staged
+        # The operands as the jit trace's own tracers (with what produced them, for its peepholes).
+        operands = [p if type(p) is Tracer and p._trace is outer else outer._atom(p) for p in primals]
+        in_atoms = [x._var if type(x) is Tracer else x for x in operands]
         # The same operation on the same values is recorded once, as tracing records it once
         # (CSE): its uses then share one cotangent, summed before its backward half runs.
         same = None
@@ -199,9 +201,9 @@ class SymbolicTape(Trace):
             hit = self._cse.get(same)
             if hit is not None:
                 return hit[0]
-        values = _inline_traced(outer, forward, [_tracer_or_literal(outer, x) for x in in_atoms], source)
+        values = _inline_traced(outer, forward, operands, source)
         n_out = len(out_avals)
-        out_nodes = [self._new_node() if is_differentiable(a) else None for a in out_avals]
+        out_nodes = [self._new_node() if d else None for d in differentiable]
         self.records.append((backward, values[n_out:], in_nodes, out_nodes, out_avals, source))
         outs = [SymbolicTracer(self, a, x, nd) for a, x, nd in zip(out_avals, values[:n_out], out_nodes, strict=True)]
         result = outs if prim.multiple_results else outs[0]
@@ -237,7 +239,10 @@ class SymbolicTape(Trace):
             cts[node] = ct if prev is None else add_tangents(prev, ct)
         for backward, res, in_nodes, out_nodes, out_avals, source in reversed(self.records):
             outs_ct = [cts.pop(n, None) if n is not None else None for n in out_nodes]
-            if all(c is None for c in outs_ct):
+            for c in outs_ct:
+                if c is not None:
+                    break
+            else:  # no cotangent reached it
                 continue
             # One cotangent per differentiated output, zeros where none flowed.
             outs_ct = [instantiate(Zero(a)) if c is None else c
@@ -247,7 +252,8 @@ class SymbolicTape(Trace):
             elif traced or compact:  # through the tracing machinery (bind): the general route's program
                 in_cts = eval_jaxpr(backward.closed.jaxpr, backward.closed.consts, [*res, *outs_ct], source)
             else:
-                in_cts = _inline_traced(outer, backward, [_operand(outer, x) for x in (*res, *outs_ct)], source)
+                in_cts = _inline_traced(outer, backward, [x if type(x) is Tracer and x._trace is outer
+                                                          else _operand(outer, x) for x in (*res, *outs_ct)], source)
             for node, c in zip(in_nodes, in_cts, strict=True):
                 if c is None or isinstance(c, Zero):
                     continue
