@@ -252,8 +252,7 @@ class SymbolicTape(Trace):
             elif traced or compact:  # through the tracing machinery (bind): the general route's program
                 in_cts = eval_jaxpr(backward.closed.jaxpr, backward.closed.consts, [*res, *outs_ct], source)
             else:
-                in_cts = _inline_traced(outer, backward, [x if type(x) is Tracer and x._trace is outer
-                                                          else _operand(outer, x) for x in (*res, *outs_ct)], source)
+                in_cts = _inline_traced(outer, backward, [_operand(outer, x) for x in (*res, *outs_ct)], source)
             for node, c in zip(in_nodes, in_cts, strict=True):
                 if c is None or isinstance(c, Zero):
                     continue
