@@ -37,6 +37,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from functrace import ops as P
+from functrace.backends import program_errors
+from functrace.backends.lowering_analysis import _implicit_broadcasts, _reusable_buffers, outputs_to_copy
 from functrace.ir import Jaxpr, Literal, Var
 from functrace.pretty import _fmt_literal, _fmt_param, var_names
 
@@ -157,104 +159,6 @@ class _Source:
         return [line for name, line in self.header.items() if name in names]
 
 
-def _implicit_broadcasts(jaxpr: Jaxpr, broadcasting: frozenset) -> dict[int, tuple | None]:
-    """The ``broadcast_in_dim`` equations (by id) whose consumers can take the operand with
-    unit axes in place of the broadcast ones, which saves materialising the broadcast.
-
-    One qualifies when NumPy's own broadcasting reproduces it (the operand's axes keep their
-    order and each has the result's size or 1), it is not an output, and every consumer is an
-    elementwise primitive of ``broadcasting`` that has the broadcast's shape and another operand
-    of that full shape, which fixes the result's shape as before. The value for each is None
-    when the operand can be passed as it is (its axes are the trailing ones), else the shape to
-    reshape it to first (``(256,)`` broadcast along axis 0 of ``(256, 10)`` becomes ``(256, 1)``).
-    """
-    if not broadcasting:
-        return {}
-    producer: dict[int, Any] = {}
-    for eqn in jaxpr.eqns:
-        if eqn.primitive is P.broadcast_in_dim_p:
-            shape, dims = eqn.params["shape"], tuple(eqn.params["broadcast_dimensions"])
-            x = eqn.invars[0]
-            if list(dims) == sorted(set(dims)) and all(
-                    d in (1, shape[j]) for d, j in zip(x.aval.shape, dims, strict=True)):
-                producer[id(eqn.outvars[0])] = eqn
-    if not producer:
-        return {}
-    for x in jaxpr.outvars:
-        producer.pop(id(x), None)
-    consumers: dict[int, list] = {}
-    for eqn in jaxpr.eqns:
-        for x in eqn.invars:
-            if isinstance(x, Var) and id(x) in producer:
-                consumers.setdefault(id(x), []).append(eqn)
-    changed = True
-    while changed:  # dropping one candidate can disqualify another (a consumer's full operand)
-        changed = False
-        for vid, beqn in list(producer.items()):
-            shape = beqn.params["shape"]
-            ok = True
-            for eqn in consumers.get(vid, []):
-                if (eqn.primitive not in broadcasting or eqn.outvars[0].aval.shape != shape or not any(
-                        isinstance(y, Var) and id(y) not in producer and y.aval.shape == shape
-                        for y in eqn.invars)):
-                    ok = False
-                    break
-            if not ok:
-                del producer[vid]
-                changed = True
-    elided: dict[int, tuple | None] = {}
-    for eqn in producer.values():
-        nd, dims = len(eqn.params["shape"]), tuple(eqn.params["broadcast_dimensions"])
-        unit_axes = [1] * nd
-        for size, d in zip(eqn.invars[0].aval.shape, dims, strict=True):
-            unit_axes[d] = size
-        trailing = dims == tuple(range(nd - len(dims), nd))
-        elided[id(eqn)] = None if trailing else tuple(unit_axes)
-    return elided
-
-
-def _reusable_buffers(jaxpr: Jaxpr, fresh: frozenset) -> set[int]:
-    """The equation results (by id) whose arrays the program may overwrite once they are dead:
-    made by a primitive of ``fresh`` (a new array of its own), of rank 1 or more, not an output,
-    and read only by primitives of ``fresh``, so no view of them can still be alive."""
-    if not fresh:
-        return set()
-    candidates = {id(v) for eqn in jaxpr.eqns if eqn.primitive in fresh and not eqn.primitive.multiple_results
-                  for v in eqn.outvars if v.aval.shape}
-    for eqn in jaxpr.eqns:
-        if eqn.primitive not in fresh:
-            for x in eqn.invars:
-                candidates.discard(id(x))
-    for x in jaxpr.outvars:
-        candidates.discard(id(x))
-    return candidates
-
-
-def outputs_to_copy(jaxpr: Jaxpr, backend: Any) -> list[bool]:
-    """Which of ``jaxpr``'s outputs must be copied before a user receives them, so that every
-    result is an array of its own that is safe to modify in place: a literal or constant
-    (the same array on every call), an input passed through, an output returned twice, and
-    any result of a primitive the backend does not list in ``fresh_results`` (a view, such as
-    a broadcast, a reshape or a slice, or an operand returned as it is). Results of the
-    common primitives (arithmetic, reductions, products) are new arrays and are not copied."""
-    fresh = getattr(backend, "fresh_results", frozenset())
-    outs = {id(x) for x in jaxpr.outvars if type(x) is not Literal}
-    made_fresh = set()
-    for eqn in jaxpr.eqns:  # one membership test per equation: only the outputs' producers matter
-        v = eqn.outvars[0] if eqn.outvars else None
-        if id(v) in outs and eqn.primitive in fresh and not eqn.primitive.multiple_results:
-            made_fresh.add(id(v))
-    seen: set[int] = set()
-    copy = []
-    for x in jaxpr.outvars:
-        if isinstance(x, Literal):
-            copy.append(True)
-            continue
-        copy.append(id(x) not in made_fresh or id(x) in seen)
-        seen.add(id(x))
-    return copy
-
-
 # Programs longer than this are lowered in pieces of this many equations, each its own function
 # compiled on its own: Python's compiler holds the syntax tree of a whole source text at once
 # (about 7 KB per equation), so one function of 100,000 equations would take most of a GB.
@@ -339,17 +243,19 @@ def _pieces(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, name: str, raw: b
             loads.setdefault(n, slot[n])
         return n
 
-    pieces: list[tuple[str, str]] = []
+    pieces: list[tuple[str, str, dict[int, int]]] = []
     body: list[str] = []
+    calls: list[tuple[int, int]] = []  # the equations written into ``body``: (its line, equation index)
     src.used = set()
 
     def close_part(ret: str | None) -> None:
         """Wrap the equations generated since the last part as a function ``_partK``."""
-        fn_lines = [f"def _make_part{part}(_env):", *src.lines(src.used), f"    def _part{part}(_r):",
-                    *(f"        {n} = _r[{k}]" for n, k in loads.items()), *body,
-                    *([f"        return {ret}"] if ret else []), f"    return _part{part}", ""]
-        pieces.append((f"_make_part{part}", "\n".join(fn_lines)))
+        head = [f"def _make_part{part}(_env):", *src.lines(src.used), f"    def _part{part}(_r):",
+                *(f"        {n} = _r[{k}]" for n, k in loads.items())]
+        fn_lines = [*head, *body, *([f"        return {ret}"] if ret else []), f"    return _part{part}", ""]
+        pieces.append((f"_make_part{part}", "\n".join(fn_lines), {len(head) + k: i for k, i in calls}))
         body.clear()
+        calls.clear()
         loads.clear()
         src.used = set()
 
@@ -402,6 +308,7 @@ def _pieces(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, name: str, raw: b
                 outs.append("_")
         target = outs[0] if not eqn.primitive.multiple_results else ", ".join(outs) + ("," if len(outs) == 1 else "")
         body.append(f"        {target + ' = ' if outs else ''}{fn}({', '.join(operands)})")  # no results: an effect
+        calls.append((len(body), i))  # (the line's number in the body, from 1)
         body.extend(stores)
         dead = dead_after.pop(i, []) + (["_"] if "_" in outs else [])
         if dead:
@@ -432,9 +339,9 @@ def _pieces(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, name: str, raw: b
         src.header["_silence_errors"] = "    _silence_errors = _env['_silence_errors']"
         src.used.add("_silence_errors")
         body = ["        with _silence_errors():", *("    " + ln for ln in body)]
-    lines = ["def _make(_env):", *src.lines(src.used if chunked else None), f"    def {name}({', '.join(args)}):",
-             *body, f"    return {name}", ""]
-    pieces.append(("_make", "\n".join(lines)))
+        calls = [(k + 1, i) for k, i in calls]
+    head = ["def _make(_env):", *src.lines(src.used if chunked else None), f"    def {name}({', '.join(args)}):"]
+    pieces.append(("_make", "\n".join([*head, *body, f"    return {name}", ""]), {len(head) + k: i for k, i in calls}))
     return pieces, src.env
 
 
@@ -443,7 +350,7 @@ def jaxpr_to_source(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, name: str
     """The factory's source text and the environment it reads its bound values from (for a
     chunked program, the factories of its parts come first, then ``_make``)."""
     pieces, env = _pieces(jaxpr, consts, backend, name, raw, own_outputs, chunk or CHUNK_EQNS)
-    return "\n".join(text for _, text in pieces), env
+    return "\n".join(text for _, text, _ in pieces), env
 
 
 _lowered_ids = itertools.count(1)
@@ -452,6 +359,7 @@ _lowered_ids = itertools.count(1)
 def _forget_source(filenames: list[str]) -> None:
     for filename in filenames:
         linecache.cache.pop(filename, None)
+        program_errors.forget(filename)
 
 
 def lower_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, name: str = "f", raw: bool = False,
@@ -471,22 +379,24 @@ def lower_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, name: str = "
     ``chunk``: the most equations in one generated function (default ``CHUNK_EQNS``).
 
     The source of each piece is registered with ``linecache`` (so tracebacks through the
-    generated code show its lines) for as long as the compiled function lives.
+    generated code show its lines) for as long as the compiled function lives, and which line
+    holds which equation with ``program_errors`` (so an error names the user's line).
     """
     pieces, env = _pieces(jaxpr, consts, backend, name, raw, own_outputs, chunk or CHUNK_EQNS)
     filenames = []
     fn: Any = None
-    for factory, source in pieces:
+    for factory, source, lines in pieces:
         filename = f"<functrace-lowered-{next(_lowered_ids)}>"
         filenames.append(filename)
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        program_errors.register(filename, lines, jaxpr.eqns, name)
         namespace: dict[str, Any] = {}
         exec(compile(source, filename, "exec"), namespace)
         fn = namespace.pop(factory)(env)  # popped: the factory and its globals would be a cycle
         if factory != "_make":
             env[factory[len("_make"):]] = fn  # _make_partK -> _partK, read by the next factories
     weakref.finalize(fn, _forget_source, filenames)
-    return fn, "\n".join(text for _, text in pieces)
+    return fn, "\n".join(text for _, text, _ in pieces)
 
 
 __all__ = ["lower_jaxpr", "jaxpr_to_source", "outputs_to_copy", "bound_impl", "specialization", "CHUNK_EQNS"]

@@ -23,9 +23,9 @@ from operator import itemgetter
 from typing import Any, Callable, Sequence
 
 from functrace.backends.lowering import bound_impl, outputs_to_copy
+from functrace.backends.program_errors import equation_note
 from functrace.ir import Jaxpr, Literal
 from functrace.tracing import literal_key
-from functrace.util import format_frame
 
 
 def _no_operands(r: list) -> tuple:
@@ -33,10 +33,11 @@ def _no_operands(r: list) -> tuple:
     return ()
 
 
-def plan_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, own_outputs: bool = False) -> Callable[..., tuple]:
+def plan_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, own_outputs: bool = False,
+               name: str = "f") -> Callable[..., tuple]:
     """A function from the flat input arrays to the tuple of flat outputs that runs ``jaxpr``
     step by step. ``own_outputs``: copy the outputs ``outputs_to_copy`` names (results handed to a
-    user), as ``lower_jaxpr`` does."""
+    user), as ``lower_jaxpr`` does; ``name``: the program's, for error notes."""
     silence_errors = getattr(backend, "silence_errors", None)
     raw = silence_errors is not None
     fixed: list[Any] = []  # the registers set when the plan is made: constants, then literals
@@ -151,9 +152,7 @@ def plan_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, own_outputs: b
                     r[k] = None
                 i += 1
         except Exception as e:  # name the equation, and the user's line that made it
-            eqn = jaxpr.eqns[i]
-            e.add_note(f"functrace: raised by `{eqn.primitive.name}` (equation {i} of the jitted program), "
-                       f"recorded at {format_frame(eqn.source_info)}")
+            e.add_note(equation_note(jaxpr.eqns[i], i, name))
             raise
         return tuple([copy(r[k]) if c else r[k] for k, c in zip(result_regs, copies, strict=True)])
 

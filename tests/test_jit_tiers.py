@@ -20,6 +20,7 @@ from test_grad_primitives import CASES
 import functrace as ft
 import functrace.numpy as fnp
 from functrace import tracing
+from functrace.backends import lowering
 from functrace.backends.plan import plan_jaxpr
 from functrace.backends.registry import active_backend
 from functrace.tracing import get_aval
@@ -237,12 +238,24 @@ def test_a_plan_runs_effects_loops_and_several_results_in_order(tiers, capsys):
         np.testing.assert_array_equal(host(a), host(b))
 
 
-def test_an_error_in_a_planned_program_names_the_equation_and_the_users_line(tiers):
+@pytest.mark.parametrize("tier", ["planned", "compiled", "compiled_in_parts"])
+def test_an_error_in_a_running_program_names_the_equation_and_the_users_line(tier, monkeypatch):
+    """Planned or compiled (in one function or in parts), on the first call and on later ones."""
+    if tier == "planned":
+        monkeypatch.setattr(jit_module, "INTERPRET_FROM_EQNS", 10)
+        monkeypatch.setattr(jit_module, "COMPILE_AFTER_CALLS", 100)
+    if tier == "compiled_in_parts":
+        monkeypatch.setattr(lowering, "CHUNK_EQNS", 3)
+
     def f(x):
         y = fnp.sin(x * 1.0) * 2.0 + fnp.cos(x * 1.0) + fnp.exp(x * 1.0) - fnp.tanh(x * 1.0) * 3.0
         return y, ft.lax.integer_pow(x + 1, -1)  # integers to a negative power fail when run
 
     line = f.__code__.co_firstlineno + 2
-    with pytest.raises(ValueError, match="negative integer powers") as info:
-        ft.jit(f)(np.arange(3))
-    assert any("`integer_pow`" in note and f"{__file__}:{line}" in note for note in info.value.__notes__)
+    g = ft.jit(f)
+    for _ in range(2):
+        with pytest.raises(ValueError, match="negative integer powers") as info:
+            g(np.arange(3))
+        notes = [n for n in getattr(info.value, "__notes__", ()) if n.startswith("functrace:")]
+        assert len(notes) == 1, notes
+        assert "`integer_pow`" in notes[0] and "program `f`" in notes[0] and f"{__file__}:{line}" in notes[0]

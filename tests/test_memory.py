@@ -14,6 +14,7 @@ import pytest
 import functrace as ft
 import functrace.numpy as fnp
 from functrace import tracing
+from functrace.backends import program_errors
 
 
 def _rnn_loss(w, xs):
@@ -70,12 +71,14 @@ def _linecache_entries() -> int:
 
 
 def test_linecache_entries_go_with_their_compiled_functions():
+    """So do the line tables that let an error name its equation (``backends.program_errors``)."""
     gc.collect()
-    before = _linecache_entries()
+    before, tables = _linecache_entries(), len(program_errors._lines)
     for i in range(200):
         ft.jit(lambda x: x * 2.0 + 1.0)(np.full(3, float(i)))
     gc.collect()
     assert _linecache_entries() - before < 5
+    assert len(program_errors._lines) - tables < 5
 
 
 def test_linecache_keeps_the_source_of_a_live_function_for_tracebacks():

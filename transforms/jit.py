@@ -45,6 +45,7 @@ from functrace import config as _config  # the disable_jit switch
 from functrace.api import flatten_fun, to_backend, trace_flat
 from functrace.backends.lowering import lower_jaxpr, outputs_to_copy
 from functrace.backends.plan import plan_jaxpr
+from functrace.backends.program_errors import add_equation_note
 from functrace.ir import ClosedJaxpr
 from functrace.ops.elementwise import stop_gradient_p
 from functrace.tracing import (
@@ -297,7 +298,7 @@ def jit(fun: Callable, static_argnums: int | Sequence[int] | None = (),
             return lower_entry(entry, key).flat_fn
         with _gc_paused():
             closed = _runnable(entry)
-            plan = plan_jaxpr(closed.jaxpr, closed.consts, backend, own_outputs=True)
+            plan = plan_jaxpr(closed.jaxpr, closed.consts, backend, own_outputs=True, name=fun_name)
         calls = 0
         entry_ref = weakref.ref(entry)  # the entry holds this function: a strong reference would be a cycle
 
@@ -350,7 +351,11 @@ def jit(fun: Callable, static_argnums: int | Sequence[int] | None = (),
             fast_key = (tuple([(a.shape, a.dtype) for a in args]), current_backend(), _config.INEXACT_REWRITES)
             entry = ndarray_calls.get(fast_key)
             if entry is not None:
-                outs = entry.call(*args)
+                try:
+                    outs = entry.call(*args)
+                except Exception as e:
+                    add_equation_note(e)
+                    raise
                 return outs[0] if entry.single_output else tree_unflatten(entry.out_tree, outs)
         entry, flat, traced, plain, key = entry_for(args, kwargs)
         if traced or not entry.cacheable:
@@ -361,7 +366,11 @@ def jit(fun: Callable, static_argnums: int | Sequence[int] | None = (),
         if not (plain and entry.takes_ndarray):
             backend = current_backend()
             flat = [x if backend.is_native(x) else backend.asarray(x) for x in flat]
-        outs = call(*flat)
+        try:
+            outs = call(*flat)
+        except Exception as e:  # (free when nothing is raised)
+            add_equation_note(e)  # the equation of the compiled program that raised, and its user's line
+            raise
         return outs[0] if entry.single_output else tree_unflatten(entry.out_tree, outs)
 
     def concrete_entry(what: str, args: tuple, kwargs: dict) -> tuple[_Entry, tuple]:
