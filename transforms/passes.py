@@ -308,8 +308,9 @@ def _unremarkable(invars: list, known: dict[int, Any]) -> bool:
 def _one_walk(closed: ClosedJaxpr, drop_stop_gradient: bool) -> ClosedJaxpr:
     """Fold, forward, simplify and CSE in one walk over the equations (no DCE).
 
-    Each equation is renamed to the replacements made so far, then offered to folding, the
-    forwarding rule and the simplification rule in turn, again after each rewrite (bounded), and
+    Each equation is renamed to the replacements made so far, then, unless no rule can apply to
+    it (``_RULED``), offered to folding, the forwarding rule and the simplification rule in turn,
+    again after each rewrite (bounded), and
     what remains is merged with an earlier equation that computes the same. Every rule looks
     only at the equation and at the (already final) definitions of its operands, so one walk
     leaves nothing for a second: the passes run one after the other would reach the same
@@ -331,41 +332,35 @@ def _one_walk(closed: ClosedJaxpr, drop_stop_gradient: bool) -> ClosedJaxpr:
         for eqn in [*uniform, *jaxpr.eqns]:
             eqn, renamed = _renamed(eqn, subst)
             changed = changed or renamed
-            if eqn.primitive not in _RULED and _unremarkable(eqn.invars, known):
-                # No rule can apply (see _RULED): only CSE is left to decide.
-                if _merged(eqn, seen, subst):
-                    changed = True
-                    continue
-                eqns.append(eqn)
-                for v in eqn.outvars:
-                    defs[id(v)] = eqn
-                continue
-            gone = False  # the result was replaced by an atom or became a constant
-            for _ in range(8):  # a rewrite may be rewritten further (bounded, to be safe)
-                folded = fold_eqn(eqn, known, impls)
-                if folded is not None:
-                    changed = True
-                    eqn = place_folded(eqn, folded, constvars, consts, subst)
-                    gone = eqn is None
-                    break
-                if eqn.primitive.multiple_results:
-                    break
-                res = forward(eqn, defs)
-                if res is None:
-                    res = _simplify_rule(eqn, defs)
-                if res is None:
-                    break
-                if isinstance(res, JaxprEqn):
-                    if not _well_typed(res):  # never expected; refusing keeps the program correct
+            # Only an equation of a primitive in _RULED, or with a literal or known operand, can be
+            # rewritten (see _RULED); any other is left to CSE.
+            if eqn.primitive in _RULED or not _unremarkable(eqn.invars, known):
+                gone = False  # the result was replaced by an atom or became a constant
+                for _ in range(8):  # a rewrite may be rewritten further (bounded, to be safe)
+                    folded = fold_eqn(eqn, known, impls)
+                    if folded is not None:
+                        changed = True
+                        eqn = place_folded(eqn, folded, constvars, consts, subst)
+                        gone = eqn is None
                         break
-                    eqn, changed = res, True
+                    if eqn.primitive.multiple_results:
+                        break
+                    res = forward(eqn, defs)
+                    if res is None:
+                        res = _simplify_rule(eqn, defs)
+                    if res is None:
+                        break
+                    if isinstance(res, JaxprEqn):
+                        if not _well_typed(res):  # never expected; refusing keeps the program correct
+                            break
+                        eqn, changed = res, True
+                        continue
+                    if res.aval == eqn.outvars[0].aval:  # a forward must keep the result's type
+                        subst[id(eqn.outvars[0])] = res
+                        changed = gone = True
+                    break
+                if gone:
                     continue
-                if res.aval == eqn.outvars[0].aval:  # a forward must keep the result's type
-                    subst[id(eqn.outvars[0])] = res
-                    changed = gone = True
-                break
-            if gone:
-                continue
             if _merged(eqn, seen, subst):
                 changed = True
                 continue
