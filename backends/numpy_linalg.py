@@ -29,6 +29,8 @@ def _t_matmul_t(lhs, rhs, *, dimension_numbers):
 
 # Matrix products of two matrices, by which axis of each is contracted: one BLAS call on views.
 _MATRIX_PRODUCTS = {(1, 0): _matmul, (1, 1): _matmul_t, (0, 0): _t_matmul, (0, 1): _t_matmul_t}
+# The inner product of two vectors (as in the Taylor rules' Cauchy products): ``@``, one call.
+_VECTOR_PRODUCTS = {(0, 0): _matmul}
 
 
 @functools.lru_cache(maxsize=256)
@@ -57,8 +59,9 @@ def _dot_general(lhs, rhs, *, dimension_numbers):
     """The product an equation asks for, chosen on each call (eager code); lowered code binds
     the same choice once (``NumpyBackend.specialize``)."""
     (lc, rc), (lb, _) = dimension_numbers
-    if not lb and len(lc) == 1 and np.ndim(lhs) == 2 and np.ndim(rhs) == 2:
-        return _MATRIX_PRODUCTS[(lc[0], rc[0])](lhs, rhs, dimension_numbers=dimension_numbers)
+    if not lb and len(lc) == 1 and np.ndim(lhs) == np.ndim(rhs) and np.ndim(lhs) in (1, 2):
+        products = _MATRIX_PRODUCTS if np.ndim(lhs) == 2 else _VECTOR_PRODUCTS
+        return products[(lc[0], rc[0])](lhs, rhs, dimension_numbers=dimension_numbers)
     lhs, rhs = np.asarray(lhs), np.asarray(rhs)
     product = _general_product(lhs.shape, rhs.shape, _hashable(dimension_numbers))
     return product(lhs, rhs, dimension_numbers=dimension_numbers)
@@ -74,8 +77,8 @@ IMPLS = {P.dot_general_p: _dot_general}
 def _specialize_dot_general(eqn: Any) -> Any:
     (lc, rc), (lb, _) = eqn.params["dimension_numbers"]
     lhs, rhs = eqn.invars[0].aval, eqn.invars[1].aval
-    if not lb and len(lc) == 1 and lhs.ndim == 2 and rhs.ndim == 2:
-        return _MATRIX_PRODUCTS[(lc[0], rc[0])]
+    if not lb and len(lc) == 1 and lhs.ndim == rhs.ndim and lhs.ndim in (1, 2):
+        return (_MATRIX_PRODUCTS if lhs.ndim == 2 else _VECTOR_PRODUCTS)[(lc[0], rc[0])]
     return _general_product(lhs.shape, rhs.shape, _hashable(eqn.params["dimension_numbers"]))
 
 

@@ -168,6 +168,8 @@ CASES: list[Case] = [
          (real((3, 2, 4, 5)), real((4, 5, 2, 3)))),
     Case("dot_general[outer]", P.dot_general_p, lambda x, y: lax.dot_general(x, y, (((), ()), ((), ()))),
          (real((3,)), real((2,)))),
+    Case("dot_general[inner]", P.dot_general_p, lambda x, y: lax.dot_general(x, y, (((0,), (0,)), ((), ()))),
+         (real((5,)), real((5,)))),
 ]
 # Boolean/integer logic primitives take no float operand; they appear here as masks, and their
 # own (zero) rules are called directly in ``test_zero_derivative_rules``.

@@ -117,7 +117,10 @@ def conv(a: Taylor, b: Taylor, k: int, lo: int = 0, hi: int | None = None) -> Ar
         return lax.zeros_like(lax.mul(a[0], b[0]))
     if len(js) == 1:
         return lax.mul(a[lo], b[k - lo])
-    return lax.reduce_sum(lax.mul(a.fwd(lo, hi), b.rev(k - hi, k - lo)), (0,))
+    fwd, rev = a.fwd(lo, hi), b.rev(k - hi, k - lo)
+    if get_aval(fwd).ndim == 1:  # scalar coefficients: one dot product of the stacked vectors
+        return lax.dot_general(fwd, rev, (((0,), (0,)), ((), ())))
+    return lax.reduce_sum(lax.mul(fwd, rev), (0,))
 
 
 def scaled_by_index(u: Taylor) -> Taylor:
