@@ -281,3 +281,21 @@ def test_jet_of_scan_under_jit_and_grad():
     g = float(ft.grad(coeff)(x))
     ref4 = nested_jvp_series(f, [x], [[1.0, 0.0, 0.0, 0.0]], 4)[3]
     assert np.isclose(g, float(ref4), rtol=1e-9)
+
+
+@pytest.mark.parametrize("order", [5, 40])
+@pytest.mark.parametrize("name,f", [("tanh", fnp.tanh), ("sin_exp", lambda x: fnp.sin(x) * fnp.exp(x)),
+                                    ("quotient", lambda x: fnp.sin(x) / (1.5 + fnp.cos(x))), ("arctan", fnp.arctan)])
+def test_scalar_products_term_by_term_under_jit_equal_the_stacked_ones(name, f, order):
+    """A scalar series recorded into a program multiplies term by term (``_taylor.SCALAR_TERMS``:
+    up to 32 terms, then stacked again); run eagerly, it multiplies stacked coefficients. Both
+    give the same derivatives."""
+    eager = ft.derivatives(f, order)(0.3)
+    jitted = ft.jit(lambda x: ft.derivatives(f, order)(x))(0.3)
+    for k, (a, b) in enumerate(zip(eager, jitted, strict=True)):
+        assert abs(float(a) - float(b)) <= 1e-9 * max(1.0, abs(float(a))), (name, k, a, b)
+    names = {e.primitive.name for e in ft.make_jaxpr(lambda x: ft.derivatives(f, order)(x))(0.3).jaxpr.eqns}
+    if order <= 32:
+        assert "dot_general" not in names, names
+    if name == "tanh":  # tanh' = 1 - tanh^2: its order-k term has k + 1 products
+        assert ("dot_general" in names) == (order > 32), names
