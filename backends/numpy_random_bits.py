@@ -84,10 +84,17 @@ def _unsigned(dtype):
     return np.dtype(f"u{np.dtype(dtype).itemsize}")
 
 
+def _in_range_shift(x, y, nb) -> bool:
+    """A scalar shift amount within the width, on an array: NumPy's own shift, with no masking."""
+    return y.ndim == 0 and 0 <= y < nb and x.ndim > 0
+
+
 def _shift_left(x, y):
     """x << y, 0 where y is negative or at least the width (NumPy leaves that to C)."""
     x, y = np.asarray(x), np.asarray(y)
     nb = _bits_of(x.dtype)
+    if _in_range_shift(x, y, nb):
+        return np.left_shift(x, y.astype(x.dtype))
     out_of_range = (y < 0) | (y >= nb)
     r = np.left_shift(x, np.where(out_of_range, 0, y).astype(y.dtype, copy=False))
     return np.where(out_of_range, np.zeros((), x.dtype), r)
@@ -96,6 +103,8 @@ def _shift_left(x, y):
 def _shift_right_logical(x, y):
     x, y = np.asarray(x), np.asarray(y)
     nb, u = _bits_of(x.dtype), _unsigned(x.dtype)
+    if _in_range_shift(x, y, nb) and x.dtype == u:
+        return np.right_shift(x, y.astype(u))
     out_of_range = (y < 0) | (y >= nb)
     r = np.right_shift(x.view(u) if x.ndim else x.astype(u), np.where(out_of_range, 0, y).astype(u))
     return np.where(out_of_range, np.zeros((), u), r).astype(x.dtype, copy=False)

@@ -11,6 +11,7 @@ from helpers import host
 import functrace as ft
 from functrace import lax, random
 from functrace import numpy as fnp
+from functrace.random import _samplers
 from functrace.test_util import check_grads
 
 KEY = random.PRNGKey(42)
@@ -325,3 +326,17 @@ def test_moments():
     assert sorted(perm.tolist()) == list(range(50))
     c = host(random.choice(k2, 30, (30,), replace=False))
     assert sorted(c.tolist()) == list(range(30))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("minval,maxval", [(-1.0, 1.0), (-3.0, 1.0), (np.nextafter(np.float32(-1), np.float32(0)), 1.0),
+                                           (0.5, 8.5), (-2.0, 3.0)])
+def test_uniform_with_a_power_of_two_span_equals_the_fused_multiply_add(dtype, minval, maxval, monkeypatch):
+    """A span that is a power of two >= 1 scales the unit floats exactly, so uniform adds in the
+    dtype (normal's (-1, 1) does): bit for bit what the fused multiply-add (XLA's) gives."""
+    key = ft.random.PRNGKey(7)
+    quick = [host(ft.random.uniform(key, (4099,), dtype, minval, maxval)), host(ft.random.normal(key, (4099,), dtype))]
+    monkeypatch.setattr(_samplers, "_power_of_two_at_least_one", lambda x: False)
+    fused = [host(ft.random.uniform(key, (4099,), dtype, minval, maxval)), host(ft.random.normal(key, (4099,), dtype))]
+    for a, b in zip(quick, fused, strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -130,8 +130,22 @@ def _uniform(k: Array, shape: tuple[int, ...], dt: np.dtype, minval: Any, maxval
     floats = _unit_floats(k, shape, dt)
     if _is_value(minval, 0.0) and _is_value(maxval, 1.0):
         return floats  # floats * (1 - 0) + 0, exactly
-    scaled = _fused_multiply_add(floats, fnp.subtract(hi, lo), lo)
+    span = fnp.subtract(hi, lo)
+    if _power_of_two_at_least_one(span):
+        # floats (multiples of 2**-mantissa in [0, 1)) times such a span are exact, so one
+        # rounding of the sum is the fused result: normal's (-1, 1) takes this way
+        scaled = fnp.add(fnp.multiply(floats, span), lo)
+    else:
+        scaled = _fused_multiply_add(floats, span, lo)
     return fnp.maximum(lo, scaled)
+
+
+def _power_of_two_at_least_one(x: Any) -> bool:
+    """Whether ``x`` is a known (not traced) scalar +-2**k with k >= 0."""
+    if not isinstance(x, (np.ndarray, np.generic)) or np.ndim(x) != 0 or not np.isfinite(x):
+        return False
+    mantissa, exponent = np.frexp(abs(x))
+    return bool(mantissa == 0.5 and exponent >= 1)
 
 
 def uniform(key: Array, shape: Shape = (), dtype: Any = None, minval: Any = 0.0, maxval: Any = 1.0) -> Array:
