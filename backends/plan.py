@@ -84,7 +84,7 @@ def plan_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, own_outputs: b
     n_args = n_regs - first_arg
     # Arguments nothing reads are never cleared: their registers are not reused.
     steps: list[tuple] = []
-    specialize = getattr(backend, "specialize", None)
+    specialize = getattr(backend, "specialize", None)  # (lowering.specialization, looked up once per plan)
     impls: dict[Any, Callable[..., Any]] = {}  # (primitive, specialisation) -> the bound implementation
     for i, eqn in enumerate(jaxpr.eqns):
         prim = eqn.primitive

@@ -133,28 +133,28 @@ _PY_SCALAR_AVAL = {t: ShapedArray((), dt, weak_type=True) for t, dt in _PY_SCALA
 _aval_of_shape: dict[tuple, ShapedArray] = {}
 
 
-def scalar_aval(dtype: np.dtype) -> ShapedArray:
-    """The (strong) abstract value of a rank-0 array of ``dtype``: one object per dtype, as
-    ``concrete_aval`` shares them (a long program writes a literal on almost every line)."""
-    aval = _aval_of_shape.get(((), dtype))
+def _shared_aval(shape: tuple, dtype: Any) -> ShapedArray:
+    """The one abstract value (strong) of arrays of ``shape`` and ``dtype`` (the table is bounded)."""
+    key = (shape, dtype)
+    aval = _aval_of_shape.get(key)
     if aval is None:
-        aval = ShapedArray((), dtype)
+        aval = ShapedArray(shape, dtype)
         if len(_aval_of_shape) < 10_000:
-            _aval_of_shape[((), aval.dtype)] = aval
+            _aval_of_shape[key] = aval
     return aval
+
+
+def scalar_aval(dtype: np.dtype) -> ShapedArray:
+    """The abstract value of a rank-0 array of ``dtype``, shared as ``concrete_aval`` shares them
+    (a long program writes a literal on almost every line)."""
+    return _shared_aval((), dtype)
 
 
 def concrete_aval(x: Any) -> ShapedArray:
     """The abstract value of a concrete (non-traced) value; raises TypeError for non-arrays."""
     t = type(x)
     if t is np.ndarray or isinstance(x, np.generic):
-        key = (x.shape, x.dtype)
-        aval = _aval_of_shape.get(key)
-        if aval is None:
-            aval = ShapedArray(x.shape, x.dtype)
-            if len(_aval_of_shape) < 10_000:
-                _aval_of_shape[key] = aval
-        return aval
+        return _shared_aval(x.shape, x.dtype)
     if isinstance(x, np.ndarray):
         return ShapedArray(x.shape, x.dtype)
     if t in _PY_SCALAR_AVAL:  # weak: it adapts to the arrays it meets, as in eager code
