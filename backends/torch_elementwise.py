@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from functrace import ops as P
+from functrace.backends import select_by_bits
 from functrace.backends.torch_backend import is_int, torch_dtype
 
 
@@ -108,6 +109,35 @@ def _convert_element_type(x, *, new_dtype):
     return x.to(torch_dtype(new_dtype))
 
 
+_BITS = {1: torch.int8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
+
+
+def _select(pred, on_true, on_false):
+    """``torch.where``, or on large CPU tensors the same bits without a branch per element
+    (``backends/select_by_bits.py``); on a GPU ``torch.where`` does not branch."""
+    if not isinstance(pred, torch.Tensor) or pred.device.type != "cpu" or \
+            not isinstance(on_true, torch.Tensor) and not isinstance(on_false, torch.Tensor):
+        return torch.where(pred, on_true, on_false)
+    dtype = torch.result_type(on_true, on_false)
+    size = pred.numel()
+    if not select_by_bits.worth_it(size, dtype.itemsize) or dtype.is_complex or \
+            tuple(pred.shape) != torch.broadcast_shapes(pred.shape, torch.Size(np.shape(on_true)),
+                                                        torch.Size(np.shape(on_false))):
+        return torch.where(pred, on_true, on_false)
+    if dtype.itemsize == 8:
+        mask = pred.reshape(-1)
+        if not select_by_bits.changes_often(size, 8, int(torch.count_nonzero(mask[1:] != mask[:-1]))):
+            return torch.where(pred, on_true, on_false)
+    bits = _BITS[dtype.itemsize]
+    f = torch.as_tensor(on_false, dtype=dtype).view(bits)
+    out = torch.bitwise_xor(torch.as_tensor(on_true, dtype=dtype).view(bits), f)
+    if out.shape != pred.shape:  # both branches broadcast: the result has the mask's shape
+        out = out.expand(pred.shape).clone()
+    out.mul_(pred)
+    out.bitwise_xor_(f)
+    return out.view(dtype)
+
+
 def _identity(x):
     return x
 
@@ -131,6 +161,6 @@ def impls(device: Any) -> dict:
         P.eq_p: t.eq, P.ne_p: t.ne, P.lt_p: t.lt, P.le_p: t.le, P.gt_p: t.gt, P.ge_p: t.ge,
         # other
         P.integer_pow_p: _integer_pow,
-        P.select_p: t.where,
+        P.select_p: _select,
         P.convert_element_type_p: _convert_element_type,
     }
