@@ -3,6 +3,7 @@ convolutions and pooling kernels where they apply, strided views elsewhere."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -52,6 +53,8 @@ def _conv_general_dilated(lhs, rhs, *, window_strides, padding, lhs_dilation, rh
         out = torch.zeros([x.shape[0], w.shape[0]] + out_sp, dtype=x.dtype, device=x.device)
     elif by_taps:
         out = _conv_by_taps(x, w, strides, dil, groups)
+    elif groups == 1 and (out := _as_kernel_gradient(x, w, strides, pads, dil)) is not None:
+        pass
     else:
         conv = (torch.nn.functional.conv1d, torch.nn.functional.conv2d, torch.nn.functional.conv3d)[len(spatial) - 1]
         out = conv(x, w, None, strides, pads, dil, groups)
@@ -61,6 +64,39 @@ def _conv_general_dilated(lhs, rhs, *, window_strides, padding, lhs_dilation, rh
     for canonical, axis in enumerate(ospec):
         inverse[axis] = canonical
     return out.permute(inverse)
+
+
+def _as_kernel_gradient(x, w, strides, pads, dilation):
+    """A convolution whose kernel is larger than its output, computed as the kernel gradient of
+    the convolution it transposes (torch's ``convolution_backward``), or None.
+
+    Such a convolution is what the gradient of a kernel is: ``out[b, o, y] = sum_{i, k}
+    x[b, i, y*s + k*d - p] * w[o, i, k]`` is, with the roles n := i, c := b, y' := k, the gradient
+    of a kernel of shape (O, B, *out) in a convolution of the input ``x`` with batch and
+    channels swapped, stride d, dilation s and padding p, whose output gradient is ``w`` with
+    batch and channels swapped. torch runs that with its kernel-gradient algorithm (2-5× faster
+    here than its forward convolution on these shapes); the sums are the same, in another order.
+    """
+    n = x.ndim - 2
+    kernel, spatial = tuple(w.shape[2:]), tuple(x.shape[2:])
+    out_sp = [(h + 2 * p - (k - 1) * d - 1) // s + 1
+              for h, k, s, p, d in zip(spatial, kernel, strides, pads, dilation, strict=True)]
+    if math.prod(kernel) <= math.prod(out_sp) or not 1 <= n <= 3:
+        return None
+    # The transposed convolution's output must have exactly the kernel's extent.
+    back = [(h + 2 * p - (o - 1) * s - 1) // d + 1
+            for h, o, s, p, d in zip(spatial, out_sp, strides, pads, dilation, strict=True)]
+    if tuple(back) != kernel:
+        return None
+    inputs, grads = x.transpose(0, 1), w.transpose(0, 1)
+    # Only the kernel's shape and layout are read: channels-last like the inputs, when they are.
+    fmt = (None, torch.channels_last, torch.channels_last_3d)[n - 1]
+    fmt = fmt if fmt is not None and inputs.is_contiguous(memory_format=fmt) else torch.contiguous_format
+    like = torch.empty((w.shape[0], x.shape[0], *out_sp), dtype=x.dtype, device=x.device, memory_format=fmt)
+    _, kernel_grad, _ = torch.ops.aten.convolution_backward(
+        grads, inputs, like, None, list(dilation), list(pads), list(strides), False, [0] * n, 1,
+        [False, True, False])
+    return kernel_grad.transpose(0, 1)
 
 
 def _conv_by_taps(x, w, strides, dilation, groups):

@@ -188,6 +188,39 @@ def test_numpy_backend_splits_a_large_window_matrix(monkeypatch):
     assert_close(lax.conv_general_dilated(x, w, (1, 2), "SAME", feature_group_count=2), want)
 
 
+KERNEL_LARGER_THAN_OUTPUT = [  # (lhs NCH.., rhs OIK.., strides, padding, rhs_dilation): kernels' gradients
+    ((3, 4, 9), (2, 4, 7), (1,), [(1, 1)], (1,)),
+    ((4, 3, 6, 6), (5, 3, 5, 5), (1, 1), [(1, 1), (0, 2)], (1, 1)),
+    ((2, 3, 9, 8), (4, 3, 6, 4), (1, 2), [(2, 2), (1, 1)], (2, 1)),  # strided, dilated: a strided conv's kernel
+    ((2, 2, 5, 5, 5), (3, 2, 4, 4, 3), (1, 1, 1), [(1, 1), (0, 0), (1, 1)], (1, 1, 1)),
+    ((2, 3, 9, 7), (2, 3, 6, 5), (2, 1), [(0, 0), (0, 0)], (1, 1)),  # the transposed kernel would not fit: not taken
+]
+
+
+@pytest.mark.parametrize("ls, rs, strides, padding, dil", KERNEL_LARGER_THAN_OUTPUT)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda d: d.__name__)
+def test_conv_with_a_kernel_larger_than_its_output(ls, rs, strides, padding, dil, dtype, monkeypatch):
+    """A convolution whose kernel is larger than its output (what a kernel's gradient is) matches
+    the reference; the torch backend computes it as the kernel gradient of the convolution it
+    transposes, where that convolution's geometry fits."""
+    x, w = _conv_args(ls, rs, dtype, seed=3)
+    want = reference_conv(x, w, strides, padding, rhs_dilation=dil).astype(dtype)
+    routed = []
+    if ft.get_backend() == "torch":
+        from functrace.backends import torch_convolution
+
+        real = torch_convolution._as_kernel_gradient
+        monkeypatch.setattr(torch_convolution, "_as_kernel_gradient",
+                            lambda *a: routed.append(real(*a)) or routed[-1])
+    got = lax.conv_general_dilated(x, w, strides, padding, rhs_dilation=dil)
+    assert_close(got, want, **TOL[dtype])
+    jitted = ft.jit(lambda a, b: lax.conv_general_dilated(a, b, strides, padding, rhs_dilation=dil))(x, w)
+    assert_close(jitted, want, **TOL[dtype])
+    if ft.get_backend() == "torch":
+        fits = (ls, rs) != KERNEL_LARGER_THAN_OUTPUT[-1][:2]
+        assert len(routed) == 2 and all((r is not None) == fits for r in routed)
+
+
 # ---------------------------------------------------------------------------- wrappers
 def test_conv_dimension_numbers():
     dn = lax.conv_dimension_numbers((2, 8, 8, 3), (3, 3, 3, 16), ("NHWC", "HWIO", "NHWC"))
