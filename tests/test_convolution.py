@@ -109,6 +109,11 @@ CONV_TABLE = [
     ("4d_spatial", (1, 2, 3, 4, 3, 3), (2, 2, 2, 1, 2, 2), (1, 2, 1, 1), "SAME", {}),
     ("0d_matmul", (3, 4), (5, 4), (), [], {}),
     ("1d_window_larger_than_input", (1, 1, 2), (1, 1, 4), (1,), "VALID", {}),
+    # one input feature: the NumPy backend copies the window matrix window element first
+    ("1d_one_feature", (3, 1, 9), (2, 1, 4), (1,), "VALID", {}),
+    ("2d_one_feature_strided_dilated", (2, 7, 6, 1), (3, 2, 1, 3), (2, 1), "SAME",
+     dict(rhs_dilation=(1, 2), dimension_numbers=("NHWC", "HWIO", "NHWC"))),
+    ("3d_one_feature", (2, 1, 4, 5, 3), (3, 1, 2, 3, 2), (1, 2, 1), [(1, 0), (1, 1), (0, 1)], {}),
 ]
 
 
