@@ -16,7 +16,7 @@ from functrace.backends.numpy_util import quiet
 def _int_div(x, y):
     """Integer division truncating toward zero (C semantics, as in lax.div)."""
     q = np.abs(x) // np.abs(y)
-    return np.where((x < 0) != (y < 0), -q, q).astype(np.result_type(x, y))
+    return _select((x < 0) != (y < 0), -q, q).astype(np.result_type(x, y))
 
 
 def _div(x, y):
@@ -28,7 +28,7 @@ def _div(x, y):
 def _logistic(x):
     """1 / (1 + exp(-x)), accurate in both tails: exp is only taken of -|x|, so nothing overflows."""
     e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(np.result_type(x), copy=False)
+    return _select(x >= 0, 1 / (1 + e), e / (1 + e)).astype(np.result_type(x), copy=False)
 
 
 def _erf(x):
@@ -57,8 +57,10 @@ _BITS = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 def _select(pred, on_true, on_false):
     """``np.where``, or on large arrays the same bits without a branch per element
     (``backends/select_by_bits.py``): a ReLU's mask costs ``np.where`` 8× more than a sorted one."""
-    dtype = np.result_type(on_true, on_false)
     size = getattr(pred, "size", 0)
+    if size < select_by_bits.MIN_SIZE:  # the common small case first: no more checks
+        return np.where(pred, on_true, on_false)
+    dtype = np.result_type(on_true, on_false)
     if not select_by_bits.worth_it(size, dtype.itemsize) or dtype.kind not in "fiub" or \
             np.shape(pred) != np.broadcast_shapes(np.shape(pred), np.shape(on_true), np.shape(on_false)):
         return np.where(pred, on_true, on_false)

@@ -115,8 +115,8 @@ _BITS = {1: torch.int8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
 def _select(pred, on_true, on_false):
     """``torch.where``, or on large CPU tensors the same bits without a branch per element
     (``backends/select_by_bits.py``); on a GPU ``torch.where`` does not branch."""
-    if not isinstance(pred, torch.Tensor) or pred.device.type != "cpu" or \
-            not isinstance(on_true, torch.Tensor) and not isinstance(on_false, torch.Tensor):
+    if not isinstance(pred, torch.Tensor) or pred.numel() < select_by_bits.MIN_SIZE or pred.device.type != "cpu" \
+            or not isinstance(on_true, torch.Tensor) and not isinstance(on_false, torch.Tensor):
         return torch.where(pred, on_true, on_false)
     dtype = torch.result_type(on_true, on_false)
     size = pred.numel()
