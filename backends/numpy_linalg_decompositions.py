@@ -141,10 +141,12 @@ def _sqrtm(a: np.ndarray) -> np.ndarray:
     return out.reshape(a.shape)
 
 
-def _eig(a: np.ndarray) -> list:
+def _eig(a: np.ndarray, *, vectors: bool) -> list:
     """LAPACK's geev; each eigenvector then turned so its largest entry (the first of ties) is
     real and positive, a phase both backends fix alike (LAPACK leaves the sign free)."""
     dt = np.complex64 if a.dtype in (np.float32, np.complex64) else np.complex128
+    if not vectors:
+        return [np.linalg.eigvals(a).astype(dt)]
     w, v = np.linalg.eig(a)
     v = v.astype(dt)
     if v.shape[-1]:

@@ -72,9 +72,11 @@ def _complex(dtype: torch.dtype) -> torch.dtype:
     return torch.complex64 if dtype in (torch.float32, torch.complex64) else torch.complex128
 
 
-def _eig(a: torch.Tensor) -> list:
-    w, v = torch.linalg.eig(a)
+def _eig(a: torch.Tensor, *, vectors: bool) -> list:
     dt = _complex(a.dtype)
+    if not vectors:
+        return [torch.linalg.eigvals(a).to(dt)]
+    w, v = torch.linalg.eig(a)
     v = v.to(dt)
     if v.shape[-1]:  # the phase numpy_linalg_decompositions._eig fixes: largest entry real, positive
         big = torch.gather(v, -2, torch.argmax(v.abs(), dim=-2, keepdim=True))

@@ -39,6 +39,32 @@ def spread(shape):
     return make
 
 
+def separated(shape, complex_=False):
+    """General (non-symmetric) matrices with well-separated eigenvalues near 1, 2.5, 4, ...:
+    where eigenvalues are differentiable. Complex in the precision of the run if ``complex_``."""
+    def make(rng, dt):
+        n = shape[-1]
+        a = np.diag(1.0 + 1.5 * np.arange(n)) + 0.3 * rng.standard_normal(shape)
+        if complex_:
+            a = a + 0.3j * rng.standard_normal(shape)
+            return a.astype(np.complex64 if np.dtype(dt) == np.float32 else np.complex128)
+        return a.astype(dt)
+    return make
+
+
+def complex_of(make):
+    """``make``'s values plus an imaginary part of the same size, complex in the run's precision."""
+    def cmake(rng, dt):
+        a = make(rng, np.float64)
+        a = a + 1j * make(rng, np.float64) * 0.5
+        return a.astype(np.complex64 if np.dtype(dt) == np.float32 else np.complex128)
+    return cmake
+
+
+def _eigvals(a):
+    return lax.linalg.eig(a, compute_right_eigenvectors=False)[0]
+
+
 def _ts(**kw):
     return lambda a, b: lax.linalg.triangular_solve(a, b, **kw)
 
@@ -54,6 +80,10 @@ CASES = [
          (conditioned((2, 3, 3)), real((2, 3, 1)))),
     Case("solve", LD.solve_p, lax.linalg.solve, (conditioned((4, 4)), real((4, 3)))),
     Case("solve[batch]", LD.solve_p, lax.linalg.solve, (conditioned((2, 3, 3)), real((2, 3, 2)))),
+    Case("solve[complex]", LD.solve_p, lax.linalg.solve, (complex_of(conditioned((3, 3))), complex_of(real((3, 2))))),
+    # As in JAX, eigenvalues have a first derivative only (their rule computes eigenvectors).
+    Case("eig[values]", LD.eig_p, _eigvals, (separated((3, 3)),), order=1),
+    Case("eig[values,complex,batch]", LD.eig_p, _eigvals, (separated((2, 3, 3), complex_=True),), order=1),
     Case("det", LD.det_p, lax.linalg.det, (conditioned((3, 3)),)),
     Case("det[batch]", LD.det_p, lax.linalg.det, (conditioned((2, 2, 2)),)),
     Case("slogdet", LD.slogdet_p, lambda a: lax.linalg.slogdet(a)[1], (real((4, 4)),)),
@@ -70,6 +100,5 @@ CASES = [
     Case("lu[wide]", LD.lu_p, lambda a: lax.linalg.lu(a)[0], (real((3, 5)),)),
 ]
 
-# Forward-only, as in JAX (sqrtm) or for want of complex solves (eig): their JVP rules raise.
-ELSEWHERE = {LD.sqrtm_p: "test_scipy_linalg.py::test_sqrtm_and_eig_are_forward_only",
-             LD.eig_p: "test_scipy_linalg.py::test_sqrtm_and_eig_are_forward_only"}
+# Forward-only, as in JAX: sqrtm's JVP rule raises (eig's, for eigenvectors, is tested there too).
+ELSEWHERE = {LD.sqrtm_p: "test_scipy_linalg.py::test_sqrtm_and_eig_are_forward_only"}

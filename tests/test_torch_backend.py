@@ -479,7 +479,7 @@ CASES.update({
     "solve": _matrix("square", rhs=True), "det": _matrix("square"), "slogdet": _matrix("square"),
     "qr": _matrix("tall", lambda s: {"full_matrices": False}), "eigh": _matrix("spd", lambda s: {"lower": True}),
     "svd": _matrix("tall", lambda s: {"full_matrices": False}), "lu": _matrix("tall"),
-    "sqrtm": _matrix("spd"), "eig": _matrix("square"),
+    "sqrtm": _matrix("spd"), "eig": _matrix("square", lambda s: {"vectors": len(s) == 3}),
 })
 
 def _cplx(rng, s, dt):

@@ -19,7 +19,8 @@ def _operands(a: Any, v: Any, name: str) -> tuple[Any, Any, int, int]:
     dt = result_type(a, v)
     a, v = fnp_asarray(_cast(a, dt)), fnp_asarray(_cast(v, dt))
     if dt.kind == "c":
-        raise located(DTypeError(f"{name}: functrace has no complex arrays"))
+        raise located(DTypeError(f"{name}: complex arrays are not supported yet; convolve their real and "
+                                 "imaginary parts"))
     if dt.kind == "b":
         a, v = lax.convert_element_type(a, _float_dtype(dt)), lax.convert_element_type(v, _float_dtype(dt))
     sa, sv = get_aval(a).shape, get_aval(v).shape

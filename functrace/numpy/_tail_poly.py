@@ -9,21 +9,28 @@ import numpy as np
 
 from functrace import lax
 from functrace.avals import is_float
+from functrace.numpy._arith import remainder
 from functrace.numpy._core import (
     asarray,
     astype,
+    equal,
+    less,
     multiply,
     true_divide,
     user_error,
+    where,
 )
+from functrace.numpy._creation import arange
+from functrace.numpy._indexing import take
 from functrace.numpy._linalg_ops import einsum
-from functrace.numpy._reductions import sum
+from functrace.numpy._reductions import all, argmin, sum
 from functrace.numpy._shape import (
     atleast_1d,
     concatenate,
     expand_dims,
     stack,
 )
+from functrace.numpy._sort_search import argsort
 from functrace.numpy._tail_products import vander
 from functrace.numpy._tail_stack import _arr, _host
 from functrace.tracing import get_aval
@@ -124,13 +131,17 @@ def polyint(p: Array, m: int = 1, k: Any = None) -> Array:
 
 
 def poly(seq_of_zeros: Array) -> Array:
-    """Coefficients of the monic polynomial with the given roots (or of a matrix's
-    characteristic polynomial, from its eigenvalues when symmetric)."""
+    """Coefficients of the monic polynomial with the given roots, or of a square matrix's
+    characteristic polynomial (from its eigenvalues: complex coefficients, as in JAX)."""
     z = _arr(seq_of_zeros)
-    if get_aval(z).ndim == 2:
-        from functrace.numpy.linalg import eigvalsh
+    if get_aval(z).ndim == 2 and get_aval(z).shape[0] == get_aval(z).shape[1] != 0:
+        from functrace.numpy.linalg import eigvals
 
-        z = eigvalsh(z)
+        z = eigvals(z)
+    if get_aval(z).ndim == 0:
+        z = atleast_1d(z)
+    if get_aval(z).ndim != 1:
+        raise user_error(ValueError("poly: input must be 1-d or a non-empty square 2-d array"))
     z = astype(z, np.result_type(get_aval(z).dtype, np.float16)) if not is_float(get_aval(z).dtype) else z
     c = asarray(np.ones(1, get_aval(z).dtype))
     for i in range(get_aval(z).shape[0]):
@@ -139,16 +150,58 @@ def poly(seq_of_zeros: Array) -> Array:
 
 
 def roots(p: Array, *, strip_zeros: bool = True) -> Array:
-    """Roots of the polynomial ``p``: the eigenvalues of its companion matrix, computed with
-    NumPy on concrete coefficients (complex roots have no traced representation)."""
-    vals = np.roots(_host(_arr(p), "roots"))
-    if np.iscomplexobj(vals):
-        if np.allclose(vals.imag, 0):
-            vals = vals.real
-        else:
-            raise user_error(NotImplementedError("roots: this polynomial has complex roots, and functrace has no "
-                                                 "complex arrays; compute them with numpy.roots"))
-    return asarray(vals)
+    """Roots of the polynomial ``p`` (highest power first): the eigenvalues of its companion
+    matrix, always complex (as in JAX; NumPy returns real roots as reals). Leading zeros are
+    stripped, which needs concrete coefficients; with ``strip_zeros=False`` (under ``jit``) they
+    stay, and each gives a root of nan, listed last."""
+    from functrace.errors import ConcretizationError
+
+    p = atleast_1d(_arr(p))
+    p = astype(p, np.result_type(get_aval(p).dtype, np.float16)) if not is_float(get_aval(p).dtype) else p
+    if get_aval(p).ndim != 1:
+        raise user_error(ValueError(f"roots: input must be a rank-1 array, got shape {get_aval(p).shape}"))
+    n = get_aval(p).shape[0]
+    if n < 2:
+        return asarray(np.zeros(0, _complex_dtype(get_aval(p).dtype)))
+    is_zero = equal(p, 0)
+    leading = where(all(is_zero), n, argmin(is_zero))
+    if not strip_zeros:
+        return _roots_with_zeros(p, leading)
+    try:
+        count = int(leading)
+    except ConcretizationError as e:
+        raise user_error(ConcretizationError(
+            "roots: stripping the leading zeros of the coefficients needs their values, which are abstract here "
+            "(inside jit); pass strip_zeros=False, which keeps them and gives a nan root for each")) from e
+    return _companion_eigenvalues(p[count:])
+
+
+def _complex_dtype(dt: np.dtype) -> np.dtype:
+    return np.dtype(np.complex64 if dt in (np.float16, np.float32, np.complex64) else np.complex128)
+
+
+def _companion_eigenvalues(p: Array) -> Array:
+    """The eigenvalues of the companion matrix of ``p`` (a nonzero leading coefficient)."""
+    from functrace.numpy.linalg import eigvals
+
+    n = get_aval(p).shape[0]
+    if n < 2:
+        return asarray(np.zeros(0, _complex_dtype(get_aval(p).dtype)))
+    below = asarray(np.eye(n - 1, k=-1, dtype=get_aval(p).dtype)[1:])  # ones under the diagonal
+    first = expand_dims(-true_divide(p[1:], p[0]), 0)
+    return eigvals(concatenate([first, below], axis=0))
+
+
+def _roots_with_zeros(p: Array, leading: Array) -> Array:
+    """JAX's roots without stripping: the coefficients rotated so the ``leading`` zeros come
+    last (their roots are then 0), those zero roots sorted last and replaced by nan."""
+    n = get_aval(p).shape[0]
+    p = where(equal(leading, n), asarray(np.ones((), get_aval(p).dtype)), p)  # all zero: no LAPACK error
+    rotated = take(p, remainder(arange(n) + leading, n))
+    r = _companion_eigenvalues(rotated)
+    r = take(r, argsort(equal(r, 0), stable=True))
+    nan = asarray(np.array(complex(np.nan, np.nan), get_aval(r).dtype))
+    return where(less(arange(n - 1), n - 1 - leading), r, nan)
 
 
 def polyfit(x: Array, y: Array, deg: int, rcond: Any = None, full: bool = False, w: Array | None = None,

@@ -43,13 +43,14 @@ Array = Any
 
 SlogdetResult = namedtuple("SlogdetResult", ["sign", "logabsdet"])
 EighResult = namedtuple("EighResult", ["eigenvalues", "eigenvectors"])
+EigResult = namedtuple("EigResult", ["eigenvalues", "eigenvectors"])
 SVDResult = namedtuple("SVDResult", ["U", "S", "Vh"])
 QRResult = namedtuple("QRResult", ["Q", "R"])
 
 __all__ = [
-    "cholesky", "cond", "det", "eigh", "eigvalsh", "inv", "lstsq", "matrix_power", "matrix_rank", "matrix_norm",
-    "matrix_transpose", "multi_dot", "norm", "pinv", "qr", "slogdet", "solve", "svd", "svdvals", "tensorinv",
-    "tensorsolve", "vector_norm", "diagonal", "trace", "cross", "outer", "vecdot", "matmul", "tensordot",
+    "cholesky", "cond", "det", "eig", "eigh", "eigvals", "eigvalsh", "inv", "lstsq", "matrix_power", "matrix_rank",
+    "matrix_norm", "matrix_transpose", "multi_dot", "norm", "pinv", "qr", "slogdet", "solve", "svd", "svdvals",
+    "tensorinv", "tensorsolve", "vector_norm", "diagonal", "trace", "cross", "outer", "vecdot", "matmul", "tensordot",
 ]
 
 
@@ -108,6 +109,20 @@ def eigh(a: Array, UPLO: str | None = None, symmetrize_input: bool = True) -> Ei
     """Eigenvalues (ascending) and eigenvectors of symmetric matrices."""
     v, w = lax.linalg.eigh(_square("eigh", a), lower=UPLO in (None, "L"), symmetrize_input=symmetrize_input)
     return EighResult(w, v)
+
+
+def eig(a: Array) -> EigResult:
+    """``(eigenvalues, eigenvectors)`` of general square matrices, complex. The eigenvectors are
+    the columns, of unit norm, each turned so its largest entry is real and positive (JAX keeps
+    LAPACK's sign there, which is not the same on every LAPACK). As in JAX, the eigenvalues are
+    differentiable through ``eigvals``, the eigenvectors are not."""
+    return EigResult(*lax.linalg.eig(_square("eig", a)))
+
+
+def eigvals(a: Array) -> Array:
+    """Eigenvalues of general square matrices, complex (in LAPACK's order), with a first
+    derivative (JAX's rule)."""
+    return lax.linalg.eig(_square("eigvals", a), compute_right_eigenvectors=False)[0]
 
 
 def eigvalsh(a: Array, UPLO: str | None = "L") -> Array:  # noqa: N803

@@ -271,4 +271,32 @@ def _forward_only(name: str, why: str):
 
 
 def_jvp_rule(sqrtm_p, _forward_only("sqrtm", "as JAX, whose Schur decomposition has no derivative"))
-def_jvp_rule(eig_p, _forward_only("eig", "its derivative needs complex linear solves, which functrace lacks"))
+
+
+def _eig_jvp(primals, tangents, *, vectors):
+    """The eigenvalues' tangent ``dw_i = (V^-1 dA V)_ii`` (JAX's rule, eq. 4.60 of
+    arXiv:1701.00392): linear in ``dA``, through a solve with the eigenvectors, which are
+    computed again here. The eigenvectors' derivative is not defined, as in JAX; and since this
+    rule computes eigenvectors, the eigenvalues have a first derivative only."""
+    if vectors:
+        raise located(MissingRuleError(
+            "functrace differentiates eig's eigenvalues, not its eigenvectors (as JAX): differentiate the "
+            "eigenvalues computed alone, fnp.linalg.eigvals(a) or lax.linalg.eig(a, compute_right_eigenvectors="
+            "False), and only once (their derivative is computed from the eigenvectors), or stop the gradient "
+            "with ft.stop_gradient"))
+    (a,), (da,) = primals, tangents
+    w, v = bind(eig_p, a, vectors=True)
+    if isinstance(da, Zero):
+        return [w], [Zero(get_aval(w))]
+    dt = get_aval(v).dtype
+    da = da if get_aval(da).dtype == dt else lax.convert_element_type(da, dt)
+    vinv_da = bind(solve_p, v, da)
+    return [w], [lax.reduce_sum(lax.mul(vinv_da, _swap_last(v)), (get_aval(v).ndim - 1,))]
+
+
+def _swap_last(x):
+    nd = get_aval(x).ndim
+    return lax.transpose(x, tuple(range(nd - 2)) + (nd - 1, nd - 2))
+
+
+def_jvp_rule(eig_p, _eig_jvp)

@@ -1,6 +1,7 @@
 """Matrix decompositions and solves: ``cholesky``, ``triangular_solve``, ``solve``, ``det``,
-``slogdet``, ``qr``, ``eigh``, ``svd``, ``lu`` and the forward-only ``sqrtm`` and ``eig``, each
-on the last two axes of its operands (any leading axes are a batch). Declared with their
+``slogdet``, ``qr``, ``eigh``, ``svd``, ``lu``, ``eig`` (its eigenvalues differentiable, as in
+JAX) and the forward-only ``sqrtm``, each on the last two axes of its operands (any leading axes
+are a batch). Declared with their
 traits, then their ``lax.linalg`` wrappers, JVP, transpose and batching rules.
 
 The derivative rules are JAX's (``jax/_src/lax/linalg.py``), for real matrices: eigenvectors
@@ -30,8 +31,8 @@ Array = Any
 
 
 # ---------------------------------------------------------------------------- shape checks
-def _square(name: str, a: ShapedArray) -> int:
-    check_kind(name, a.dtype, "f")
+def _square(name: str, a: ShapedArray, kinds: str = "f") -> int:
+    check_kind(name, a.dtype, kinds)
     if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
         raise ShapeError(f"{name} needs square matrices in its last two axes, got shape {a.shape}")
     return a.shape[-1]
@@ -44,9 +45,9 @@ def _matrix(name: str, a: ShapedArray) -> tuple[int, int]:
     return a.shape[-2], a.shape[-1]
 
 
-def _rhs(name: str, a: ShapedArray, b: ShapedArray, left_side: bool = True) -> None:
+def _rhs(name: str, a: ShapedArray, b: ShapedArray, left_side: bool = True, kinds: str = "f") -> None:
     same_dtype(name, a, b)
-    n = _square(name, a)
+    n = _square(name, a, kinds)
     if b.ndim != a.ndim or b.shape[:-2] != a.shape[:-2] or b.shape[-2 if left_side else -1] != n:
         raise ShapeError(f"{name}: right-hand side of shape {b.shape} does not match matrices of shape {a.shape}")
 
@@ -63,7 +64,7 @@ def _triangular_solve_ae(a, b, *, left_side, lower, transpose_a, unit_diagonal):
 
 
 def _solve_ae(a, b):
-    _rhs("solve", a, b)
+    _rhs("solve", a, b, kinds="fc")  # complex too: the eigenvalues' derivative solves with eigenvectors
     return ShapedArray(b.shape, b.dtype)
 
 
@@ -115,9 +116,10 @@ def _sqrtm_ae(a):
     return ShapedArray(a.shape, _complex_of("sqrtm", a))
 
 
-def _eig_ae(a):
+def _eig_ae(a, *, vectors):
     dt = _complex_of("eig", a)
-    return [ShapedArray(a.shape[:-1], dt), ShapedArray(a.shape, dt)]
+    _square("eig", a, "fc")
+    return [ShapedArray(a.shape[:-1], dt)] + ([ShapedArray(a.shape, dt)] if vectors else [])
 
 
 cholesky_p = def_primitive("cholesky", _cholesky_ae)
@@ -270,11 +272,11 @@ def eig(x: Array, *, compute_left_eigenvectors: bool = False, compute_right_eige
     """Eigenvalues ``w`` and right eigenvectors ``v`` (columns of unit norm, as LAPACK's geev,
     each turned so its largest entry is real and positive) of general square matrices, complex:
     ``[w, v]``, or ``[w]`` without right eigenvectors. Left eigenvectors are not supported.
-    Forward only (its derivative needs complex solves)."""
+    As in JAX, only the eigenvalues computed alone (``compute_right_eigenvectors=False``) have a
+    derivative, and only a first one."""
     if compute_left_eigenvectors:
         raise NotImplementedError("lax.linalg.eig: left eigenvectors are not supported")
-    w, v = bind(eig_p, x)
-    return [w, v] if compute_right_eigenvectors else [w]
+    return bind(eig_p, x, vectors=bool(compute_right_eigenvectors))
 
 
 def _broadcast_batch(a: Array, b: Array) -> tuple:
