@@ -116,3 +116,17 @@ def test_poly_of_a_matrix_is_its_characteristic_polynomial():
     np.testing.assert_allclose(host(got), [1, -11, 9, -15], atol=1e-12)
     np.testing.assert_allclose(host(fnp.poly(np.array([2, 1 + 2j, 1 - 2j]))), [1, -4, 9, -10], atol=1e-12)
     assert_close(fnp.poly(3.0), np.array([1.0, -3.0]))
+
+
+def test_vector_signs_are_the_same_on_every_backend():
+    """README ("Differences from JAX"): eigh's, svd's and eig's vectors are each turned so their
+    largest entry is positive (real and positive for eig), whatever sign the LAPACK returned."""
+    rng = np.random.default_rng(3)
+    s = rng.standard_normal((4, 4))
+    s = s + s.T
+    vectors = [host(fnp.linalg.eigh(s).eigenvectors), host(fnp.linalg.eig(A).eigenvectors)]
+    u, _, vh = (host(r) for r in fnp.linalg.svd(rng.standard_normal((4, 3)), full_matrices=False))
+    vectors += [u, vh.T]
+    for v in vectors:
+        big = v[np.argmax(np.abs(v), axis=0), range(v.shape[1])]
+        assert (big.real > 0).all() and np.allclose(big.imag, 0.0)
