@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import host
+from helpers import assert_close, host
 
 import functrace as ft
 import functrace.numpy as fnp
@@ -328,3 +328,22 @@ def test_numpy_functions_dispatch_on_tracers():
     np.testing.assert_allclose(host(ft.jit(f)(x)), f(x))
     assert host(ft.jit(lambda y: np.isclose(y, 0.5))(x)).tolist() == [True, False, False, False]
     assert host(ft.jit(lambda y: np.left_shift(y, 2))(I)).tolist() == np.left_shift(I, 2).tolist()
+
+
+@pytest.mark.parametrize("shift", [2, -3, 7, 0, 5, -11])
+def test_roll_with_a_traced_shift(shift):
+    """A shift that is a traced value (an argument of a jitted function, or mapped by vmap) rolls
+    as a static one does (JAX accepts both); an integer array is a shift too."""
+    x = np.arange(10.0).reshape(2, 5)
+    assert_close(ft.jit(lambda x, s: fnp.roll(x, s, axis=1))(x, shift), np.roll(x, shift, axis=1))
+    assert_close(ft.jit(lambda x, s: fnp.roll(x, s))(x, np.int32(shift)), np.roll(x, shift))
+    assert_close(fnp.roll(x, np.array(shift), axis=1), np.roll(x, shift, axis=1))
+    both = ft.jit(lambda x, s: fnp.roll(x, s, axis=(0, 1)))(x, np.array([1, shift]))
+    assert_close(both, np.roll(x, (1, shift), axis=(0, 1)))
+    mapped = ft.vmap(lambda row, s: fnp.roll(row, s))(x, np.array([shift, 1]))
+    assert_close(mapped, np.stack([np.roll(x[0], shift), np.roll(x[1], 1)]))
+    w = np.arange(5.0)
+    g = ft.jit(ft.grad(lambda x, s: fnp.sum(fnp.roll(x, s, axis=1) * w)))(x, shift)
+    assert_close(g, np.broadcast_to(np.roll(w, -shift), x.shape))
+    with pytest.raises(TypeError, match="shift must be integers"):
+        fnp.roll(x, 1.5)

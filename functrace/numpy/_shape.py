@@ -324,7 +324,7 @@ def roll(a: Array, shift: int | Sequence[int], axis: int | Sequence[int] | None 
     if axis is None:
         shape = get_aval(a).shape
         return reshape(roll(ravel(a), shift, 0), shape)
-    shifts = [shift] if isinstance(shift, (int, np.integer)) else list(shift)
+    shifts = _shifts(shift)
     axes = [axis] if isinstance(axis, (int, np.integer)) else list(axis)
     if len(shifts) == 1 and len(axes) > 1:
         shifts = shifts * len(axes)
@@ -335,10 +335,43 @@ def roll(a: Array, shift: int | Sequence[int], axis: int | Sequence[int] | None 
         n = get_aval(a).shape[ax]
         if n == 0:
             continue
-        k = int(s) % n
-        if k:
+        k = _static_int(s)
+        if k is None:  # a traced shift: slice the doubled axis at n - s % n (start in [1, n])
+            start = lax.sub(np.int64(n), lax.rem(lax.add(lax.rem(_int64(s), np.int64(n)), np.int64(n)), np.int64(n)))
+            a = lax.dynamic_slice_in_dim(concatenate([a, a], axis=ax), start, n, ax)
+        elif k % n:
+            k %= n
             a = concatenate([_take_slice(a, ax, n - k, n), _take_slice(a, ax, 0, n - k)], axis=ax)
     return a
+
+
+def _shifts(shift: Any) -> list:
+    """roll's shifts: an int, a sequence, or an integer array (traced too), one per axis."""
+    if isinstance(shift, (int, np.integer)):
+        return [shift]
+    if isinstance(shift, (list, tuple)):
+        return list(shift)
+    s = _as_operand(shift)
+    s = s if hasattr(s, "shape") else asarray(s)
+    aval = get_aval(s)
+    if aval.dtype.kind not in "iu":
+        raise user_error(TypeError(f"roll: shift must be integers, got dtype {aval.dtype}"))
+    if aval.ndim > 1:
+        raise user_error(ValueError(f"roll: shift must be a scalar or 1-D, got shape {aval.shape}"))
+    return [s] if aval.ndim == 0 else [s[i] for i in range(aval.shape[0])]
+
+
+def _static_int(s: Any) -> int | None:
+    """``s`` as a Python int when its value is known now, else None (a traced shift)."""
+    from functrace.tracing import Tracer
+
+    if isinstance(s, Tracer):
+        return None
+    return int(s)
+
+
+def _int64(s: Any) -> Any:
+    return s if get_aval(s).dtype == np.int64 else lax.convert_element_type(s, np.int64)
 
 
 def diag(v: Array, k: int = 0) -> Array:
