@@ -347,3 +347,32 @@ def test_roll_with_a_traced_shift(shift):
     assert_close(g, np.broadcast_to(np.roll(w, -shift), x.shape))
     with pytest.raises(TypeError, match="shift must be integers"):
         fnp.roll(x, 1.5)
+
+
+XS = np.linspace(0.1, 2.0, 6)
+# Scalars JAX takes as traced values (arguments of a jitted function): tolerances, fill values,
+# bounds, positions. (name: (function, its arguments, NumPy's))
+TRACED_SCALARS = {
+    "nan_to_num": (lambda x, v: fnp.nan_to_num(x, nan=v, posinf=v), (np.array([np.nan, 1.0, np.inf]), 5.0),
+                   lambda x, v: np.nan_to_num(x, nan=v, posinf=v)),
+    "isclose": (lambda x, y, t: fnp.isclose(x, y, rtol=t, atol=t), (XS, XS + 0.05, 0.03),
+                lambda x, y, t: np.isclose(x, y, rtol=t, atol=t)),
+    "allclose": (lambda x, y, t: fnp.allclose(x, y, atol=t), (XS, XS + 0.05, 0.1),
+                 lambda x, y, t: np.allclose(x, y, atol=t)),
+    "linspace": (lambda a, b: fnp.linspace(a, b, 5), (0.0, 2.0), lambda a, b: np.linspace(a, b, 5)),
+    "clip": (lambda x, lo, hi: fnp.clip(x, lo, hi), (XS, 0.5, 1.5), np.clip),
+    "pad": (lambda x, c: fnp.pad(x, 2, constant_values=c), (XS, 3.0), lambda x, c: np.pad(x, 2, constant_values=c)),
+    "percentile": (fnp.percentile, (XS, 30.0), np.percentile),
+    "interp": (fnp.interp, (0.7, XS, XS ** 2), np.interp),
+    "heaviside": (lambda x, h: fnp.heaviside(x - 1, h), (XS, 0.5), lambda x, h: np.heaviside(x - 1, h)),
+    "searchsorted": (fnp.searchsorted, (XS, 0.75), np.searchsorted),
+    "histogram_range": (lambda x, lo, hi: fnp.histogram(x, bins=3, range=(lo, hi))[0], (XS, 0.0, 2.0),
+                        lambda x, lo, hi: np.histogram(x, bins=3, range=(lo, hi))[0]),
+    "geomspace": (lambda a, b: fnp.geomspace(a, b, 4), (1.0, 8.0), lambda a, b: np.geomspace(a, b, 4)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TRACED_SCALARS))
+def test_traced_scalar_arguments(name):
+    f, args, ref = TRACED_SCALARS[name]
+    _compare(ft.jit(f)(*args), ref(*args), name)

@@ -53,8 +53,13 @@ def _float(x: Array) -> Array:
     return x if is_float(dt) else astype(x, np.result_type(dt, np.float16) if dt != np.bool_ else np.float16)
 
 
-def _like(value: float, x: Array) -> Any:
-    return np.asarray(value, get_aval(x).dtype)[()]
+def _like(value: Any, x: Array) -> Any:
+    """``value`` in ``x``'s dtype: a NumPy scalar for a number, a cast for an array (a traced
+    tolerance or fill value too, as JAX takes them)."""
+    dt = get_aval(x).dtype
+    if isinstance(value, (bool, int, float, complex, np.generic)):
+        return np.asarray(value, dt)[()]
+    return astype(asarray(_as_operand(value)), dt)
 
 
 # ---------------------------------------------------------------------------- elementwise math
