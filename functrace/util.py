@@ -70,7 +70,14 @@ def normalize_axis(axis: int, ndim: int) -> int:
     from functrace.errors import AxisError
 
     if not isinstance(axis, (int, _np.integer)) or isinstance(axis, bool):
-        raise AxisError(f"axis must be an integer, got {axis!r}")
+        raise _located(AxisError(f"axis must be an integer, got {axis!r}"))
     if not -ndim <= axis < max(ndim, 1) or (ndim == 0 and axis not in (0, -1)):
-        raise AxisError(f"axis {axis} is out of bounds for an array of dimension {ndim}")
+        raise _located(AxisError(f"axis {axis} is out of bounds for an array of dimension {ndim}"))
     return int(axis) % ndim if ndim else 0
+
+
+def _located(err: Exception) -> Exception:
+    """``err`` naming the user's line (``tracing.located``, imported late: tracing imports this module)."""
+    from functrace.tracing import located
+
+    return located(err)

@@ -209,3 +209,15 @@ def test_lax_map(batch_size):
 def test_lax_map_is_a_lax_name():
     assert callable(lax.map) and lax.map.__module__ == "functrace.ops.cumulative"
     assert host(lax.slice(np.arange(4.0), (1,), (3,))).tolist() == [1.0, 2.0]  # the builtin map still works in lax
+
+
+def test_lax_cumulative_signatures_are_jaxs():
+    """``lax.cumsum(x, axis=0, reverse=False)`` as JAX (and as cumprod/cummax/...): the axis
+    defaults to 0 and may be negative; a bad axis names the user's line."""
+    x = np.arange(6.0).reshape(2, 3)
+    assert_close(lax.cumsum(x), np.cumsum(x, axis=0))
+    assert_close(lax.cumsum(x, -1, reverse=True), np.cumsum(x[:, ::-1], axis=1)[:, ::-1])
+    assert_close(ft.jit(lambda v: lax.cumsum(v, reverse=True))(x), np.cumsum(x[::-1], axis=0)[::-1])
+    for f in (lambda: lax.cumsum(x, 2), lambda: lax.cumprod(x, -3)):
+        with pytest.raises(ft.errors.AxisError, match=r"test_cumulative\.py:\d+: axis .* out of bounds"):
+            f()

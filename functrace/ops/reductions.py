@@ -30,6 +30,7 @@ from functrace.rules import (
     prim_bind,
 )
 from functrace.tracing import bind, get_aval
+from functrace.util import normalize_axis
 
 Array = Any
 
@@ -120,9 +121,10 @@ def argmin(x: Array, axis: int, index_dtype: Any = np.int64) -> Array:
     return bind(argmin_p, x, axis=axis, index_dtype=np.dtype(index_dtype))
 
 
-def cumsum(x: Array, axis: int, reverse: bool = False) -> Array:
-    """Inclusive cumulative sum along ``axis`` (from the end when ``reverse``)."""
-    return bind(cumsum_p, x, axis=axis, reverse=bool(reverse))
+def cumsum(x: Array, axis: int = 0, reverse: bool = False) -> Array:
+    """Inclusive cumulative sum along ``axis`` (from the end when ``reverse``); JAX's signature,
+    as ``cumprod``/``cummax``/... (a negative axis counts from the end)."""
+    return bind(cumsum_p, x, axis=normalize_axis(axis, get_aval(x).ndim), reverse=bool(reverse))
 
 
 # ---------------------------------------------------------------------------- derivatives
