@@ -35,9 +35,29 @@ from functrace.random._distributions import (
 from functrace.random._gamma import beta, dirichlet, gamma, loggamma
 from functrace.random._keys import KeyArray, PRNGKey, fold_in, key, key_data, split, wrap_key_data
 from functrace.random._samplers import bernoulli, bits, normal, randint, truncated_normal, uniform
+from functrace.random._transformed import (
+    ball,
+    cauchy,
+    chisquare,
+    double_sided_maxwell,
+    f,
+    generalized_normal,
+    geometric,
+    lognormal,
+    maxwell,
+    pareto,
+    rademacher,
+    rayleigh,
+    t,
+    triangular,
+    wald,
+    weibull_min,
+)
 
 __all__ = [
     "KeyArray", "PRNGKey", "key", "key_data", "wrap_key_data", "split", "fold_in", "bits", "uniform", "normal",
     "truncated_normal", "bernoulli", "categorical", "randint", "choice", "permutation", "gumbel", "exponential",
-    "laplace", "logistic", "multivariate_normal", "gamma", "loggamma", "beta", "dirichlet",
+    "laplace", "logistic", "multivariate_normal", "gamma", "loggamma", "beta", "dirichlet", "ball", "cauchy",
+    "chisquare", "double_sided_maxwell", "f", "generalized_normal", "geometric", "lognormal", "maxwell", "pareto",
+    "rademacher", "rayleigh", "t", "triangular", "wald", "weibull_min",
 ]
