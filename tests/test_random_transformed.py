@@ -33,6 +33,7 @@ SAMPLERS = {
     "wald": lambda k: random.wald(k, np.array([0.5, 2.0])),
     "generalized_normal": lambda k: random.generalized_normal(k, 1.5, (3,)),
     "ball": lambda k: random.ball(k, 3, 2, (2,)),
+    "orthogonal": lambda k: random.orthogonal(k, 3, (2,)),
 }
 
 
@@ -67,6 +68,11 @@ def test_moments():
     assert abs(m.mean() - 2 * np.sqrt(2 / np.pi)) < 0.02
     points = host(random.ball(k[3], 3, 2, (n,)))
     assert points.shape == (n, 3) and (np.linalg.norm(points, axis=-1) <= 1.0).all()
+    q = host(random.orthogonal(k[4], 4, (3,)))
+    np.testing.assert_allclose(q @ np.swapaxes(q, -1, -2), np.broadcast_to(np.eye(4), (3, 4, 4)), atol=1e-12)
+    wide = host(random.orthogonal(k[5], 2, m=5))
+    assert wide.shape == (2, 5)
+    np.testing.assert_allclose(wide @ wide.T, np.eye(2), atol=1e-12)
 
 
 # JAX 0.10.2's derivatives (x64, PRNGKey(7)) of the sum of four samples in the parameter: through

@@ -45,6 +45,7 @@ from functrace.random._transformed import (
     geometric,
     lognormal,
     maxwell,
+    orthogonal,
     pareto,
     rademacher,
     rayleigh,
@@ -58,6 +59,6 @@ __all__ = [
     "KeyArray", "PRNGKey", "key", "key_data", "wrap_key_data", "split", "fold_in", "bits", "uniform", "normal",
     "truncated_normal", "bernoulli", "categorical", "randint", "choice", "permutation", "gumbel", "exponential",
     "laplace", "logistic", "multivariate_normal", "gamma", "loggamma", "beta", "dirichlet", "ball", "cauchy",
-    "chisquare", "double_sided_maxwell", "f", "generalized_normal", "geometric", "lognormal", "maxwell", "pareto",
-    "rademacher", "rayleigh", "t", "triangular", "wald", "weibull_min",
+    "chisquare", "double_sided_maxwell", "f", "generalized_normal", "geometric", "lognormal", "maxwell",
+    "orthogonal", "pareto", "rademacher", "rayleigh", "t", "triangular", "wald", "weibull_min",
 ]

@@ -2,7 +2,7 @@
 JAX's formula, key splits and argument conventions, so the same key gives JAX's values (to
 within rounding): ``cauchy``, ``lognormal``, ``pareto``, ``rayleigh``, ``weibull_min``,
 ``maxwell``, ``double_sided_maxwell``, ``rademacher``, ``chisquare``, ``f``, ``t``, ``geometric``,
-``triangular``, ``wald``, ``generalized_normal`` and ``ball``.
+``triangular``, ``wald``, ``generalized_normal``, ``ball`` and ``orthogonal``.
 
 Parameters broadcast against ``shape``: where ``shape`` is ``None`` (its default where JAX's is)
 the sample has the parameters' broadcast shape.
@@ -248,3 +248,19 @@ def ball(key: Array, d: int, p: Any = 2, shape: Shape = (), dtype: Any = None) -
     e = _exponential(k_radius, shape, dt)
     radius = fnp.power(fnp.add(fnp.sum(fnp.power(fnp.abs(g), p), axis=-1), e), _reciprocal(p))
     return fnp.divide(g, fnp.expand_dims(radius, -1))
+
+
+def orthogonal(key: Array, n: int, shape: Shape = (), dtype: Any = None, m: int | None = None) -> Array:
+    """Random ``n x m`` matrices (default square) with orthonormal columns (or rows, when wider),
+    Haar-distributed: the QR factor of a normal matrix, each column's sign that of ``r``'s diagonal."""
+    k, _ = _single_key("orthogonal", key)
+    dt = _float_dtype("orthogonal", dtype)
+    shape = _shape("orthogonal", shape)
+    m = n if m is None else m
+    for v in (n, m):
+        if not isinstance(v, (int, np.integer)) or v < 0:
+            raise _error(ShapeError, f"random.orthogonal: n and m must be non-negative ints, got {v!r}")
+    z = _normal(k, shape + (max(n, m), min(n, m)), dt)
+    q, r = fnp.linalg.qr(z)
+    x = fnp.multiply(q, fnp.expand_dims(fnp.sign(fnp.linalg.diagonal(r)), -2))
+    return fnp.swapaxes(x, -1, -2) if n < m else x
