@@ -1,7 +1,8 @@
 """The distributions that transform uniform, normal, exponential and gamma samples
-(``functrace/random/_transformed.py``). Their values are JAX's (tests/test_random_jax.py, from
-recorded fixtures); here: the same numbers under jit and vmap, their moments, derivatives in
-their parameters, the shapes and dtypes JAX gives, and errors that name the user's line."""
+(``functrace/random/_transformed.py``), and poisson (``_discrete.py``). Their values are JAX's
+(tests/test_random_jax.py, from recorded fixtures); here: the same numbers under jit and vmap,
+their moments, derivatives in their parameters, the shapes and dtypes JAX gives, and errors that
+name the user's line."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ SAMPLERS = {
     "generalized_normal": lambda k: random.generalized_normal(k, 1.5, (3,)),
     "ball": lambda k: random.ball(k, 3, 2, (2,)),
     "orthogonal": lambda k: random.orthogonal(k, 3, (2,)),
+    "poisson": lambda k: random.poisson(k, np.array([0.5, 4.0, 30.0])),
 }
 
 
@@ -62,6 +64,11 @@ def test_moments():
     assert abs(host(random.wald(k[7], 2.0, (n,))).mean() - 2.0) < 0.1
     tri = host(random.triangular(k[0], 0.0, 0.3, 1.0, (n,)))
     assert tri.min() >= 0.0 and tri.max() <= 1.0 and abs(tri.mean() - 1.3 / 3) < 0.01
+    for lam in (3.0, 40.0):
+        c = host(random.poisson(k[6], lam, (n,)))
+        assert c.dtype == np.int64 and c.min() >= 0
+        assert abs(c.mean() - lam) < 0.03 * lam and abs(c.var() - lam) < 0.1 * lam
+    assert host(random.poisson(k[7], 2.0, (3,), dtype=np.int32)).dtype == np.int32
     r = host(random.rademacher(k[1], (n,)))
     assert r.dtype == np.int64 and set(np.unique(r).tolist()) == {-1, 1} and abs(r.mean()) < 0.03
     m = host(random.maxwell(k[2], (n,)))

@@ -22,6 +22,7 @@ of shape ``(2,)`` (batches of keys: ``(..., 2)``); ``key(seed)`` returns a typed
 convert between them. Every function accepts both and returns keys of the form it was given.
 """
 
+from functrace.random._discrete import poisson
 from functrace.random._distributions import (
     categorical,
     choice,
@@ -60,5 +61,5 @@ __all__ = [
     "truncated_normal", "bernoulli", "categorical", "randint", "choice", "permutation", "gumbel", "exponential",
     "laplace", "logistic", "multivariate_normal", "gamma", "loggamma", "beta", "dirichlet", "ball", "cauchy",
     "chisquare", "double_sided_maxwell", "f", "generalized_normal", "geometric", "lognormal", "maxwell",
-    "orthogonal", "pareto", "rademacher", "rayleigh", "t", "triangular", "wald", "weibull_min",
+    "orthogonal", "pareto", "poisson", "rademacher", "rayleigh", "t", "triangular", "wald", "weibull_min",
 ]
