@@ -1,5 +1,5 @@
 """The distributions that transform uniform, normal, exponential and gamma samples
-(``functrace/random/_transformed.py``), and poisson (``_discrete.py``). Their values are JAX's
+(``functrace/random/_transformed.py``), and the counts of ``_discrete.py``. Their values are JAX's
 (tests/test_random_jax.py, from recorded fixtures); here: the same numbers under jit and vmap,
 their moments, derivatives in their parameters, the shapes and dtypes JAX gives, and errors that
 name the user's line."""
@@ -36,6 +36,8 @@ SAMPLERS = {
     "ball": lambda k: random.ball(k, 3, 2, (2,)),
     "orthogonal": lambda k: random.orthogonal(k, 3, (2,)),
     "poisson": lambda k: random.poisson(k, np.array([0.5, 4.0, 30.0])),
+    "binomial": lambda k: random.binomial(k, np.array([5.0, 50.0]), 0.3),
+    "multinomial": lambda k: random.multinomial(k, 30.0, np.array([0.2, 0.3, 0.5])),
 }
 
 
@@ -69,6 +71,12 @@ def test_moments():
         assert c.dtype == np.int64 and c.min() >= 0
         assert abs(c.mean() - lam) < 0.03 * lam and abs(c.var() - lam) < 0.1 * lam
     assert host(random.poisson(k[7], 2.0, (3,), dtype=np.int32)).dtype == np.int32
+    for count, prob in ((8.0, 0.3), (200.0, 0.6)):
+        c = host(random.binomial(k[5], count, prob, (n,)))
+        assert c.dtype == np.float64 and c.min() >= 0 and c.max() <= count and (c == np.floor(c)).all()
+        assert abs(c.mean() - count * prob) < 0.02 * count * prob
+    counts = host(random.multinomial(k[4], 50.0, np.array([0.2, 0.3, 0.5]), shape=(n, 3)))
+    assert (counts.sum(-1) == 50).all() and np.allclose(counts.mean(0), [10, 15, 25], rtol=0.02)
     r = host(random.rademacher(k[1], (n,)))
     assert r.dtype == np.int64 and set(np.unique(r).tolist()) == {-1, 1} and abs(r.mean()) < 0.03
     m = host(random.maxwell(k[2], (n,)))

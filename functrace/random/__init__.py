@@ -22,7 +22,7 @@ of shape ``(2,)`` (batches of keys: ``(..., 2)``); ``key(seed)`` returns a typed
 convert between them. Every function accepts both and returns keys of the form it was given.
 """
 
-from functrace.random._discrete import poisson
+from functrace.random._discrete import binomial, multinomial, poisson
 from functrace.random._distributions import (
     categorical,
     choice,
@@ -59,7 +59,8 @@ from functrace.random._transformed import (
 __all__ = [
     "KeyArray", "PRNGKey", "key", "key_data", "wrap_key_data", "split", "fold_in", "bits", "uniform", "normal",
     "truncated_normal", "bernoulli", "categorical", "randint", "choice", "permutation", "gumbel", "exponential",
-    "laplace", "logistic", "multivariate_normal", "gamma", "loggamma", "beta", "dirichlet", "ball", "cauchy",
-    "chisquare", "double_sided_maxwell", "f", "generalized_normal", "geometric", "lognormal", "maxwell",
-    "orthogonal", "pareto", "poisson", "rademacher", "rayleigh", "t", "triangular", "wald", "weibull_min",
+    "laplace", "logistic", "multivariate_normal", "gamma", "loggamma", "beta", "dirichlet", "ball", "binomial",
+    "cauchy", "chisquare", "double_sided_maxwell", "f", "generalized_normal", "geometric", "lognormal", "maxwell",
+    "multinomial", "orthogonal", "pareto", "poisson", "rademacher", "rayleigh", "t", "triangular", "wald",
+    "weibull_min",
 ]
