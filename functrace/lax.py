@@ -21,6 +21,37 @@ from functrace.ops.collectives import (  # noqa: E402,F401
     psum_scatter,
 )
 from functrace.ops.complex_parts import complex, conj, imag, real  # noqa: E402,F401
+from functrace.ops.composites import (  # noqa: E402,F401
+    approx_max_k,
+    approx_min_k,
+    batch_matmul,
+    broadcast,
+    broadcast_shapes,
+    broadcast_to_rank,
+    broadcasted_iota,
+    cbrt,
+    clamp,
+    collapse,
+    conv_general_shape_tuple,
+    conv_shape_tuple,
+    dot,
+    empty,
+    expand_dims,
+    full_like,
+    nextafter,
+    optimization_barrier,
+    reciprocal,
+    reduce_window_shape_tuple,
+    rsqrt,
+    scatter_sub,
+    select_n,
+    split,
+    square,
+    squeeze,
+    stack,
+    tile,
+    unstack,
+)
 from functrace.ops.control_flow import cond, fori_loop, switch, while_loop  # noqa: F401
 from functrace.ops.convolution import (  # noqa: E402,F401
     ConvDimensionNumbers,

@@ -1,0 +1,120 @@
+"""``lax`` functions composed of primitives (``functrace/ops/composites.py``): values and shapes
+against NumPy, derivatives (check_grads, both modes, second order), jit and vmap, and JAX's
+conventions where they are its own (clamp's derivative at a tie: recorded from JAX 0.10.2)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import assert_close, host
+
+import functrace as ft
+import functrace.numpy as fnp
+from functrace import lax
+from functrace.errors import ShapeError
+
+check_grads = ft.test_util.check_grads
+X = np.arange(6.0).reshape(2, 3) - 2.5
+M = np.random.default_rng(0).standard_normal((2, 3, 4))
+
+VALUES = {  # name: (call, NumPy's result)
+    "broadcast": (lambda: lax.broadcast(X, (4,)), np.broadcast_to(X, (4, 2, 3))),
+    "broadcast_to_rank": (lambda: lax.broadcast_to_rank(X, 4), X.reshape(1, 1, 2, 3)),
+    "broadcasted_iota": (lambda: lax.broadcasted_iota(np.int32, (2, 3), 1),
+                         np.broadcast_to(np.arange(3, dtype=np.int32), (2, 3))),
+    "expand_dims": (lambda: lax.expand_dims(X, (0, -1)), X[None, :, :, None]),
+    "squeeze": (lambda: lax.squeeze(X.reshape(1, 2, 1, 3), (0, 2)), X),
+    "collapse": (lambda: lax.collapse(M, 1), M.reshape(2, 12)),
+    "full_like": (lambda: lax.full_like(X, 7.0, np.float32), np.full((2, 3), 7.0, np.float32)),
+    "empty": (lambda: lax.empty((2,), np.int32), np.zeros(2, np.int32)),
+    "square": (lambda: lax.square(X), X * X),
+    "rsqrt": (lambda: lax.rsqrt(np.abs(X) + 1), 1 / np.sqrt(np.abs(X) + 1)),
+    "reciprocal": (lambda: lax.reciprocal(X), 1 / X),
+    "cbrt": (lambda: lax.cbrt(X), np.cbrt(X)),
+    "clamp": (lambda: lax.clamp(-1.0, X, 1.5), np.clip(X, -1.0, 1.5)),
+    "clamp_nan": (lambda: lax.clamp(0.0, np.array([np.nan, -1.0]), 1.0), np.array([np.nan, 0.0])),
+    "dot_vv": (lambda: lax.dot(X[0], X[1]), X[0] @ X[1]),
+    "dot_mv": (lambda: lax.dot(X, X[0]), X @ X[0]),
+    "dot_mm": (lambda: lax.dot(X, X.T), X @ X.T),
+    "batch_matmul": (lambda: lax.batch_matmul(M, np.swapaxes(M, 1, 2)), M @ np.swapaxes(M, 1, 2)),
+    "tile": (lambda: lax.tile(X, (2, 3)), np.tile(X, (2, 3))),
+    "select_n_bool": (lambda: lax.select_n(X > 0, X, -X), np.where(X > 0, -X, X)),
+    "select_n_int": (lambda: lax.select_n(np.array([[0, 1, 2], [2, 1, 0]], np.int32), X, 2 * X, 3 * X),
+                     np.choose(np.array([[0, 1, 2], [2, 1, 0]]), [X, 2 * X, 3 * X])),
+    "split": (lambda: lax.split(X, (1, 2), axis=1), np.split(X, [1], axis=1)),
+    "stack": (lambda: lax.stack([X, X + 1], axis=1), np.stack([X, X + 1], axis=1)),
+    "unstack": (lambda: lax.unstack(X, axis=1), tuple(X[:, i] for i in range(3))),
+    "scatter_sub": (lambda: lax.scatter_sub(np.zeros(4), np.array([1, 1, 3]), np.array([1.0, 2.0, 5.0]), 0),
+                    np.array([0.0, -3.0, 0.0, -5.0])),
+    "nextafter": (lambda: lax.nextafter(X, np.inf), np.nextafter(X, np.inf)),
+    "approx_max_k": (lambda: lax.approx_max_k(X, 2), (np.sort(X, 1)[:, ::-1][:, :2], np.argsort(-X, 1)[:, :2])),
+    "approx_min_k": (lambda: lax.approx_min_k(X, 1, reduction_dimension=0), (X.min(0, keepdims=True),
+                                                                             X.argmin(0)[None].astype(np.int32))),
+    "optimization_barrier": (lambda: lax.optimization_barrier(X), X),
+}
+
+
+@pytest.mark.parametrize("name", sorted(VALUES))
+def test_values_match_numpy(name):
+    f, want = VALUES[name]
+    for got in (f(), ft.jit(f)()):
+        if isinstance(want, (tuple, list)):
+            assert len(got) == len(want)
+            for g, w in zip(got, want, strict=True):
+                np.testing.assert_allclose(host(g), w)
+        else:
+            assert_close(got, want, check_dtype=name not in ("approx_max_k",))
+
+
+def test_shape_computations():
+    assert lax.broadcast_shapes((2, 1), (1, 3)) == (2, 3)
+    assert lax.reduce_window_shape_tuple((5, 7), (2, 3), (1, 2), ((0, 0), (1, 1))) == (4, 4)
+    assert lax.conv_shape_tuple((2, 3, 8, 9), (4, 3, 3, 2), (1, 2), ((1, 1), (0, 0))) == (2, 4, 8, 4)
+    got = lax.conv_general_shape_tuple((2, 8, 9, 3), (3, 2, 3, 4), (1, 2), "SAME", ("NHWC", "HWIO", "NHWC"))
+    assert got == (2, 8, 5, 4)  # JAX 0.10.2's
+    with pytest.raises(ShapeError, match="do not add up"):
+        lax.split(X, (1, 1), axis=1)
+    with pytest.raises(ShapeError, match="not all of size 1"):
+        lax.squeeze(X, (0,))
+
+
+GRADS = {
+    "square": (lax.square, (X,)),
+    "rsqrt": (lambda v: lax.rsqrt(v), (np.abs(X) + 1,)),
+    "reciprocal": (lax.reciprocal, (X,)),
+    "cbrt": (lax.cbrt, (X,)),
+    "clamp": (lambda lo, v, hi: lax.clamp(lo, v, hi), (np.full((2, 3), -1.2), X, np.full((2, 3), 1.3))),
+    "tile": (lambda v: lax.tile(v, (2, 1)), (X,)),
+    "batch_matmul": (lax.batch_matmul, (M, np.swapaxes(M, 1, 2))),
+    "dot": (lax.dot, (X, X.T)),
+    "select_n": (lambda a, b: lax.select_n(np.array([[0, 1, 0], [1, 1, 0]], np.int32), a, b), (X, X * 2)),
+    "split_stack": (lambda v: lax.stack(lax.split(v, (2, 1), axis=1)[::-1][0:1] * 2, axis=0), (X,)),
+    "expand_squeeze": (lambda v: lax.squeeze(lax.expand_dims(v, (1,)), (1,)) * v, (X,)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GRADS))
+def test_derivatives(name):
+    f, args = GRADS[name]
+    check_grads(f, args, order=2, modes=("fwd", "rev"))
+
+
+def test_clamp_derivative_at_ties_is_jaxs():
+    """JAX's clamp: no derivative at a tie (x == min or x == max) to any operand; min's where
+    x < min < max, max's where max < x (recorded from JAX 0.10.2)."""
+    xs = np.array([-1.0, 0.0, 1.5, 2.0, -3.0])
+    assert_close(ft.grad(lambda v: fnp.sum(lax.clamp(-1.0, v, 1.5)))(xs), np.array([0.0, 1.0, 0.0, 0.0, 0.0]))
+    lo, v, hi = np.array([0.0, 1.0, -1.0]), np.array([0.0, 0.5, -2.0]), np.array([1.0, 0.5, 1.0])
+    want = [np.array([0.0, 0.0, 1.0]), np.zeros(3), np.zeros(3)]
+    for i in range(3):
+        got = ft.grad(lambda a, b, c: fnp.sum(lax.clamp(a, b, c)), argnums=i)(lo, v, hi)
+        assert_close(got, want[i])
+
+
+def test_under_vmap():
+    got = ft.vmap(lambda r: lax.clamp(-1.0, r, 1.0))(X)
+    assert_close(got, np.clip(X, -1, 1))
+    got = ft.vmap(lambda a, b: lax.dot(a, b))(M, np.swapaxes(M, 1, 2))
+    assert_close(got, M @ np.swapaxes(M, 1, 2))
+    got = ft.vmap(lambda r: lax.tile(r, (2,)))(X)
+    assert_close(got, np.tile(X, (1, 2)))
