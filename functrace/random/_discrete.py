@@ -76,8 +76,7 @@ def _rejection(k: Array, lam: Array, shape: tuple[int, ...], dt: np.dtype, max_i
     inv_alpha = fnp.add(c(1.1239), fnp.divide(c(1.1328), fnp.subtract(b, c(3.4))))
     v_r = fnp.subtract(c(0.9277), fnp.divide(c(3.6224), fnp.subtract(b, c(2))))
 
-    def body(carry):
-        i, k_out, accepted, key = carry
+    def draw(key):
         key, sub0, sub1 = _split_n(key, 3)
         u = fnp.subtract(_uniform(sub0, shape, _F32, 0.0, 1.0), c(0.5))
         v = _uniform(sub1, shape, _F32, 0.0, 1.0)
@@ -91,14 +90,27 @@ def _rejection(k: Array, lam: Array, shape: tuple[int, ...], dt: np.dtype, max_i
         accept1 = fnp.logical_and(fnp.greater_equal(u_shifted, c(0.07)), fnp.less_equal(v, v_r))
         reject = fnp.logical_or(fnp.less(count, c(0)),
                                 fnp.logical_and(fnp.less(u_shifted, c(0.013)), fnp.greater(v, u_shifted)))
-        accept = fnp.logical_or(accept1, fnp.logical_and(fnp.logical_not(reject), fnp.less_equal(s, t)))
-        return i + 1, lax.select(accept, count, k_out), fnp.logical_or(accepted, accept), key
+        return key, count, fnp.logical_or(accept1, fnp.logical_and(fnp.logical_not(reject), fnp.less_equal(s, t)))
+
+    return _until_accepted(k, shape, _F32, dt, max_iters, draw)
+
+
+def _until_accepted(k: Array, shape: tuple[int, ...], fdt: np.dtype, dt: np.dtype, max_iters: float,
+                    draw: Any) -> Array:
+    """JAX's rejection loop: while some element has not accepted a candidate, every element draws
+    one (``draw(key) -> (key, candidates, accepted)``) and keeps it where accepted (a later
+    acceptance replaces an earlier one, as in JAX)."""
+
+    def body(carry):
+        i, out, accepted, key = carry
+        key, candidate, accept = draw(key)
+        return i + 1, lax.select(accept, candidate, out), fnp.logical_or(accepted, accept), key
 
     def cond(carry):
         i, _, accepted, _ = carry
         return fnp.logical_and(fnp.any(fnp.logical_not(accepted)), fnp.less(i, max_iters))
 
-    init = (np.int64(0), fnp.full(shape, c(-1)), fnp.zeros(shape, bool), k)
+    init = (np.int64(0), fnp.full(shape, fdt.type(-1)), fnp.zeros(shape, bool), k)
     return lax.convert_element_type(lax.while_loop(cond, body, init)[1], dt)
 
 
@@ -201,8 +213,7 @@ def _btrs(k: Array, count: Array, prob: Array, shape: tuple[int, ...], dt: np.dt
     alpha = fnp.multiply(fnp.add(c(2.83), fnp.divide(c(5.1), b)), stddev)
     m = fnp.floor(fnp.multiply(fnp.add(count, one), prob))
 
-    def body(carry):
-        i, k_out, accepted, key = carry
+    def draw(key):
         key, sub0, sub1 = _split_n(key, 3)
         u = _uniform(sub0, shape, pdt, 0.0, 1.0)
         v = _uniform(sub1, shape, pdt, 0.0, 1.0)
@@ -220,15 +231,9 @@ def _btrs(k: Array, count: Array, prob: Array, shape: tuple[int, ...], dt: np.dt
                                       fnp.log(fnp.divide(fnp.multiply(r, n_k1), fnp.add(kk, one)))))
         ub = fnp.add(fnp.add(ub, _stirling_tail(m)), _stirling_tail(fnp.subtract(count, m)))
         ub = fnp.subtract(fnp.subtract(ub, _stirling_tail(kk)), _stirling_tail(fnp.subtract(count, kk)))
-        accept = fnp.logical_or(accept1, fnp.logical_and(fnp.logical_not(reject), fnp.less_equal(v, ub)))
-        return i + 1, lax.select(accept, kk, k_out), fnp.logical_or(accepted, accept), key
+        return key, kk, fnp.logical_or(accept1, fnp.logical_and(fnp.logical_not(reject), fnp.less_equal(v, ub)))
 
-    def cond(carry):
-        i, _, accepted, _ = carry
-        return fnp.logical_and(fnp.any(fnp.logical_not(accepted)), fnp.less(i, max_iters))
-
-    init = (np.int64(0), fnp.full(shape, c(-1)), fnp.zeros(shape, bool), k)
-    return lax.convert_element_type(lax.while_loop(cond, body, init)[1], dt)
+    return _until_accepted(k, shape, pdt, dt, max_iters, draw)
 
 
 def multinomial(key: Array, n: Any, p: Any, *, shape: Shape | None = None, dtype: Any = None,
