@@ -80,6 +80,7 @@ from functrace.ops.dynamic_slicing import (  # noqa: E402,F401
     slice_in_dim,
 )
 from functrace.ops.elementwise import (  # noqa: F401
+    RoundingMethod,
     abs,
     acos,
     acosh,

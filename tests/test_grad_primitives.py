@@ -79,7 +79,7 @@ CASES: list[Case] = [
     *unary(P.abs_p, lax.abs, nonzero),
     *unary(P.floor_p, lax.floor, off_grid),
     *unary(P.ceil_p, lax.ceil, off_grid),
-    *unary(P.round_p, lax.round, lambda s: off_grid(s, 1.0, 0.5)),
+    *unary(P.round_p, lambda x: lax.round(x, lax.RoundingMethod.TO_NEAREST_EVEN), lambda s: off_grid(s, 1.0, 0.5)),
     *unary(P.sin_p, lax.sin, real),
     *unary(P.cos_p, lax.cos, real),
     *unary(P.tan_p, lax.tan, lambda s: uniform(-1.2, 1.2, s)),

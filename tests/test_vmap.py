@@ -27,6 +27,10 @@ from functrace.transforms.batching import batching_rule, batching_rules
 B = 3  # examples per batch
 
 
+
+def _round_half_even(x):
+    return lax.round(x, lax.RoundingMethod.TO_NEAREST_EVEN)
+
 def real(*shape):
     return lambda rng: rng.standard_normal(shape)
 
@@ -62,7 +66,7 @@ def case(name, prims, fn, *args, rtol=1e-10):
 def _elementwise_cases() -> list[Case]:
     unary = {
         P.neg_p: (lax.neg, real), P.sign_p: (lax.sign, real), P.abs_p: (lax.abs, real),
-        P.floor_p: (lax.floor, real), P.ceil_p: (lax.ceil, real), P.round_p: (lax.round, real),
+        P.floor_p: (lax.floor, real), P.ceil_p: (lax.ceil, real), P.round_p: (_round_half_even, real),
         P.sin_p: (lax.sin, real), P.cos_p: (lax.cos, real), P.tan_p: (lax.tan, real),
         P.asin_p: (lax.asin, lambda *s: lambda r: r.uniform(-0.9, 0.9, s)),
         P.acos_p: (lax.acos, lambda *s: lambda r: r.uniform(-0.9, 0.9, s)), P.atan_p: (lax.atan, real),

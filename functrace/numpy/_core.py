@@ -97,13 +97,13 @@ def _rounding(name: str, op):
 
 floor = _rounding("floor", lax.floor)
 ceil = _rounding("ceil", lax.ceil)
-_round_keep_int = _rounding("rint", lax.round)
+_round_keep_int = _rounding("rint", lambda v: lax.round(v, lax.RoundingMethod.TO_NEAREST_EVEN))
 
 
 def rint(x: Array) -> Array:
     """Elementwise round half to even; integers give floats, as ``numpy.rint`` does."""
     x = _as_operand(x)
-    return lax.round(_cast(x, _float_dtype(np.result_type(_dtype_key(x)))))
+    return lax.round(_cast(x, _float_dtype(np.result_type(_dtype_key(x)))), lax.RoundingMethod.TO_NEAREST_EVEN)
 
 
 def trunc(x: Array) -> Array:

@@ -9,6 +9,7 @@ then its ``lax`` wrapper and its derivative rules follow; the Taylor rules (jet)
 
 from __future__ import annotations
 
+import enum
 from typing import Any
 
 import numpy as np
@@ -144,7 +145,7 @@ sign = _unary(sign_p, "Elementwise sign: -1, 0 or 1.")
 abs = _unary(abs_p, "Elementwise |x|.")  # noqa: A001
 floor = _unary(floor_p, "Elementwise floor.")
 ceil = _unary(ceil_p, "Elementwise ceiling.")
-round = _unary(round_p, "Elementwise round half to even (as NumPy).")  # noqa: A001
+_round_half_even = _unary(round_p, "Elementwise round half to even (as NumPy).")
 sin = _unary(sin_p, "Elementwise sine.")
 cos = _unary(cos_p, "Elementwise cosine.")
 tan = _unary(tan_p, "Elementwise tangent.")
@@ -206,6 +207,29 @@ def integer_pow(x: Array, y: int) -> Array:
 def select(pred: Array, on_true: Array, on_false: Array) -> Array:
     """Elementwise ``on_true if pred else on_false``."""
     return bind(select_p, pred, on_true, on_false)
+
+
+class RoundingMethod(enum.IntEnum):
+    """How ``round`` breaks ties (JAX's ``lax.RoundingMethod``)."""
+
+    AWAY_FROM_ZERO = 0
+    TO_NEAREST_EVEN = 1
+
+
+def round(x: Array, rounding_method: int = RoundingMethod.AWAY_FROM_ZERO) -> Array:  # noqa: A001
+    """Elementwise rounding to the nearest integer, ties away from zero (JAX's default) or to
+    even (``RoundingMethod.TO_NEAREST_EVEN``, NumPy's). Away from zero is exact for every
+    input: the truncation ``t`` and ``x - t`` are exact, and ``t`` moves one step away from
+    zero where ``|x - t| >= 1/2`` (signed zeros, infinities and nan pass through)."""
+    if RoundingMethod(rounding_method) == RoundingMethod.TO_NEAREST_EVEN:
+        return _round_half_even(x)
+    dt = get_aval(x).dtype
+    if dt.kind not in "fc":
+        return x
+    zero, half = np.zeros((), dt)[()], np.asarray(0.5, dt)[()]
+    t = select(lt(x, zero), ceil(x), floor(x))
+    away = ge(abs(sub(x, t)), half)
+    return select(away, add(t, sign(x)), t)
 
 
 def convert_element_type(x: Array, new_dtype: Any) -> Array:
