@@ -14,9 +14,13 @@ from functrace.backends.numpy_util import quiet
 
 
 def _int_div(x, y):
-    """Integer division truncating toward zero (C semantics, as in lax.div)."""
-    q = np.abs(x) // np.abs(y)
-    return _select((x < 0) != (y < 0), -q, q).astype(np.result_type(x, y))
+    """Integer division truncating toward zero (C semantics, as in lax.div): NumPy's floor
+    division, one up where the quotient is negative and not whole. (Through ``|x|`` the most
+    negative integer would overflow: INT_MIN / 3 came out positive.) A division by zero gives 0,
+    NumPy's; INT_MIN / -1 wraps to INT_MIN."""
+    q = np.floor_divide(x, y)
+    inexact_negative = (np.remainder(x, y) != 0) & ((x < 0) != (y < 0))
+    return np.add(q, inexact_negative, dtype=q.dtype if hasattr(q, "dtype") else None).astype(np.result_type(x, y))
 
 
 def _div(x, y):

@@ -40,6 +40,8 @@ def _div(x, y):
     """
     if not is_int(x):
         return torch.div(x, y)
+    if x.dtype in (torch.uint16, torch.uint32):  # torch divides no unsigned type but uint8: in int64, exactly
+        return _div(x.to(torch.int64), y.to(torch.int64)).to(x.dtype)
     q = torch.div(x, _safe_int_divisor(y), rounding_mode="trunc")
     if y.dtype.is_signed:
         q = torch.where(y == -1, torch.neg(x), q)

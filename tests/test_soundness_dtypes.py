@@ -113,3 +113,4 @@ def test_torch_dtypes_without_a_numpy_equivalent_are_refused():
         fnp.astype(np.ones(2), torch.bfloat16)
     with pytest.raises(TypeError):  # anything else that is not a dtype stays NumPy's TypeError
         canonical_dtype(object())
+

@@ -1,0 +1,59 @@
+"""``lax`` functions where JAX's definition is not NumPy's, or where the obvious formula fails at
+the ends of the range: rounding ties (JAX's lax.round rounds them away from zero) and integer
+division of the most negative integer. JAX's outputs are recorded here (JAX 0.10.2)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import host
+
+import functrace as ft
+import functrace.numpy as fnp
+from functrace import lax
+
+ROUND_X = np.array([0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 0.49999999999999994, -0.49999999999999994, 2.4999999999999996,
+                    -0.0, 0.0, np.inf, -np.inf, np.nan, 4503599627370497.0, -7.5, 1e300, 0.3, -0.7])
+# JAX 0.10.2's lax.round of ROUND_X in float64 and in float32: ties away from zero, by default
+JAX_ROUND = {
+    np.float64: np.array([1.0, 2.0, 3.0, -1.0, -2.0, -3.0, 0.0, -0.0, 2.0, -0.0, 0.0, np.inf, -np.inf, np.nan,
+                          4503599627370497.0, -8.0, 1e300, 0.0, -1.0]),
+    np.float32: np.array([1.0, 2.0, 3.0, -1.0, -2.0, -3.0, 1.0, -1.0, 3.0, -0.0, 0.0, np.inf, -np.inf, np.nan,
+                          4503599627370496.0, -8.0, np.inf, 0.0, -1.0], np.float32),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_round_breaks_ties_as_jax(dtype):
+    """``lax.round`` rounds ties away from zero (JAX's default ``RoundingMethod``), bit for bit
+    (signed zeros, the largest float below 0.5, inf, nan), and to even with
+    ``RoundingMethod.TO_NEAREST_EVEN`` (NumPy's ``round``, which ``fnp.round`` keeps)."""
+    with np.errstate(over="ignore"):
+        x = ROUND_X.astype(dtype)
+    want = JAX_ROUND[dtype]
+    for f in (lax.round, ft.jit(lax.round)):
+        got = host(f(x))
+        assert got.dtype == dtype and got.tobytes() == want.tobytes()
+    even = lax.RoundingMethod.TO_NEAREST_EVEN
+    assert host(lax.round(x, even)).tobytes() == np.round(x).tobytes()
+    assert host(fnp.round(x)).tobytes() == np.round(x).tobytes()
+    assert host(ft.grad(lambda v: lax.round(v) * v)(dtype(2.3))) == dtype(2.0)  # round has no derivative
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int32, np.int64, np.uint8, np.uint16, np.uint32])
+def test_integer_division_truncates_at_the_ends_of_the_range(dtype):
+    """lax.div truncates toward zero for every pair, the most negative integer included (it
+    came out positive on the NumPy backend: INT_MIN / 3 through |INT_MIN|, which overflows).
+    The expected values are C's (and JAX's) truncated quotients, computed in Python ints."""
+    info = np.iinfo(dtype)
+    cand = [int(info.min), int(info.min) + 1, -7, -3, -1, 1, 2, 3, 7, int(info.max) - 1, int(info.max)]
+    vals = sorted({v for v in cand if info.min <= v <= info.max})
+    pairs = [(a, b) for a in vals for b in vals if b != 0 and not (a == info.min and b == -1)]
+    x = np.array([a for a, _ in pairs], dtype)
+    y = np.array([b for _, b in pairs], dtype)
+    want = np.array([int(a / b) if abs(a) < 2**52 else (abs(a) // abs(b)) * (1 if (a < 0) == (b < 0) else -1)
+                     for a, b in pairs]).astype(dtype)
+    for f in (lax.div, ft.jit(lax.div)):
+        got = host(f(x, y))
+        assert got.dtype == dtype
+        np.testing.assert_array_equal(got, want)
