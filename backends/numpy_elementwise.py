@@ -102,11 +102,29 @@ def _integer_pow(x, *, y):
 
 
 def _convert(x, *, new_dtype):
-    """A cast; complex -> real keeps the real part (as JAX), without NumPy's ComplexWarning."""
+    """A cast; complex -> real keeps the real part (as JAX), without NumPy's ComplexWarning;
+    float -> int saturates (``_saturating_int``)."""
     x = np.asarray(x)
-    if x.dtype.kind == "c" and np.dtype(new_dtype).kind != "c":
+    dt = np.dtype(new_dtype)
+    if x.dtype.kind == "c" and dt.kind != "c":
         x = x.real
-    return x.astype(new_dtype)
+    if x.dtype.kind == "f" and dt.kind in "iu":
+        return _saturating_int(x, dt)
+    return x.astype(dt)
+
+
+def _saturating_int(x, dt):
+    """float -> int as XLA and JAX convert: truncation toward zero, saturated at the type's
+    limits, nan to 0. (NumPy's cast is undefined out of range: INT_MIN on x86 for nan, inf and
+    1e30 alike, and uint8(-1.5) wraps to 255.) The limits are compared as powers of two, exact
+    in every float type."""
+    info = np.iinfo(dt)
+    high, low = float(info.max) + 1.0, float(info.min)
+    above, below, nan = x >= high, x < low, np.isnan(x)
+    out = np.where(above | below | nan, x.dtype.type(0), x).astype(dt)
+    if above.any() or below.any():
+        out = np.where(above, dt.type(info.max), np.where(below, dt.type(info.min), out))
+    return out
 
 
 

@@ -104,11 +104,23 @@ def _logistic(x):
 
 
 def _convert_element_type(x, *, new_dtype):
-    """A cast; float -> int truncates toward zero and nonzero (nan too) -> True, as NumPy;
-    complex -> real keeps the real part (as NumPy and JAX, without torch's warning)."""
-    if x.dtype.is_complex and np.dtype(new_dtype).kind != "c":
+    """A cast; float -> int truncates toward zero, saturated at the type's limits with nan to 0
+    (as the NumPy backend's ``_saturating_int``, XLA and JAX; uint64 is cast as torch casts);
+    nonzero (nan too) -> True; complex -> real keeps the real part (as NumPy and JAX, without
+    torch's warning)."""
+    dt = np.dtype(new_dtype)
+    if x.dtype.is_complex and dt.kind != "c":
         x = torch.real(x)
-    return x.to(torch_dtype(new_dtype))
+    if x.dtype.is_floating_point and dt.kind in "iu" and dt != np.uint64:
+        info = np.iinfo(dt)
+        high, low = float(info.max) + 1.0, float(info.min)
+        if x.dtype in (torch.float16, torch.bfloat16):  # the limits would round to inf in these
+            x = x.to(torch.float32)
+        above, below = x >= high, x < low
+        safe = torch.where(above | below | torch.isnan(x), torch.zeros_like(x), x)
+        wide = torch.where(above, info.max, torch.where(below, info.min, safe.to(torch.int64)))
+        return wide.to(torch_dtype(dt))
+    return x.to(torch_dtype(dt))
 
 
 _BITS = {1: torch.int8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
