@@ -58,6 +58,14 @@ def _erf_by_element(x):
 _BITS = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 
 
+def _sign(x):
+    """np.sign, with a zero's own sign kept (-0.0 -> -0.0, as XLA and JAX; NumPy gives +0.0)."""
+    s = np.sign(x)
+    if s.dtype.kind != "f":
+        return s
+    return _select(np.equal(x, 0), x, s)
+
+
 def _select(pred, on_true, on_false):
     """``np.where``, or on large arrays the same bits without a branch per element
     (``backends/select_by_bits.py``): a ReLU's mask costs ``np.where`` 8× more than a sorted one."""
@@ -134,7 +142,7 @@ def _square(x, *, y):
 
 
 UNARY = {
-    P.neg_p: np.negative, P.sign_p: np.sign, P.abs_p: np.abs, P.floor_p: np.floor,
+    P.neg_p: np.negative, P.sign_p: _sign, P.abs_p: np.abs, P.floor_p: np.floor,
     P.ceil_p: np.ceil, P.round_p: np.round, P.sin_p: quiet(np.sin), P.cos_p: quiet(np.cos), P.tan_p: quiet(np.tan),
     P.asin_p: quiet(np.arcsin), P.acos_p: quiet(np.arccos), P.atan_p: np.arctan,
     P.sinh_p: quiet(np.sinh), P.cosh_p: quiet(np.cosh), P.tanh_p: np.tanh,

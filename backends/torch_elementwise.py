@@ -17,7 +17,8 @@ def _sign(x):
     if x.dtype.is_complex:  # x / |x|, 0 at 0 (as NumPy 2 and JAX)
         return torch.sgn(x)
     s = torch.sign(x)
-    return torch.where(torch.isnan(x), x, s) if x.dtype.is_floating_point else s
+    # nan stays nan and a zero keeps its sign (-0.0 -> -0.0, as XLA, JAX and the NumPy backend)
+    return torch.where(torch.isnan(x) | (x == 0), x, s) if x.dtype.is_floating_point else s
 
 
 def _safe_int_divisor(y):

@@ -94,3 +94,20 @@ def test_float_to_int_conversion_saturates(dtype):
         narrow = CONVERT_X.astype(np.float32)  # float32 values are float64 values: the same integers
     np.testing.assert_array_equal(host(lax.convert_element_type(narrow, dtype)),
                                   host(lax.convert_element_type(narrow.astype(np.float64), dtype)))
+
+
+def test_signed_zeros_and_spacing_as_jax():
+    """A zero keeps its sign through sign, cbrt and outer (NumPy's outer multiplies; it was a
+    matrix product, whose sums start from +0.0); spacing is the smallest subnormal at zero (it
+    was 2**-53) and nan at infinities. JAX 0.10.2's values."""
+    zeros = np.array([-0.0, 0.0])
+    for f in (fnp.sign, fnp.cbrt, lax.sign):
+        got = host(f(zeros))
+        assert got.tobytes() == zeros.tobytes(), f
+    assert host(fnp.outer(np.array([1.0, 2.0]), np.array([3.0, -0.0]))).tobytes() == \
+        np.array([[3.0, -0.0], [6.0, -0.0]]).tobytes()
+    got = host(fnp.spacing(np.array([0.0, -0.0, 1.0, -3.5, 1e-310, np.inf])))
+    want = np.array([5e-324, -5e-324, 2.220446049250313e-16, -4.440892098500626e-16, 5e-324, np.nan])
+    np.testing.assert_array_equal(got, want)
+    assert np.signbit(got[1]) and not np.signbit(got[0])
+    assert host(fnp.spacing(np.float32(0.0))) == np.float32(1.4012985e-45)

@@ -138,12 +138,13 @@ def inner(a: Array, b: Array) -> Array:
 @_bool_products
 def outer(a: Array, b: Array) -> Array:
     """Outer product of the flattened inputs."""
+    from functrace.numpy._core import multiply
     from functrace.numpy._shape import ravel
 
     a, b = _pair(a, b, "outer")
     a, b = ravel(a), ravel(b)
-    return lax.dot_general(lax.reshape(a, (get_aval(a).size, 1)), lax.reshape(b, (1, get_aval(b).size)),
-                           (((1,), (0,)), ((), ())))
+    # products, not a matrix product: BLAS would add each to +0.0 and lose -0.0 (NumPy's outer multiplies)
+    return multiply(lax.reshape(a, (get_aval(a).size, 1)), lax.reshape(b, (1, get_aval(b).size)))
 
 
 @_bool_products

@@ -67,7 +67,7 @@ def cbrt(x: Array) -> Array:
     """The real cube root."""
     x = _float(x)
     r = power(abs(x), _like(1.0 / 3.0, x))
-    return where(less(x, 0), negative(r), r)
+    return where(signbit(x), negative(r), r)  # -0.0 -> -0.0, as JAX
 
 
 def hypot(x1: Array, x2: Array) -> Array:
@@ -256,7 +256,10 @@ def spacing(x: Array) -> Array:
     m, e = frexp(x)
     ulp = power(_like(2.0, x), astype(e, dt) - float(info.nmant) - 1.0)
     ulp = maximum(ulp, _like(info.smallest_subnormal, x))
-    return where(signbit(x), negative(ulp), ulp)
+    # frexp gives exponent 0 for zeros and infinities: their spacing is the smallest subnormal
+    # and nan (NumPy's)
+    ulp = where(equal(x, 0), _like(info.smallest_subnormal, x), ulp)
+    return where(isfinite(x), where(signbit(x), negative(ulp), ulp), _like(np.nan, x))  # -0.0: JAX's sign
 
 
 def unwrap(p: Array, discont: float | None = None, axis: int = -1, period: float = 2 * np.pi) -> Array:
