@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import numpy as np
 import pytest
-from helpers import assert_close, random_array, traced_call
+from helpers import assert_close, host, random_array, traced_call
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -193,11 +193,13 @@ def test_softmax_family_is_stable_for_large_inputs(dtype):
 
 @pytest.mark.parametrize("mode", ["eager", "traced"])
 def test_infinities_in_the_softmax_family(mode):
-    """-inf entries act as masks; a row of only -inf has logsumexp -inf (not nan)."""
+    """-inf entries act as masks; a row of only -inf has logsumexp -inf (not nan); softmax and
+    log_softmax of a row holding +inf are nan throughout (JAX's values: it gave [nan, 0, 0])."""
     x = np.array([[0.0, -np.inf, 0.0], [-np.inf, -np.inf, -np.inf], [1.0, np.inf, 2.0]])
 
     def f(t):
-        return nn.softmax(t[:1]), nn.logsumexp(t, axis=1), nn.relu(t), nn.softplus(t), nn.sigmoid(t)
+        return (nn.softmax(t[:1]), nn.logsumexp(t, axis=1), nn.relu(t), nn.softplus(t), nn.sigmoid(t),
+                nn.softmax(t[2:]), nn.log_softmax(t[2:]))
 
     got = f(x) if mode == "eager" else traced_call(f, x)[0]
     assert_close(got[0], np.array([[0.5, 0.0, 0.5]]))
@@ -205,6 +207,7 @@ def test_infinities_in_the_softmax_family(mode):
     assert_close(got[2], np.maximum(x, 0))
     assert_close(got[3], np.logaddexp(x, 0))
     assert_close(got[4], np.where(np.isinf(x), (x > 0).astype(float), 1 / (1 + np.exp(-x))))
+    assert np.isnan(host(got[5])).all() and np.isnan(host(got[6])).all()
 
 
 def test_sigmoid_is_accurate_in_the_left_tail():

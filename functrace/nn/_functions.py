@@ -31,15 +31,17 @@ def _masked(x: Any, where: Any, fill: float) -> Any:
     return x if where is None else fnp.where(where, x, fill)
 
 
-def _shift(x: Any, axes: tuple[int, ...]) -> Any:
+def _shift(x: Any, axes: tuple[int, ...], keep_inf: bool = False) -> Any:
     """The maximum of ``x`` over ``axes`` (kept as size-1 axes), as a constant with no derivative;
     0 where that maximum is not finite (an all -inf slice, an inf or a nan) or the slice is empty,
-    so the shift itself never makes a nan."""
+    so the shift itself never makes a nan. With ``keep_inf`` a +inf maximum is kept: softmax and
+    log_softmax of a slice holding +inf are then nan throughout, as JAX's."""
     shape = get_aval(x).shape
     if any(shape[a] == 0 for a in axes):
         return fnp.zeros(tuple(1 if i in axes else n for i, n in enumerate(shape)), get_aval(x).dtype)
     m = fnp.max(x, axis=axes, keepdims=True)
-    return lax.stop_gradient(fnp.where(fnp.isfinite(m), m, 0))
+    kept = fnp.isfinite(m) if not keep_inf else fnp.logical_or(fnp.isfinite(m), fnp.greater(m, 0))
+    return lax.stop_gradient(fnp.where(kept, m, 0))
 
 
 def logsumexp(a: Array, axis: Axis = None, b: Array | None = None, keepdims: bool = False,
@@ -87,21 +89,22 @@ def logmeanexp(x: Array, axis: Axis = None, where: Array | None = None, keepdims
 
 def softmax(x: Array, axis: Axis = -1, where: Array | None = None) -> Array:
     """exp(x) / sum(exp(x)) over ``axis`` (an int, a tuple or None for all axes). Entries left out
-    by ``where`` are 0 and take no part in the sum; an input with +inf gives nan, as in JAX."""
+    by ``where`` are 0 and take no part in the sum; a slice holding +inf is nan, as in JAX."""
     x = _float(x)
     axes = _axes(x, axis)
     x = _masked(x, where, -np.inf)
-    unnormalized = fnp.exp(fnp.subtract(x, _shift(x, axes)))
+    unnormalized = fnp.exp(fnp.subtract(x, _shift(x, axes, keep_inf=True)))
     out = fnp.divide(unnormalized, fnp.sum(unnormalized, axis=axes, keepdims=True))
     return _masked(out, where, 0)
 
 
 def log_softmax(x: Array, axis: Axis = -1, where: Array | None = None) -> Array:
-    """x - logsumexp(x) over ``axis``; entries left out by ``where`` are -inf."""
+    """x - logsumexp(x) over ``axis``; entries left out by ``where`` are -inf; a slice holding
+    +inf is nan, as in JAX."""
     x = _float(x)
     axes = _axes(x, axis)
     x = _masked(x, where, -np.inf)
-    shifted = fnp.subtract(x, _shift(x, axes))
+    shifted = fnp.subtract(x, _shift(x, axes, keep_inf=True))
     out = fnp.subtract(shifted, fnp.log(fnp.sum(fnp.exp(shifted), axis=axes, keepdims=True)))
     return _masked(out, where, -np.inf)
 
