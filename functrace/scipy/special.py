@@ -190,7 +190,8 @@ def ndtri(p: Array) -> Array:
         x = fnp.subtract(x, fnp.multiply(fnp.negative(fnp.expm1(fnp.subtract(log_q, ln))), ratio))
     x = fnp.where(fnp.greater(p, 0.5), fnp.negative(x), fnp.where(fnp.equal(p, 0.5), fnp.zeros_like(x), x))
     x = fnp.where(fnp.equal(p, 0), fnp.full_like(x, -np.inf), fnp.where(fnp.equal(p, 1), fnp.full_like(x, np.inf), x))
-    return fnp.where(fnp.logical_or(fnp.less(p, 0), fnp.greater(p, 1)), fnp.full_like(x, np.nan), x)
+    outside = fnp.logical_or(fnp.logical_or(fnp.less(p, 0), fnp.greater(p, 1)), fnp.isnan(p))  # nan: not -0.67
+    return fnp.where(outside, fnp.full_like(x, np.nan), x)
 
 
 @ndtri.defjvp
@@ -265,9 +266,9 @@ def _xlog1py_jvp(primals: tuple, tangents: tuple) -> tuple:
 
 
 def entr(x: Array) -> Array:
-    """-x log(x) for x > 0, 0 at 0, -inf for x < 0."""
+    """-x log(x) for x > 0, 0 at 0, -inf for x < 0, nan for nan."""
     x = _float(x)
-    neg_inf = fnp.full_like(x, -np.inf)
+    neg_inf = fnp.where(fnp.isnan(x), x, fnp.full_like(x, -np.inf))
     return fnp.where(fnp.greater(x, 0), fnp.negative(xlogy(x, x)), fnp.where(fnp.equal(x, 0), fnp.zeros_like(x),
                                                                               neg_inf))
 

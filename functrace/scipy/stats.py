@@ -9,6 +9,7 @@ a log-density is ``-inf`` (a density 0), as in SciPy and JAX. The discrete distr
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -46,16 +47,32 @@ def _where(cond: Array, x: Array, value: float) -> Array:
 
 
 class _Namespace:
-    """A distribution's functions (``norm.logpdf`` ...): a namespace, never instantiated."""
+    """A distribution's functions (``norm.logpdf`` ...): a namespace, never instantiated. For a
+    univariate distribution each function is nan wherever an argument is nan (as JAX's: a
+    ``where`` that sorts x into a support must not turn a nan into 0 or -inf)."""
 
-    def __init__(self, name: str, **fns: Any):
+    def __init__(self, name: str, univariate: bool = True, **fns: Any):
         self.__name__ = name
         for k, f in fns.items():
-            setattr(self, k, f)
+            setattr(self, k, _nan_in_nan_out(f) if univariate else f)
         self.__all__ = sorted(fns)
 
     def __repr__(self) -> str:
         return f"<functrace.scipy.stats.{self.__name__}>"
+
+
+def _nan_in_nan_out(f):
+    def g(*args, **kwargs):
+        out = f(*args, **kwargs)
+        floats = [a for a in (*args, *kwargs.values())
+                  if not isinstance(a, (bool, int)) and get_aval(fnp.asarray(a)).dtype.kind == "f"]
+        if not floats:
+            return out
+        nan = functools.reduce(fnp.logical_or, [fnp.isnan(a) for a in floats])
+        return fnp.where(nan, fnp.full_like(out, np.nan), out)
+
+    g.__name__, g.__doc__ = getattr(f, "__name__", "f"), f.__doc__
+    return g
 
 
 def _from_logpdf(logpdf):
@@ -136,7 +153,8 @@ def _mvn_logpdf(x, mean, cov, allow_singular=None):
     return -0.5 * maha - 0.5 * logdet - 0.5 * n * _LOG_2PI
 
 
-multivariate_normal = _Namespace("multivariate_normal", logpdf=_mvn_logpdf, pdf=_from_logpdf(_mvn_logpdf))
+multivariate_normal = _Namespace("multivariate_normal", univariate=False, logpdf=_mvn_logpdf,
+                                 pdf=_from_logpdf(_mvn_logpdf))
 
 
 # ---------------------------------------------------------------------------- t
@@ -250,7 +268,16 @@ def _expon_cdf(x, loc=0, scale=1):
 
 def _expon_ppf(q, loc=0, scale=1):
     q, loc, scale = _promote(q, loc, scale)
-    return loc - scale * fnp.log1p(-q)
+    return _where(fnp.logical_and(q >= 0, q <= 1), loc - scale * fnp.log1p(-q), np.nan)
+
+
+def _expon_logcdf(x, loc=0, scale=1):
+    """log(1 - exp(-z)) without the cancellation of log(cdf) near 1 (``nn.log1mexp``)."""
+    from functrace.nn import log1mexp
+
+    x, loc, scale = _promote(x, loc, scale)
+    z = (x - loc) / scale
+    return _where(z > 0, log1mexp(_where(z > 0, z, 1.0)), -np.inf)
 
 
 def _expon_logsf(x, loc=0, scale=1):
@@ -259,7 +286,7 @@ def _expon_logsf(x, loc=0, scale=1):
 
 
 expon = _Namespace("expon", logpdf=_expon_logpdf, pdf=_from_logpdf(_expon_logpdf), cdf=_expon_cdf,
-                   logcdf=lambda x, loc=0, scale=1: fnp.log(_expon_cdf(x, loc, scale)), ppf=_expon_ppf,
+                   logcdf=_expon_logcdf, ppf=_expon_ppf,
                    sf=_from_logpdf(_expon_logsf), logsf=_expon_logsf)
 
 
@@ -364,7 +391,7 @@ def _dirichlet_logpdf(x, alpha):
     return _where(on_simplex, val, -np.inf)
 
 
-dirichlet = _Namespace("dirichlet", logpdf=_dirichlet_logpdf, pdf=_from_logpdf(_dirichlet_logpdf))
+dirichlet = _Namespace("dirichlet", univariate=False, logpdf=_dirichlet_logpdf, pdf=_from_logpdf(_dirichlet_logpdf))
 
 
 # ---------------------------------------------------------------------------- discrete
