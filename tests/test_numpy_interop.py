@@ -194,16 +194,18 @@ def test_mixed_numpy_and_fnp_code():
     (lambda x: np.einsum("ij->i", x, optimize=True), lambda x: fnp.einsum("ij->i", x)),
     (lambda x: np.reshape(x, 6, order="C"), lambda x: fnp.reshape(x, 6)),
     (lambda x: np.concatenate([x, x], axis=0, out=None), lambda x: fnp.concatenate([x, x])),
-], ids=["out=None", "defaults spelled out", "where=True", "optimize", "order='C'", "concatenate out=None"])
+    (lambda x: np.sum(x, where=x > 0, initial=1.0), lambda x: fnp.sum(x, where=x > 0, initial=1.0)),
+], ids=["out=None", "defaults spelled out", "where=True", "optimize", "order='C'", "concatenate out=None",
+        "where mask and initial reach fnp.sum"])
 def test_neutral_numpy_keywords_are_accepted(f, g):
     assert str(ft.make_jaxpr(f)(X)) == str(ft.make_jaxpr(g)(X))
 
 
 @pytest.mark.parametrize("f,what", [
-    (lambda x: np.sum(x, where=x > 0), "numpy.sum(..., where="),
-    (lambda x: np.max(x, initial=0.0), "numpy.max(..., initial=0.0)"),
+    (lambda x: np.nansum(x, where=x > 0), "numpy.nansum(..., where="),
+    (lambda x: np.std(x, mean=np.mean(x)), "numpy.std(..., mean="),
     (lambda x: np.concatenate([x, x], dtype=np.float64), "numpy.concatenate(..., dtype="),
-], ids=["where mask", "initial", "concatenate dtype"])
+], ids=["nansum where mask", "std mean", "concatenate dtype"])
 def test_unsupported_numpy_keywords_are_named(f, what):
     with pytest.raises(ft.UnsupportedNumpyFunctionError) as info:
         ft.make_jaxpr(f)(X)

@@ -376,3 +376,44 @@ TRACED_SCALARS = {
 def test_traced_scalar_arguments(name):
     f, args, ref = TRACED_SCALARS[name]
     _compare(ft.jit(f)(*args), ref(*args), name)
+
+
+RNG_W = np.random.default_rng(5)
+A_W = RNG_W.standard_normal((3, 4))
+M_W = RNG_W.random((3, 4)) < 0.6
+ROW_W = np.array([True, False, True, True])
+WHERE_CALLS = {  # reductions with where= / initial=, as NumPy (and JAX) take them
+    "sum": lambda m: m.sum(A_W, where=M_W),
+    "sum_axis_keepdims": lambda m: m.sum(A_W, axis=1, where=M_W, keepdims=True),
+    "sum_initial_row_mask": lambda m: m.sum(A_W, axis=0, initial=2.0, where=ROW_W),
+    "prod": lambda m: m.prod(A_W, axis=0, where=M_W),
+    "max": lambda m: m.max(A_W, axis=1, where=M_W, initial=-5.0),
+    "min": lambda m: m.min(A_W, where=M_W, initial=9.0),
+    "max_initial": lambda m: m.max(A_W, initial=10.0),
+    "all": lambda m: m.all(A_W > 0, axis=0, where=M_W),
+    "any": lambda m: m.any(A_W > 1, where=M_W),
+    "mean": lambda m: m.mean(A_W, axis=1, where=M_W),
+    "mean_row_mask": lambda m: m.mean(A_W, where=ROW_W),
+    "var_ddof": lambda m: m.var(A_W, axis=0, where=M_W, ddof=1),
+    "std": lambda m: m.std(A_W, where=M_W),
+    "mean_int": lambda m: m.mean(np.arange(12).reshape(3, 4), axis=0, where=M_W),
+    "sum_int_initial": lambda m: m.sum(np.arange(4), initial=3),
+}
+
+
+@pytest.mark.parametrize("name", sorted(WHERE_CALLS))
+def test_reductions_take_where_and_initial(name):
+    f = WHERE_CALLS[name]
+    with np.errstate(all="ignore"):
+        want = f(np)
+    _compare(f(fnp), want, name)
+    _compare(ft.jit(lambda: f(fnp))(), want, name + " (jit)")
+
+
+def test_where_reductions_errors_and_gradient():
+    with pytest.raises(ValueError, match="needs initial="):
+        fnp.max(A_W, where=M_W)
+    with pytest.raises(TypeError, match="out= is not supported"):
+        fnp.sum(A_W, out=np.zeros(()))
+    g = host(ft.grad(lambda x: fnp.mean(x, where=M_W))(A_W))
+    np.testing.assert_allclose(g, M_W / M_W.sum())

@@ -56,51 +56,118 @@ def _sum_dtype(dt: np.dtype) -> np.dtype:
     return np.add.reduce(np.zeros(1, dt)).dtype
 
 
+def _no_out(name: str, out: Any) -> None:
+    if out is not None:
+        raise user_error(TypeError(f"{name}: out= is not supported (arrays are immutable); use the result"))
+
+
+def _no_mask(where: Any) -> Any:
+    """None for a ``where`` that chooses everything (``True``, NumPy's default spelled out)."""
+    return None if where is True or (isinstance(where, np.bool_) and bool(where)) else where
+
+
+def _masked(a: Any, where: Any, fill: Any) -> Any:
+    """``a`` with the entries ``where`` leaves out replaced by ``fill`` (a reduction's identity)."""
+    if where is None:
+        return a
+    from functrace.numpy._core import where as select
+
+    mask = _to_bool(_arr(where))
+    return select(mask, a, _cast(fill, get_aval(a).dtype))
+
+
+def _with_initial(out: Any, initial: Any, combine: Any) -> Any:
+    return out if initial is None else combine(out, _cast(initial, get_aval(out).dtype))
+
+
 def sum(a: Array, axis: int | Sequence[int] | None = None, dtype: Any = None,  # noqa: A001
-        keepdims: bool = False) -> Array:
-    """Sum over ``axis`` (all axes by default). ``fnp.sum(x, axis=0, keepdims=True)``."""
+        keepdims: bool = False, *, out: None = None, initial: Any = None, where: Any = None) -> Array:
+    """Sum over ``axis`` (all axes by default) of the entries ``where`` chooses, plus ``initial``."""
+    where = _no_mask(where)
+    _no_out("sum", out)
     a = _arr(a)
     axes = _axes(a, axis)
     dt = as_dtype(dtype) if dtype is not None else _sum_dtype(get_aval(a).dtype)
-    return _keep(lax.reduce_sum(lax.convert_element_type(a, dt), axes), get_aval(a).shape, axes, keepdims)
+    a = _masked(lax.convert_element_type(a, dt), where, 0)
+    if where is not None:
+        a = _broadcast_like(a, where)
+        axes = _axes(a, axis)
+    total = _keep(lax.reduce_sum(a, axes), get_aval(a).shape, axes, keepdims)
+    return _with_initial(total, initial, lax.add)
+
+
+def _broadcast_like(a: Any, where: Any) -> Any:
+    """``a`` broadcast to its shape with the mask's (a mask may have more axes)."""
+    from functrace.numpy._shape import broadcast_to
+
+    shape = np.broadcast_shapes(get_aval(a).shape, np.shape(where))
+    return a if tuple(shape) == get_aval(a).shape else broadcast_to(a, shape)
 
 
 def prod(a: Array, axis: int | Sequence[int] | None = None, dtype: Any = None,
-         keepdims: bool = False) -> Array:
-    """Product over ``axis``."""
+         keepdims: bool = False, *, out: None = None, initial: Any = None, where: Any = None) -> Array:
+    """Product over ``axis`` of the entries ``where`` chooses, times ``initial``."""
+    where = _no_mask(where)
+    _no_out("prod", out)
     a = _arr(a)
-    axes = _axes(a, axis)
     dt = as_dtype(dtype) if dtype is not None else _sum_dtype(get_aval(a).dtype)
-    return _keep(lax.reduce_prod(lax.convert_element_type(a, dt), axes), get_aval(a).shape, axes, keepdims)
-
-
-def max(a: Array, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Array:  # noqa: A001
-    """Maximum over ``axis`` (nan propagates)."""
-    a = _arr(a)
+    a = _masked(lax.convert_element_type(a, dt), where, 1)
+    if where is not None:
+        a = _broadcast_like(a, where)
     axes = _axes(a, axis)
-    return _keep(lax.reduce_max(a, axes), get_aval(a).shape, axes, keepdims)
+    total = _keep(lax.reduce_prod(a, axes), get_aval(a).shape, axes, keepdims)
+    return _with_initial(total, initial, lax.mul)
 
 
-def min(a: Array, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Array:  # noqa: A001
-    """Minimum over ``axis``."""
+def _extremum(name: str, reduce: Any, combine: Any, a: Any, axis: Any, keepdims: bool, out: Any, initial: Any,
+              where: Any) -> Any:
+    _no_out(name, out)
+    where = _no_mask(where)
     a = _arr(a)
+    if where is not None:
+        if initial is None:
+            raise user_error(ValueError(f"{name}: where= needs initial= (the value of a slice that chooses "
+                                        "nothing), as in NumPy"))
+        a = _broadcast_like(_masked(a, where, initial), where)
     axes = _axes(a, axis)
-    return _keep(lax.reduce_min(a, axes), get_aval(a).shape, axes, keepdims)
+    return _with_initial(_keep(reduce(a, axes), get_aval(a).shape, axes, keepdims), initial, combine)
+
+
+def max(a: Array, axis: int | Sequence[int] | None = None, keepdims: bool = False, *,  # noqa: A001
+        out: None = None, initial: Any = None, where: Any = None) -> Array:
+    """Maximum over ``axis`` (nan propagates); with ``where``, of the chosen entries and ``initial``."""
+    return _extremum("max", lax.reduce_max, lax.max, a, axis, keepdims, out, initial, where)
+
+
+def min(a: Array, axis: int | Sequence[int] | None = None, keepdims: bool = False, *,  # noqa: A001
+        out: None = None, initial: Any = None, where: Any = None) -> Array:
+    """Minimum over ``axis``; with ``where``, of the chosen entries and ``initial``."""
+    return _extremum("min", lax.reduce_min, lax.min, a, axis, keepdims, out, initial, where)
 
 
 amax, amin = max, min
 
 
-def all(a: Array, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Array:  # noqa: A001
-    """True where every element along ``axis`` is non-zero."""
+def all(a: Array, axis: int | Sequence[int] | None = None, keepdims: bool = False, *,  # noqa: A001
+        out: None = None, where: Any = None) -> Array:
+    """True where every chosen element along ``axis`` is non-zero."""
+    where = _no_mask(where)
+    _no_out("all", out)
     a = _to_bool(_arr(a))
+    if where is not None:
+        a = _broadcast_like(_masked(a, where, True), where)
     axes = _axes(a, axis)
     return _keep(lax.reduce_and(a, axes), get_aval(a).shape, axes, keepdims)
 
 
-def any(a: Array, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Array:  # noqa: A001
-    """True where some element along ``axis`` is non-zero."""
+def any(a: Array, axis: int | Sequence[int] | None = None, keepdims: bool = False, *,  # noqa: A001
+        out: None = None, where: Any = None) -> Array:
+    """True where some chosen element along ``axis`` is non-zero."""
+    where = _no_mask(where)
+    _no_out("any", out)
     a = _to_bool(_arr(a))
+    if where is not None:
+        a = _broadcast_like(_masked(a, where, False), where)
     axes = _axes(a, axis)
     return _keep(lax.reduce_or(a, axes), get_aval(a).shape, axes, keepdims)
 
@@ -113,36 +180,54 @@ def _count(a: Any, axes: tuple[int, ...]) -> int:
     return n
 
 
+def _chosen(a: Any, axes: tuple[int, ...], where: Any, dt: np.dtype, keepdims: bool) -> Any:
+    """How many entries each slice counts: its size, or the number ``where`` chooses."""
+    if where is None:
+        return _cast(float(_count(a, axes)), dt)
+    mask = lax.convert_element_type(_broadcast_like(_to_bool(_arr(where)), a), dt)
+    return sum(mask, axis=axes, dtype=dt, keepdims=keepdims)
+
+
 def mean(a: Array, axis: int | Sequence[int] | None = None, dtype: Any = None,
-         keepdims: bool = False) -> Array:
-    """Arithmetic mean over ``axis``; integer inputs give float64, as in NumPy."""
+         keepdims: bool = False, *, out: None = None, where: Any = None) -> Array:
+    """Arithmetic mean over ``axis`` of the entries ``where`` chooses; integer inputs give
+    float64, as in NumPy (nan for a slice that chooses nothing)."""
+    where = _no_mask(where)
+    _no_out("mean", out)
     a = _arr(a)
-    axes = _axes(a, axis)
     dt = as_dtype(dtype) if dtype is not None else (get_aval(a).dtype if is_float(get_aval(a).dtype)
                                                     else np.dtype(np.float64))
-    s = sum(a, axis=axes, dtype=dt, keepdims=keepdims)
-    return lax.div(s, _cast(float(_count(a, axes)), dt))
+    if where is not None:
+        a = _broadcast_like(a, where)
+    axes = _axes(a, axis)
+    s = sum(a, axis=axes, dtype=dt, keepdims=keepdims, where=where)
+    return lax.div(s, _chosen(a, axes, where, dt, keepdims))
 
 
 def var(a: Array, axis: int | Sequence[int] | None = None, dtype: Any = None, ddof: int = 0,
-        keepdims: bool = False) -> Array:
-    """Variance: mean of squared deviations, divided by ``n - ddof``."""
+        keepdims: bool = False, *, out: None = None, where: Any = None) -> Array:
+    """Variance: mean of squared deviations (of the chosen entries), divided by ``n - ddof``."""
+    where = _no_mask(where)
+    _no_out("var", out)
     a = _arr(a)
-    axes = _axes(a, axis)
     dt = as_dtype(dtype) if dtype is not None else get_aval(a).dtype
     if not is_float(dt):  # integers and booleans: float64, as NumPy
         dt = np.dtype(np.float64)
     a = lax.convert_element_type(a, dt)
-    centered = subtract(a, mean(a, axis=axes, keepdims=True))
-    ss = lax.reduce_sum(lax.integer_pow(centered, 2), axes)
-    out = lax.div(ss, _cast(float(_count(a, axes) - ddof), dt))
-    return _keep(out, get_aval(a).shape, axes, keepdims)
+    if where is not None:
+        a = _broadcast_like(a, where)
+    axes = _axes(a, axis)
+    centered = subtract(a, mean(a, axis=axes, keepdims=True, where=where))
+    ss = sum(lax.integer_pow(centered, 2), axis=axes, keepdims=keepdims, where=where)
+    # n - ddof, not below 0 (as NumPy): a slice with too few entries is nan (0 / 0), not -0.0
+    dof = lax.max(lax.sub(_chosen(a, axes, where, dt, keepdims), _cast(float(ddof), dt)), _cast(0.0, dt))
+    return lax.div(ss, dof)
 
 
 def std(a: Array, axis: int | Sequence[int] | None = None, dtype: Any = None, ddof: int = 0,
-        keepdims: bool = False) -> Array:
+        keepdims: bool = False, *, out: None = None, where: Any = None) -> Array:
     """Standard deviation: ``sqrt(var(...))``."""
-    return sqrt(var(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims))
+    return sqrt(var(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims, out=out, where=where))
 
 
 def _arg(reducer, a: Array, axis: int | None, keepdims: bool) -> Array:
