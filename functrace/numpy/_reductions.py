@@ -83,17 +83,28 @@ def _with_initial(out: Any, initial: Any, combine: Any) -> Any:
 def sum(a: Array, axis: int | Sequence[int] | None = None, dtype: Any = None,  # noqa: A001
         keepdims: bool = False, *, out: None = None, initial: Any = None, where: Any = None) -> Array:
     """Sum over ``axis`` (all axes by default) of the entries ``where`` chooses, plus ``initial``."""
+    return _accumulate("sum", lax.reduce_sum, lax.add, 0, a, axis, dtype, keepdims, out, initial, where)
+
+
+def prod(a: Array, axis: int | Sequence[int] | None = None, dtype: Any = None,
+         keepdims: bool = False, *, out: None = None, initial: Any = None, where: Any = None) -> Array:
+    """Product over ``axis`` of the entries ``where`` chooses, times ``initial``."""
+    return _accumulate("prod", lax.reduce_prod, lax.mul, 1, a, axis, dtype, keepdims, out, initial, where)
+
+
+def _accumulate(name: str, reduce: Any, combine: Any, identity: int, a: Any, axis: Any, dtype: Any,
+                keepdims: bool, out: Any, initial: Any, where: Any) -> Any:
+    """A sum or product in ``dtype`` (NumPy's accumulator by default) of the chosen entries (the
+    others count as the identity), combined with ``initial``."""
     where = _no_mask(where)
-    _no_out("sum", out)
+    _no_out(name, out)
     a = _arr(a)
-    axes = _axes(a, axis)
     dt = as_dtype(dtype) if dtype is not None else _sum_dtype(get_aval(a).dtype)
-    a = _masked(lax.convert_element_type(a, dt), where, 0)
+    a = _masked(lax.convert_element_type(a, dt), where, identity)
     if where is not None:
         a = _broadcast_like(a, where)
-        axes = _axes(a, axis)
-    total = _keep(lax.reduce_sum(a, axes), get_aval(a).shape, axes, keepdims)
-    return _with_initial(total, initial, lax.add)
+    axes = _axes(a, axis)
+    return _with_initial(_keep(reduce(a, axes), get_aval(a).shape, axes, keepdims), initial, combine)
 
 
 def _broadcast_like(a: Any, where: Any) -> Any:
@@ -102,21 +113,6 @@ def _broadcast_like(a: Any, where: Any) -> Any:
 
     shape = np.broadcast_shapes(get_aval(a).shape, np.shape(where))
     return a if tuple(shape) == get_aval(a).shape else broadcast_to(a, shape)
-
-
-def prod(a: Array, axis: int | Sequence[int] | None = None, dtype: Any = None,
-         keepdims: bool = False, *, out: None = None, initial: Any = None, where: Any = None) -> Array:
-    """Product over ``axis`` of the entries ``where`` chooses, times ``initial``."""
-    where = _no_mask(where)
-    _no_out("prod", out)
-    a = _arr(a)
-    dt = as_dtype(dtype) if dtype is not None else _sum_dtype(get_aval(a).dtype)
-    a = _masked(lax.convert_element_type(a, dt), where, 1)
-    if where is not None:
-        a = _broadcast_like(a, where)
-    axes = _axes(a, axis)
-    total = _keep(lax.reduce_prod(a, axes), get_aval(a).shape, axes, keepdims)
-    return _with_initial(total, initial, lax.mul)
 
 
 def _extremum(name: str, reduce: Any, combine: Any, a: Any, axis: Any, keepdims: bool, out: Any, initial: Any,
