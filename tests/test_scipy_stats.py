@@ -197,3 +197,14 @@ def test_ndtri_and_entr_keep_nan():
 
     assert np.isnan(host(special.ndtri(np.array([np.nan, 0.3])))[0])  # was -0.674
     assert np.isnan(host(special.entr(np.array([np.nan, 0.5])))[0])  # was -inf
+
+
+def test_gamma_at_its_poles_and_zeros():
+    """nan at the negative integers and -inf, -inf at -0.0 (SciPy's and JAX's values: the poles
+    were +-inf and gamma(-0.0) +inf)."""
+    from functrace.scipy import special
+
+    x = np.array([-np.inf, -2.0, -1.0, -0.0, 0.0, np.inf, -2.5, 3.0])
+    got = host(special.gamma(x))
+    np.testing.assert_allclose(got, [np.nan, np.nan, np.nan, -np.inf, np.inf, np.inf, -0.9453087204829419, 2.0],
+                               rtol=1e-12)

@@ -76,11 +76,18 @@ def gammaln(x: Array) -> Array:
 
 
 def gamma(x: Array) -> Array:
-    """Gamma(x) = sign * exp(gammaln(x)), the sign negative on (-1, 0), (-3, -2), ..."""
+    """Gamma(x) = sign * exp(gammaln(x)), the sign negative on (-1, 0), (-3, -2), ...; nan at the
+    poles (the negative integers, and -inf), +-inf at +-0 (as SciPy and JAX; the poles were
+    +-inf and gamma(-0.0) +inf)."""
     x = _float(x)
+    dt = get_aval(x).dtype
     negative_odd = fnp.logical_and(fnp.less(x, 0), fnp.equal(fnp.mod(fnp.floor(x), 2), 1))
-    sign = fnp.where(negative_odd, fnp.asarray(-1, get_aval(x).dtype), fnp.asarray(1, get_aval(x).dtype))
-    return fnp.multiply(sign, fnp.exp(lax.lgamma(x)))
+    sign = fnp.where(negative_odd, fnp.asarray(-1, dt), fnp.asarray(1, dt))
+    out = fnp.multiply(sign, fnp.exp(lax.lgamma(x)))
+    pole = fnp.logical_and(fnp.less(x, 0), fnp.equal(fnp.floor(x), x))
+    out = fnp.where(pole, fnp.asarray(np.nan, dt), out)
+    return fnp.where(fnp.equal(x, 0), fnp.where(fnp.signbit(x), fnp.asarray(-np.inf, dt), fnp.asarray(np.inf, dt)),
+                     out)
 
 
 def digamma(x: Array) -> Array:
