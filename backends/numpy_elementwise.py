@@ -20,7 +20,7 @@ def _int_div(x, y):
     NumPy's; INT_MIN / -1 wraps to INT_MIN."""
     q = np.floor_divide(x, y)
     inexact_negative = (np.remainder(x, y) != 0) & ((x < 0) != (y < 0))
-    return np.add(q, inexact_negative, dtype=q.dtype if hasattr(q, "dtype") else None).astype(np.result_type(x, y))
+    return (q + inexact_negative).astype(np.result_type(x, y))
 
 
 def _div(x, y):

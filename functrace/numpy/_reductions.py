@@ -67,7 +67,8 @@ def _no_mask(where: Any) -> Any:
 
 
 def _masked(a: Any, where: Any, fill: Any) -> Any:
-    """``a`` with the entries ``where`` leaves out replaced by ``fill`` (a reduction's identity)."""
+    """``a`` with the entries ``where`` leaves out replaced by ``fill`` (a reduction's identity),
+    in the shape ``a`` and the mask broadcast to."""
     if where is None:
         return a
     from functrace.numpy._core import where as select
@@ -101,8 +102,6 @@ def _accumulate(name: str, reduce: Any, combine: Any, identity: int, a: Any, axi
     a = _arr(a)
     dt = as_dtype(dtype) if dtype is not None else _sum_dtype(get_aval(a).dtype)
     a = _masked(lax.convert_element_type(a, dt), where, identity)
-    if where is not None:
-        a = _broadcast_like(a, where)
     axes = _axes(a, axis)
     return _with_initial(_keep(reduce(a, axes), get_aval(a).shape, axes, keepdims), initial, combine)
 
@@ -124,7 +123,7 @@ def _extremum(name: str, reduce: Any, combine: Any, a: Any, axis: Any, keepdims:
         if initial is None:
             raise user_error(ValueError(f"{name}: where= needs initial= (the value of a slice that chooses "
                                         "nothing), as in NumPy"))
-        a = _broadcast_like(_masked(a, where, initial), where)
+        a = _masked(a, where, initial)
     axes = _axes(a, axis)
     return _with_initial(_keep(reduce(a, axes), get_aval(a).shape, axes, keepdims), initial, combine)
 
@@ -147,25 +146,21 @@ amax, amin = max, min
 def all(a: Array, axis: int | Sequence[int] | None = None, keepdims: bool = False, *,  # noqa: A001
         out: None = None, where: Any = None) -> Array:
     """True where every chosen element along ``axis`` is non-zero."""
-    where = _no_mask(where)
-    _no_out("all", out)
-    a = _to_bool(_arr(a))
-    if where is not None:
-        a = _broadcast_like(_masked(a, where, True), where)
-    axes = _axes(a, axis)
-    return _keep(lax.reduce_and(a, axes), get_aval(a).shape, axes, keepdims)
+    return _logical("all", lax.reduce_and, True, a, axis, keepdims, out, where)
 
 
 def any(a: Array, axis: int | Sequence[int] | None = None, keepdims: bool = False, *,  # noqa: A001
         out: None = None, where: Any = None) -> Array:
     """True where some chosen element along ``axis`` is non-zero."""
-    where = _no_mask(where)
-    _no_out("any", out)
-    a = _to_bool(_arr(a))
-    if where is not None:
-        a = _broadcast_like(_masked(a, where, False), where)
+    return _logical("any", lax.reduce_or, False, a, axis, keepdims, out, where)
+
+
+def _logical(name: str, reduce: Any, identity: bool, a: Any, axis: Any, keepdims: bool, out: Any,
+             where: Any) -> Any:
+    _no_out(name, out)
+    a = _masked(_to_bool(_arr(a)), _no_mask(where), identity)
     axes = _axes(a, axis)
-    return _keep(lax.reduce_or(a, axes), get_aval(a).shape, axes, keepdims)
+    return _keep(reduce(a, axes), get_aval(a).shape, axes, keepdims)
 
 
 def _count(a: Any, axes: tuple[int, ...]) -> int:
