@@ -19,7 +19,7 @@ from functrace import lax
 from functrace import numpy as fnp
 from functrace.errors import DTypeError, ShapeError
 from functrace.random._keys import Array, Shape, _error, _single_key, _split, _split_n
-from functrace.random._samplers import _check_shape, _float_dtype, _shape, _uniform
+from functrace.random._samplers import _float_dtype, _sample_shape, _shape, _uniform
 from functrace.tracing import get_aval
 
 _F32 = np.dtype(np.float32)
@@ -32,11 +32,7 @@ def poisson(key: Array, lam: Any, shape: Shape | None = None, dtype: Any = None)
     if dt.kind not in "iu":
         raise _error(DTypeError, f"random.poisson samples integers, not {dt.name}")
     lam = fnp.asarray(lam)
-    if shape is None:
-        shape = get_aval(lam).shape
-    else:
-        shape = _shape("poisson", shape)
-        _check_shape("poisson", shape, get_aval(lam).shape)
+    shape = _sample_shape("poisson", shape, get_aval(lam).shape)
     lam = lax.convert_element_type(fnp.broadcast_to(lam, shape), _F32)
     use_knuth = fnp.logical_or(fnp.isnan(lam), fnp.less(lam, np.float32(10)))
     lam_knuth = lax.select(use_knuth, lam, fnp.zeros_like(lam))
@@ -124,11 +120,7 @@ def binomial(key: Array, n: Any, p: Any, shape: Shape | None = None, dtype: Any 
     p = fnp.asarray(p)
     p = p if get_aval(p).dtype.kind == "f" else lax.convert_element_type(p, np.float64)
     n = fnp.asarray(n)
-    if shape is None:
-        shape = tuple(np.broadcast_shapes(get_aval(n).shape, get_aval(p).shape))
-    else:
-        shape = _shape("binomial", shape)
-        _check_shape("binomial", shape, get_aval(n).shape, get_aval(p).shape)
+    shape = _sample_shape("binomial", shape, get_aval(n).shape, get_aval(p).shape)
     return _binomial(k, n, p, shape, dt)
 
 

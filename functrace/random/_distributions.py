@@ -12,7 +12,16 @@ from functrace import numpy as fnp
 from functrace.errors import AxisError, DTypeError, ShapeError
 from functrace.ops.random_bits import sort_indices
 from functrace.random._keys import _I64, Array, Shape, _bits32, _error, _single_key, _split_n
-from functrace.random._samplers import _check_shape, _const, _float_dtype, _normal, _param, _shape, _uniform, randint
+from functrace.random._samplers import (
+    _const,
+    _float_dtype,
+    _normal,
+    _param,
+    _sample_shape,
+    _shape,
+    _uniform,
+    randint,
+)
 from functrace.tracing import Tracer, get_aval
 
 
@@ -146,11 +155,7 @@ def categorical(key: Array, logits: Any, axis: int = -1, shape: Shape | None = N
     nd = len(lshape)
     axis = _axis("categorical", axis, nd)
     batch_shape = lshape[:axis] + lshape[axis + 1:]
-    if shape is None:
-        shape = batch_shape
-    else:
-        shape = _shape("categorical", shape)
-        _check_shape("categorical", shape, batch_shape)
+    shape = _sample_shape("categorical", shape, batch_shape)
     dt = get_aval(logits).dtype
     prefix = shape[:len(shape) - len(batch_shape)]
     if replace:
@@ -225,11 +230,7 @@ def multivariate_normal(key: Array, mean: Any, cov: Any, shape: Shape | None = N
     if len(ms) < 1 or len(cs) < 2 or cs[-2:] != (ms[-1], ms[-1]):
         raise _error(ShapeError, f"random.multivariate_normal needs mean (..., n) and cov (..., n, n), got "
                                  f"{ms} and {cs}")
-    if shape is None:
-        shape = tuple(np.broadcast_shapes(ms[:-1], cs[:-2]))
-    else:
-        shape = _shape("multivariate_normal", shape)
-        _check_shape("multivariate_normal", shape, ms[:-1], cs[:-2])
+    shape = _sample_shape("multivariate_normal", shape, ms[:-1], cs[:-2])
     factor = _cholesky(cov)
     z = _normal(k, shape + ms[-1:], dt)
     return fnp.add(mean, fnp.einsum("...ij,...j->...i", factor, z))

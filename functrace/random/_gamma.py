@@ -13,7 +13,15 @@ from functrace import numpy as fnp
 from functrace.errors import ShapeError
 from functrace.random._distributions import _exponential
 from functrace.random._keys import Array, Shape, _error, _single_key, _split, _split_n
-from functrace.random._samplers import _broadcast, _check_shape, _const, _float_dtype, _normal, _param, _shape, _uniform
+from functrace.random._samplers import (
+    _broadcast,
+    _const,
+    _float_dtype,
+    _normal,
+    _param,
+    _sample_shape,
+    _uniform,
+)
 from functrace.tracing import get_aval
 
 
@@ -145,11 +153,7 @@ def _gamma(name: str, key: Array, a: Any, shape: Shape | None, dtype: Any, log_s
     dt = _float_dtype(name, dtype)
     a = _param(a, dt)
     ashape = get_aval(a).shape
-    if shape is None:
-        shape = ashape
-    else:
-        shape = _shape(name, shape)
-        _check_shape(name, shape, ashape)
+    shape = _sample_shape(name, shape, ashape)
     return _gamma_impl(k, _broadcast(a, shape), log_space)
 
 
@@ -168,11 +172,7 @@ def beta(key: Array, a: Any, b: Any, shape: Shape | None = None, dtype: Any = No
     k, typed = _single_key("beta", key)
     dt = _float_dtype("beta", dtype)
     a, b = _param(a, dt), _param(b, dt)
-    if shape is None:
-        shape = tuple(np.broadcast_shapes(get_aval(a).shape, get_aval(b).shape))
-    else:
-        shape = _shape("beta", shape)
-        _check_shape("beta", shape, get_aval(a).shape, get_aval(b).shape)
+    shape = _sample_shape("beta", shape, get_aval(a).shape, get_aval(b).shape)
     ka, kb = _split_n(k, 2)
     log_ga = _gamma_impl(ka, _broadcast(a, shape), True)
     log_gb = _gamma_impl(kb, _broadcast(b, shape), True)
@@ -191,10 +191,6 @@ def dirichlet(key: Array, alpha: Any, shape: Shape | None = None, dtype: Any = N
     ashape = get_aval(alpha).shape
     if len(ashape) < 1:
         raise _error(ShapeError, "random.dirichlet needs alpha with at least one axis (the categories)")
-    if shape is None:
-        shape = ashape[:-1]
-    else:
-        shape = _shape("dirichlet", shape)
-        _check_shape("dirichlet", shape, ashape[:-1])
+    shape = _sample_shape("dirichlet", shape, ashape[:-1])
     log_g = _gamma_impl(k, _broadcast(alpha, shape + ashape[-1:]), True)
     return softmax(log_g, -1)

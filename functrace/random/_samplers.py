@@ -46,6 +46,20 @@ def _check_shape(name: str, shape: tuple[int, ...], *param_shapes: tuple[int, ..
                                  f"the requested shape {shape}; pass shape=None or a shape they broadcast to")
 
 
+def _sample_shape(name: str, shape: Any, *param_shapes: tuple[int, ...]) -> tuple[int, ...]:
+    """A sampler's shape: ``shape``, which the parameters' shapes must broadcast to, or for None
+    their broadcast shape (JAX's convention)."""
+    if shape is None:
+        try:
+            return tuple(np.broadcast_shapes(*param_shapes))
+        except ValueError:
+            raise _error(ShapeError, f"random.{name}: the parameter shapes {list(param_shapes)} do not "
+                                     "broadcast") from None
+    shape = _shape(name, shape)
+    _check_shape(name, shape, *param_shapes)
+    return shape
+
+
 def _float_dtype(name: str, dtype: Any) -> np.dtype:
     dt = np.dtype(np.float64 if dtype is None else dtype)
     if dt.kind != "f" or dt.itemsize not in (2, 4, 8):
@@ -192,11 +206,7 @@ def truncated_normal(key: Array, lower: Any, upper: Any, shape: Shape | None = N
     dt = _float_dtype("truncated_normal", dtype)
     lower, upper = _param(lower, dt), _param(upper, dt)
     lshape, ushape = get_aval(lower).shape, get_aval(upper).shape
-    if shape is None:
-        shape = tuple(np.broadcast_shapes(lshape, ushape))
-    else:
-        shape = _shape("truncated_normal", shape)
-        _check_shape("truncated_normal", shape, lshape, ushape)
+    shape = _sample_shape("truncated_normal", shape, lshape, ushape)
     sqrt2 = _const(np.sqrt(2), dt)
     a = fnp.asarray(lax.erf(fnp.divide(lower, sqrt2)))
     b = fnp.asarray(lax.erf(fnp.divide(upper, sqrt2)))

@@ -22,29 +22,16 @@ from functrace.random._gamma import _gamma_impl
 from functrace.random._keys import Array, Shape, _error, _single_key, _split_n
 from functrace.random._samplers import (
     _broadcast,
-    _check_shape,
     _const,
     _float_dtype,
     _normal,
     _param,
+    _sample_shape,
     _shape,
     _uniform,
     bernoulli,
 )
 from functrace.tracing import get_aval
-
-
-def _sample_shape(name: str, shape: Shape | None, *params: Array) -> tuple[int, ...]:
-    """``shape``, checked against the parameters' shapes, or their broadcast shape for None."""
-    shapes = [get_aval(p).shape for p in params]
-    if shape is None:
-        try:
-            return tuple(np.broadcast_shapes(*shapes))
-        except ValueError:
-            raise _error(ShapeError, f"random.{name}: the parameter shapes {shapes} do not broadcast") from None
-    shape = _shape(name, shape)
-    _check_shape(name, shape, *shapes)
-    return shape
 
 
 def _int_dtype(name: str, dtype: Any) -> np.dtype:
@@ -67,7 +54,7 @@ def lognormal(key: Array, sigma: Any = 1.0, shape: Shape | None = None, dtype: A
     k, _ = _single_key("lognormal", key)
     dt = _float_dtype("lognormal", dtype)
     sigma = _param(sigma, dt)
-    return fnp.exp(fnp.multiply(_normal(k, _sample_shape("lognormal", shape, sigma), dt), sigma))
+    return fnp.exp(fnp.multiply(_normal(k, _sample_shape("lognormal", shape, get_aval(sigma).shape), dt), sigma))
 
 
 def pareto(key: Array, b: Any, shape: Shape | None = None, dtype: Any = None) -> Array:
@@ -75,7 +62,7 @@ def pareto(key: Array, b: Any, shape: Shape | None = None, dtype: Any = None) ->
     k, _ = _single_key("pareto", key)
     dt = _float_dtype("pareto", dtype)
     b = _param(b, dt)
-    return fnp.exp(fnp.divide(_exponential(k, _sample_shape("pareto", shape, b), dt), b))
+    return fnp.exp(fnp.divide(_exponential(k, _sample_shape("pareto", shape, get_aval(b).shape), dt), b))
 
 
 def rayleigh(key: Array, scale: Any, shape: Shape | None = None, dtype: Any = None) -> Array:
@@ -83,7 +70,7 @@ def rayleigh(key: Array, scale: Any, shape: Shape | None = None, dtype: Any = No
     k, _ = _single_key("rayleigh", key)
     dt = _float_dtype("rayleigh", dtype)
     scale = _param(scale, dt)
-    shape = _sample_shape("rayleigh", shape, scale)
+    shape = _sample_shape("rayleigh", shape, get_aval(scale).shape)
     u = _uniform(k, shape, dt, 0.0, 1.0)
     return lax.mul(_broadcast(scale, shape), lax.sqrt(lax.mul(lax.log(u), _const(-2.0, dt))))
 
@@ -135,7 +122,7 @@ def chisquare(key: Array, df: Any, shape: Shape | None = None, dtype: Any = None
     k, _ = _single_key("chisquare", key)
     dt = _float_dtype("chisquare", dtype)
     df = _param(df, dt)
-    return _chisquare(k, df, _sample_shape("chisquare", shape, df))
+    return _chisquare(k, df, _sample_shape("chisquare", shape, get_aval(df).shape))
 
 
 def _chisquare(k: Array, df: Array, shape: tuple[int, ...]) -> Array:
@@ -149,7 +136,7 @@ def f(key: Array, dfnum: Any, dfden: Any, shape: Shape | None = None, dtype: Any
     k, _ = _single_key("f", key)
     dt = _float_dtype("f", dtype)
     dfnum, dfden = _param(dfnum, dt), _param(dfden, dt)
-    shape = _sample_shape("f", shape, dfnum, dfden)
+    shape = _sample_shape("f", shape, get_aval(dfnum).shape, get_aval(dfden).shape)
     k_den, k_num = _split_n(k, 2)
     num = fnp.divide(_chisquare(k_num, dfnum, shape), dfnum)
     return fnp.divide(num, fnp.divide(_chisquare(k_den, dfden, shape), dfden))
@@ -160,7 +147,7 @@ def t(key: Array, df: Any, shape: Shape | None = None, dtype: Any = None) -> Arr
     k, _ = _single_key("t", key)
     dt = _float_dtype("t", dtype)
     df = _param(df, dt)
-    shape = _sample_shape("t", shape, df)
+    shape = _sample_shape("t", shape, get_aval(df).shape)
     k_normal, k_gamma = _split_n(k, 2)
     z = _normal(k_normal, shape, dt)
     half_df = fnp.divide(df, _const(2.0, dt))
@@ -176,7 +163,7 @@ def geometric(key: Array, p: Any, shape: Shape | None = None, dtype: Any = None)
     p = fnp.asarray(p)
     p = p if get_aval(p).dtype.kind == "f" else lax.convert_element_type(p, np.float64)
     pdt = get_aval(p).dtype
-    shape = _sample_shape("geometric", shape, p)
+    shape = _sample_shape("geometric", shape, get_aval(p).shape)
     u = _uniform(k, shape, pdt, 0.0, 1.0)
     u = fnp.where(fnp.equal(u, 0), _const(1.0, pdt), u)
     log_q = _broadcast(fnp.log1p(fnp.negative(p)), shape)
@@ -189,7 +176,7 @@ def triangular(key: Array, left: Any, mode: Any, right: Any, shape: Shape | None
     k, _ = _single_key("triangular", key)
     dt = _float_dtype("triangular", dtype)
     left, mode, right = (_param(x, dt) for x in (left, mode, right))
-    shape = _sample_shape("triangular", shape, left, mode, right)
+    shape = _sample_shape("triangular", shape, *(get_aval(v).shape for v in (left, mode, right)))
     left, mode, right = (_broadcast(x, shape) for x in (left, mode, right))
     width = fnp.subtract(right, left)
     fc = fnp.divide(fnp.subtract(mode, left), width)
@@ -206,7 +193,7 @@ def wald(key: Array, mean: Any, shape: Shape | None = None, dtype: Any = None) -
     k, _ = _single_key("wald", key)
     dt = _float_dtype("wald", dtype)
     mean = _param(mean, dt)
-    shape = _sample_shape("wald", shape, mean)
+    shape = _sample_shape("wald", shape, get_aval(mean).shape)
     mean = _broadcast(mean, shape)
     k_normal, k_uniform = _split_n(k, 2)
     v = _normal(k_normal, shape, dt)
