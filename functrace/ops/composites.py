@@ -258,26 +258,24 @@ def reduce_window_shape_tuple(operand_shape: Sequence[int], window_dimensions: S
                               window_strides: Sequence[int], padding: Sequence[tuple[int, int]],
                               base_dilation: Sequence[int] | None = None,
                               window_dilation: Sequence[int] | None = None) -> tuple[int, ...]:
-    """The shape of a windowed reduction's result."""
+    """The shape of a windowed reduction's result (the geometry its primitives use)."""
+    from functrace.ops._conv_geometry import _window_out
+
     n = len(operand_shape)
-    base_dilation = base_dilation or (1,) * n
-    window_dilation = window_dilation or (1,) * n
-    out = []
-    for d, w, s, (lo, hi), b, r in zip(operand_shape, window_dimensions, window_strides, padding, base_dilation,
-                                       window_dilation, strict=True):
-        padded = (d - 1) * b + 1 + lo + hi if d else lo + hi
-        eff = (w - 1) * r + 1
-        out.append(max(0, (padded - eff) // s + 1) if padded >= eff else 0)
-    return tuple(out)
+    return tuple(_window_out("lax.reduce_window_shape_tuple", d, lo, hi, b, w, r, s)
+                 for d, w, s, (lo, hi), b, r in zip(operand_shape, window_dimensions, window_strides, padding,
+                                                    base_dilation or (1,) * n, window_dilation or (1,) * n,
+                                                    strict=True))
 
 
 def conv_shape_tuple(lhs_shape: Sequence[int], rhs_shape: Sequence[int], strides: Sequence[int],
                      pads: Sequence[tuple[int, int]], batch_group_count: int = 1) -> tuple[int, ...]:
     """The output shape of a convolution in the (N, C, spatial...) / (O, I, spatial...) layout."""
-    spatial = []
-    for d, k, s, (lo, hi) in zip(lhs_shape[2:], rhs_shape[2:], strides, pads, strict=True):
-        spatial.append(max(0, (d + lo + hi - k) // s + 1))
-    return (lhs_shape[0] // batch_group_count, rhs_shape[0]) + tuple(spatial)
+    from functrace.ops._conv_geometry import _window_out
+
+    spatial = tuple(_window_out("lax.conv_shape_tuple", d, lo, hi, 1, k, 1, s)
+                    for d, k, s, (lo, hi) in zip(lhs_shape[2:], rhs_shape[2:], strides, pads, strict=True))
+    return (lhs_shape[0] // batch_group_count, rhs_shape[0]) + spatial
 
 
 def conv_general_shape_tuple(lhs_shape: Sequence[int], rhs_shape: Sequence[int], window_strides: Sequence[int],
