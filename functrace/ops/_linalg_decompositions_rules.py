@@ -291,12 +291,7 @@ def _eig_jvp(primals, tangents, *, vectors):
     dt = get_aval(v).dtype
     da = da if get_aval(da).dtype == dt else lax.convert_element_type(da, dt)
     vinv_da = bind(solve_p, v, da)
-    return [w], [lax.reduce_sum(lax.mul(vinv_da, _swap_last(v)), (get_aval(v).ndim - 1,))]
-
-
-def _swap_last(x):
-    nd = get_aval(x).ndim
-    return lax.transpose(x, tuple(range(nd - 2)) + (nd - 1, nd - 2))
+    return [w], [lax.reduce_sum(lax.mul(vinv_da, _mT(v)), (get_aval(v).ndim - 1,))]
 
 
 def_jvp_rule(eig_p, _eig_jvp)
