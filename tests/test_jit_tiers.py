@@ -9,7 +9,9 @@ too). The same programs check that ``optimize`` leaves nothing for a second walk
 
 from __future__ import annotations
 
+import gc
 import tracemalloc
+import weakref
 import zlib
 
 import numpy as np
@@ -259,3 +261,103 @@ def test_an_error_in_a_running_program_names_the_equation_and_the_users_line(tie
         notes = [n for n in getattr(info.value, "__notes__", ()) if n.startswith("functrace:")]
         assert len(notes) == 1, notes
         assert "`integer_pow`" in notes[0] and "program `f`" in notes[0] and f"{__file__}:{line}" in notes[0]
+
+
+def _foldable(x, w):
+    """A long program with work for every optimisation: constants to fold, repeats to share,
+    identities to drop, a stop_gradient."""
+    c = np.full((2, 3), 0.25)
+    y = x
+    for _ in range(6):
+        y = fnp.sin(y) * 1.0 + (c * 2.0 + 1.0) * ft.lax.stop_gradient(y)
+        y = y + fnp.negative(fnp.negative(w)) * fnp.cos(y) - fnp.cos(y) * 0.5
+    return fnp.sum(y * w), y
+
+
+@pytest.mark.parametrize("grad", [False, True], ids=["forward", "grad"])
+def test_a_long_program_runs_unoptimised_until_it_is_compiled(tiers, monkeypatch, grad):
+    """Optimising a long program costs about what tracing it does, so its planned calls run the
+    traced program (optimize is exact: the results are the compiled program's, bit for bit)
+    and it is optimised when it is lowered."""
+    fun = ft.grad(lambda x, w: _foldable(x, w)[0], argnums=(0, 1)) if grad else _foldable
+    with _no_tiers():
+        x, w = np.linspace(-1.0, 1.0, 6).reshape(2, 3), np.full((2, 3), 0.7)
+        reference = ft.jit(fun)
+        expected = [host(r) for r in ft.tree_util.tree_flatten(reference(x, w))[0]]
+        optimised = str(reference.trace(x, w).jaxpr)
+    calls = []
+    real = jit_module.optimize
+    monkeypatch.setattr(jit_module, "optimize", lambda *a, **k: calls.append(1) or real(*a, **k))
+    f = ft.jit(fun)
+    for call in range(4):
+        got = [host(r) for r in ft.tree_util.tree_flatten(f(x, w))[0]]
+        (entry,) = f._cache.values()
+        assert (entry.unoptimized is None) == (call >= 2), call  # optimised when lowered, on the third call
+        assert bool(calls) == (call >= 2), call
+        for a, b in zip(got, expected, strict=True):
+            np.testing.assert_array_equal(a, b)
+    assert str(f.trace(x, w).jaxpr) == optimised
+
+
+def test_the_ahead_of_time_api_sees_a_long_programs_optimised_jaxpr(tiers):
+    x, w = np.linspace(-1.0, 1.0, 6).reshape(2, 3), np.full((2, 3), 0.7)
+    with _no_tiers():
+        optimised = str(ft.jit(_foldable).trace(x, w).jaxpr)
+    f = ft.jit(_foldable)
+    f(x, w)
+    (entry,) = f._cache.values()
+    assert entry.unoptimized is not None
+    assert str(f.trace(x, w).jaxpr) == optimised
+    assert entry.unoptimized is None
+
+
+def test_a_long_program_with_inexact_rewrites_is_optimised_at_once(tiers):
+    x, w = np.linspace(-1.0, 1.0, 6).reshape(2, 3), np.full((2, 3), 0.7)
+    with ft.config.option("inexact_rewrites"):
+        f = ft.jit(_foldable)
+        f(x, w)
+    (entry,) = f._cache.values()
+    assert entry.unoptimized is None
+
+
+def _generation_of(obj) -> int | None:
+    for g in range(3):
+        if any(o is obj for o in gc.get_objects(generation=g)):
+            return g
+    return None
+
+
+def test_a_large_program_goes_to_the_collectors_oldest_generation(tiers, monkeypatch):
+    """What jit's first call of a large program leaves behind is its cached program: moved to the
+    oldest generation at once (not walked by the next young collections), while the user's
+    garbage from before the call is collected, their frozen objects stay frozen and the
+    collector is on again."""
+    monkeypatch.setattr(jit_module, "_PROMOTE_FROM_OBJECTS", 100)
+
+    class Node:
+        pass
+
+    x, w = np.linspace(-1.0, 1.0, 6).reshape(2, 3), np.full((2, 3), 0.7)
+    assert gc.isenabled()
+    garbage = Node()
+    garbage.me = garbage  # a cycle only the collector frees
+    gone = weakref.ref(garbage)
+    del garbage
+    f = ft.jit(_long)
+    f(x, w)
+    assert gc.isenabled()
+    assert gone() is None
+    (entry,) = f._cache.values()
+    assert _generation_of(entry.unoptimized.jaxpr.eqns[0]) == 2
+
+    frozen = Node()
+    gc.freeze()
+    try:
+        g = ft.jit(_long)
+        g(x, w)
+        assert gc.get_freeze_count() > 0 and _generation_of(frozen) is None  # still frozen
+        (entry,) = g._cache.values()
+        assert _generation_of(entry.unoptimized.jaxpr.eqns[0]) != 2  # left to the collector
+    finally:
+        gc.unfreeze()
+    assert gc.isenabled()

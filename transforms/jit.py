@@ -7,9 +7,10 @@ function is traced with abstract values (so Python control flow on array values 
 entry is stored. Calls with concrete arrays run the entry's lowered function: straight-line
 code, compiled on first use (``backends.lowering``); a program of ``INTERPRET_FROM_EQNS``
 equations or more runs as a plan (``backends.plan``) until its ``COMPILE_AFTER_CALLS``-th call,
-so that a long program called a few times is not compiled at all. Calls with tracers (``jit``
-inside grad, vmap, make_jaxpr or another jit) evaluate the optimised jaxpr on them instead, so
-the outer transform sees ordinary primitives it can differentiate, batch or record.
+so that a long program called a few times is not compiled at all; its plan runs the traced
+program, which is optimised only when it is lowered (``_defers_optimize``). Calls with tracers
+(``jit`` inside grad, vmap, make_jaxpr or another jit) evaluate the optimised jaxpr on them
+instead, so the outer transform sees ordinary primitives it can differentiate, batch or record.
 
 Arrays a function closes over are constants of its jaxpr, captured (copied) when it is traced,
 as in JAX: changing such an array afterwards does not change what the compiled function
@@ -59,7 +60,7 @@ from functrace.tracing import (
 )
 from functrace.transforms.aot import Compiled, Lowered, Traced
 from functrace.transforms.cost import cost_analysis
-from functrace.transforms.passes import has_sub_jaxprs, optimize
+from functrace.transforms.passes import has_sub_jaxprs, optimize, prune_consts
 from functrace.tree_util import LEAF, PyTreeDef, tree_flatten, tree_unflatten
 
 # A program of this many equations or more runs as a plan (``backends.plan``) for its first
@@ -77,23 +78,60 @@ _PY_SCALARS = {bool: ((), np.dtype(bool), "weak"), int: ((), np.dtype(np.int64),
 
 
 class _Entry:
-    """One cache entry: the optimised jaxpr, its constants on the backend, the lowering."""
+    """One cache entry: the optimised jaxpr, its constants on the backend, the lowering.
 
-    __slots__ = ("closed", "consts", "out_tree", "single_output", "takes_ndarray", "cacheable", "runnable", "lowered",
-                 "call", "copies", "__weakref__")
+    A long program's entry may hold its traced jaxpr unoptimised (``unoptimized``, see
+    ``_defers_optimize``): ``closed`` and ``consts`` optimise it on first use."""
 
-    def __init__(self, closed: ClosedJaxpr, consts: list, out_tree: PyTreeDef, backend: Any):
-        self.closed = closed
-        self.consts = consts
+    __slots__ = ("_closed", "_consts", "unoptimized", "out_tree", "single_output", "takes_ndarray", "cacheable",
+                 "runnable", "lowered", "call", "copies", "__weakref__")
+
+    def __init__(self, closed: ClosedJaxpr, out_tree: PyTreeDef, backend: Any, optimized: bool = True):
+        self._closed: ClosedJaxpr | None = closed if optimized else None
+        self._consts = [to_backend(c) for c in closed.consts] if optimized else None
+        self.unoptimized: ClosedJaxpr | None = None if optimized else closed
         self.out_tree = out_tree
         self.single_output = out_tree == LEAF  # f returned one array: no tree to rebuild
         self.takes_ndarray = backend.is_native(np.empty(0))  # NumPy arguments need no conversion
         # A constant that is a tracer of an enclosing transform changes from call to call.
-        self.cacheable = not any(isinstance(c, Tracer) for c in consts)
+        self.cacheable = not any(isinstance(c, Tracer) for c in closed.consts)
         self.runnable: ClosedJaxpr | None = None  # see _runnable
         self.lowered: Lowered | None = None
         self.call: Callable[..., tuple] | None = None
         self.copies: list[bool] | None = None  # outputs to copy when evaluated without lowering
+
+    @property
+    def closed(self) -> ClosedJaxpr:
+        """The optimised jaxpr (optimised now if that was deferred)."""
+        if self._closed is None:
+            self._optimize()
+        return self._closed
+
+    @property
+    def consts(self) -> list:
+        """The optimised jaxpr's constants, on the backend."""
+        if self._closed is None:
+            self._optimize()
+        return self._consts
+
+    def _optimize(self) -> None:
+        with _gc_paused():
+            closed = optimize(self.unoptimized)
+        self._consts = [to_backend(c) for c in closed.consts]
+        self._closed, self.unoptimized = closed, None
+
+
+def _defers_optimize(closed: ClosedJaxpr, backend: Any) -> bool:
+    """Whether a traced program runs unoptimised until it is lowered: one of
+    ``INTERPRET_FROM_EQNS`` equations or more runs its first calls as a plan, and optimising
+    a long program costs about as much as tracing it, so that is left to the lowering (which
+    only a program called ``COMPILE_AFTER_CALLS`` times gets) or to the ahead-of-time API. The
+    optimisations are exact, so every call computes the same values either way; not so the
+    inexact rewrites a user may switch on, which are applied at once. A backend with a lowering
+    of its own, and a program closing over values an enclosing transform traces, run optimised
+    from the first call."""
+    return (len(closed.jaxpr.eqns) >= INTERPRET_FROM_EQNS and not _config.INEXACT_REWRITES
+            and not hasattr(backend, "lower_jaxpr") and not any(isinstance(c, Tracer) for c in closed.consts))
 
 
 def _static_key(fun_name: str, static: dict[Any, Any]) -> tuple:
@@ -275,13 +313,16 @@ def jit(fun: Callable, static_argnums: int | Sequence[int] | None = (),
                 # Dead code is left to optimize's DCE.)
                 jaxpr, consts = trace_flat(f_flat, flat, concrete=False, dce=False)[:2]
             consts = [c if isinstance(c, Tracer) else to_backend(c) for c in consts]
-            closed = optimize(ClosedJaxpr(jaxpr, consts, in_tree, out_tree.val))
+            closed = prune_consts(ClosedJaxpr(jaxpr, consts, in_tree, out_tree.val))
+            deferred = _defers_optimize(closed, backend)
+            if not deferred:
+                closed = optimize(closed)
             # Closed-over arrays are captured now (JAX's rule): later changes to them are not seen.
-            # Copied once optimize has dropped those nothing reads (no user code ran meanwhile); the
-            # constants it folded too, as they may be views of the user's arrays.
+            # Copied once DCE has dropped those nothing reads (no user code ran meanwhile); the
+            # constants optimize folded too, as they may be views of the user's arrays.
             captured = [c if isinstance(c, Tracer) else backend.copy(c) for c in closed.consts]
             closed = ClosedJaxpr(closed.jaxpr, captured, in_tree, out_tree.val)
-        return _Entry(closed, [to_backend(c) for c in closed.consts], out_tree.val, backend)
+        return _Entry(closed, out_tree.val, backend, optimized=not deferred)
 
     def lower_entry(entry: _Entry, key: tuple) -> Lowered:
         if entry.lowered is None:
@@ -294,10 +335,11 @@ def jit(fun: Callable, static_argnums: int | Sequence[int] | None = (),
         ``INTERPRET_FROM_EQNS`` equations or more, a plan that is lowered after
         ``COMPILE_AFTER_CALLS`` calls (see the module docstring)."""
         backend = current_backend()
-        if len(entry.closed.jaxpr.eqns) < INTERPRET_FROM_EQNS or hasattr(backend, "lower_jaxpr"):
+        closed = entry.unoptimized  # (a long program's first calls run it unoptimised)
+        if closed is None and (len(entry.closed.jaxpr.eqns) < INTERPRET_FROM_EQNS or hasattr(backend, "lower_jaxpr")):
             return lower_entry(entry, key).flat_fn
         with _gc_paused():
-            closed = _runnable(entry)
+            closed = closed or _runnable(entry)
             plan = plan_jaxpr(closed.jaxpr, closed.consts, backend, own_outputs=True, name=fun_name)
         calls = 0
         entry_ref = weakref.ref(entry)  # the entry holds this function: a strong reference would be a cycle
@@ -414,6 +456,11 @@ def _runnable(entry: _Entry) -> ClosedJaxpr:
     return entry.runnable
 
 
+# A pause that leaves this many new objects or more behind (a program of a few thousand
+# equations) moves them to the collector's oldest generation (see ``_gc_paused``).
+_PROMOTE_FROM_OBJECTS = 100_000
+
+
 @contextlib.contextmanager
 def _gc_paused():
     """Python's cyclic garbage collector paused while a program is traced, optimised and lowered.
@@ -422,15 +469,28 @@ def _gc_paused():
     each allocation burst triggers collections that walk every live object again, which made
     the first call of a large program (100,000 equations) spend more than half its time in the
     collector. The collector resumes afterwards (only if it was on: nested jits and other
-    threads leave it as they found it), and collects what the pause deferred in one pass.
+    threads leave it as they found it).
+
+    What the pause leaves behind is the cached program, which lives as long as the jitted
+    function. The collector takes new objects to die young and would walk each of them again in
+    the first two or three collections after the pause (a fifth of the first call of a program of
+    20,000 operations), so when the pause leaves many they go straight to its oldest generation
+    (``gc.freeze`` then ``gc.unfreeze``), which only full collections walk. The young generation
+    is collected as the pause starts, so what moves is what the pause made (with its few cycles,
+    freed by the next full collection). Not done while the user has frozen objects of their own:
+    ``unfreeze`` would release them.
     """
     if not gc.isenabled():
         yield
         return
+    gc.collect(0)
     gc.disable()
     try:
         yield
     finally:
+        if gc.get_count()[0] >= _PROMOTE_FROM_OBJECTS and not gc.get_freeze_count():
+            gc.freeze()
+            gc.unfreeze()
         gc.enable()
 
 
