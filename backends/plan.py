@@ -24,6 +24,7 @@ from typing import Any, Callable, Sequence
 
 from functrace.backends.lowering import bound_impl, outputs_to_copy
 from functrace.backends.program_errors import equation_note
+from functrace.dce import has_effect
 from functrace.ir import Jaxpr, Literal
 from functrace.tracing import literal_key
 
@@ -59,18 +60,32 @@ def plan_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, own_outputs: b
             where[id(x)] = r
         return r
 
+    # One backward walk finds the equations to run (those whose results are read, and those with
+    # an effect: a program jit has not optimised yet may hold dead code, see ``transforms.jit``)
+    # and, for each variable, the equation that reads it last.
+    eqns = jaxpr.eqns
+    n_eqns = len(eqns)
     last_use: dict[int, int] = {}
-    for i, eqn in enumerate(jaxpr.eqns):  # literals get their fixed registers before the variables
-        for x in eqn.invars:
-            if type(x) is Literal:
-                literal(x)
-            else:
-                last_use[id(x)] = i
     for x in jaxpr.outvars:
         if type(x) is Literal:
             literal(x)
         else:
-            last_use[id(x)] = len(jaxpr.eqns)  # returned: never cleared
+            last_use[id(x)] = n_eqns  # returned: never cleared
+    kept: list[int] = []
+    for i in range(n_eqns - 1, -1, -1):
+        eqn = eqns[i]
+        outs = eqn.outvars
+        if not (id(outs[0]) in last_use if len(outs) == 1 else any(id(v) in last_use for v in outs)):
+            prim = eqn.primitive
+            if not ((prim.effectful or prim.subjaxprs) and has_effect(eqn)):
+                continue
+        kept.append(i)
+        for x in eqn.invars:
+            if type(x) is Literal:
+                literal(x)
+            elif id(x) not in last_use:
+                last_use[id(x)] = i
+    kept.reverse()
     n_fixed = len(fixed)
 
     free: list[int] = []  # registers of dead values, for later results to reuse
@@ -86,20 +101,32 @@ def plan_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, own_outputs: b
     steps: list[tuple] = []
     specialize = getattr(backend, "specialize", None)  # (lowering.specialization, looked up once per plan)
     impls: dict[Any, Callable[..., Any]] = {}  # (primitive, specialisation) -> the bound implementation
-    for i, eqn in enumerate(jaxpr.eqns):
+    for i in kept:
+        eqn = eqns[i]
         prim = eqn.primitive
         special = specialize(eqn) if specialize is not None else None
         key = (prim, special)
         fn = impls.get(key)
         if fn is None:
             fn = impls[key] = bound_impl(backend, prim, special, raw)
-        ins = []
-        dying = []  # the registers of operands read for the last time here (each once)
-        for x in eqn.invars:
-            r = where[id(x)]
-            ins.append(r)
-            if r >= n_fixed and last_use[id(x)] == i and r not in dying:  # (a literal's is fixed)
-                dying.append(r)
+        # The operands: one register's number, or ``itemgetter(i, j)``, one C-level call giving
+        # ``(r[i], r[j])`` (and an empty tuple's getter for no operands); and the registers of
+        # those read for the last time here (each once; a literal's is fixed).
+        invars = eqn.invars
+        if len(invars) == 1:
+            k = id(invars[0])
+            get = where[k]
+            dying = [get] if get >= n_fixed and last_use[k] == i else []
+        else:
+            ins = []
+            dying = []
+            for x in invars:
+                k = id(x)
+                r = where[k]
+                ins.append(r)
+                if r >= n_fixed and last_use[k] == i and r not in dying:
+                    dying.append(r)
+            get = itemgetter(*ins) if ins else _no_operands
         if prim.multiple_results:
             out: Any = []
             for v in eqn.outvars:
@@ -122,9 +149,6 @@ def plan_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, own_outputs: b
                 n_regs += out == n_regs
             where[id(v)] = out
         free.extend(dying)
-        # The operands: one register's number, or ``itemgetter(i, j)``, one C-level call giving
-        # ``(r[i], r[j])`` (and an empty tuple's getter for no operands).
-        get = ins[0] if len(ins) == 1 else itemgetter(*ins) if ins else _no_operands
         steps.append((fn, get, eqn.params or None, out, tuple(dying)))
     result_regs = tuple(literal(x) if type(x) is Literal else where[id(x)] for x in jaxpr.outvars)
     copies = outputs_to_copy(jaxpr, backend) if own_outputs else [False] * len(result_regs)
@@ -136,7 +160,7 @@ def plan_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, own_outputs: b
             raise TypeError(f"the program takes {n_args} arguments, not {len(args)}")
         r = template.copy()
         r[first_arg:first_arg + n_args] = args
-        i = 0
+        i = 0  # (the step's number)
         try:
             for fn, get, params, out, dead in steps:
                 if type(get) is int:
@@ -152,7 +176,7 @@ def plan_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, own_outputs: b
                     r[k] = None
                 i += 1
         except Exception as e:  # name the equation, and the user's line that made it
-            e.add_note(equation_note(jaxpr.eqns[i], i, name))
+            e.add_note(equation_note(eqns[kept[i]], kept[i], name))
             raise
         return tuple([copy(r[k]) if c else r[k] for k, c in zip(result_regs, copies, strict=True)])
 

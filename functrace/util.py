@@ -44,16 +44,27 @@ def _package_dirs() -> tuple[str, ...]:
 _INTERNAL_DIRS = _package_dirs()
 
 
+# file name -> whether it is functrace's own (or NumPy's, ...): asked for every frame that
+# ``user_frame`` passes, several per traced operation. Bounded (generated code has many names).
+_internal_files: dict[str, bool] = {}
+
+
 def user_frame() -> tuple[str, int] | None:
     """The (file, line) of the innermost stack frame outside functrace itself.
 
     Recorded on every equation, and named in every error, so a user sees *their* line.
     """
     f = sys._getframe(1)
-    internal = _INTERNAL_DIRS
+    known = _internal_files
     while f is not None:
         fn = f.f_code.co_filename
-        if not fn.startswith(internal):
+        internal = known.get(fn)
+        if internal is None:
+            internal = fn.startswith(_INTERNAL_DIRS)
+            if len(known) >= 4096:
+                known.clear()
+            known[fn] = internal
+        if not internal:
             return fn, f.f_lineno
         f = f.f_back
     return None

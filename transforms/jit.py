@@ -313,10 +313,12 @@ def jit(fun: Callable, static_argnums: int | Sequence[int] | None = (),
                 # Dead code is left to optimize's DCE.)
                 jaxpr, consts = trace_flat(f_flat, flat, concrete=False, dce=False)[:2]
             consts = [c if isinstance(c, Tracer) else to_backend(c) for c in consts]
-            closed = prune_consts(ClosedJaxpr(jaxpr, consts, in_tree, out_tree.val))
+            closed = ClosedJaxpr(jaxpr, consts, in_tree, out_tree.val)
             deferred = _defers_optimize(closed, backend)
             if not deferred:
                 closed = optimize(closed)
+            elif consts:  # (the plan skips dead code itself; only the constants something reads are kept)
+                closed = prune_consts(closed)
             # Closed-over arrays are captured now (JAX's rule): later changes to them are not seen.
             # Copied once DCE has dropped those nothing reads (no user code ran meanwhile); the
             # constants optimize folded too, as they may be views of the user's arrays.

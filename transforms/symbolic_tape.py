@@ -95,7 +95,12 @@ class SymbolicTracer(Tracer):
     __slots__ = ("primal", "node")
 
     def __init__(self, trace: "SymbolicTape", aval: Any, primal: Any, node: int | None):
-        super().__init__(trace, aval, None)
+        # (Tracer.__init__'s assignments written out: one of these is made per operation.)
+        self._trace = trace
+        self.aval = aval
+        self._var = None
+        self.val = None
+        self.producer = None
         self.primal = primal
         self.node = node
 
@@ -196,8 +201,9 @@ class SymbolicTape(Trace):
         # The same operation on the same values is recorded once, as tracing records it once
         # (CSE): its uses then share one cotangent, summed before its backward half runs.
         same = None
-        if key is not None:
-            same = (key, tuple([id(x) if type(x) is Var else literal_key(x) for x in in_atoms]), tuple(in_nodes))
+        if key is not None:  # (the signature by its jaxprs, which the entry keeps alive: one per key)
+            same = (id(staged), tuple([id(x) if type(x) is Var else literal_key(x) for x in in_atoms]),
+                    tuple(in_nodes))
             hit = self._cse.get(same)
             if hit is not None:
                 return hit[0]
@@ -208,7 +214,7 @@ class SymbolicTape(Trace):
         outs = [SymbolicTracer(self, a, x, nd) for a, x, nd in zip(out_avals, values[:n_out], out_nodes, strict=True)]
         result = outs if prim.multiple_results else outs[0]
         if same is not None:
-            self._cse[same] = (result, in_atoms)  # (the atoms kept alive: their ids are in the key)
+            self._cse[same] = (result, in_atoms, staged)  # (kept alive: their ids are in the key)
         return result
 
     def _general(self, prim: Primitive, params: dict, primals: list, avals: list, diff_in: tuple,
@@ -252,7 +258,8 @@ class SymbolicTape(Trace):
             elif traced or compact:  # through the tracing machinery (bind): the general route's program
                 in_cts = eval_jaxpr(backward.closed.jaxpr, backward.closed.consts, [*res, *outs_ct], source)
             else:
-                in_cts = _inline_traced(outer, backward, [_operand(outer, x) for x in (*res, *outs_ct)], source)
+                in_cts = _inline_traced(outer, backward, [x if type(x) is Tracer and x._trace is outer
+                                                          else _operand(outer, x) for x in (*res, *outs_ct)], source)
             for node, c in zip(in_nodes, in_cts, strict=True):
                 if c is None or isinstance(c, Zero):
                     continue
