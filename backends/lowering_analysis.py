@@ -83,20 +83,23 @@ def _reusable_buffers(jaxpr: Jaxpr, fresh: frozenset) -> set[int]:
     return candidates
 
 
-def outputs_to_copy(jaxpr: Jaxpr, backend: Any) -> list[bool]:
+def outputs_to_copy(jaxpr: Jaxpr, backend: Any, made_fresh: set[int] | None = None) -> list[bool]:
     """Which of ``jaxpr``'s outputs must be copied before a user receives them, so that every
     result is an array of its own that is safe to modify in place: a literal or constant
     (the same array on every call), an input passed through, an output returned twice, and
     any result of a primitive the backend does not list in ``fresh_results`` (a view, such as
     a broadcast, a reshape or a slice, or an operand returned as it is). Results of the
-    common primitives (arithmetic, reductions, products) are new arrays and are not copied."""
-    fresh = getattr(backend, "fresh_results", frozenset())
-    outs = {id(x) for x in jaxpr.outvars if type(x) is not Literal}
-    made_fresh = set()
-    for eqn in jaxpr.eqns:  # one membership test per equation: only the outputs' producers matter
-        v = eqn.outvars[0] if eqn.outvars else None
-        if id(v) in outs and eqn.primitive in fresh and not eqn.primitive.multiple_results:
-            made_fresh.add(id(v))
+    common primitives (arithmetic, reductions, products) are new arrays and are not copied.
+    ``made_fresh``: the ids of the outputs made by a single-result primitive of
+    ``fresh_results``, when the caller has found them in its own walk."""
+    if made_fresh is None:
+        fresh = getattr(backend, "fresh_results", frozenset())
+        outs = {id(x) for x in jaxpr.outvars if type(x) is not Literal}
+        made_fresh = set()
+        for eqn in jaxpr.eqns:  # one membership test per equation: only the outputs' producers matter
+            v = eqn.outvars[0] if eqn.outvars else None
+            if id(v) in outs and eqn.primitive in fresh and not eqn.primitive.multiple_results:
+                made_fresh.add(id(v))
     seen: set[int] = set()
     copy = []
     for x in jaxpr.outvars:

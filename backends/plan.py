@@ -38,72 +38,85 @@ def plan_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, own_outputs: b
                name: str = "f") -> Callable[..., tuple]:
     """A function from the flat input arrays to the tuple of flat outputs that runs ``jaxpr``
     step by step. ``own_outputs``: copy the outputs ``outputs_to_copy`` names (results handed to a
-    user), as ``lower_jaxpr`` does; ``name``: the program's, for error notes."""
+    user), as ``lower_jaxpr`` does; ``name``: the program's, for error notes.
+
+    The steps are made in one walk over the equations, from the last to the first: a variable
+    is first met where it is read for the last time (it gets a register there, and dies after
+    that step), and its register is free again, for the variables before it, where it is made.
+    An equation whose results nothing reads is dropped, unless it has an effect (a program that
+    jit has not optimised yet may hold dead code, see ``transforms.jit``)."""
     silence_errors = getattr(backend, "silence_errors", None)
     raw = silence_errors is not None
-    fixed: list[Any] = []  # the registers set when the plan is made: constants, then literals
-    where: dict[int, int] = {}  # id(var) -> its register
+    pinned: dict[int, Any] = {}  # register -> the value it holds from the start (constants, literals)
     literal_regs: dict[Any, int] = {}
-
+    where: dict[int, int] = {}  # id(var) -> its register, for the variables read later in the walk
     for v, c in zip(jaxpr.constvars, consts, strict=True):
-        where[id(v)] = len(fixed)
-        fixed.append(backend.asarray(c))
+        where[id(v)] = len(pinned)
+        pinned[len(pinned)] = backend.asarray(c)
+    scratch = len(pinned)  # where results nothing reads are written
+    first_arg = scratch + 1
+    n_args = len(jaxpr.invars)
+    n_regs = first_arg + n_args  # (the registers of arguments are cleared after their last use, never reused)
+    for r, v in enumerate(jaxpr.invars, first_arg):
+        where[id(v)] = r
+    unread_args = set(range(first_arg, n_regs))  # arguments not met yet in the walk (never cleared if never read)
+    free: list[int] = []  # registers of variables the walk has passed the making of
 
     def literal(x: Literal) -> int:
-        r = where.get(id(x))  # the same Literal object is often read by many equations
+        nonlocal n_regs
+        key = literal_key(x)
+        r = literal_regs.get(key)
         if r is None:
-            key = literal_key(x)
-            r = literal_regs.get(key)
-            if r is None:
-                r = literal_regs[key] = len(fixed)
-                fixed.append(backend.asarray(x.val))
-            where[id(x)] = r
+            r = literal_regs[key] = n_regs
+            n_regs += 1
+            pinned[r] = backend.asarray(x.val)
+        where[id(x)] = r  # (the same Literal object is often read by many equations)
         return r
 
-    # One backward walk finds the equations to run (those whose results are read, and those with
-    # an effect: a program jit has not optimised yet may hold dead code, see ``transforms.jit``)
-    # and, for each variable, the equation that reads it last.
-    eqns = jaxpr.eqns
-    n_eqns = len(eqns)
-    last_use: dict[int, int] = {}
-    for x in jaxpr.outvars:
-        if type(x) is Literal:
-            literal(x)
-        else:
-            last_use[id(x)] = n_eqns  # returned: never cleared
-    kept: list[int] = []
-    for i in range(n_eqns - 1, -1, -1):
-        eqn = eqns[i]
-        outs = eqn.outvars
-        if not (id(outs[0]) in last_use if len(outs) == 1 else any(id(v) in last_use for v in outs)):
-            prim = eqn.primitive
-            if not ((prim.effectful or prim.subjaxprs) and has_effect(eqn)):
-                continue
-        kept.append(i)
-        for x in eqn.invars:
+    result_regs = []
+    for x in jaxpr.outvars:  # returned: never cleared
+        k = id(x)
+        r = where.get(k)
+        if r is None:
             if type(x) is Literal:
-                literal(x)
-            elif id(x) not in last_use:
-                last_use[id(x)] = i
-    kept.reverse()
-    n_fixed = len(fixed)
+                r = literal(x)
+            else:
+                r = where[k] = n_regs
+                n_regs += 1
+        unread_args.discard(r)
+        result_regs.append(r)
+    results = {id(x) for x in jaxpr.outvars}
+    fresh = getattr(backend, "fresh_results", frozenset())
+    made_fresh: set[int] = set()  # results that are new arrays of their own (see outputs_to_copy)
 
-    free: list[int] = []  # registers of dead values, for later results to reuse
-    n_regs = n_fixed
-    scratch = n_regs  # where results nothing reads are written
-    n_regs += 1
-    first_arg = n_regs
-    for v in jaxpr.invars:
-        where[id(v)] = n_regs
-        n_regs += 1
-    n_args = n_regs - first_arg
-    # Arguments nothing reads are never cleared: their registers are not reused.
+    eqns = jaxpr.eqns
     steps: list[tuple] = []
+    kept: list[int] = []  # the equation of each step, for error notes
     specialize = getattr(backend, "specialize", None)  # (lowering.specialization, looked up once per plan)
     impls: dict[Any, Callable[..., Any]] = {}  # (primitive, specialisation) -> the bound implementation
-    for i in kept:
+    pop = where.pop
+    for i in range(len(eqns) - 1, -1, -1):
         eqn = eqns[i]
         prim = eqn.primitive
+        outvars = eqn.outvars
+        if not prim.multiple_results:
+            k = id(outvars[0])
+            out = pop(k, None)
+            if out is None:
+                if not ((prim.effectful or prim.subjaxprs) and has_effect(eqn)):
+                    continue  # dead code
+                out = scratch
+            else:
+                free.append(out)
+                if k in results and prim in fresh:
+                    made_fresh.add(k)
+            mine: Any = (out,)
+        else:
+            out = tuple([pop(id(v), scratch) for v in outvars])
+            if all(r == scratch for r in out) and not ((prim.effectful or prim.subjaxprs) and has_effect(eqn)):
+                continue
+            mine = [r for r in out if r != scratch]
+            free.extend(mine)
         special = specialize(eqn) if specialize is not None else None
         key = (prim, special)
         fn = impls.get(key)
@@ -111,49 +124,33 @@ def plan_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], backend: Any, own_outputs: b
             fn = impls[key] = bound_impl(backend, prim, special, raw)
         # The operands: one register's number, or ``itemgetter(i, j)``, one C-level call giving
         # ``(r[i], r[j])`` (and an empty tuple's getter for no operands); and the registers of
-        # those read for the last time here (each once; a literal's is fixed).
-        invars = eqn.invars
-        if len(invars) == 1:
-            k = id(invars[0])
-            get = where[k]
-            dying = [get] if get >= n_fixed and last_use[k] == i else []
-        else:
-            ins = []
-            dying = []
-            for x in invars:
-                k = id(x)
-                r = where[k]
-                ins.append(r)
-                if r >= n_fixed and last_use[k] == i and r not in dying:
-                    dying.append(r)
-            get = itemgetter(*ins) if ins else _no_operands
-        if prim.multiple_results:
-            out: Any = []
-            for v in eqn.outvars:
-                if id(v) in last_use:
-                    r = free.pop() if free else n_regs
+        # those read for the last time here, cleared after the step unless a result took one.
+        ins = []
+        dying = []
+        for x in eqn.invars:
+            k = id(x)
+            r = where.get(k)
+            if r is None:
+                if type(x) is Literal:
+                    r = literal(x)
+                else:  # its last use
+                    r = where[k] = free.pop() if free else n_regs
                     n_regs += r == n_regs
-                else:
-                    r = scratch
-                where[id(v)] = r
-                out.append(r)
-            out = tuple(out)
-        else:
-            v = eqn.outvars[0]
-            if id(v) not in last_use:
-                out = scratch  # never read
-            elif dying:  # the result may take the register of an operand that dies here (read first)
-                out = dying.pop()
-            else:
-                out = free.pop() if free else n_regs
-                n_regs += out == n_regs
-            where[id(v)] = out
-        free.extend(dying)
+                    if r not in mine:
+                        dying.append(r)
+            elif r in unread_args:  # an argument's last use
+                unread_args.discard(r)
+                dying.append(r)
+            ins.append(r)
+        get = ins[0] if len(ins) == 1 else itemgetter(*ins) if ins else _no_operands
         steps.append((fn, get, eqn.params or None, out, tuple(dying)))
-    result_regs = tuple(literal(x) if type(x) is Literal else where[id(x)] for x in jaxpr.outvars)
-    copies = outputs_to_copy(jaxpr, backend) if own_outputs else [False] * len(result_regs)
+        kept.append(i)
+    steps.reverse()
+    kept.reverse()
+    result_regs = tuple(result_regs)
+    copies = outputs_to_copy(jaxpr, backend, made_fresh) if own_outputs else [False] * len(result_regs)
     copy = backend.copy
-    template = fixed + [None] * (n_regs - n_fixed)
+    template = [pinned.get(r) for r in range(n_regs)]
 
     def run_steps(args: tuple) -> tuple:
         if len(args) != n_args:
