@@ -289,22 +289,26 @@ class _Copyable:
     equations as steps over one list of values, operands by position (literals in place), so a
     copy looks nothing up by variable."""
 
-    __slots__ = ("closed", "steps", "outs")
+    __slots__ = ("closed", "steps", "outs", "outs_made")
 
     def __init__(self, closed: ClosedJaxpr):
         jaxpr = closed.jaxpr
         slots: dict[int, int] = {}
         for v in (*jaxpr.constvars, *jaxpr.invars):
             slots[id(v)] = len(slots)
+        n_given = len(slots)
         steps = []
         for eqn in jaxpr.eqns:
             ins = tuple([x if type(x) is Literal else slots[id(x)] for x in eqn.invars])
             for v in eqn.outvars:
                 slots[id(v)] = len(slots)
-            steps.append((eqn.primitive, ins, tuple([v.aval for v in eqn.outvars]), eqn.params))
+            no_literals = not any(type(x) is Literal for x in ins)
+            steps.append((eqn.primitive, ins, no_literals, tuple([v.aval for v in eqn.outvars]), eqn.params))
         self.closed = closed
         self.steps = steps
         self.outs = tuple([x if type(x) is Literal else slots[id(x)] for x in jaxpr.outvars])
+        # Every output made by an equation (the common case): each is a tracer of the copy.
+        self.outs_made = all(type(x) is not Literal and x >= n_given for x in self.outs)
 
 
 def _inline_traced(outer: Trace, copyable: _Copyable, args: list, source: Any) -> list:
@@ -315,8 +319,8 @@ def _inline_traced(outer: Trace, copyable: _Copyable, args: list, source: Any) -
     consts = copyable.closed.consts
     vals = [*[_tracer_or_literal(outer, _atom(outer, c)) for c in consts], *args] if consts else list(args)
     eqns = outer.eqns
-    for prim, ins, avals, params in copyable.steps:
-        operands = [x if type(x) is Literal else vals[x] for x in ins]
+    for prim, ins, no_literals, avals, params in copyable.steps:
+        operands = [vals[x] for x in ins] if no_literals else [x if type(x) is Literal else vals[x] for x in ins]
         invars = [x._var if type(x) is Tracer else x for x in operands]
         if len(avals) == 1 and not prim.multiple_results:
             aval = avals[0]
@@ -329,6 +333,8 @@ def _inline_traced(outer: Trace, copyable: _Copyable, args: list, source: Any) -
             outvars = [Var(a) for a in avals]
             vals.extend([Tracer(outer, a, v) for a, v in zip(avals, outvars, strict=True)])
             eqns.append(JaxprEqn(prim, invars, outvars, params, source))
+    if copyable.outs_made:
+        return [vals[x] for x in copyable.outs]
     outs = [x if type(x) is Literal else vals[x] for x in copyable.outs]
     return [x.val if type(x) is Literal else x for x in outs]  # (an output, or an input, may be a literal)
 
