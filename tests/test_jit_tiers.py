@@ -26,8 +26,8 @@ from functrace.backends import lowering
 from functrace.backends.plan import plan_jaxpr
 from functrace.backends.registry import active_backend
 from functrace.tracing import get_aval
+from functrace.transforms import gc_pause, passes
 from functrace.transforms import jit as jit_module
-from functrace.transforms import passes
 from functrace.transforms.passes import optimize
 
 
@@ -332,7 +332,7 @@ def test_a_large_program_goes_to_the_collectors_oldest_generation(tiers, monkeyp
     oldest generation at once (not walked by the next young collections), while the user's
     garbage from before the call is collected, their frozen objects stay frozen and the
     collector is on again."""
-    monkeypatch.setattr(jit_module, "_PROMOTE_FROM_OBJECTS", 100)
+    monkeypatch.setattr(gc_pause, "_PROMOTE_FROM_OBJECTS", 100)
 
     class Node:
         pass

@@ -33,9 +33,7 @@ The ahead-of-time API is JAX's: ``jitted.trace(*args)`` -> ``Traced`` (``.jaxpr`
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import gc
 import inspect
 import weakref
 from typing import Any, Callable, Sequence
@@ -60,6 +58,7 @@ from functrace.tracing import (
 )
 from functrace.transforms.aot import Compiled, Lowered, Traced
 from functrace.transforms.cost import cost_analysis
+from functrace.transforms.gc_pause import gc_paused
 from functrace.transforms.passes import has_sub_jaxprs, optimize, prune_consts
 from functrace.tree_util import LEAF, PyTreeDef, tree_flatten, tree_unflatten
 
@@ -115,7 +114,7 @@ class _Entry:
         return self._consts
 
     def _optimize(self) -> None:
-        with _gc_paused():
+        with gc_paused():
             closed = optimize(self.unoptimized)
         self._consts = [to_backend(c) for c in closed.consts]
         self._closed, self.unoptimized = closed, None
@@ -307,7 +306,7 @@ def jit(fun: Callable, static_argnums: int | Sequence[int] | None = (),
             return fun(*dyn, **kwargs)
 
         f_flat, out_tree = flatten_fun(f_dyn, in_tree)
-        with _gc_paused(), source_info(None):  # errors while tracing name the user's line
+        with gc_paused(), source_info(None):  # errors while tracing name the user's line
             with tracing_for("inside jit"):
                 # (Not kept: the output tracers reach every tracer of the trace through their producers.
                 # Dead code is left to optimize's DCE.)
@@ -328,7 +327,7 @@ def jit(fun: Callable, static_argnums: int | Sequence[int] | None = (),
 
     def lower_entry(entry: _Entry, key: tuple) -> Lowered:
         if entry.lowered is None:
-            with _gc_paused():
+            with gc_paused():
                 _lower(entry, key)
         return entry.lowered
 
@@ -340,7 +339,7 @@ def jit(fun: Callable, static_argnums: int | Sequence[int] | None = (),
         closed = entry.unoptimized  # (a long program's first calls run it unoptimised)
         if closed is None and (len(entry.closed.jaxpr.eqns) < INTERPRET_FROM_EQNS or hasattr(backend, "lower_jaxpr")):
             return lower_entry(entry, key).flat_fn
-        with _gc_paused():
+        with gc_paused():
             closed = closed or _runnable(entry)
             plan = plan_jaxpr(closed.jaxpr, closed.consts, backend, own_outputs=True, name=fun_name)
         calls = 0
@@ -456,44 +455,6 @@ def _runnable(entry: _Entry) -> ClosedJaxpr:
             closed = optimize(closed, drop_stop_gradient=True, sub_jaxprs=True)
         entry.runnable = closed
     return entry.runnable
-
-
-# A pause that leaves this many new objects or more behind (a program of a few thousand
-# equations) moves them to the collector's oldest generation (see ``_gc_paused``).
-_PROMOTE_FROM_OBJECTS = 100_000
-
-
-@contextlib.contextmanager
-def _gc_paused():
-    """Python's cyclic garbage collector paused while a program is traced, optimised and lowered.
-
-    Those steps allocate many long-lived objects (tracers, equations, variables) and few cycles;
-    each allocation burst triggers collections that walk every live object again, which made
-    the first call of a large program (100,000 equations) spend more than half its time in the
-    collector. The collector resumes afterwards (only if it was on: nested jits and other
-    threads leave it as they found it).
-
-    What the pause leaves behind is the cached program, which lives as long as the jitted
-    function. The collector takes new objects to die young and would walk each of them again in
-    the first two or three collections after the pause (a fifth of the first call of a program of
-    20,000 operations), so when the pause leaves many they go straight to its oldest generation
-    (``gc.freeze`` then ``gc.unfreeze``), which only full collections walk. The young generation
-    is collected as the pause starts, so what moves is what the pause made (with its few cycles,
-    freed by the next full collection). Not done while the user has frozen objects of their own:
-    ``unfreeze`` would release them.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.collect(0)
-    gc.disable()
-    try:
-        yield
-    finally:
-        if gc.get_count()[0] >= _PROMOTE_FROM_OBJECTS and not gc.get_freeze_count():
-            gc.freeze()
-            gc.unfreeze()
-        gc.enable()
 
 
 def _copying(fn: Callable[..., tuple], copies: list[bool], copy: Callable[[Any], Any]) -> Callable[..., tuple]:
