@@ -181,19 +181,31 @@ class TorchBackend(Backend):
         return np.asarray(x)
 
     # -- implementations
-    def register(self, prim: P.Primitive, impl: Callable[..., Any]) -> None:
-        super().register(prim, self._lifted(impl))
+    def register(self, prim: P.Primitive, impl: Callable[..., Any], unsigned: tuple | None = None) -> None:
+        """``unsigned``: ``(adapter, k, types)`` (``torch_unsigned.adapted``), the implementation to
+        call instead when operand ``k`` is uint16, uint32 or uint64."""
+        super().register(prim, self._lifted(impl, unsigned))
 
-    def _lifted(self, impl: Callable[..., Any]) -> Callable[..., Any]:
+    def _lifted(self, impl: Callable[..., Any], unsigned: tuple | None = None) -> Callable[..., Any]:
         """Operands may be scalar literals of the IR (np.float32(2.0), 3): make them 0-d tensors
         of their own dtype on the device (cached), so torch never promotes and never copies."""
         tensor, scalar = torch.Tensor, self.scalar
 
-        def lifted(*args: Any, **params: Any) -> Any:
-            for a in args:
-                if not isinstance(a, tensor):
-                    return impl(*[b if isinstance(b, tensor) else scalar(b) for b in args], **params)
-            return impl(*args, **params)
+        if unsigned is None:
+            def lifted(*args: Any, **params: Any) -> Any:
+                for a in args:
+                    if not isinstance(a, tensor):
+                        return impl(*[b if isinstance(b, tensor) else scalar(b) for b in args], **params)
+                return impl(*args, **params)
+        else:
+            adapter, k, types = unsigned
+
+            def lifted(*args: Any, **params: Any) -> Any:
+                for a in args:
+                    if not isinstance(a, tensor):
+                        args = tuple([b if isinstance(b, tensor) else scalar(b) for b in args])
+                        break
+                return (adapter if args[k].dtype in types else impl)(*args, **params)
 
         lifted.__name__ = getattr(impl, "__name__", "impl")
         lifted.__wrapped__ = impl  # type: ignore[attr-defined]
@@ -224,6 +236,7 @@ def make_backend() -> TorchBackend:
         torch_special,
         torch_special_series,
         torch_structural,
+        torch_unsigned,
     )
 
     b = TorchBackend(pick_device())
@@ -249,7 +262,7 @@ def make_backend() -> TorchBackend:
     )
     for table in tables:
         for prim, impl in table.items():
-            b.register(prim, impl)
+            b.register(prim, impl, torch_unsigned.adapted(prim, impl))  # uint16/32/64 run in int64
     # The registry adds the backend-neutral implementations (control flow) and then checks
     # that every primitive is covered.
     register_aval_handler(torch.Tensor, _tensor_aval)
