@@ -130,7 +130,8 @@ def _division(fn: Callable, which: int) -> Callable:
     return impl
 
 
-MODULAR = frozenset({P.add_p, P.sub_p, P.mul_p, P.neg_p, P.not_p, P.and_p, P.or_p, P.xor_p, P.integer_pow_p,
+# (torch has and, or, xor and the shifts for these types: those run as they are.)
+MODULAR = frozenset({P.add_p, P.sub_p, P.mul_p, P.neg_p, P.not_p, P.integer_pow_p,
                      P.reduce_sum_p, P.reduce_prod_p, P.cumsum_p, CU.cumprod_p, P.scatter_add_p, P.scatter_mul_p,
                      P.dot_general_p})
 ORDERED = frozenset({P.max_p, P.min_p, P.reduce_max_p, P.reduce_min_p, CU.cummax_p, CU.cummin_p, SO.sort_p,

@@ -37,6 +37,7 @@ PROGRAMS = {
     "mul": (lambda x, y: x * y, lambda x, y: x * y),
     "neg": (lambda x, y: -x, lambda x, y: -x),
     "invert": (lambda x, y: ~x, lambda x, y: ~x),
+    "bitwise": (lambda x, y: ((x & y) ^ (x | y)) >> 1 << 2, lambda x, y: ((x & y) ^ (x | y)) >> 1 << 2),
     "floor_divide": (lambda x, y: x // y, lambda x, y: x // y),
     "remainder": (lambda x, y: x % y, lambda x, y: x % y),
     "div_by_zero": (lambda x, y: lax.div(x, y * 0), lambda x, y: np.zeros_like(x)),
@@ -96,3 +97,17 @@ def test_unsigned_division_at_the_top_bit(dtype):
     xs, ys = ft.device_put(x), ft.device_put(y)
     _close(ft.jit(lax.div)(xs, ys), x // y)
     _close(ft.jit(lax.rem)(xs, ys), x % y)
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int32, np.uint8, np.uint32, np.uint64], ids=lambda d: np.dtype(d).name)
+def test_shift_operators_on_traced_arrays(dtype):
+    """``x >> k``, ``x << k`` and their reflected forms on traced arrays, as NumPy's (arithmetic
+    for signed types, logical for unsigned), as JAX arrays have them."""
+    x = np.array([0, 1, 5, np.iinfo(dtype).max, np.iinfo(dtype).min + 3], dtype=dtype)
+    k = np.array([1, 2, 0, 3, 1], dtype=dtype)
+
+    def program(x, k):
+        return x >> k, x << 1, 1 << k, 16 >> k
+
+    want = (x >> k, x << 1, np.left_shift(np.asarray(1, dtype), k), np.right_shift(np.asarray(16, dtype), k))
+    _close(ft.jit(program)(ft.device_put(x), ft.device_put(k)), want)

@@ -39,6 +39,8 @@ def install(fnp: Any) -> None:
         "__and__": fnp.bitwise_and, "__rand__": swap(fnp.bitwise_and),
         "__or__": fnp.bitwise_or, "__ror__": swap(fnp.bitwise_or),
         "__xor__": fnp.bitwise_xor, "__rxor__": swap(fnp.bitwise_xor),
+        "__lshift__": fnp.left_shift, "__rlshift__": swap(fnp.left_shift),
+        "__rshift__": fnp.right_shift, "__rrshift__": swap(fnp.right_shift),
         "__eq__": fnp.equal, "__ne__": fnp.not_equal, "__lt__": fnp.less, "__le__": fnp.less_equal,
         "__gt__": fnp.greater, "__ge__": fnp.greater_equal,
         "__neg__": fnp.negative, "__pos__": fnp.positive, "__abs__": fnp.abs, "__invert__": fnp.invert,

@@ -32,6 +32,7 @@ from functrace.numpy._core import (
     user_error,
     where,
 )
+from functrace.numpy._promotion import promote
 from functrace.numpy._reductions import all, any
 from functrace.numpy._shape import expand_dims, reshape
 from functrace.numpy._tail_elementwise import _like
@@ -42,11 +43,13 @@ Array = Any
 
 # ---------------------------------------------------------------------------- integers
 def _int_operands(name: str, x1: Array, x2: Array) -> tuple:
-    x1, x2 = asarray(_as_operand(x1)), asarray(_as_operand(x2))
-    dt = np.result_type(get_aval(x1).dtype, get_aval(x2).dtype)
+    """Both operands in their promoted integer dtype (NEP 50, as the arithmetic: a Python int
+    takes the array's type, so ``uint8_array >> 1`` stays uint8)."""
+    (x1, x2), dt = promote(name, x1, x2)
+    dt = np.dtype(dt)
     if dt.kind not in "iub":
         raise user_error(TypeError(f"{name} needs integer operands, got {dt}"))
-    return astype(x1, dt), astype(x2, dt), dt
+    return asarray(x1), asarray(x2), dt
 
 
 def _pow2(y: Array, dt: np.dtype) -> Array:
