@@ -119,3 +119,43 @@ def test_under_vmap():
     got = ft.vmap(lambda r: lax.tile(r, (2,)))(X)
     assert_close(got, np.tile(X, (1, 2)))
 
+
+
+# jax.lax.population_count and jax.lax.clz, jax 0.10.2 (x64), at [0, 1, -1 (max for unsigned),
+# min, max, 96]
+_BIT_COUNTS_JAX = {
+    np.int8: ([0, 1, 8, 1, 7, 2], [8, 7, 0, 0, 1, 1]),
+    np.int32: ([0, 1, 32, 1, 31, 2], [32, 31, 0, 0, 1, 25]),
+    np.int64: ([0, 1, 64, 1, 63, 2], [64, 63, 0, 0, 1, 57]),
+    np.uint8: ([0, 1, 8, 0, 8, 2], [8, 7, 0, 8, 0, 1]),
+    np.uint64: ([0, 1, 64, 0, 64, 2], [64, 63, 0, 64, 0, 57]),
+}
+_INTEGER_TYPES = [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64]
+
+
+@pytest.mark.parametrize("dtype", _INTEGER_TYPES, ids=lambda d: np.dtype(d).name)
+def test_population_count_and_clz(dtype):
+    """Counted on the two's-complement pattern, in the operand's dtype, as JAX: against Python's
+    own bit counts on edge and random values, and JAX's recorded outputs."""
+    info, bits = np.iinfo(dtype), np.dtype(dtype).itemsize * 8
+    edges = [0, 1, -1 if info.min < 0 else info.max, info.min, info.max, 96]
+    rng = np.random.default_rng(bits)
+    x = np.concatenate([np.array(edges, dtype=dtype), rng.integers(info.min, info.max, 20, dtype=dtype, endpoint=True)])
+    patterns = [int(v) % (1 << bits) for v in x]
+    counts = np.array([p.bit_count() for p in patterns], dtype=dtype)
+    leading = np.array([bits - p.bit_length() for p in patterns], dtype=dtype)
+    if dtype in _BIT_COUNTS_JAX:
+        np.testing.assert_array_equal(counts[:6], _BIT_COUNTS_JAX[dtype][0])
+        np.testing.assert_array_equal(leading[:6], _BIT_COUNTS_JAX[dtype][1])
+    xs = ft.device_put(x)
+    for run in (lambda f: f(xs), lambda f: ft.jit(f)(xs)):
+        for f, want in ((lax.population_count, counts), (lax.clz, leading)):
+            got = host(run(f))
+            assert got.dtype == np.dtype(dtype)
+            np.testing.assert_array_equal(got, want)
+
+
+def test_bit_counts_refuse_floating_operands():
+    for f in (lax.population_count, lax.clz):
+        with pytest.raises(ft.errors.DTypeError, match="needs an integer operand, got float64"):
+            f(np.ones(3))

@@ -3,8 +3,9 @@ functrace does not need), composed here from functrace's primitives with JAX's v
 derivative conventions: shape helpers (``broadcast``, ``expand_dims``, ``squeeze``, ``collapse``,
 ``tile``, ``split``, ``stack``, ``full_like``, ...), arithmetic (``square``, ``rsqrt``, ``reciprocal``,
 ``cbrt``, ``clamp``), products (``dot``, ``batch_matmul``), ``select_n``, ``scatter_sub``,
-``approx_max_k``/``approx_min_k`` (exact on CPU, as JAX's), ``optimization_barrier`` and the
-shape computations of convolutions and windowed reductions.
+``approx_max_k``/``approx_min_k`` (exact on CPU, as JAX's), ``optimization_barrier``, the bit counts
+``population_count`` and ``clz``, and the shape computations of convolutions and windowed
+reductions.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from functrace import lax
-from functrace.errors import ShapeError
+from functrace.errors import DTypeError, ShapeError
 from functrace.tracing import get_aval, located
 from functrace.util import normalize_axis
 
@@ -169,6 +170,50 @@ def nextafter(x1: Array, x2: Array) -> Array:
     import functrace.numpy as fnp
 
     return fnp.nextafter(x1, x2)
+
+
+# ---------------------------------------------------------------------------- bits
+def _integer_dtype(name: str, x: Array) -> np.dtype:
+    dt = get_aval(x).dtype
+    if dt.kind not in "iu":
+        raise located(DTypeError(f"lax.{name} needs an integer operand, got {dt}"))
+    return dt
+
+
+def population_count(x: Array) -> Array:
+    """The number of 1 bits of each element's two's-complement pattern, in ``x``'s dtype (JAX's
+    ``lax.population_count``: ``int8(-1)`` has 8). Bit-parallel sums (SWAR): pairs, nibbles,
+    bytes, then the bytes added by shifts, each step a few integer operations."""
+    dt = _integer_dtype("population_count", x)
+    bits = dt.itemsize * 8
+
+    def c(v: int) -> Any:  # (every constant here is below 2**(bits - 1): it fits signed types too)
+        return np.array(v, dtype=np.uint64).astype(dt)[()]
+
+    def shr(v: Array, s: int) -> Array:
+        return lax.shift_right_logical(v, c(s))
+
+    m1, m2, m4 = (int(pattern * (bits // 8), 16) for pattern in ("55", "33", "0f"))
+    v = lax.sub(x, lax.bitwise_and(shr(x, 1), c(m1)))  # (wrapping arithmetic: the same bits signed)
+    v = lax.add(lax.bitwise_and(v, c(m2)), lax.bitwise_and(shr(v, 2), c(m2)))
+    v = lax.bitwise_and(lax.add(v, shr(v, 4)), c(m4))  # each byte: its count
+    step = 8
+    while step < bits:
+        v = lax.add(v, shr(v, step))
+        step *= 2
+    return lax.bitwise_and(v, c(0x7F)) if bits > 8 else v
+
+
+def clz(x: Array) -> Array:
+    """The number of 0 bits above each element's highest 1 bit (all of them for 0), in ``x``'s
+    dtype (JAX's ``lax.clz``): the bits below the highest one set by shifting, then counted."""
+    dt = _integer_dtype("clz", x)
+    bits = dt.itemsize * 8
+    v, step = x, 1
+    while step < bits:
+        v = lax.bitwise_or(v, lax.shift_right_logical(v, np.array(step, dt)[()]))
+        step *= 2
+    return lax.sub(np.array(bits, dt)[()], population_count(v))
 
 
 # ---------------------------------------------------------------------------- products and selections
