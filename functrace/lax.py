@@ -135,6 +135,7 @@ from functrace.ops.elementwise import (  # noqa: F401
     tanh,
 )
 from functrace.ops.fft import fft  # noqa: E402,F401
+from functrace.ops.generic_reduce import reduce, reduce_xor  # noqa: E402,F401
 from functrace.ops.linalg import (  # noqa: F401
     dot_general,
 )

@@ -159,3 +159,55 @@ def test_bit_counts_refuse_floating_operands():
     for f in (lax.population_count, lax.clz):
         with pytest.raises(ft.errors.DTypeError, match="needs an integer operand, got float64"):
             f(np.ones(3))
+
+
+_V = np.array([[3.0, 1.0, 4.0], [1.0, 5.0, 9.0]])
+
+
+def _argmax_pairs(a, b):
+    return fnp.maximum(a[0], b[0]), fnp.where(a[0] >= b[0], a[1], b[1])
+
+
+# name: (call, result), results recorded from jax.lax (jax 0.10.2, x64)
+_REDUCE_JAX = {
+    "reduce_xor_ints": (lambda: lax.reduce_xor(np.arange(1, 25, dtype=np.int32).reshape(2, 3, 4), (0, 2)),
+                        np.array([24, 8, 8], np.int32)),
+    "reduce_xor_bools": (lambda: lax.reduce_xor(np.array([[True, False, True]]), (1,)), np.array([False])),
+    "reduce_add_with_init": (lambda: lax.reduce(np.arange(6.0).reshape(2, 3), 10.0, lax.add, (1,)),
+                             np.array([13.0, 22.0])),
+    "reduce_by_a_function": (lambda: lax.reduce(np.arange(6.0).reshape(2, 3), 1.0, lambda a, b: a * b + 0 * a, (0,)),
+                             np.array([0.0, 4.0, 10.0])),
+    "reduce_pairs": (lambda: lax.reduce((_V, np.broadcast_to(np.arange(3), (2, 3))), (-np.inf, 0), _argmax_pairs,
+                                        (1,)), (np.array([4.0, 9.0]), np.array([2, 2]))),
+    "reduce_empty_axis": (lambda: lax.reduce(np.zeros((2, 0)), 7.0, lax.add, (1,)), np.array([7.0, 7.0])),
+}
+
+
+@pytest.mark.parametrize("name", list(_REDUCE_JAX))
+def test_generic_reductions_match_jax(name):
+    call, want = _REDUCE_JAX[name]
+    for got in (call(), ft.jit(call)()):
+        for g, w in zip(got if isinstance(got, tuple) else (got,), want if isinstance(want, tuple) else (want,),
+                        strict=True):
+            assert host(g).dtype == w.dtype
+            np.testing.assert_array_equal(host(g), w)
+
+
+@pytest.mark.parametrize("axes", [(0,), (1,), (2,), (0, 2), (0, 1, 2), ()])
+def test_generic_reductions_match_numpy_on_odd_lengths(axes):
+    ints = np.random.default_rng(1).integers(-1000, 1000, (5, 7, 3)).astype(np.int64)
+    floats = np.random.default_rng(2).standard_normal((5, 7, 3))
+    np.testing.assert_array_equal(host(ft.jit(lambda v: lax.reduce_xor(v, axes))(ints)),
+                                  np.bitwise_xor.reduce(ints, axis=axes) if axes else ints)
+    by_function = ft.jit(lambda v: lax.reduce(v, -np.inf, lambda a, b: fnp.maximum(a, b), axes))(floats)
+    np.testing.assert_array_equal(host(by_function), np.max(floats, axis=axes) if axes else floats)
+    assert_close(lax.reduce(floats, 0.5, lax.add, axes), np.sum(floats, axis=axes) + 0.5, rtol=1e-12)
+
+
+def test_generic_reduction_derivatives_and_vmap():
+    f = lambda v: lax.reduce(v, 0.0, lambda a, b: a + b * 1.0, (0, 2))  # noqa: E731 -- the tree, not a monoid
+    check_grads(f, (M,), order=2, modes=("fwd", "rev"))
+    check_grads(lambda v: lax.reduce(v, 1.0, lax.mul, (1,)), (M,), order=2, modes=("fwd", "rev"))
+    assert_close(ft.vmap(f)(np.stack([M, 2 * M])), np.stack([M.sum((0, 2)), 2 * M.sum((0, 2))]), rtol=1e-12)
+    with pytest.raises(ft.errors.DTypeError, match="reduce_xor needs a boolean or integer operand"):
+        lax.reduce_xor(M, (0,))
