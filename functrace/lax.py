@@ -39,6 +39,7 @@ from functrace.ops.composites import (  # noqa: E402,F401
     empty,
     expand_dims,
     full_like,
+    mulhi,
     nextafter,
     optimization_barrier,
     population_count,

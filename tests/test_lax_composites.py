@@ -211,3 +211,44 @@ def test_generic_reduction_derivatives_and_vmap():
     assert_close(ft.vmap(f)(np.stack([M, 2 * M])), np.stack([M.sum((0, 2)), 2 * M.sum((0, 2))]), rtol=1e-12)
     with pytest.raises(ft.errors.DTypeError, match="reduce_xor needs a boolean or integer operand"):
         lax.reduce_xor(M, (0,))
+
+
+# jax.lax.mulhi, jax 0.10.2 (x64), at x = [0, 1, -1 (max for unsigned), min, max, 96, max // 3],
+# y = [5, max, 7, min, max, -100 (200 for unsigned), 12345 % max]
+_MULHI_JAX = {
+    np.int8: [0, 0, -1, 64, 63, -38, 4],
+    np.uint8: [0, 0, 6, 0, 254, 75, 34],
+    np.int16: [0, 0, -1, 16384, 16383, -1, 2057],
+    np.int32: [0, 0, -1, 1073741824, 1073741823, -1, 2057],
+    np.uint32: [0, 0, 6, 0, 4294967294, 0, 4114],
+    np.int64: [0, 0, -1, 4611686018427387904, 4611686018427387903, -1, 2057],
+    np.uint64: [0, 0, 6, 0, 18446744073709551614, 0, 4114],
+}
+
+
+@pytest.mark.parametrize("dtype", _INTEGER_TYPES, ids=lambda d: np.dtype(d).name)
+def test_mulhi(dtype):
+    """The high half of the double-width product, signed for signed types, as JAX: against
+    Python's exact products on edge and random values, and JAX's recorded outputs."""
+    info, bits = np.iinfo(dtype), np.dtype(dtype).itemsize * 8
+    signed = info.min < 0
+    x = [0, 1, -1 if signed else info.max, info.min, info.max, 96, info.max // 3]
+    y = [5, info.max, 7, info.min, info.max, -100 if signed else 200, 12345 % info.max]
+    rng = np.random.default_rng(bits + signed)
+    x = np.concatenate([np.array(x, dtype), rng.integers(info.min, info.max, 30, dtype=dtype, endpoint=True)])
+    y = np.concatenate([np.array(y, dtype), rng.integers(info.min, info.max, 30, dtype=dtype, endpoint=True)])
+    want = np.array([((int(a) * int(b)) >> bits) % (1 << bits) for a, b in zip(x, y, strict=True)],
+                    dtype=np.uint64).astype(dtype)
+    if dtype in _MULHI_JAX:
+        np.testing.assert_array_equal(want[:7], np.array(_MULHI_JAX[dtype], dtype))
+    xs, ys = ft.device_put(x), ft.device_put(y)
+    for got in (lax.mulhi(xs, ys), ft.jit(lax.mulhi)(xs, ys)):
+        assert host(got).dtype == np.dtype(dtype)
+        np.testing.assert_array_equal(host(got), want)
+
+
+def test_mulhi_refuses_floats_and_mixed_types():
+    with pytest.raises(ft.errors.DTypeError, match="mulhi needs an integer operand"):
+        lax.mulhi(np.ones(2), np.ones(2))
+    with pytest.raises(ft.errors.DTypeError, match="one dtype, got int32 and int64"):
+        lax.mulhi(np.ones(2, np.int32), np.ones(2, np.int64))

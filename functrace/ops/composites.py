@@ -4,7 +4,7 @@ derivative conventions: shape helpers (``broadcast``, ``expand_dims``, ``squeeze
 ``tile``, ``split``, ``stack``, ``full_like``, ...), arithmetic (``square``, ``rsqrt``, ``reciprocal``,
 ``cbrt``, ``clamp``), products (``dot``, ``batch_matmul``), ``select_n``, ``scatter_sub``,
 ``approx_max_k``/``approx_min_k`` (exact on CPU, as JAX's), ``optimization_barrier``, the bit counts
-``population_count`` and ``clz``, and the shape computations of convolutions and windowed
+``population_count`` and ``clz``, ``mulhi``, and the shape computations of convolutions and windowed
 reductions.
 """
 
@@ -214,6 +214,38 @@ def clz(x: Array) -> Array:
         v = lax.bitwise_or(v, lax.shift_right_logical(v, np.array(step, dt)[()]))
         step *= 2
     return lax.sub(np.array(bits, dt)[()], population_count(v))
+
+
+def mulhi(x: Array, y: Array) -> Array:
+    """The high half of each full product ``x * y`` (twice the width), in their dtype (JAX's
+    ``lax.mulhi``; signed types take the signed product's). Up to 32 bits the product is exact in
+    64; 64-bit operands are multiplied in 32-bit halves, and the signed high half is the unsigned
+    one less each negative operand's partner."""
+    dt = _integer_dtype("mulhi", x)
+    if get_aval(y).dtype != dt:
+        raise located(DTypeError(f"lax.mulhi needs operands of one dtype, got {dt} and {get_aval(y).dtype}"))
+    bits = dt.itemsize * 8
+    signed = dt.kind == "i"
+    if bits <= 32:
+        wide = np.dtype(np.int64 if signed else np.uint64)
+        product = lax.mul(lax.convert_element_type(x, wide), lax.convert_element_type(y, wide))
+        shift = lax.shift_right_arithmetic if signed else lax.shift_right_logical
+        return lax.convert_element_type(shift(product, np.array(bits, wide)[()]), dt)
+    u64 = np.dtype(np.uint64)
+    a, b = (lax.bitcast_convert_type(v, u64) if signed else v for v in (x, y))
+    mask, k = np.uint64(0xFFFFFFFF), np.uint64(32)
+    a_lo, a_hi = lax.bitwise_and(a, mask), lax.shift_right_logical(a, k)
+    b_lo, b_hi = lax.bitwise_and(b, mask), lax.shift_right_logical(b, k)
+    hi_lo = lax.mul(a_hi, b_lo)
+    cross = lax.add(lax.add(lax.shift_right_logical(lax.mul(a_lo, b_lo), k), lax.bitwise_and(hi_lo, mask)),
+                    lax.mul(a_lo, b_hi))
+    high = lax.add(lax.add(lax.mul(a_hi, b_hi), lax.shift_right_logical(hi_lo, k)), lax.shift_right_logical(cross, k))
+    if not signed:
+        return high
+    zero = np.uint64(0)
+    high = lax.sub(high, lax.select(lax.lt(x, np.int64(0)), b, lax.full_like(b, zero)))
+    high = lax.sub(high, lax.select(lax.lt(y, np.int64(0)), a, lax.full_like(a, zero)))
+    return lax.bitcast_convert_type(high, dt)
 
 
 # ---------------------------------------------------------------------------- products and selections
