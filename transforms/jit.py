@@ -309,7 +309,7 @@ def jit(fun: Callable, static_argnums: int | Sequence[int] | None = (),
         with gc_paused(), source_info(None):  # errors while tracing name the user's line
             with tracing_for("inside jit"):
                 # (Not kept: the output tracers reach every tracer of the trace through their producers.
-                # Dead code is left to optimize's DCE.)
+                # Dead code is left to optimize's DCE, or to the plan of a long program.)
                 jaxpr, consts = trace_flat(f_flat, flat, concrete=False, dce=False)[:2]
             consts = [c if isinstance(c, Tracer) else to_backend(c) for c in consts]
             closed = ClosedJaxpr(jaxpr, consts, in_tree, out_tree.val)
