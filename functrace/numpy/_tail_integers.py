@@ -14,7 +14,6 @@ from functrace.numpy._core import (
     abs,
     asarray,
     astype,
-    bitwise_and,
     equal,
     floor_divide,
     isfinite,
@@ -25,7 +24,6 @@ from functrace.numpy._core import (
     logical_not,
     logical_or,
     multiply,
-    negative,
     power,
     remainder,
     subtract,
@@ -87,39 +85,14 @@ bitwise_left_shift, bitwise_right_shift = left_shift, right_shift
 
 
 def bitwise_count(x: Array) -> Array:
-    """The number of 1 bits in ``|x|`` (as NumPy and JAX), as uint8."""
+    """The number of 1 bits in ``|x|`` (as NumPy and JAX), as uint8: ``lax.population_count`` of
+    ``|x|``, whose bit-parallel sums take a few operations whatever the width (the minimum of a
+    signed type, whose negation wraps to itself, has the one bit NumPy counts)."""
     x = asarray(_as_operand(x))
     dt = get_aval(x).dtype
     if dt == np.bool_:
         return astype(x, np.uint8)
-    total = astype(multiply(x, 0), np.uint8)
-    v = x
-    if dt.kind == "i":  # |x|; the minimum (whose negation wraps to itself) has one bit, 2**(bits-1)
-        lowest = np.iinfo(dt).min
-        is_min = equal(x, lowest)
-        v = where(is_min, 0, where(less(x, 0), negative(x), x))
-        total = astype(is_min, np.uint8)
-    for _ in range(dt.itemsize * 8):
-        total = total + astype(bitwise_and(v, 1), np.uint8)
-        v = _halve(v, dt)
-    return total
-
-
-def _halve(v: Array, dt: np.dtype) -> Array:
-    """``v // 2`` for non-negative ``v`` (unsigned 32/64-bit division as a shift of two halves is
-    not needed: a wide enough signed type holds every unsigned value up to uint32)."""
-    if dt.kind == "u" and dt.itemsize >= 4:
-        return _unsigned_halve(v, dt)
-    return floor_divide(v, 2)
-
-
-def _unsigned_halve(v: Array, dt: np.dtype) -> Array:
-    if dt.itemsize == 4:
-        return astype(floor_divide(astype(v, np.int64), 2), dt)
-    # uint64: the top bit through a comparison, the rest in int64
-    top = logical_not(less(v, np.uint64(2**63)))
-    low = astype(bitwise_and(v, np.uint64(2**63 - 1)), np.int64)
-    return astype(floor_divide(low, 2), dt) + astype(where(top, np.uint64(2**62), np.uint64(0)), dt)
+    return astype(lax.population_count(lax.abs(x) if dt.kind == "i" else x), np.uint8)
 
 
 def gcd(x1: Array, x2: Array) -> Array:
