@@ -42,8 +42,7 @@ def _halved(operands: list, axis: int, combine: Callable[[list, list], list]) ->
 
 
 def _reduced(operands: list, axes: Sequence[int], combine: Callable[[list, list], list]) -> list:
-    ndim = len(get_aval(operands[0]).shape)
-    axes = sorted({normalize_axis(a, ndim) for a in axes})
+    """The operands reduced along ``axes`` (non-negative, each once) by ``combine``."""
     for axis in axes:
         operands = _halved(operands, axis, combine)
     return [lax.squeeze(x, axes) for x in operands] if axes else operands
@@ -52,14 +51,10 @@ def _reduced(operands: list, axes: Sequence[int], combine: Callable[[list, list]
 def reduce_xor(operand: Array, axes: Sequence[int]) -> Array:
     """The exclusive or of the elements along ``axes`` (booleans or integers), as JAX's
     ``lax.reduce_xor``; 0 (False) over an empty axis."""
-    aval = get_aval(operand)
-    if aval.dtype.kind not in "biu":
-        raise located(DTypeError(f"lax.reduce_xor needs a boolean or integer operand, got {aval.dtype}"))
-    ndim = len(aval.shape)
-    if any(aval.shape[normalize_axis(a, ndim)] == 0 for a in axes):
-        kept = [d for i, d in enumerate(aval.shape) if i not in {normalize_axis(a, ndim) for a in axes}]
-        return lax.full(kept, 0, aval.dtype)
-    return _reduced([operand], axes, lambda a, b: [lax.bitwise_xor(a[0], b[0])])[0]
+    dtype = get_aval(operand).dtype
+    if dtype.kind not in "biu":
+        raise located(DTypeError(f"lax.reduce_xor needs a boolean or integer operand, got {dtype}"))
+    return reduce(operand, 0, lax.bitwise_xor, axes)
 
 
 @functools.cache
